@@ -1,1 +1,3 @@
 //! placeholder
+use inkwell as _;
+use wasmparser as _;

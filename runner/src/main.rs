@@ -1,1 +1,179 @@
-fn main() {}
+//! `hako`: compile, link and boot WebAssembly programs in the hako unikernel.
+
+use anyhow::{bail, Result};
+use clap::{Args, Parser, Subcommand};
+use hako_compiler::OptLevel;
+use hako_runner::cache::Cache;
+use hako_runner::image::{self, BuildOptions, BuildReport};
+use hako_runner::qemu::{self, Accel, BootConfig};
+use hako_runner::input;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "hako", version, about = "Run WebAssembly programs in a unikernel", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Compile, link and boot a WASI program; its stdout, stderr and exit status become ours.
+    Run(RunArgs),
+    /// Compile and link a bootable image (boot it with `qemu-system-x86_64 -M microvm -kernel IMAGE`).
+    Build(BuildArgs),
+    /// Compile to a relocatable x86_64 ELF object, WASI imports left undefined.
+    Compile(CompileArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompileOpts {
+    /// Optimisation level: 0, 1, 2 or 3.
+    #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
+    opt_level: OptLevel,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// The module: a `.wasm` binary or a `.wat` text file.
+    module: PathBuf,
+    /// Set an environment variable of the program: NAME=VALUE, or NAME to pass on ours.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Preopen a host directory for the program (as GUEST, default the same path).
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dir: Vec<String>,
+    /// Kill the guest after this many seconds.
+    #[arg(long, default_value = "300", value_name = "SECONDS")]
+    timeout: f64,
+    /// Guest RAM in MiB.
+    #[arg(long, default_value = "512", value_name = "MIB")]
+    memory: u32,
+    /// Virtualisation: `kvm` or `tcg` (default: KVM when /dev/kvm is usable).
+    #[arg(long, value_name = "ACCEL")]
+    accel: Option<String>,
+    /// Report build times, unsupported WASI calls and the boot time on stderr.
+    #[arg(short, long)]
+    verbose: bool,
+    #[command(flatten)]
+    compile: CompileOpts,
+    /// Arguments for the program (after `--`).
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    module: PathBuf,
+    /// Where to write the image.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    compile: CompileOpts,
+}
+
+#[derive(Args, Debug)]
+struct CompileArgs {
+    module: PathBuf,
+    /// Where to write the object.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    #[command(flatten)]
+    compile: CompileOpts,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Run(args) => run(args),
+        Cmd::Build(args) => build(args).map(|()| 0),
+        Cmd::Compile(args) => compile(args).map(|()| 0),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: RunArgs) -> Result<i32> {
+    if let Some(dir) = args.dir.first() {
+        bail!("--dir {dir}: preopened directories are not supported yet (they arrive with WASI filesystem support)");
+    }
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds, not {}", args.timeout);
+    }
+    let module = input::read(&args.module)?;
+    input::validate(&module)?;
+    let cache = Cache::default_location();
+    let mut report = BuildReport::default();
+    let options = BuildOptions { opt_level: args.compile.opt_level };
+    let image = image::build_image(&module, &options, &cache, &mut report)?;
+
+    let mut argv = vec![module.path.clone()];
+    argv.extend(args.args);
+    let mut config = BootConfig::new(argv)?;
+    config.timeout = Duration::from_secs_f64(args.timeout);
+    config.memory_mib = args.memory;
+    config.env = environment(&args.env)?;
+    if let Some(accel) = args.accel {
+        config.accel = match accel.as_str() {
+            "kvm" => Accel::Kvm,
+            "tcg" => Accel::Tcg,
+            other => bail!("--accel must be `kvm` or `tcg`, not `{other}`"),
+        };
+    }
+    let run = qemu::boot(&image, &config)?;
+    if args.verbose {
+        let ms = |d: Option<Duration>| d.map_or("cached".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
+        eprintln!("hako: compile {}, link {}", ms(report.compile_time), ms(report.link_time));
+        eprintln!("hako: image {}", image.display());
+        eprintln!("hako: boot to exit {:.1} ms ({:?})", run.wall_time.as_secs_f64() * 1e3, config.accel);
+        for call in run.unsupported_calls() {
+            eprintln!("hako: unsupported import called: {call}");
+        }
+    }
+    if let Some(problem) = run.outcome.describe() {
+        eprintln!("error: {problem}");
+    }
+    Ok(run.outcome.exit_status())
+}
+
+/// `--env` values as `NAME=VALUE`; a bare `NAME` takes our own value (and is skipped if unset).
+fn environment(entries: &[String]) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for entry in entries {
+        match entry.split_once('=') {
+            Some(("", _)) => bail!("--env {entry}: the variable name is empty"),
+            Some(_) => env.push(entry.clone()),
+            None => {
+                if let Ok(value) = std::env::var(entry) {
+                    env.push(format!("{entry}={value}"));
+                }
+            }
+        }
+    }
+    Ok(env)
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    let module = input::read(&args.module)?;
+    input::validate(&module)?;
+    let cache = Cache::default_location();
+    let options = BuildOptions { opt_level: args.compile.opt_level };
+    let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
+    image::copy_out(&image, &args.output)
+}
+
+fn compile(args: CompileArgs) -> Result<()> {
+    let module = input::read(&args.module)?;
+    input::validate(&module)?;
+    let cache = Cache::default_location();
+    let options = BuildOptions { opt_level: args.compile.opt_level };
+    let (_, object) = image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;
+    image::copy_out(&object, &args.output)
+}

@@ -1,0 +1,20 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing.
+CLANG ?= clang-19
+CARGO ?= cargo
+
+.PHONY: setup demo test fixtures
+setup:
+	@scripts/setup.sh
+
+# C fixtures are built from source, never committed as binaries.
+fixtures/%.wasm: fixtures/%.c
+	$(CLANG) --target=wasm32-wasi -O2 $< -o $@
+
+fixtures: fixtures/hello.wasm fixtures/echo.wasm fixtures/exit7.wasm fixtures/trap.wasm
+
+demo: setup
+	@$(MAKE) --no-print-directory fixtures/hello.wasm
+	$(CARGO) run -q -p hako-runner --bin hako -- run fixtures/hello.wasm
+
+test: setup
+	$(CARGO) test --workspace

@@ -1,0 +1,173 @@
+//! Module-wide LLVM state shared (read-only) by every function translation: the LLVM
+//! module, the common types, the declaration of every callable function and the kernel
+//! builtins.
+//!
+//! Everything here is created before the first body is translated, so a function's
+//! translation depends only on this context and its own body; splitting the functions over
+//! several LLVM modules for parallel code generation only needs one `ModuleCtx` per part.
+
+use hako_abi::builtins;
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::context::Context;
+use inkwell::intrinsics::Intrinsic;
+use inkwell::module::{Linkage, Module};
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType};
+use inkwell::values::FunctionValue;
+use inkwell::AddressSpace;
+use wasmparser::{FuncType, ValType};
+
+use crate::error::{internal, unsupported, Result};
+use crate::module::ModuleInfo;
+
+pub struct ModuleCtx<'ctx, 'a> {
+    pub llcx: &'ctx Context,
+    pub module: Module<'ctx>,
+    pub info: &'a ModuleInfo<'a>,
+    pub prefix: &'a str,
+    /// Per function index: the LLVM function a call goes to directly (defined functions and
+    /// WASI-linked imports), `None` for imports called through their `VmContext::funcs` slot.
+    pub direct: Vec<Option<FunctionValue<'ctx>>>,
+    pub i8: IntType<'ctx>,
+    pub i32: IntType<'ctx>,
+    pub i64: IntType<'ctx>,
+    pub f32: FloatType<'ctx>,
+    pub f64: FloatType<'ctx>,
+    pub ptr: PointerType<'ctx>,
+}
+
+impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
+    pub fn new(llcx: &'ctx Context, module: Module<'ctx>, info: &'a ModuleInfo<'a>, prefix: &'a str) -> Result<Self> {
+        let mut cx = ModuleCtx {
+            llcx,
+            module,
+            info,
+            prefix,
+            direct: Vec::new(),
+            i8: llcx.i8_type(),
+            i32: llcx.i32_type(),
+            i64: llcx.i64_type(),
+            f32: llcx.f32_type(),
+            f64: llcx.f64_type(),
+            ptr: llcx.ptr_type(AddressSpace::default()),
+        };
+        let mut direct = Vec::with_capacity(info.func_types.len());
+        let num_imports = info.num_imported_funcs();
+        for (index, _) in info.func_types.iter().enumerate() {
+            let index = index as u32;
+            let ty = info.func_type(index).ok_or_else(|| internal("function without a type"))?;
+            if index < num_imports {
+                let import = info.func_imports[index as usize];
+                direct.push(match import.wasi_symbol {
+                    Some(name) => {
+                        let symbol = hako_abi::wasi::symbol(name).to_string();
+                        Some(match cx.module.get_function(&symbol) {
+                            Some(f) => f,
+                            None => {
+                                let f = cx.module.add_function(&symbol, cx.native_fn_type(ty)?, Some(Linkage::External));
+                                cx.add_nounwind(f);
+                                f
+                            }
+                        })
+                    }
+                    None => None,
+                });
+            } else {
+                let name = cx.function_name(index);
+                let f = cx.module.add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::Internal));
+                cx.add_nounwind(f);
+                direct.push(Some(f));
+            }
+        }
+        cx.direct = direct;
+        Ok(cx)
+    }
+
+    /// `<prefix>_f<index>`, with the name-section name appended for readable disassembly.
+    pub fn function_name(&self, index: u32) -> String {
+        match self.info.func_names.get(&index) {
+            Some(name) => {
+                let clean: String = name
+                    .chars()
+                    .take(80)
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+                    .collect();
+                format!("{}_f{index}_{clean}", self.prefix)
+            }
+            None => format!("{}_f{index}", self.prefix),
+        }
+    }
+
+    pub fn add_nounwind(&self, f: FunctionValue<'ctx>) {
+        f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind"));
+    }
+
+    pub fn enum_attr(&self, name: &str) -> Attribute {
+        self.llcx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
+    }
+
+    /// The LLVM type of a Wasm value type.
+    pub fn val_type(&self, t: ValType) -> Result<BasicTypeEnum<'ctx>> {
+        Ok(match t {
+            ValType::I32 => self.i32.into(),
+            ValType::I64 => self.i64.into(),
+            ValType::F32 => self.f32.into(),
+            ValType::F64 => self.f64.into(),
+            ValType::Ref(_) => self.ptr.into(),
+            ValType::V128 => return Err(unsupported("simd (v128 values)", 0)),
+        })
+    }
+
+    pub fn val_types(&self, types: &[ValType]) -> Result<Vec<BasicTypeEnum<'ctx>>> {
+        types.iter().map(|t| self.val_type(*t)).collect()
+    }
+
+    /// The native signature of a Wasm function type (see the calling convention in
+    /// `hako_abi`): `vmctx` first, several results as a struct.
+    pub fn native_fn_type(&self, ty: &FuncType) -> Result<FunctionType<'ctx>> {
+        let mut params: Vec<BasicMetadataTypeEnum> = vec![self.ptr.into()];
+        for p in ty.params() {
+            params.push(self.val_type(*p)?.into());
+        }
+        let results = self.val_types(ty.results())?;
+        Ok(match results.len() {
+            0 => self.llcx.void_type().fn_type(&params, false),
+            1 => results[0].fn_type(&params, false),
+            _ => self.llcx.struct_type(&results, false).fn_type(&params, false),
+        })
+    }
+
+    /// The declaration of kernel builtin `name` (see [`hako_abi::builtins`]).
+    pub fn builtin(&self, name: &'static str) -> Result<FunctionValue<'ctx>> {
+        if let Some(f) = self.module.get_function(name) {
+            return Ok(f);
+        }
+        let (p, i32, i64) = (self.ptr.into(), self.i32.into(), self.i64.into());
+        let void = self.llcx.void_type();
+        let ty = match name {
+            builtins::TRAP => void.fn_type(&[p, i32], false),
+            builtins::MEMORY_GROW => self.i64.fn_type(&[p, i32, i64], false),
+            builtins::MEMORY_FILL => void.fn_type(&[p, i32, i64, i32, i64], false),
+            builtins::MEMORY_COPY | builtins::MEMORY_INIT | builtins::TABLE_COPY | builtins::TABLE_INIT => {
+                void.fn_type(&[p, i32, i32, i64, i64, i64], false)
+            }
+            builtins::DATA_DROP | builtins::ELEM_DROP => void.fn_type(&[p, i32], false),
+            builtins::TABLE_GROW => self.i64.fn_type(&[p, i32, p, i64], false),
+            builtins::TABLE_FILL => void.fn_type(&[p, i32, i64, p, i64], false),
+            _ => return Err(internal(format!("unknown builtin {name}"))),
+        };
+        let f = self.module.add_function(name, ty, Some(Linkage::External));
+        self.add_nounwind(f);
+        if name == builtins::TRAP {
+            f.add_attribute(AttributeLoc::Function, self.enum_attr("noreturn"));
+            f.add_attribute(AttributeLoc::Function, self.enum_attr("cold"));
+        }
+        Ok(f)
+    }
+
+    /// The declaration of an overloaded LLVM intrinsic.
+    pub fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> Result<FunctionValue<'ctx>> {
+        Intrinsic::find(name)
+            .and_then(|i| i.get_declaration(&self.module, types))
+            .ok_or_else(|| internal(format!("LLVM intrinsic {name} not found")))
+    }
+}

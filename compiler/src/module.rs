@@ -1,0 +1,245 @@
+//! A parsed view of a (validated) module: everything translation and descriptor emission
+//! need, indexed the Wasm way (imports first).
+//!
+//! Parsing is separate from translation so that function bodies can be translated in any
+//! order, and later in parallel: after [`ModuleInfo::parse`] nothing global is mutated.
+
+use std::collections::HashMap;
+
+use hako_abi::valtype;
+use wasmparser::{
+    CompositeInnerType, ConstExpr, Data, Element, Export, FuncType, FunctionBody, GlobalType,
+    HeapType, KnownCustom, MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef,
+    ValType,
+};
+
+use crate::error::{unsupported, Result};
+
+/// One import, as the descriptor lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportInfo<'a> {
+    pub module: &'a str,
+    pub name: &'a str,
+    pub ty: TypeRef,
+}
+
+/// An imported function, resolved for code generation.
+#[derive(Debug, Clone, Copy)]
+pub struct FuncImport {
+    /// `Some(symbol name)` when the import is a WASI function called directly by symbol.
+    pub wasi_symbol: Option<&'static str>,
+}
+
+/// A defined global.
+#[derive(Debug, Clone)]
+pub struct GlobalInit<'a> {
+    pub init: ConstExpr<'a>,
+}
+
+/// The module, parsed.
+#[derive(Default)]
+pub struct ModuleInfo<'a> {
+    pub types: Vec<FuncType>,
+    pub imports: Vec<ImportInfo<'a>>,
+    /// Type index of every function (imports first).
+    pub func_types: Vec<u32>,
+    pub func_imports: Vec<FuncImport>,
+    /// Every table / memory / global (imports first).
+    pub tables: Vec<TableType>,
+    pub memories: Vec<MemoryType>,
+    pub globals: Vec<GlobalType>,
+    pub num_imported_tables: u32,
+    pub num_imported_memories: u32,
+    pub num_imported_globals: u32,
+    pub global_inits: Vec<GlobalInit<'a>>,
+    pub exports: Vec<Export<'a>>,
+    pub start: Option<u32>,
+    pub elements: Vec<Element<'a>>,
+    pub data: Vec<Data<'a>>,
+    /// Bodies of the defined functions, in index order.
+    pub bodies: Vec<FunctionBody<'a>>,
+    pub func_names: HashMap<u32, &'a str>,
+    pub module_name: Option<&'a str>,
+}
+
+impl<'a> ModuleInfo<'a> {
+    pub fn num_imported_funcs(&self) -> u32 {
+        self.func_imports.len() as u32
+    }
+
+    /// The type of function `index`.
+    pub fn func_type(&self, index: u32) -> Option<&FuncType> {
+        self.func_types.get(index as usize).and_then(|t| self.types.get(*t as usize))
+    }
+
+    /// Parses a module that already passed validation.
+    pub fn parse(wasm: &'a [u8]) -> Result<Self> {
+        let mut info = ModuleInfo::default();
+        for payload in Parser::new(0).parse_all(wasm) {
+            match payload? {
+                Payload::TypeSection(reader) => {
+                    let offset = reader.range().start;
+                    for group in reader {
+                        for sub in group?.into_types() {
+                            match sub.composite_type.inner {
+                                CompositeInnerType::Func(f) if !sub.composite_type.shared => {
+                                    info.types.push(f)
+                                }
+                                _ => return Err(unsupported("gc types", offset)),
+                            }
+                        }
+                    }
+                }
+                Payload::ImportSection(reader) => {
+                    let offset = reader.range().start;
+                    for import in reader.into_imports() {
+                        let import = import?;
+                        match import.ty {
+                            TypeRef::Func(t) => {
+                                info.func_types.push(t);
+                                let ty = info.types.get(t as usize);
+                                let wasi_symbol = ty.and_then(|ty| {
+                                    let params = codes(ty.params()).ok()?;
+                                    let results = codes(ty.results()).ok()?;
+                                    hako_abi::wasi::lookup(import.module, import.name, &params, &results)
+                                        .map(|f| f.name)
+                                });
+                                info.func_imports.push(FuncImport { wasi_symbol });
+                            }
+                            TypeRef::Table(t) => {
+                                info.tables.push(t);
+                                info.num_imported_tables += 1;
+                            }
+                            TypeRef::Memory(m) => {
+                                info.memories.push(m);
+                                info.num_imported_memories += 1;
+                            }
+                            TypeRef::Global(g) => {
+                                info.globals.push(g);
+                                info.num_imported_globals += 1;
+                            }
+                            TypeRef::Tag(_) => return Err(unsupported("exception handling", offset)),
+                            TypeRef::FuncExact(_) => return Err(unsupported("exact function imports", offset)),
+                        }
+                        info.imports.push(ImportInfo { module: import.module, name: import.name, ty: import.ty });
+                    }
+                }
+                Payload::FunctionSection(reader) => {
+                    for t in reader {
+                        info.func_types.push(t?);
+                    }
+                }
+                Payload::TableSection(reader) => {
+                    let offset = reader.range().start;
+                    for table in reader {
+                        let table = table?;
+                        if !matches!(table.init, wasmparser::TableInit::RefNull) {
+                            return Err(unsupported("table initializer expressions", offset));
+                        }
+                        info.tables.push(table.ty);
+                    }
+                }
+                Payload::MemorySection(reader) => {
+                    for m in reader {
+                        info.memories.push(m?);
+                    }
+                }
+                Payload::GlobalSection(reader) => {
+                    for g in reader {
+                        let g = g?;
+                        info.globals.push(g.ty);
+                        info.global_inits.push(GlobalInit { init: g.init_expr });
+                    }
+                }
+                Payload::ExportSection(reader) => {
+                    for e in reader {
+                        info.exports.push(e?);
+                    }
+                }
+                Payload::StartSection { func, .. } => info.start = Some(func),
+                Payload::ElementSection(reader) => {
+                    for e in reader {
+                        info.elements.push(e?);
+                    }
+                }
+                Payload::DataSection(reader) => {
+                    for d in reader {
+                        info.data.push(d?);
+                    }
+                }
+                Payload::CodeSectionEntry(body) => info.bodies.push(body),
+                Payload::TagSection(reader) => {
+                    return Err(unsupported("exception handling", reader.range().start))
+                }
+                Payload::CustomSection(reader) => {
+                    // Custom sections are not validated; a broken name section only loses
+                    // names.
+                    if let KnownCustom::Name(names) = reader.as_known() {
+                        for name in names.into_iter().flatten() {
+                            match name {
+                                Name::Module { name, .. } => info.module_name = Some(name),
+                                Name::Function(map) => {
+                                    for naming in map.into_iter().flatten() {
+                                        info.func_names.insert(naming.index, naming.name);
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                Payload::Version { encoding: wasmparser::Encoding::Component, range, .. } => {
+                    return Err(unsupported("component model", range.start))
+                }
+                _ => {}
+            }
+        }
+        for m in &info.memories {
+            if m.memory64 {
+                return Err(unsupported("memory64", 0));
+            }
+            if m.page_size_log2.is_some() {
+                return Err(unsupported("custom page sizes", 0));
+            }
+        }
+        for t in &info.tables {
+            if t.table64 {
+                return Err(unsupported("memory64 (64-bit tables)", 0));
+            }
+            if t.shared {
+                return Err(unsupported("shared tables", 0));
+            }
+            ref_code(t.element_type, 0)?;
+        }
+        Ok(info)
+    }
+}
+
+/// The [`hako_abi::valtype`] code of a reference type, for the types this compiler knows.
+pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
+    if !r.is_nullable() {
+        return Err(unsupported("typed function references", offset));
+    }
+    match r.heap_type() {
+        HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Func } => Ok(valtype::FUNCREF),
+        HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Extern } => Ok(valtype::EXTERNREF),
+        _ => Err(unsupported("gc reference types", offset)),
+    }
+}
+
+/// The [`hako_abi::valtype`] code of a value type.
+pub fn val_code(t: ValType) -> Result<u8> {
+    Ok(match t {
+        ValType::I32 => valtype::I32,
+        ValType::I64 => valtype::I64,
+        ValType::F32 => valtype::F32,
+        ValType::F64 => valtype::F64,
+        ValType::V128 => valtype::V128,
+        ValType::Ref(r) => ref_code(r, 0)?,
+    })
+}
+
+/// The codes of a list of value types.
+pub fn codes(types: &[ValType]) -> Result<Vec<u8>> {
+    types.iter().map(|t| val_code(*t)).collect()
+}

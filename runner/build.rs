@@ -1,0 +1,98 @@
+//! Builds the kernel and embeds it in `hako`.
+//!
+//! The kernel is a `no_std` staticlib for `x86_64-unknown-none`; a workspace dependency cannot
+//! be built for another target, so this script runs a nested `cargo build` of `hako-kernel`
+//! with its own target directory (`target/kernel`, so the outer build's lock is not needed),
+//! copies `libhako_kernel.a` into `OUT_DIR` and hands its path to the crate as
+//! `HAKO_KERNEL_LIB`. It also fingerprints the sources that decide what the compiler emits
+//! (`HAKO_COMPILER_FINGERPRINT`), which keys the object cache.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    for dir in ["kernel", "abi", "compiler"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+
+    let mut hasher = blake3::Hasher::new();
+    for dir in ["abi", "compiler"] {
+        hash_tree(&root.join(dir), &mut hasher);
+    }
+    // The compiler's own version, for builds from a published crate without sources.
+    hasher.update(env::var("CARGO_PKG_VERSION").unwrap_or_default().as_bytes());
+    hash_file(&root.join("Cargo.lock"), &mut hasher);
+    println!("cargo:rustc-env=HAKO_COMPILER_FINGERPRINT={}", &hasher.finalize().to_hex()[..16]);
+
+    let lib = build_kernel(&root);
+    let embedded = out_dir.join("libhako_kernel.a");
+    fs::copy(&lib, &embedded).unwrap_or_else(|e| panic!("copying {}: {e}", lib.display()));
+    println!("cargo:rustc-env=HAKO_KERNEL_LIB={}", embedded.display());
+    println!("cargo:rustc-env=HAKO_KERNEL_LINKER_SCRIPT={}", root.join("kernel/link.ld").display());
+}
+
+fn build_kernel(root: &Path) -> PathBuf {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = root.join("target").join("kernel");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "-p", "hako-kernel", "--target", KERNEL_TARGET, "--profile", "kernel"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // The outer build's settings are for the host; none of them may leak into the kernel.
+    for (key, _) in env::vars() {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+            || key.starts_with("RUSTC")
+            || key.starts_with("RUSTFLAGS")
+            || key == "RUSTDOC"
+            || key.contains("MAKEFLAGS")
+            || key == "DEBUG"
+            || key == "OPT_LEVEL"
+            || key == "PROFILE"
+            || key == "TARGET"
+            || key == "HOST"
+            || key == "OUT_DIR"
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    let status = cmd.status().expect("running cargo to build the kernel");
+    if !status.success() {
+        panic!(
+            "building the kernel failed (`cargo build -p hako-kernel --target {KERNEL_TARGET} --profile kernel`). \
+             Is the target installed? Run `rustup target add {KERNEL_TARGET}` (the Makefile's setup step does this)."
+        );
+    }
+    target_dir.join(KERNEL_TARGET).join("kernel").join("libhako_kernel.a")
+}
+
+fn hash_tree(dir: &Path, hasher: &mut blake3::Hasher) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            hash_tree(&path, hasher);
+        } else {
+            // Names relative to the tree, so every checkout of the same sources agrees.
+            hasher.update(path.file_name().unwrap_or_default().as_encoded_bytes());
+            hash_file(&path, hasher);
+        }
+    }
+}
+
+fn hash_file(path: &Path, hasher: &mut blake3::Hasher) {
+    if let Ok(bytes) = fs::read(path) {
+        hasher.update(&bytes);
+    }
+}

@@ -1,0 +1,72 @@
+//! Shared helpers of the end-to-end tests: building fixtures and running `hako`.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn tmp() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// The path of fixture `name`: `.wat` files are used as they are, `.c` files are compiled
+/// with clang-19 for wasm32-wasi (once per test binary, and again when the source changes).
+pub fn fixture(name: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let src = root().join("fixtures").join(name);
+    assert!(src.exists(), "no fixture {}", src.display());
+    if src.extension().is_some_and(|e| e == "wat") {
+        return src;
+    }
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tmp().join("fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(Path::new(name).with_extension("wasm").file_name().unwrap());
+    let stale = match (out.metadata(), src.metadata()) {
+        (Ok(o), Ok(s)) => o.modified().unwrap() < s.modified().unwrap(),
+        _ => true,
+    };
+    if stale {
+        let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-19".into());
+        let status = Command::new(&clang)
+            .args(["--target=wasm32-wasi", "-O2"])
+            .arg(&src)
+            .arg("-o")
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {clang} (run `make setup`): {e}"));
+        assert!(status.success(), "{clang} failed on {}", src.display());
+    }
+    out
+}
+
+/// A `hako` command with a cache private to the tests.
+pub fn hako() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hako"));
+    cmd.env("HAKO_CACHE_DIR", tmp().join("cache"));
+    cmd.env_remove("HAKO_ACCEL");
+    cmd
+}
+
+pub struct Ran {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn ran(output: Output) -> Ran {
+    Ran {
+        status: output.status.code().expect("hako was killed by a signal"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `hako run` with these extra arguments.
+pub fn run(args: &[&str]) -> Ran {
+    ran(hako().arg("run").args(args).output().expect("cannot run hako"))
+}

@@ -1,0 +1,87 @@
+//! End to end: C and WAT fixtures compiled, linked with the kernel and booted in QEMU through
+//! the `hako` binary, checking stdout, stderr and the exit status.
+
+mod common;
+use common::*;
+
+fn path(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
+#[test]
+fn hello_prints_and_exits_zero() {
+    let r = run(&[&path("hello.c")]);
+    assert_eq!(r.stdout, "Hello from hako!\n", "stderr: {}", r.stderr);
+    assert_eq!(r.stderr, "");
+    assert_eq!(r.status, 0);
+}
+
+#[test]
+fn hello_under_tcg() {
+    let r = run(&["--accel", "tcg", &path("hello.c")]);
+    assert_eq!(r.stdout, "Hello from hako!\n", "stderr: {}", r.stderr);
+    assert_eq!(r.status, 0);
+}
+
+#[test]
+fn echo_sees_args_env_and_writes_both_streams() {
+    let wasm = path("echo.c");
+    let r = run(&["--env", "HAKO_GREETING=hi there=1%", &wasm, "--", "one", "two words", ""]);
+    assert_eq!(
+        r.stdout,
+        format!("argv[0]={wasm}\nargv[1]=one\nargv[2]=two words\nargv[3]=\nHAKO_GREETING=hi there=1%\n"),
+        "stderr: {}",
+        r.stderr
+    );
+    assert_eq!(r.stderr, "echo: 4 arguments\n");
+    assert_eq!(r.status, 0);
+}
+
+#[test]
+fn echo_without_env() {
+    let r = run(&[&path("echo.c")]);
+    assert!(r.stdout.ends_with("HAKO_GREETING=(unset)\n"), "{}", r.stdout);
+}
+
+#[test]
+fn exit_status_is_passed_through() {
+    let r = run(&[&path("exit7.c")]);
+    assert_eq!(r.stdout, "about to exit with 7\n");
+    assert_eq!(r.status, 7, "stderr: {}", r.stderr);
+}
+
+#[test]
+fn trap_is_reported_by_name() {
+    let r = run(&[&path("trap.c")]);
+    assert_eq!(r.stdout, "dividing by zero\n");
+    assert_eq!(r.stderr, "error: wasm trap: integer divide by zero\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
+#[test]
+fn out_of_bounds_access_traps() {
+    let r = run(&[&path("out_of_bounds.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
+#[test]
+fn unbounded_recursion_traps() {
+    let r = run(&[&path("recursion.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: call stack exhausted\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
+#[test]
+fn unknown_import_links_and_returns_enosys() {
+    let r = run(&["--verbose", &path("unknown_import.wat")]);
+    assert_eq!(r.status, 52, "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("unsupported import called: env not_provided"), "{}", r.stderr);
+}
+
+#[test]
+fn hung_guest_is_killed_at_the_timeout() {
+    let r = run(&["--timeout", "2", &path("spin.wat")]);
+    assert_eq!(r.status, hako_runner::TIMEOUT_EXIT_STATUS);
+    assert!(r.stderr.starts_with("error: guest timed out after 2.0 s"), "{}", r.stderr);
+}

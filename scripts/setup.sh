@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what hako needs on a Debian machine, skipping what is already there:
+# LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
+# QEMU (booting them), and Rust's x86_64-unknown-none target (the kernel).
+set -euo pipefail
+
+packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
+          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "setup: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+        sudo=sudo
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx x86_64-unknown-none; then
+    echo "setup: adding the Rust target x86_64-unknown-none"
+    rustup target add x86_64-unknown-none
+fi
