@@ -1,0 +1,466 @@
+//! The function environment: everything a translated function does that depends on the
+//! run-time layout defined in `hako_abi` — linear memory, globals, calls, tables, traps and
+//! kernel builtins.
+//!
+//! Keeping this in one type means the operator dispatcher in `translate.rs` never computes
+//! an offset into a kernel structure itself, and the ABI can change in one place.
+//!
+//! Values derived from the `VmContext` that the ABI declares invariant (the memory base, the
+//! arrays of tables and globals, ...) are loaded once, in the function's entry block, with
+//! `!invariant.load` metadata: the entry block dominates every use, and LLVM is free to keep
+//! them in registers across calls.
+
+use std::collections::HashMap;
+
+use hako_abi::trap::TrapCode;
+use hako_abi::{builtins, vm};
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::types::{BasicType, BasicTypeEnum};
+use inkwell::values::{
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue, InstructionValue, IntValue,
+    PointerValue, ValueKind,
+};
+
+use crate::ctx::ModuleCtx;
+use crate::error::{internal, Result};
+
+pub struct FuncEnv<'c, 'ctx, 'a> {
+    pub cx: &'c ModuleCtx<'ctx, 'a>,
+    pub b: Builder<'ctx>,
+    pub func: FunctionValue<'ctx>,
+    pub vmctx: PointerValue<'ctx>,
+    /// Holds the allocas of locals and the invariant loads; branches to the body at the end.
+    entry: BasicBlock<'ctx>,
+    /// Cached invariant loads, keyed by what they are.
+    invariants: HashMap<Invariant, PointerValue<'ctx>>,
+    trap_blocks: HashMap<u32, BasicBlock<'ctx>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Invariant {
+    VmctxField(usize),
+    MemoryDef(u32),
+    MemoryBase(u32),
+    Global(u32),
+    Table(u32),
+}
+
+impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
+    pub fn new(cx: &'c ModuleCtx<'ctx, 'a>, func: FunctionValue<'ctx>) -> Result<Self> {
+        let vmctx = func
+            .get_nth_param(0)
+            .ok_or_else(|| internal("function without vmctx parameter"))?
+            .into_pointer_value();
+        let entry = cx.llcx.append_basic_block(func, "entry");
+        let b = cx.llcx.create_builder();
+        b.position_at_end(entry);
+        Ok(FuncEnv { cx, b, func, vmctx, entry, invariants: HashMap::new(), trap_blocks: HashMap::new() })
+    }
+
+    pub fn entry_block(&self) -> BasicBlock<'ctx> {
+        self.entry
+    }
+
+    pub fn append_block(&self, name: &str) -> BasicBlock<'ctx> {
+        self.cx.llcx.append_basic_block(self.func, name)
+    }
+
+    pub fn current_block(&self) -> Result<BasicBlock<'ctx>> {
+        self.b.get_insert_block().ok_or_else(|| internal("builder is not positioned"))
+    }
+
+    /// Runs `f` with the builder at the end of the entry block, then returns to where it was.
+    fn in_entry<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let here = self.current_block()?;
+        self.b.position_at_end(self.entry);
+        let r = f(self);
+        self.b.position_at_end(here);
+        r
+    }
+
+    /// `base + offset` as an `i8` GEP.
+    pub fn byte_offset(&self, base: PointerValue<'ctx>, offset: u64) -> Result<PointerValue<'ctx>> {
+        if offset == 0 {
+            return Ok(base);
+        }
+        let idx = self.cx.i64.const_int(offset, false);
+        // SAFETY: a plain (not inbounds) GEP on i8 is only address arithmetic; it never
+        // dereferences anything.
+        Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
+    }
+
+    fn mark_invariant(&self, load: BasicValueEnum<'ctx>, nonnull: bool) -> Result<()> {
+        if let Some(inst) = load.as_instruction_value() {
+            let empty = self.cx.llcx.metadata_node(&[]);
+            inst.set_metadata(empty, self.cx.llcx.get_kind_id("invariant.load"))
+                .map_err(|e| internal(format!("metadata: {e:?}")))?;
+            if nonnull {
+                inst.set_metadata(empty, self.cx.llcx.get_kind_id("nonnull"))
+                    .map_err(|e| internal(format!("metadata: {e:?}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// An invariant, non-null pointer loaded from `base + offset`.
+    fn load_invariant_ptr(&self, base: PointerValue<'ctx>, offset: u64, nonnull: bool) -> Result<PointerValue<'ctx>> {
+        let addr = self.byte_offset(base, offset)?;
+        let v = self.b.build_load(self.cx.ptr, addr, "")?;
+        self.mark_invariant(v, nonnull)?;
+        Ok(v.into_pointer_value())
+    }
+
+    fn cached(
+        &mut self,
+        key: Invariant,
+        f: impl FnOnce(&mut Self) -> Result<PointerValue<'ctx>>,
+    ) -> Result<PointerValue<'ctx>> {
+        if let Some(p) = self.invariants.get(&key) {
+            return Ok(*p);
+        }
+        let p = self.in_entry(f)?;
+        self.invariants.insert(key, p);
+        Ok(p)
+    }
+
+    fn vmctx_field(&mut self, offset: usize) -> Result<PointerValue<'ctx>> {
+        self.cached(Invariant::VmctxField(offset), |env| env.load_invariant_ptr(env.vmctx, offset as u64, true))
+    }
+
+    // ---- linear memory ----
+
+    fn memory_def(&mut self, mem: u32) -> Result<PointerValue<'ctx>> {
+        if mem == 0 {
+            return self.vmctx_field(vm::VMCTX_MEMORY0_OFFSET);
+        }
+        let memories = self.vmctx_field(vm::VMCTX_MEMORIES_OFFSET)?;
+        self.cached(Invariant::MemoryDef(mem), |env| env.load_invariant_ptr(memories, u64::from(mem) * 8, true))
+    }
+
+    fn memory_base(&mut self, mem: u32) -> Result<PointerValue<'ctx>> {
+        let def = self.memory_def(mem)?;
+        self.cached(Invariant::MemoryBase(mem), |env| {
+            env.load_invariant_ptr(def, vm::MEMORY_BASE_OFFSET as u64, false)
+        })
+    }
+
+    /// The native address of a Wasm access: `base + zext(addr) + offset`. No bounds check:
+    /// the kernel's guard region catches every out-of-bounds 32-bit access.
+    pub fn heap_addr(&mut self, mem: u32, addr: IntValue<'ctx>, offset: u64) -> Result<PointerValue<'ctx>> {
+        let base = self.memory_base(mem)?;
+        let mut idx = self.b.build_int_z_extend(addr, self.cx.i64, "")?;
+        if offset != 0 {
+            idx = self.b.build_int_nuw_add(idx, self.cx.i64.const_int(offset, false), "")?;
+        }
+        // SAFETY: address arithmetic only, see `byte_offset`.
+        Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
+    }
+
+    pub fn load(
+        &mut self,
+        mem: u32,
+        offset: u64,
+        addr: IntValue<'ctx>,
+        ty: BasicTypeEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let p = self.heap_addr(mem, addr, offset)?;
+        let v = self.b.build_load(ty, p, "")?;
+        set_align1(v.as_instruction_value())?;
+        Ok(v)
+    }
+
+    pub fn store(&mut self, mem: u32, offset: u64, addr: IntValue<'ctx>, value: BasicValueEnum<'ctx>) -> Result<()> {
+        let p = self.heap_addr(mem, addr, offset)?;
+        let st = self.b.build_store(p, value)?;
+        set_align1(Some(st))
+    }
+
+    /// `memory.size` in pages.
+    pub fn memory_size(&mut self, mem: u32) -> Result<IntValue<'ctx>> {
+        let def = self.memory_def(mem)?;
+        let p = self.byte_offset(def, vm::MEMORY_SIZE_OFFSET as u64)?;
+        let bytes = self.b.build_load(self.cx.i64, p, "")?.into_int_value();
+        let pages = self.b.build_right_shift(bytes, self.cx.i64.const_int(16, false), false, "")?;
+        Ok(self.b.build_int_truncate(pages, self.cx.i32, "")?)
+    }
+
+    pub fn memory_grow(&mut self, mem: u32, delta: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        let delta = self.b.build_int_z_extend(delta, self.cx.i64, "")?;
+        let r = self.call_builtin(builtins::MEMORY_GROW, &[self.u32(mem), delta.into()])?;
+        self.truncate_result(r)
+    }
+
+    pub fn memory_fill(&mut self, mem: u32, dst: IntValue<'ctx>, val: IntValue<'ctx>, len: IntValue<'ctx>) -> Result<()> {
+        let (dst, len) = (self.zext64(dst)?, self.zext64(len)?);
+        self.call_builtin(builtins::MEMORY_FILL, &[self.u32(mem), dst, val.into(), len])?;
+        Ok(())
+    }
+
+    /// `memory.copy`, `memory.init`, `table.copy` and `table.init` all take two indices and
+    /// three 64-bit operands.
+    pub fn bulk(&mut self, builtin: &'static str, a: u32, b: u32, ops: [IntValue<'ctx>; 3]) -> Result<()> {
+        let [d, s, n] = ops;
+        let (d, s, n) = (self.zext64(d)?, self.zext64(s)?, self.zext64(n)?);
+        self.call_builtin(builtin, &[self.u32(a), self.u32(b), d, s, n])?;
+        Ok(())
+    }
+
+    /// `data.drop` and `elem.drop`.
+    pub fn drop_segment(&mut self, builtin: &'static str, index: u32) -> Result<()> {
+        self.call_builtin(builtin, &[self.u32(index)])?;
+        Ok(())
+    }
+
+    // ---- globals ----
+
+    fn global_ptr(&mut self, index: u32) -> Result<PointerValue<'ctx>> {
+        let globals = self.vmctx_field(vm::VMCTX_GLOBALS_OFFSET)?;
+        self.cached(Invariant::Global(index), |env| env.load_invariant_ptr(globals, u64::from(index) * 8, true))
+    }
+
+    pub fn global_get(&mut self, index: u32) -> Result<BasicValueEnum<'ctx>> {
+        let gt = *self.cx.info.globals.get(index as usize).ok_or_else(|| internal("global index"))?;
+        let ty = self.cx.val_type(gt.content_type)?;
+        let p = self.global_ptr(index)?;
+        let v = self.b.build_load(ty, p, "")?;
+        if !gt.mutable {
+            // Immutable globals are written once, at instantiation, before any code runs.
+            self.mark_invariant(v, false)?;
+        }
+        Ok(v)
+    }
+
+    pub fn global_set(&mut self, index: u32, value: BasicValueEnum<'ctx>) -> Result<()> {
+        let p = self.global_ptr(index)?;
+        self.b.build_store(p, value)?;
+        Ok(())
+    }
+
+    // ---- calls ----
+
+    fn call_args(&self, callee_vmctx: PointerValue<'ctx>, args: &[BasicValueEnum<'ctx>]) -> Vec<BasicMetadataValueEnum<'ctx>> {
+        std::iter::once(callee_vmctx.into()).chain(args.iter().map(|a| (*a).into())).collect()
+    }
+
+    /// The results of a call as a list (a struct return is unpacked).
+    fn results(&self, call: CallSiteValue<'ctx>, count: usize) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        match (call.try_as_basic_value(), count) {
+            (ValueKind::Instruction(_), 0) => Ok(Vec::new()),
+            (ValueKind::Basic(v), 1) => Ok(vec![v]),
+            (ValueKind::Basic(v), n) if v.is_struct_value() => (0..n)
+                .map(|i| Ok(self.b.build_extract_value(v.into_struct_value(), i as u32, "")?))
+                .collect(),
+            _ => Err(internal("call result does not match its type")),
+        }
+    }
+
+    /// A call to function `index`: direct for defined and WASI-linked functions, through the
+    /// `VmContext::funcs` slot for other imports.
+    pub fn call(&mut self, index: u32, args: &[BasicValueEnum<'ctx>]) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let ty = self.cx.info.func_type(index).ok_or_else(|| internal("function index"))?;
+        let nresults = ty.results().len();
+        let call = match self.cx.direct.get(index as usize).copied().flatten() {
+            Some(f) => self.b.build_call(f, &self.call_args(self.vmctx, args), "")?,
+            None => {
+                let fn_ty = self.cx.native_fn_type(ty)?;
+                let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
+                let slot = self.byte_offset(funcs, u64::from(index) * vm::FUNCREF_SIZE as u64)?;
+                let code = self.load_invariant_ptr(slot, vm::FUNCREF_CODE_OFFSET as u64, true)?;
+                let callee_vmctx = self.load_invariant_ptr(slot, vm::FUNCREF_VMCTX_OFFSET as u64, false)?;
+                self.b.build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
+            }
+        };
+        self.results(call, nresults)
+    }
+
+    /// `call_indirect`: bounds check, null check, signature check, then a call through the
+    /// `FuncRef`.
+    pub fn call_indirect(
+        &mut self,
+        type_index: u32,
+        table: u32,
+        callee: IntValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let ty = self.cx.info.types.get(type_index as usize).ok_or_else(|| internal("type index"))?;
+        let nresults = ty.results().len();
+        let fn_ty = self.cx.native_fn_type(ty)?;
+        let entry = self.table_entry_ptr(table, callee, TrapCode::UndefinedElement)?;
+        let funcref = self.b.build_load(self.cx.ptr, entry, "")?.into_pointer_value();
+        let is_null = self.b.build_is_null(funcref, "")?;
+        self.trap_if(is_null, TrapCode::UninitializedElement)?;
+        let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
+        let expected_p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
+        let expected = self.b.build_load(self.cx.i32, expected_p, "")?;
+        self.mark_invariant(expected, false)?;
+        let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
+        let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
+        let mismatch = self.b.build_int_compare(
+            inkwell::IntPredicate::NE,
+            expected.into_int_value(),
+            actual.into_int_value(),
+            "",
+        )?;
+        self.trap_if(mismatch, TrapCode::BadSignature)?;
+        let code_p = self.byte_offset(funcref, vm::FUNCREF_CODE_OFFSET as u64)?;
+        let code = self.b.build_load(self.cx.ptr, code_p, "")?.into_pointer_value();
+        let vmctx_p = self.byte_offset(funcref, vm::FUNCREF_VMCTX_OFFSET as u64)?;
+        let callee_vmctx = self.b.build_load(self.cx.ptr, vmctx_p, "")?.into_pointer_value();
+        let call = self.b.build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
+        self.results(call, nresults)
+    }
+
+    /// `ref.func`: the address of the function's `FuncRef` slot.
+    pub fn ref_func(&mut self, index: u32) -> Result<PointerValue<'ctx>> {
+        let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
+        self.byte_offset(funcs, u64::from(index) * vm::FUNCREF_SIZE as u64)
+    }
+
+    // ---- tables ----
+
+    fn table_def(&mut self, table: u32) -> Result<PointerValue<'ctx>> {
+        let tables = self.vmctx_field(vm::VMCTX_TABLES_OFFSET)?;
+        self.cached(Invariant::Table(table), |env| env.load_invariant_ptr(tables, u64::from(table) * 8, true))
+    }
+
+    fn table_len(&mut self, table: u32) -> Result<IntValue<'ctx>> {
+        let def = self.table_def(table)?;
+        let p = self.byte_offset(def, vm::TABLE_LEN_OFFSET as u64)?;
+        Ok(self.b.build_load(self.cx.i64, p, "")?.into_int_value())
+    }
+
+    /// The address of entry `index` of `table`, trapping with `code` when out of bounds.
+    fn table_entry_ptr(&mut self, table: u32, index: IntValue<'ctx>, code: TrapCode) -> Result<PointerValue<'ctx>> {
+        let len = self.table_len(table)?;
+        let index = self.zext64(index)?.into_int_value();
+        let oob = self.b.build_int_compare(inkwell::IntPredicate::UGE, index, len, "")?;
+        self.trap_if(oob, code)?;
+        let def = self.table_def(table)?;
+        let base_p = self.byte_offset(def, vm::TABLE_BASE_OFFSET as u64)?;
+        let base = self.b.build_load(self.cx.ptr, base_p, "")?.into_pointer_value();
+        // SAFETY: address arithmetic only; the index was bounds-checked above.
+        Ok(unsafe { self.b.build_in_bounds_gep(self.cx.ptr, base, &[index], "")? })
+    }
+
+    pub fn table_get(&mut self, table: u32, index: IntValue<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        let p = self.table_entry_ptr(table, index, TrapCode::TableOutOfBounds)?;
+        Ok(self.b.build_load(self.cx.ptr, p, "")?)
+    }
+
+    pub fn table_set(&mut self, table: u32, index: IntValue<'ctx>, value: BasicValueEnum<'ctx>) -> Result<()> {
+        let p = self.table_entry_ptr(table, index, TrapCode::TableOutOfBounds)?;
+        self.b.build_store(p, value)?;
+        Ok(())
+    }
+
+    pub fn table_size(&mut self, table: u32) -> Result<IntValue<'ctx>> {
+        let len = self.table_len(table)?;
+        Ok(self.b.build_int_truncate(len, self.cx.i32, "")?)
+    }
+
+    pub fn table_grow(&mut self, table: u32, init: BasicValueEnum<'ctx>, delta: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        let delta = self.zext64(delta)?;
+        let r = self.call_builtin(builtins::TABLE_GROW, &[self.u32(table), init, delta])?;
+        self.truncate_result(r)
+    }
+
+    pub fn table_fill(
+        &mut self,
+        table: u32,
+        dst: IntValue<'ctx>,
+        value: BasicValueEnum<'ctx>,
+        len: IntValue<'ctx>,
+    ) -> Result<()> {
+        let (dst, len) = (self.zext64(dst)?, self.zext64(len)?);
+        self.call_builtin(builtins::TABLE_FILL, &[self.u32(table), dst, value, len])?;
+        Ok(())
+    }
+
+    // ---- traps ----
+
+    /// The function's shared block that raises `code`.
+    fn trap_block(&mut self, code: TrapCode) -> Result<BasicBlock<'ctx>> {
+        if let Some(b) = self.trap_blocks.get(&(code as u32)) {
+            return Ok(*b);
+        }
+        let here = self.current_block()?;
+        let block = self.append_block("trap");
+        self.b.position_at_end(block);
+        let trap = self.cx.builtin(builtins::TRAP)?;
+        let code_v = self.cx.i32.const_int(code as u64, false);
+        self.b.build_call(trap, &[self.vmctx.into(), code_v.into()], "")?;
+        self.b.build_unreachable()?;
+        self.b.position_at_end(here);
+        self.trap_blocks.insert(code as u32, block);
+        Ok(block)
+    }
+
+    /// Raises `code` unconditionally (the current block is terminated).
+    pub fn trap(&mut self, code: TrapCode) -> Result<()> {
+        let block = self.trap_block(code)?;
+        self.b.build_unconditional_branch(block)?;
+        Ok(())
+    }
+
+    /// The one place every trapping check goes through: when `cond` (an `i1`) holds, branch to
+    /// the cold trap block; continue in a new block otherwise.
+    pub fn trap_if(&mut self, cond: IntValue<'ctx>, code: TrapCode) -> Result<()> {
+        let block = self.trap_block(code)?;
+        let cont = self.append_block("ok");
+        self.b.build_conditional_branch(cond, block, cont)?;
+        self.b.position_at_end(cont);
+        Ok(())
+    }
+
+    // ---- helpers ----
+
+    fn u32(&self, v: u32) -> BasicValueEnum<'ctx> {
+        self.cx.i32.const_int(u64::from(v), false).into()
+    }
+
+    fn zext64(&self, v: IntValue<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        Ok(self.b.build_int_z_extend_or_bit_cast(v, self.cx.i64, "")?.into())
+    }
+
+    /// A builtin's `u64` result as the Wasm `i32` (`u64::MAX` becomes `-1`).
+    fn truncate_result(&self, r: Option<BasicValueEnum<'ctx>>) -> Result<IntValue<'ctx>> {
+        let r = r.ok_or_else(|| internal("builtin without result"))?;
+        Ok(self.b.build_int_truncate(r.into_int_value(), self.cx.i32, "")?)
+    }
+
+    pub fn call_builtin(&mut self, name: &'static str, args: &[BasicValueEnum<'ctx>]) -> Result<Option<BasicValueEnum<'ctx>>> {
+        let f = self.cx.builtin(name)?;
+        let call = self.b.build_call(f, &self.call_args(self.vmctx, args), "")?;
+        Ok(match call.try_as_basic_value() {
+            ValueKind::Basic(v) => Some(v),
+            ValueKind::Instruction(_) => None,
+        })
+    }
+
+    /// Allocates a local in the entry block.
+    pub fn alloca(&mut self, ty: BasicTypeEnum<'ctx>) -> Result<PointerValue<'ctx>> {
+        self.in_entry(|env| {
+            let p = env.b.build_alloca(ty, "")?;
+            env.b.build_store(p, ty.const_zero())?;
+            Ok(p)
+        })
+    }
+
+    /// Terminates the entry block with a branch to the body; called once the body is done.
+    pub fn finish_entry(&mut self, body: BasicBlock<'ctx>) -> Result<()> {
+        self.b.position_at_end(self.entry);
+        self.b.build_unconditional_branch(body)?;
+        Ok(())
+    }
+}
+
+/// Wasm alignment is only a hint: every linear-memory access is emitted with alignment 1.
+fn set_align1(inst: Option<InstructionValue<'_>>) -> Result<()> {
+    inst.ok_or_else(|| internal("memory access is not an instruction"))?
+        .set_alignment(1)
+        .map_err(|e| internal(format!("alignment: {e:?}")))
+}
+
+#[allow(dead_code)]
+fn _assert_basic_type<'ctx, T: BasicType<'ctx>>(_: T) {}
