@@ -11,7 +11,9 @@ use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
-use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType};
+use inkwell::types::{
+    BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType,
+};
 use inkwell::values::FunctionValue;
 use inkwell::AddressSpace;
 use wasmparser::{FuncType, ValType};
@@ -36,7 +38,12 @@ pub struct ModuleCtx<'ctx, 'a> {
 }
 
 impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
-    pub fn new(llcx: &'ctx Context, module: Module<'ctx>, info: &'a ModuleInfo<'a>, prefix: &'a str) -> Result<Self> {
+    pub fn new(
+        llcx: &'ctx Context,
+        module: Module<'ctx>,
+        info: &'a ModuleInfo<'a>,
+        prefix: &'a str,
+    ) -> Result<Self> {
         let mut cx = ModuleCtx {
             llcx,
             module,
@@ -54,7 +61,9 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         let num_imports = info.num_imported_funcs();
         for (index, _) in info.func_types.iter().enumerate() {
             let index = index as u32;
-            let ty = info.func_type(index).ok_or_else(|| internal("function without a type"))?;
+            let ty = info
+                .func_type(index)
+                .ok_or_else(|| internal("function without a type"))?;
             if index < num_imports {
                 let import = info.func_imports[index as usize];
                 direct.push(match import.wasi_symbol {
@@ -63,7 +72,11 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                         Some(match cx.module.get_function(&symbol) {
                             Some(f) => f,
                             None => {
-                                let f = cx.module.add_function(&symbol, cx.native_fn_type(ty)?, Some(Linkage::External));
+                                let f = cx.module.add_function(
+                                    &symbol,
+                                    cx.native_fn_type(ty)?,
+                                    Some(Linkage::External),
+                                );
                                 cx.add_nounwind(f);
                                 f
                             }
@@ -73,8 +86,10 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 });
             } else {
                 let name = cx.function_name(index);
-                let f = cx.module.add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::Internal));
-                cx.add_nounwind(f);
+                let f =
+                    cx.module
+                        .add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::Internal));
+                cx.add_body_attributes(f);
                 direct.push(Some(f));
             }
         }
@@ -89,7 +104,13 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 let clean: String = name
                     .chars()
                     .take(80)
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 format!("{}_f{index}_{clean}", self.prefix)
             }
@@ -101,8 +122,20 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind"));
     }
 
+    /// Attributes of every function whose body we emit: `nounwind` (Wasm code never
+    /// unwinds: traps leave through the kernel) and `no-builtins`, so that LLVM never turns a
+    /// loop into a call to `memcpy`/`memset`, which the freestanding image need not define.
+    pub fn add_body_attributes(&self, f: FunctionValue<'ctx>) {
+        self.add_nounwind(f);
+        f.add_attribute(
+            AttributeLoc::Function,
+            self.llcx.create_string_attribute("no-builtins", ""),
+        );
+    }
+
     pub fn enum_attr(&self, name: &str) -> Attribute {
-        self.llcx.create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
+        self.llcx
+            .create_enum_attribute(Attribute::get_named_enum_kind_id(name), 0)
     }
 
     /// The LLVM type of a Wasm value type.
@@ -132,7 +165,10 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         Ok(match results.len() {
             0 => self.llcx.void_type().fn_type(&params, false),
             1 => results[0].fn_type(&params, false),
-            _ => self.llcx.struct_type(&results, false).fn_type(&params, false),
+            _ => self
+                .llcx
+                .struct_type(&results, false)
+                .fn_type(&params, false),
         })
     }
 
@@ -147,9 +183,10 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             builtins::TRAP => void.fn_type(&[p, i32], false),
             builtins::MEMORY_GROW => self.i64.fn_type(&[p, i32, i64], false),
             builtins::MEMORY_FILL => void.fn_type(&[p, i32, i64, i32, i64], false),
-            builtins::MEMORY_COPY | builtins::MEMORY_INIT | builtins::TABLE_COPY | builtins::TABLE_INIT => {
-                void.fn_type(&[p, i32, i32, i64, i64, i64], false)
-            }
+            builtins::MEMORY_COPY
+            | builtins::MEMORY_INIT
+            | builtins::TABLE_COPY
+            | builtins::TABLE_INIT => void.fn_type(&[p, i32, i32, i64, i64, i64], false),
             builtins::DATA_DROP | builtins::ELEM_DROP => void.fn_type(&[p, i32], false),
             builtins::TABLE_GROW => self.i64.fn_type(&[p, i32, p, i64], false),
             builtins::TABLE_FILL => void.fn_type(&[p, i32, i64, p, i64], false),
@@ -165,7 +202,11 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
     }
 
     /// The declaration of an overloaded LLVM intrinsic.
-    pub fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> Result<FunctionValue<'ctx>> {
+    pub fn intrinsic(
+        &self,
+        name: &str,
+        types: &[BasicTypeEnum<'ctx>],
+    ) -> Result<FunctionValue<'ctx>> {
         Intrinsic::find(name)
             .and_then(|i| i.get_declaration(&self.module, types))
             .ok_or_else(|| internal(format!("LLVM intrinsic {name} not found")))

@@ -16,10 +16,11 @@ use hako_abi::trap::TrapCode;
 use hako_abi::{builtins, vm};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
-use inkwell::types::{BasicType, BasicTypeEnum};
+use inkwell::types::BasicTypeEnum;
+
 use inkwell::values::{
-    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue, InstructionValue, IntValue,
-    PointerValue, ValueKind,
+    BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
+    InstructionValue, IntValue, PointerValue, ValueKind,
 };
 
 use crate::ctx::ModuleCtx;
@@ -55,7 +56,15 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let entry = cx.llcx.append_basic_block(func, "entry");
         let b = cx.llcx.create_builder();
         b.position_at_end(entry);
-        Ok(FuncEnv { cx, b, func, vmctx, entry, invariants: HashMap::new(), trap_blocks: HashMap::new() })
+        Ok(FuncEnv {
+            cx,
+            b,
+            func,
+            vmctx,
+            entry,
+            invariants: HashMap::new(),
+            trap_blocks: HashMap::new(),
+        })
     }
 
     pub fn entry_block(&self) -> BasicBlock<'ctx> {
@@ -67,7 +76,9 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     }
 
     pub fn current_block(&self) -> Result<BasicBlock<'ctx>> {
-        self.b.get_insert_block().ok_or_else(|| internal("builder is not positioned"))
+        self.b
+            .get_insert_block()
+            .ok_or_else(|| internal("builder is not positioned"))
     }
 
     /// Runs `f` with the builder at the end of the entry block, then returns to where it was.
@@ -104,7 +115,12 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     }
 
     /// An invariant, non-null pointer loaded from `base + offset`.
-    fn load_invariant_ptr(&self, base: PointerValue<'ctx>, offset: u64, nonnull: bool) -> Result<PointerValue<'ctx>> {
+    fn load_invariant_ptr(
+        &self,
+        base: PointerValue<'ctx>,
+        offset: u64,
+        nonnull: bool,
+    ) -> Result<PointerValue<'ctx>> {
         let addr = self.byte_offset(base, offset)?;
         let v = self.b.build_load(self.cx.ptr, addr, "")?;
         self.mark_invariant(v, nonnull)?;
@@ -125,7 +141,9 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     }
 
     fn vmctx_field(&mut self, offset: usize) -> Result<PointerValue<'ctx>> {
-        self.cached(Invariant::VmctxField(offset), |env| env.load_invariant_ptr(env.vmctx, offset as u64, true))
+        self.cached(Invariant::VmctxField(offset), |env| {
+            env.load_invariant_ptr(env.vmctx, offset as u64, true)
+        })
     }
 
     // ---- linear memory ----
@@ -135,7 +153,9 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             return self.vmctx_field(vm::VMCTX_MEMORY0_OFFSET);
         }
         let memories = self.vmctx_field(vm::VMCTX_MEMORIES_OFFSET)?;
-        self.cached(Invariant::MemoryDef(mem), |env| env.load_invariant_ptr(memories, u64::from(mem) * 8, true))
+        self.cached(Invariant::MemoryDef(mem), |env| {
+            env.load_invariant_ptr(memories, u64::from(mem) * 8, true)
+        })
     }
 
     fn memory_base(&mut self, mem: u32) -> Result<PointerValue<'ctx>> {
@@ -147,11 +167,18 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     /// The native address of a Wasm access: `base + zext(addr) + offset`. No bounds check:
     /// the kernel's guard region catches every out-of-bounds 32-bit access.
-    pub fn heap_addr(&mut self, mem: u32, addr: IntValue<'ctx>, offset: u64) -> Result<PointerValue<'ctx>> {
+    pub fn heap_addr(
+        &mut self,
+        mem: u32,
+        addr: IntValue<'ctx>,
+        offset: u64,
+    ) -> Result<PointerValue<'ctx>> {
         let base = self.memory_base(mem)?;
         let mut idx = self.b.build_int_z_extend(addr, self.cx.i64, "")?;
         if offset != 0 {
-            idx = self.b.build_int_nuw_add(idx, self.cx.i64.const_int(offset, false), "")?;
+            idx = self
+                .b
+                .build_int_nuw_add(idx, self.cx.i64.const_int(offset, false), "")?;
         }
         // SAFETY: address arithmetic only, see `byte_offset`.
         Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
@@ -170,7 +197,13 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         Ok(v)
     }
 
-    pub fn store(&mut self, mem: u32, offset: u64, addr: IntValue<'ctx>, value: BasicValueEnum<'ctx>) -> Result<()> {
+    pub fn store(
+        &mut self,
+        mem: u32,
+        offset: u64,
+        addr: IntValue<'ctx>,
+        value: BasicValueEnum<'ctx>,
+    ) -> Result<()> {
         let p = self.heap_addr(mem, addr, offset)?;
         let st = self.b.build_store(p, value)?;
         set_align1(Some(st))
@@ -181,7 +214,9 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let def = self.memory_def(mem)?;
         let p = self.byte_offset(def, vm::MEMORY_SIZE_OFFSET as u64)?;
         let bytes = self.b.build_load(self.cx.i64, p, "")?.into_int_value();
-        let pages = self.b.build_right_shift(bytes, self.cx.i64.const_int(16, false), false, "")?;
+        let pages = self
+            .b
+            .build_right_shift(bytes, self.cx.i64.const_int(16, false), false, "")?;
         Ok(self.b.build_int_truncate(pages, self.cx.i32, "")?)
     }
 
@@ -191,15 +226,30 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         self.truncate_result(r)
     }
 
-    pub fn memory_fill(&mut self, mem: u32, dst: IntValue<'ctx>, val: IntValue<'ctx>, len: IntValue<'ctx>) -> Result<()> {
+    pub fn memory_fill(
+        &mut self,
+        mem: u32,
+        dst: IntValue<'ctx>,
+        val: IntValue<'ctx>,
+        len: IntValue<'ctx>,
+    ) -> Result<()> {
         let (dst, len) = (self.zext64(dst)?, self.zext64(len)?);
-        self.call_builtin(builtins::MEMORY_FILL, &[self.u32(mem), dst, val.into(), len])?;
+        self.call_builtin(
+            builtins::MEMORY_FILL,
+            &[self.u32(mem), dst, val.into(), len],
+        )?;
         Ok(())
     }
 
     /// `memory.copy`, `memory.init`, `table.copy` and `table.init` all take two indices and
     /// three 64-bit operands.
-    pub fn bulk(&mut self, builtin: &'static str, a: u32, b: u32, ops: [IntValue<'ctx>; 3]) -> Result<()> {
+    pub fn bulk(
+        &mut self,
+        builtin: &'static str,
+        a: u32,
+        b: u32,
+        ops: [IntValue<'ctx>; 3],
+    ) -> Result<()> {
         let [d, s, n] = ops;
         let (d, s, n) = (self.zext64(d)?, self.zext64(s)?, self.zext64(n)?);
         self.call_builtin(builtin, &[self.u32(a), self.u32(b), d, s, n])?;
@@ -216,11 +266,18 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     fn global_ptr(&mut self, index: u32) -> Result<PointerValue<'ctx>> {
         let globals = self.vmctx_field(vm::VMCTX_GLOBALS_OFFSET)?;
-        self.cached(Invariant::Global(index), |env| env.load_invariant_ptr(globals, u64::from(index) * 8, true))
+        self.cached(Invariant::Global(index), |env| {
+            env.load_invariant_ptr(globals, u64::from(index) * 8, true)
+        })
     }
 
     pub fn global_get(&mut self, index: u32) -> Result<BasicValueEnum<'ctx>> {
-        let gt = *self.cx.info.globals.get(index as usize).ok_or_else(|| internal("global index"))?;
+        let gt = *self
+            .cx
+            .info
+            .globals
+            .get(index as usize)
+            .ok_or_else(|| internal("global index"))?;
         let ty = self.cx.val_type(gt.content_type)?;
         let p = self.global_ptr(index)?;
         let v = self.b.build_load(ty, p, "")?;
@@ -239,17 +296,31 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     // ---- calls ----
 
-    fn call_args(&self, callee_vmctx: PointerValue<'ctx>, args: &[BasicValueEnum<'ctx>]) -> Vec<BasicMetadataValueEnum<'ctx>> {
-        std::iter::once(callee_vmctx.into()).chain(args.iter().map(|a| (*a).into())).collect()
+    fn call_args(
+        &self,
+        callee_vmctx: PointerValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Vec<BasicMetadataValueEnum<'ctx>> {
+        std::iter::once(callee_vmctx.into())
+            .chain(args.iter().map(|a| (*a).into()))
+            .collect()
     }
 
     /// The results of a call as a list (a struct return is unpacked).
-    fn results(&self, call: CallSiteValue<'ctx>, count: usize) -> Result<Vec<BasicValueEnum<'ctx>>> {
+    fn results(
+        &self,
+        call: CallSiteValue<'ctx>,
+        count: usize,
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
         match (call.try_as_basic_value(), count) {
             (ValueKind::Instruction(_), 0) => Ok(Vec::new()),
             (ValueKind::Basic(v), 1) => Ok(vec![v]),
             (ValueKind::Basic(v), n) if v.is_struct_value() => (0..n)
-                .map(|i| Ok(self.b.build_extract_value(v.into_struct_value(), i as u32, "")?))
+                .map(|i| {
+                    Ok(self
+                        .b
+                        .build_extract_value(v.into_struct_value(), i as u32, "")?)
+                })
                 .collect(),
             _ => Err(internal("call result does not match its type")),
         }
@@ -257,18 +328,30 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     /// A call to function `index`: direct for defined and WASI-linked functions, through the
     /// `VmContext::funcs` slot for other imports.
-    pub fn call(&mut self, index: u32, args: &[BasicValueEnum<'ctx>]) -> Result<Vec<BasicValueEnum<'ctx>>> {
-        let ty = self.cx.info.func_type(index).ok_or_else(|| internal("function index"))?;
+    pub fn call(
+        &mut self,
+        index: u32,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let ty = self
+            .cx
+            .info
+            .func_type(index)
+            .ok_or_else(|| internal("function index"))?;
         let nresults = ty.results().len();
         let call = match self.cx.direct.get(index as usize).copied().flatten() {
-            Some(f) => self.b.build_call(f, &self.call_args(self.vmctx, args), "")?,
+            Some(f) => self
+                .b
+                .build_call(f, &self.call_args(self.vmctx, args), "")?,
             None => {
                 let fn_ty = self.cx.native_fn_type(ty)?;
                 let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
                 let slot = self.byte_offset(funcs, u64::from(index) * vm::FUNCREF_SIZE as u64)?;
                 let code = self.load_invariant_ptr(slot, vm::FUNCREF_CODE_OFFSET as u64, true)?;
-                let callee_vmctx = self.load_invariant_ptr(slot, vm::FUNCREF_VMCTX_OFFSET as u64, false)?;
-                self.b.build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
+                let callee_vmctx =
+                    self.load_invariant_ptr(slot, vm::FUNCREF_VMCTX_OFFSET as u64, false)?;
+                self.b
+                    .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
             }
         };
         self.results(call, nresults)
@@ -283,11 +366,19 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         callee: IntValue<'ctx>,
         args: &[BasicValueEnum<'ctx>],
     ) -> Result<Vec<BasicValueEnum<'ctx>>> {
-        let ty = self.cx.info.types.get(type_index as usize).ok_or_else(|| internal("type index"))?;
+        let ty = self
+            .cx
+            .info
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| internal("type index"))?;
         let nresults = ty.results().len();
         let fn_ty = self.cx.native_fn_type(ty)?;
         let entry = self.table_entry_ptr(table, callee, TrapCode::UndefinedElement)?;
-        let funcref = self.b.build_load(self.cx.ptr, entry, "")?.into_pointer_value();
+        let funcref = self
+            .b
+            .build_load(self.cx.ptr, entry, "")?
+            .into_pointer_value();
         let is_null = self.b.build_is_null(funcref, "")?;
         self.trap_if(is_null, TrapCode::UninitializedElement)?;
         let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
@@ -304,10 +395,18 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         )?;
         self.trap_if(mismatch, TrapCode::BadSignature)?;
         let code_p = self.byte_offset(funcref, vm::FUNCREF_CODE_OFFSET as u64)?;
-        let code = self.b.build_load(self.cx.ptr, code_p, "")?.into_pointer_value();
+        let code = self
+            .b
+            .build_load(self.cx.ptr, code_p, "")?
+            .into_pointer_value();
         let vmctx_p = self.byte_offset(funcref, vm::FUNCREF_VMCTX_OFFSET as u64)?;
-        let callee_vmctx = self.b.build_load(self.cx.ptr, vmctx_p, "")?.into_pointer_value();
-        let call = self.b.build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
+        let callee_vmctx = self
+            .b
+            .build_load(self.cx.ptr, vmctx_p, "")?
+            .into_pointer_value();
+        let call =
+            self.b
+                .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
         self.results(call, nresults)
     }
 
@@ -321,7 +420,9 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     fn table_def(&mut self, table: u32) -> Result<PointerValue<'ctx>> {
         let tables = self.vmctx_field(vm::VMCTX_TABLES_OFFSET)?;
-        self.cached(Invariant::Table(table), |env| env.load_invariant_ptr(tables, u64::from(table) * 8, true))
+        self.cached(Invariant::Table(table), |env| {
+            env.load_invariant_ptr(tables, u64::from(table) * 8, true)
+        })
     }
 
     fn table_len(&mut self, table: u32) -> Result<IntValue<'ctx>> {
@@ -331,16 +432,29 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     }
 
     /// The address of entry `index` of `table`, trapping with `code` when out of bounds.
-    fn table_entry_ptr(&mut self, table: u32, index: IntValue<'ctx>, code: TrapCode) -> Result<PointerValue<'ctx>> {
+    fn table_entry_ptr(
+        &mut self,
+        table: u32,
+        index: IntValue<'ctx>,
+        code: TrapCode,
+    ) -> Result<PointerValue<'ctx>> {
         let len = self.table_len(table)?;
         let index = self.zext64(index)?.into_int_value();
-        let oob = self.b.build_int_compare(inkwell::IntPredicate::UGE, index, len, "")?;
+        let oob = self
+            .b
+            .build_int_compare(inkwell::IntPredicate::UGE, index, len, "")?;
         self.trap_if(oob, code)?;
         let def = self.table_def(table)?;
         let base_p = self.byte_offset(def, vm::TABLE_BASE_OFFSET as u64)?;
-        let base = self.b.build_load(self.cx.ptr, base_p, "")?.into_pointer_value();
+        let base = self
+            .b
+            .build_load(self.cx.ptr, base_p, "")?
+            .into_pointer_value();
         // SAFETY: address arithmetic only; the index was bounds-checked above.
-        Ok(unsafe { self.b.build_in_bounds_gep(self.cx.ptr, base, &[index], "")? })
+        Ok(unsafe {
+            self.b
+                .build_in_bounds_gep(self.cx.ptr, base, &[index], "")?
+        })
     }
 
     pub fn table_get(&mut self, table: u32, index: IntValue<'ctx>) -> Result<BasicValueEnum<'ctx>> {
@@ -348,7 +462,12 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         Ok(self.b.build_load(self.cx.ptr, p, "")?)
     }
 
-    pub fn table_set(&mut self, table: u32, index: IntValue<'ctx>, value: BasicValueEnum<'ctx>) -> Result<()> {
+    pub fn table_set(
+        &mut self,
+        table: u32,
+        index: IntValue<'ctx>,
+        value: BasicValueEnum<'ctx>,
+    ) -> Result<()> {
         let p = self.table_entry_ptr(table, index, TrapCode::TableOutOfBounds)?;
         self.b.build_store(p, value)?;
         Ok(())
@@ -359,7 +478,12 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         Ok(self.b.build_int_truncate(len, self.cx.i32, "")?)
     }
 
-    pub fn table_grow(&mut self, table: u32, init: BasicValueEnum<'ctx>, delta: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+    pub fn table_grow(
+        &mut self,
+        table: u32,
+        init: BasicValueEnum<'ctx>,
+        delta: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>> {
         let delta = self.zext64(delta)?;
         let r = self.call_builtin(builtins::TABLE_GROW, &[self.u32(table), init, delta])?;
         self.truncate_result(r)
@@ -389,7 +513,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         self.b.position_at_end(block);
         let trap = self.cx.builtin(builtins::TRAP)?;
         let code_v = self.cx.i32.const_int(code as u64, false);
-        self.b.build_call(trap, &[self.vmctx.into(), code_v.into()], "")?;
+        self.b
+            .build_call(trap, &[self.vmctx.into(), code_v.into()], "")?;
         self.b.build_unreachable()?;
         self.b.position_at_end(here);
         self.trap_blocks.insert(code as u32, block);
@@ -420,18 +545,29 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     }
 
     fn zext64(&self, v: IntValue<'ctx>) -> Result<BasicValueEnum<'ctx>> {
-        Ok(self.b.build_int_z_extend_or_bit_cast(v, self.cx.i64, "")?.into())
+        Ok(self
+            .b
+            .build_int_z_extend_or_bit_cast(v, self.cx.i64, "")?
+            .into())
     }
 
     /// A builtin's `u64` result as the Wasm `i32` (`u64::MAX` becomes `-1`).
     fn truncate_result(&self, r: Option<BasicValueEnum<'ctx>>) -> Result<IntValue<'ctx>> {
         let r = r.ok_or_else(|| internal("builtin without result"))?;
-        Ok(self.b.build_int_truncate(r.into_int_value(), self.cx.i32, "")?)
+        Ok(self
+            .b
+            .build_int_truncate(r.into_int_value(), self.cx.i32, "")?)
     }
 
-    pub fn call_builtin(&mut self, name: &'static str, args: &[BasicValueEnum<'ctx>]) -> Result<Option<BasicValueEnum<'ctx>>> {
+    pub fn call_builtin(
+        &mut self,
+        name: &'static str,
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<Option<BasicValueEnum<'ctx>>> {
         let f = self.cx.builtin(name)?;
-        let call = self.b.build_call(f, &self.call_args(self.vmctx, args), "")?;
+        let call = self
+            .b
+            .build_call(f, &self.call_args(self.vmctx, args), "")?;
         Ok(match call.try_as_basic_value() {
             ValueKind::Basic(v) => Some(v),
             ValueKind::Instruction(_) => None,
@@ -461,6 +597,3 @@ fn set_align1(inst: Option<InstructionValue<'_>>) -> Result<()> {
         .set_alignment(1)
         .map_err(|e| internal(format!("alignment: {e:?}")))
 }
-
-#[allow(dead_code)]
-fn _assert_basic_type<'ctx, T: BasicType<'ctx>>(_: T) {}

@@ -26,7 +26,10 @@ impl fmt::Display for CompileError {
                 write!(f, "invalid WebAssembly at offset {offset:#x}: {message}")
             }
             CompileError::Unsupported { feature, offset } => {
-                write!(f, "unsupported WebAssembly feature at offset {offset:#x}: {feature}")
+                write!(
+                    f,
+                    "unsupported WebAssembly feature at offset {offset:#x}: {feature}"
+                )
             }
             CompileError::Internal(message) => write!(f, "internal compiler error: {message}"),
         }
@@ -39,7 +42,10 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
     fn from(e: wasmparser::BinaryReaderError) -> Self {
         // The module was validated before translation reads it again, so a reader error
         // here is still reported as what it is: a malformed input.
-        CompileError::Invalid { message: e.message().to_string(), offset: e.offset() }
+        CompileError::Invalid {
+            message: e.message().to_string(),
+            offset: e.offset() as usize,
+        }
     }
 }
 
@@ -54,7 +60,10 @@ pub type Result<T, E = CompileError> = core::result::Result<T, E>;
 
 /// An [`CompileError::Unsupported`] error.
 pub(crate) fn unsupported(feature: impl Into<String>, offset: usize) -> CompileError {
-    CompileError::Unsupported { feature: feature.into(), offset }
+    CompileError::Unsupported {
+        feature: feature.into(),
+        offset,
+    }
 }
 
 /// An [`CompileError::Internal`] error.

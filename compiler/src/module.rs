@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use hako_abi::valtype;
 use wasmparser::{
     CompositeInnerType, ConstExpr, Data, Element, Export, FuncType, FunctionBody, GlobalType,
-    HeapType, KnownCustom, MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef,
-    ValType,
+    HeapType, KnownCustom, MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, ValType,
 };
 
 use crate::error::{unsupported, Result};
@@ -69,7 +68,9 @@ impl<'a> ModuleInfo<'a> {
 
     /// The type of function `index`.
     pub fn func_type(&self, index: u32) -> Option<&FuncType> {
-        self.func_types.get(index as usize).and_then(|t| self.types.get(*t as usize))
+        self.func_types
+            .get(index as usize)
+            .and_then(|t| self.types.get(*t as usize))
     }
 
     /// Parses a module that already passed validation.
@@ -78,7 +79,7 @@ impl<'a> ModuleInfo<'a> {
         for payload in Parser::new(0).parse_all(wasm) {
             match payload? {
                 Payload::TypeSection(reader) => {
-                    let offset = reader.range().start;
+                    let offset = reader.range().start as usize;
                     for group in reader {
                         for sub in group?.into_types() {
                             match sub.composite_type.inner {
@@ -91,7 +92,7 @@ impl<'a> ModuleInfo<'a> {
                     }
                 }
                 Payload::ImportSection(reader) => {
-                    let offset = reader.range().start;
+                    let offset = reader.range().start as usize;
                     for import in reader.into_imports() {
                         let import = import?;
                         match import.ty {
@@ -101,8 +102,13 @@ impl<'a> ModuleInfo<'a> {
                                 let wasi_symbol = ty.and_then(|ty| {
                                     let params = codes(ty.params()).ok()?;
                                     let results = codes(ty.results()).ok()?;
-                                    hako_abi::wasi::lookup(import.module, import.name, &params, &results)
-                                        .map(|f| f.name)
+                                    hako_abi::wasi::lookup(
+                                        import.module,
+                                        import.name,
+                                        &params,
+                                        &results,
+                                    )
+                                    .map(|f| f.name)
                                 });
                                 info.func_imports.push(FuncImport { wasi_symbol });
                             }
@@ -118,10 +124,18 @@ impl<'a> ModuleInfo<'a> {
                                 info.globals.push(g);
                                 info.num_imported_globals += 1;
                             }
-                            TypeRef::Tag(_) => return Err(unsupported("exception handling", offset)),
-                            TypeRef::FuncExact(_) => return Err(unsupported("exact function imports", offset)),
+                            TypeRef::Tag(_) => {
+                                return Err(unsupported("exception handling", offset))
+                            }
+                            TypeRef::FuncExact(_) => {
+                                return Err(unsupported("exact function imports", offset))
+                            }
                         }
-                        info.imports.push(ImportInfo { module: import.module, name: import.name, ty: import.ty });
+                        info.imports.push(ImportInfo {
+                            module: import.module,
+                            name: import.name,
+                            ty: import.ty,
+                        });
                     }
                 }
                 Payload::FunctionSection(reader) => {
@@ -130,7 +144,7 @@ impl<'a> ModuleInfo<'a> {
                     }
                 }
                 Payload::TableSection(reader) => {
-                    let offset = reader.range().start;
+                    let offset = reader.range().start as usize;
                     for table in reader {
                         let table = table?;
                         if !matches!(table.init, wasmparser::TableInit::RefNull) {
@@ -169,7 +183,10 @@ impl<'a> ModuleInfo<'a> {
                 }
                 Payload::CodeSectionEntry(body) => info.bodies.push(body),
                 Payload::TagSection(reader) => {
-                    return Err(unsupported("exception handling", reader.range().start))
+                    return Err(unsupported(
+                        "exception handling",
+                        reader.range().start as usize,
+                    ))
                 }
                 Payload::CustomSection(reader) => {
                     // Custom sections are not validated; a broken name section only loses
@@ -188,9 +205,11 @@ impl<'a> ModuleInfo<'a> {
                         }
                     }
                 }
-                Payload::Version { encoding: wasmparser::Encoding::Component, range, .. } => {
-                    return Err(unsupported("component model", range.start))
-                }
+                Payload::Version {
+                    encoding: wasmparser::Encoding::Component,
+                    range,
+                    ..
+                } => return Err(unsupported("component model", range.start as usize)),
                 _ => {}
             }
         }
@@ -221,8 +240,14 @@ pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
         return Err(unsupported("typed function references", offset));
     }
     match r.heap_type() {
-        HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Func } => Ok(valtype::FUNCREF),
-        HeapType::Abstract { shared: false, ty: wasmparser::AbstractHeapType::Extern } => Ok(valtype::EXTERNREF),
+        HeapType::Abstract {
+            shared: false,
+            ty: wasmparser::AbstractHeapType::Func,
+        } => Ok(valtype::FUNCREF),
+        HeapType::Abstract {
+            shared: false,
+            ty: wasmparser::AbstractHeapType::Extern,
+        } => Ok(valtype::EXTERNREF),
         _ => Err(unsupported("gc reference types", offset)),
     }
 }

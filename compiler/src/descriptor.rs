@@ -1,0 +1,637 @@
+//! Emission of the module descriptor (`hako_abi::module::ModuleDescriptor`) as LLVM
+//! constants.
+//!
+//! Every ABI struct is `#[repr(C)]` with only 4- and 8-byte fields, so it maps one-to-one
+//! onto an LLVM struct of `i32`, `i64` and `ptr` with the same natural layout; [`Layouts`]
+//! defines those structs once, and a unit test checks them against `size_of`/`offset_of`
+//! through the target data layout. Arrays the descriptor points to are private constants;
+//! only the descriptor itself (`<prefix>_module`) is an external symbol.
+
+use hako_abi::module::{const_op, extern_kind, segment_mode, NO_INDEX, NO_MAX};
+use inkwell::context::Context;
+use inkwell::module::Linkage;
+use inkwell::types::{BasicTypeEnum, StructType};
+use inkwell::values::{BasicValueEnum, FunctionValue, StructValue};
+use wasmparser::{ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator, TypeRef};
+
+use crate::ctx::ModuleCtx;
+use crate::error::{unsupported, Result};
+use crate::module::{ref_code, val_code};
+
+/// The LLVM struct type of every descriptor type.
+pub struct Layouts<'ctx> {
+    pub slice: StructType<'ctx>,
+    pub func_type: StructType<'ctx>,
+    pub table_type: StructType<'ctx>,
+    pub memory_type: StructType<'ctx>,
+    pub global_type: StructType<'ctx>,
+    pub const_op: StructType<'ctx>,
+    pub import: StructType<'ctx>,
+    pub function_desc: StructType<'ctx>,
+    pub global_desc: StructType<'ctx>,
+    pub export: StructType<'ctx>,
+    pub data_segment: StructType<'ctx>,
+    pub element_segment: StructType<'ctx>,
+    pub module_descriptor: StructType<'ctx>,
+}
+
+impl<'ctx> Layouts<'ctx> {
+    pub fn new(llcx: &'ctx Context) -> Self {
+        let (i32, i64) = (llcx.i32_type().into(), llcx.i64_type().into());
+        let ptr: BasicTypeEnum = llcx.ptr_type(inkwell::AddressSpace::default()).into();
+        let st = |fields: &[BasicTypeEnum<'ctx>]| llcx.struct_type(fields, false);
+        let slice = st(&[ptr, i64]);
+        let s: BasicTypeEnum = slice.into();
+        let table_type = st(&[i32, i32, i64, i64]);
+        let memory_type = st(&[i64, i64, i32, i32]);
+        let global_type = st(&[i32, i32]);
+        Layouts {
+            slice,
+            func_type: st(&[s, s]),
+            table_type,
+            memory_type,
+            global_type,
+            const_op: st(&[i32, i32, llcx.i64_type().array_type(2).into()]),
+            import: st(&[
+                s,
+                s,
+                i32,
+                i32,
+                ptr,
+                table_type.into(),
+                memory_type.into(),
+                global_type.into(),
+            ]),
+            function_desc: st(&[ptr, ptr, i32, i32]),
+            global_desc: st(&[global_type.into(), s]),
+            export: st(&[s, i32, i32]),
+            data_segment: st(&[i32, i32, s, s]),
+            element_segment: st(&[i32, i32, i32, i32, s, s]),
+            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s]),
+        }
+    }
+}
+
+struct Emitter<'c, 'ctx, 'a> {
+    cx: &'c ModuleCtx<'ctx, 'a>,
+    l: Layouts<'ctx>,
+    counter: usize,
+}
+
+/// Emits `<prefix>_module`. `trampolines[i]` is the array-call trampoline of defined
+/// function `i`, if it has one.
+pub fn emit<'ctx>(
+    cx: &ModuleCtx<'ctx, '_>,
+    trampolines: &[Option<FunctionValue<'ctx>>],
+) -> Result<()> {
+    let mut e = Emitter {
+        cx,
+        l: Layouts::new(cx.llcx),
+        counter: 0,
+    };
+    let info = cx.info;
+
+    let mut types = Vec::new();
+    for t in &info.types {
+        let params = e.bytes(&codes_or_v128(t.params())?, "params");
+        let results = e.bytes(&codes_or_v128(t.results())?, "results");
+        types.push(
+            e.l.func_type
+                .const_named_struct(&[params.into(), results.into()]),
+        );
+    }
+    let types = e.array(e.l.func_type, types, "types");
+
+    let mut imports = Vec::new();
+    for (i, imp) in info.imports.iter().enumerate() {
+        imports.push(e.import(i, imp)?);
+    }
+    let imports = e.array(e.l.import, imports, "imports");
+
+    let num_imported = info.num_imported_funcs();
+    let mut functions = Vec::new();
+    for (i, type_index) in info
+        .func_types
+        .iter()
+        .enumerate()
+        .skip(num_imported as usize)
+    {
+        let code = e.fn_ptr(cx.direct.get(i).copied().flatten());
+        let tramp = e.fn_ptr(
+            trampolines
+                .get(i - num_imported as usize)
+                .copied()
+                .flatten(),
+        );
+        functions.push(e.l.function_desc.const_named_struct(&[
+            code,
+            tramp,
+            e.u32(*type_index),
+            e.u32(0),
+        ]));
+    }
+    let functions = e.array(e.l.function_desc, functions, "functions");
+
+    let tables = info.tables[info.num_imported_tables as usize..]
+        .iter()
+        .map(|t| e.table_type(t))
+        .collect::<Result<Vec<_>>>()?;
+    let tables = e.array(e.l.table_type, tables, "tables");
+    let memories = info.memories[info.num_imported_memories as usize..]
+        .iter()
+        .map(|m| e.memory_type(m))
+        .collect();
+    let memories = e.array(e.l.memory_type, memories, "memories");
+
+    let mut globals = Vec::new();
+    for (g, init) in info.globals[info.num_imported_globals as usize..]
+        .iter()
+        .zip(&info.global_inits)
+    {
+        let ty = e.global_type(g)?;
+        let init = e.const_expr(&init.init)?;
+        globals.push(
+            e.l.global_desc
+                .const_named_struct(&[ty.into(), init.into()]),
+        );
+    }
+    let globals = e.array(e.l.global_desc, globals, "globals");
+
+    let mut exports = Vec::new();
+    for ex in &info.exports {
+        let kind = match ex.kind {
+            ExternalKind::Func | ExternalKind::FuncExact => extern_kind::FUNC,
+            ExternalKind::Table => extern_kind::TABLE,
+            ExternalKind::Memory => extern_kind::MEMORY,
+            ExternalKind::Global => extern_kind::GLOBAL,
+            ExternalKind::Tag => extern_kind::TAG,
+        };
+        let name = e.bytes(ex.name.as_bytes(), "export_name");
+        exports.push(
+            e.l.export
+                .const_named_struct(&[name.into(), e.u32(kind), e.u32(ex.index)]),
+        );
+    }
+    let exports = e.array(e.l.export, exports, "exports");
+
+    let mut data = Vec::new();
+    for d in &info.data {
+        let (mode, memory, offset) = match &d.kind {
+            DataKind::Passive => (segment_mode::PASSIVE, 0, e.slice_null()),
+            DataKind::Active {
+                memory_index,
+                offset_expr,
+            } => (
+                segment_mode::ACTIVE,
+                *memory_index,
+                e.const_expr(offset_expr)?,
+            ),
+        };
+        let bytes = e.bytes(d.data, "data");
+        data.push(e.l.data_segment.const_named_struct(&[
+            e.u32(mode),
+            e.u32(memory),
+            offset.into(),
+            bytes.into(),
+        ]));
+    }
+    let data = e.array(e.l.data_segment, data, "data_segments");
+
+    let mut elements = Vec::new();
+    for el in &info.elements {
+        let (mode, table, offset) = match &el.kind {
+            ElementKind::Passive => (segment_mode::PASSIVE, 0, e.slice_null()),
+            ElementKind::Declared => (segment_mode::DECLARED, 0, e.slice_null()),
+            ElementKind::Active {
+                table_index,
+                offset_expr,
+            } => (
+                segment_mode::ACTIVE,
+                table_index.unwrap_or(0),
+                e.const_expr(offset_expr)?,
+            ),
+        };
+        let (elem_type, items) = match &el.items {
+            ElementItems::Functions(funcs) => {
+                let mut items = Vec::new();
+                for f in funcs.clone() {
+                    items.push(e.ops(&[e.op(const_op::REF_FUNC, u64::from(f?), 0)], "elem_item"));
+                }
+                (hako_abi::valtype::FUNCREF, items)
+            }
+            ElementItems::Expressions(rt, exprs) => {
+                let mut items = Vec::new();
+                for expr in exprs.clone() {
+                    items.push(e.const_expr(&expr?)?);
+                }
+                (ref_code(*rt, el.range.start as usize)?, items)
+            }
+        };
+        let items = e.array(e.l.slice, items, "elem_items");
+        elements.push(e.l.element_segment.const_named_struct(&[
+            e.u32(mode),
+            e.u32(table),
+            e.u32(u32::from(elem_type)),
+            e.u32(0),
+            offset.into(),
+            items.into(),
+        ]));
+    }
+    let elements = e.array(e.l.element_segment, elements, "elements");
+
+    let name = e.bytes(info.module_name.unwrap_or("").as_bytes(), "name");
+    let root = e.l.module_descriptor.const_named_struct(&[
+        e.u32(hako_abi::ABI_VERSION),
+        e.u32(info.start.unwrap_or(NO_INDEX)),
+        types.into(),
+        imports.into(),
+        functions.into(),
+        tables.into(),
+        memories.into(),
+        globals.into(),
+        exports.into(),
+        data.into(),
+        elements.into(),
+        name.into(),
+    ]);
+    let symbol = hako_abi::module::descriptor_symbol(cx.prefix).to_string();
+    let g = cx.module.add_global(e.l.module_descriptor, None, &symbol);
+    g.set_initializer(&root);
+    g.set_constant(true);
+    g.set_linkage(Linkage::External);
+    g.set_alignment(8);
+    Ok(())
+}
+
+/// Type codes for the descriptor; unlike code generation, `v128` is just a code here.
+fn codes_or_v128(types: &[wasmparser::ValType]) -> Result<Vec<u8>> {
+    types.iter().map(|t| val_code(*t)).collect()
+}
+
+impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
+    fn u32(&self, v: u32) -> BasicValueEnum<'ctx> {
+        self.cx.i32.const_int(u64::from(v), false).into()
+    }
+
+    fn u64(&self, v: u64) -> BasicValueEnum<'ctx> {
+        self.cx.i64.const_int(v, false).into()
+    }
+
+    fn fn_ptr(&self, f: Option<FunctionValue<'ctx>>) -> BasicValueEnum<'ctx> {
+        match f {
+            Some(f) => f.as_global_value().as_pointer_value().into(),
+            None => self.cx.ptr.const_null().into(),
+        }
+    }
+
+    fn slice(&self, ptr: BasicValueEnum<'ctx>, len: usize) -> StructValue<'ctx> {
+        self.l
+            .slice
+            .const_named_struct(&[ptr, self.u64(len as u64)])
+    }
+
+    fn slice_null(&self) -> StructValue<'ctx> {
+        self.slice(self.cx.ptr.const_null().into(), 0)
+    }
+
+    fn private_global(
+        &mut self,
+        init: BasicValueEnum<'ctx>,
+        what: &str,
+        align: u32,
+    ) -> BasicValueEnum<'ctx> {
+        self.counter += 1;
+        let name = format!("{}_{what}.{}", self.cx.prefix, self.counter);
+        let g = self.cx.module.add_global(init.get_type(), None, &name);
+        g.set_initializer(&init);
+        g.set_constant(true);
+        g.set_linkage(Linkage::Private);
+        g.set_unnamed_addr(true);
+        g.set_alignment(align);
+        g.as_pointer_value().into()
+    }
+
+    /// A byte string as a `Slice<u8>`.
+    fn bytes(&mut self, data: &[u8], what: &str) -> StructValue<'ctx> {
+        if data.is_empty() {
+            return self.slice_null();
+        }
+        let init = self.cx.llcx.const_string(data, false);
+        let p = self.private_global(init.into(), what, 1);
+        self.slice(p, data.len())
+    }
+
+    /// An array of structs as a `Slice<T>`.
+    fn array(
+        &mut self,
+        ty: StructType<'ctx>,
+        elems: Vec<StructValue<'ctx>>,
+        what: &str,
+    ) -> StructValue<'ctx> {
+        if elems.is_empty() {
+            return self.slice_null();
+        }
+        let init = ty.const_array(&elems);
+        let p = self.private_global(init.into(), what, 8);
+        self.slice(p, elems.len())
+    }
+
+    fn op(&self, op: u32, imm0: u64, imm1: u64) -> StructValue<'ctx> {
+        let imm = self.cx.i64.const_array(&[
+            self.cx.i64.const_int(imm0, false),
+            self.cx.i64.const_int(imm1, false),
+        ]);
+        self.l
+            .const_op
+            .const_named_struct(&[self.u32(op), self.u32(0), imm.into()])
+    }
+
+    fn ops(&mut self, ops: &[StructValue<'ctx>], what: &str) -> StructValue<'ctx> {
+        self.array(self.l.const_op, ops.to_vec(), what)
+    }
+
+    /// A constant expression as a `ConstOp` program.
+    fn const_expr(&mut self, expr: &ConstExpr<'_>) -> Result<StructValue<'ctx>> {
+        let mut reader = expr.get_operators_reader();
+        let mut ops = Vec::new();
+        while !reader.eof() {
+            let (op, offset) = reader.read_with_offset()?;
+            let op = match op {
+                Operator::I32Const { value } => {
+                    self.op(const_op::I32_CONST, u64::from(value as u32), 0)
+                }
+                Operator::I64Const { value } => self.op(const_op::I64_CONST, value as u64, 0),
+                Operator::F32Const { value } => {
+                    self.op(const_op::F32_CONST, u64::from(value.bits()), 0)
+                }
+                Operator::F64Const { value } => self.op(const_op::F64_CONST, value.bits(), 0),
+                Operator::V128Const { value } => {
+                    let v = value.i128() as u128;
+                    self.op(const_op::V128_CONST, v as u64, (v >> 64) as u64)
+                }
+                Operator::GlobalGet { global_index } => {
+                    self.op(const_op::GLOBAL_GET, u64::from(global_index), 0)
+                }
+                Operator::RefNull { hty } => {
+                    let code = match hty {
+                        wasmparser::HeapType::Abstract {
+                            ty: wasmparser::AbstractHeapType::Extern,
+                            ..
+                        } => hako_abi::valtype::EXTERNREF,
+                        _ => hako_abi::valtype::FUNCREF,
+                    };
+                    self.op(const_op::REF_NULL, u64::from(code), 0)
+                }
+                Operator::RefFunc { function_index } => {
+                    self.op(const_op::REF_FUNC, u64::from(function_index), 0)
+                }
+                Operator::I32Add => self.op(const_op::I32_ADD, 0, 0),
+                Operator::I32Sub => self.op(const_op::I32_SUB, 0, 0),
+                Operator::I32Mul => self.op(const_op::I32_MUL, 0, 0),
+                Operator::I64Add => self.op(const_op::I64_ADD, 0, 0),
+                Operator::I64Sub => self.op(const_op::I64_SUB, 0, 0),
+                Operator::I64Mul => self.op(const_op::I64_MUL, 0, 0),
+                Operator::End => continue,
+                other => {
+                    return Err(unsupported(
+                        format!("constant expression operator {other:?}"),
+                        offset as usize,
+                    ))
+                }
+            };
+            ops.push(op);
+        }
+        Ok(self.ops(&ops, "const_expr"))
+    }
+
+    fn table_type(&self, t: &wasmparser::TableType) -> Result<StructValue<'ctx>> {
+        Ok(self.l.table_type.const_named_struct(&[
+            self.u32(u32::from(ref_code(t.element_type, 0)?)),
+            self.u32(0),
+            self.u64(t.initial),
+            self.u64(t.maximum.unwrap_or(NO_MAX)),
+        ]))
+    }
+
+    fn memory_type(&self, m: &wasmparser::MemoryType) -> StructValue<'ctx> {
+        self.l.memory_type.const_named_struct(&[
+            self.u64(m.initial),
+            self.u64(m.maximum.unwrap_or(NO_MAX)),
+            self.u32(u32::from(m.memory64)),
+            self.u32(u32::from(m.shared)),
+        ])
+    }
+
+    fn global_type(&self, g: &wasmparser::GlobalType) -> Result<StructValue<'ctx>> {
+        Ok(self.l.global_type.const_named_struct(&[
+            self.u32(u32::from(val_code(g.content_type)?)),
+            self.u32(u32::from(g.mutable)),
+        ]))
+    }
+
+    fn import(
+        &mut self,
+        i: usize,
+        imp: &crate::module::ImportInfo<'_>,
+    ) -> Result<StructValue<'ctx>> {
+        let module = self.bytes(imp.module.as_bytes(), "import_module");
+        let name = self.bytes(imp.name.as_bytes(), "import_name");
+        let zero_table = self.l.table_type.const_zero();
+        let zero_memory = self.l.memory_type.const_zero();
+        let zero_global = self.l.global_type.const_zero();
+        let null = self.cx.ptr.const_null().into();
+        let (kind, type_index, linked, table, memory, global) = match imp.ty {
+            TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                // Function imports come first in the function index space, in import order.
+                let func_index = self.cx.info.imports[..i]
+                    .iter()
+                    .filter(|p| matches!(p.ty, TypeRef::Func(_)))
+                    .count();
+                let linked = match self
+                    .cx
+                    .info
+                    .func_imports
+                    .get(func_index)
+                    .and_then(|f| f.wasi_symbol)
+                {
+                    Some(_) => self.fn_ptr(self.cx.direct.get(func_index).copied().flatten()),
+                    None => null,
+                };
+                (
+                    extern_kind::FUNC,
+                    t,
+                    linked,
+                    zero_table,
+                    zero_memory,
+                    zero_global,
+                )
+            }
+            TypeRef::Table(t) => (
+                extern_kind::TABLE,
+                0,
+                null,
+                self.table_type(&t)?,
+                zero_memory,
+                zero_global,
+            ),
+            TypeRef::Memory(m) => (
+                extern_kind::MEMORY,
+                0,
+                null,
+                zero_table,
+                self.memory_type(&m),
+                zero_global,
+            ),
+            TypeRef::Global(g) => (
+                extern_kind::GLOBAL,
+                0,
+                null,
+                zero_table,
+                zero_memory,
+                self.global_type(&g)?,
+            ),
+            TypeRef::Tag(_) => return Err(unsupported("exception handling", 0)),
+        };
+        Ok(self.l.import.const_named_struct(&[
+            module.into(),
+            name.into(),
+            self.u32(kind),
+            self.u32(type_index),
+            linked,
+            table.into(),
+            memory.into(),
+            global.into(),
+        ]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Layouts;
+    use core::mem::{offset_of, size_of};
+    use hako_abi::module::*;
+    use inkwell::context::Context;
+    use inkwell::types::StructType;
+
+    fn check(
+        td: &inkwell::targets::TargetData,
+        ty: StructType<'_>,
+        size: usize,
+        offsets: &[usize],
+        what: &str,
+    ) {
+        assert_eq!(td.get_abi_size(&ty), size as u64, "size of {what}");
+        assert_eq!(
+            ty.count_fields() as usize,
+            offsets.len(),
+            "field count of {what}"
+        );
+        for (i, off) in offsets.iter().enumerate() {
+            assert_eq!(
+                td.offset_of_element(&ty, i as u32),
+                Some(*off as u64),
+                "offset of field {i} of {what}"
+            );
+        }
+    }
+
+    #[test]
+    fn llvm_layouts_match_the_abi() {
+        let machine = crate::target_machine(&crate::Options::default()).unwrap();
+        let td = machine.get_target_data();
+        let llcx = Context::create();
+        let l = Layouts::new(&llcx);
+        macro_rules! offs { ($t:ty: $($f:ident),*) => { &[$(offset_of!($t, $f)),*] } }
+        check(
+            &td,
+            l.slice,
+            size_of::<Bytes>(),
+            offs!(Bytes: ptr, len),
+            "Slice",
+        );
+        check(
+            &td,
+            l.func_type,
+            size_of::<FuncType>(),
+            offs!(FuncType: params, results),
+            "FuncType",
+        );
+        check(
+            &td,
+            l.table_type,
+            size_of::<TableType>(),
+            offs!(TableType: elem_type, _pad, min, max),
+            "TableType",
+        );
+        check(
+            &td,
+            l.memory_type,
+            size_of::<MemoryType>(),
+            offs!(MemoryType: min_pages, max_pages, memory64, shared),
+            "MemoryType",
+        );
+        check(
+            &td,
+            l.global_type,
+            size_of::<GlobalType>(),
+            offs!(GlobalType: val_type, mutable),
+            "GlobalType",
+        );
+        check(
+            &td,
+            l.const_op,
+            size_of::<ConstOp>(),
+            offs!(ConstOp: op, _pad, imm),
+            "ConstOp",
+        );
+        check(
+            &td,
+            l.import,
+            size_of::<Import>(),
+            offs!(Import: module, name, kind, type_index, linked, table, memory, global),
+            "Import",
+        );
+        check(
+            &td,
+            l.function_desc,
+            size_of::<FunctionDesc>(),
+            offs!(FunctionDesc: code, array_call, type_index, _pad),
+            "FunctionDesc",
+        );
+        check(
+            &td,
+            l.global_desc,
+            size_of::<GlobalDesc>(),
+            offs!(GlobalDesc: ty, init),
+            "GlobalDesc",
+        );
+        check(
+            &td,
+            l.export,
+            size_of::<Export>(),
+            offs!(Export: name, kind, index),
+            "Export",
+        );
+        check(
+            &td,
+            l.data_segment,
+            size_of::<DataSegment>(),
+            offs!(DataSegment: mode, memory, offset, bytes),
+            "DataSegment",
+        );
+        check(
+            &td,
+            l.element_segment,
+            size_of::<ElementSegment>(),
+            offs!(ElementSegment: mode, table, elem_type, _pad, offset, items),
+            "ElementSegment",
+        );
+        check(
+            &td,
+            l.module_descriptor,
+            size_of::<ModuleDescriptor>(),
+            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, name),
+            "ModuleDescriptor",
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! Array-call trampolines (see `hako_abi::vm::ArrayCallFn`): the generic entry point of an
+//! exported function, taking its arguments from and writing its results to 16-byte
+//! `ValRaw` slots. The kernel is soft-float and never calls a function with float
+//! arguments directly, so this is how it calls every export.
+
+use inkwell::module::Linkage;
+use inkwell::values::{BasicMetadataValueEnum, BasicValueEnum, FunctionValue, ValueKind};
+
+use crate::ctx::ModuleCtx;
+use crate::error::{internal, Result};
+
+/// Size of one `ValRaw` slot.
+const SLOT: u64 = core::mem::size_of::<hako_abi::vm::ValRaw>() as u64;
+
+/// Emits the trampoline of defined function `index` and returns it.
+pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<FunctionValue<'ctx>> {
+    let callee = cx
+        .direct
+        .get(index as usize)
+        .copied()
+        .flatten()
+        .ok_or_else(|| internal("trampoline target"))?;
+    let ty = cx
+        .info
+        .func_type(index)
+        .ok_or_else(|| internal("function index"))?;
+    let fn_ty = cx
+        .llcx
+        .void_type()
+        .fn_type(&[cx.ptr.into(), cx.ptr.into()], false);
+    let name = format!("{}_array_f{index}", cx.prefix);
+    let f = cx
+        .module
+        .add_function(&name, fn_ty, Some(Linkage::Internal));
+    cx.add_body_attributes(f);
+    let b = cx.llcx.create_builder();
+    b.position_at_end(cx.llcx.append_basic_block(f, "entry"));
+    let vmctx = f
+        .get_nth_param(0)
+        .ok_or_else(|| internal("trampoline parameter"))?;
+    let values = f
+        .get_nth_param(1)
+        .ok_or_else(|| internal("trampoline parameter"))?
+        .into_pointer_value();
+    let slot = |i: usize| {
+        let idx = cx.i64.const_int(i as u64 * SLOT, false);
+        // SAFETY: address arithmetic only; the caller provides max(params, results) slots.
+        unsafe { b.build_in_bounds_gep(cx.i8, values, &[idx], "") }
+    };
+    let mut args: Vec<BasicMetadataValueEnum> = vec![vmctx.into()];
+    for (i, p) in ty.params().iter().enumerate() {
+        let v = b.build_load(cx.val_type(*p)?, slot(i)?, "")?;
+        args.push(v.into());
+    }
+    let call = b.build_call(callee, &args, "")?;
+    let results: Vec<BasicValueEnum> = match call.try_as_basic_value() {
+        ValueKind::Instruction(_) => Vec::new(),
+        ValueKind::Basic(v) if ty.results().len() == 1 => vec![v],
+        ValueKind::Basic(v) => (0..ty.results().len())
+            .map(|i| Ok(b.build_extract_value(v.into_struct_value(), i as u32, "")?))
+            .collect::<Result<_>>()?,
+    };
+    for (i, v) in results.into_iter().enumerate() {
+        b.build_store(slot(i)?, v)?;
+    }
+    b.build_return(None)?;
+    Ok(f)
+}

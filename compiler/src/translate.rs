@@ -1,0 +1,1093 @@
+//! Translation of one function body from Wasm operators to LLVM IR.
+//!
+//! The dispatcher is one flat `match` over [`wasmparser::Operator`]: a pure operator is a
+//! short arm calling a generic helper (binary op, comparison, intrinsic, conversion); every
+//! operator that touches run-time state delegates to [`FuncEnv`]. Control flow follows the
+//! usual SSA construction for structured code: each block gets a continuation block whose
+//! phis receive the results, each loop a header whose phis receive the parameters, and
+//! locals are allocas that `mem2reg` promotes.
+//!
+//! Semantics are Wasm's, never LLVM's: operators whose LLVM counterpart has undefined or
+//! poison results for some inputs (division, shifts, `ctlz`, float-to-int) are guarded or
+//! replaced by a well-defined form.
+
+use hako_abi::builtins;
+use hako_abi::trap::TrapCode;
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::{Builder, BuilderError};
+use inkwell::types::{BasicTypeEnum, FloatType, IntType};
+use inkwell::values::{
+    BasicValue, BasicValueEnum, FloatValue, FunctionValue, InstructionOpcode, IntValue, PhiValue,
+    PointerValue,
+};
+use inkwell::{FloatPredicate, IntPredicate};
+use wasmparser::{BlockType, FunctionBody, MemArg, Operator, ValType};
+
+use crate::ctx::ModuleCtx;
+use crate::env::FuncEnv;
+use crate::error::{internal, unsupported, Result};
+use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
+
+/// Translates the body of defined function `index` into its (already declared) LLVM
+/// function.
+pub fn translate_function(
+    cx: &ModuleCtx<'_, '_>,
+    index: u32,
+    body: &FunctionBody<'_>,
+) -> Result<()> {
+    let func = cx
+        .direct
+        .get(index as usize)
+        .copied()
+        .flatten()
+        .ok_or_else(|| internal("function not declared"))?;
+    let ty = cx
+        .info
+        .func_type(index)
+        .ok_or_else(|| internal("function index"))?;
+    let mut t = FuncTranslator {
+        env: FuncEnv::new(cx, func)?,
+        stack: ValueStack::default(),
+        control: ControlStack::default(),
+        locals: Vec::new(),
+        reachable: true,
+        unreachable_depth: 0,
+        offset: 0,
+    };
+    t.declare_locals(func, ty.params(), body)?;
+    let body_block = t.env.append_block("body");
+    t.env.b.position_at_end(body_block);
+    let ret = t.env.append_block("return");
+    let results = t.phis(ret, ty.results())?;
+    t.control.push(ControlFrame {
+        kind: FrameKind::Function,
+        next: ret,
+        results,
+        height: 0,
+        reached: false,
+    });
+
+    let mut reader = body.get_operators_reader()?;
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset()?;
+        t.offset = offset as usize;
+        t.operator(op)?;
+    }
+    if t.control.depth() != 0 {
+        return Err(internal("function body ended inside a block"));
+    }
+    t.env.finish_entry(body_block)
+}
+
+struct FuncTranslator<'c, 'ctx, 'a> {
+    env: FuncEnv<'c, 'ctx, 'a>,
+    stack: ValueStack<'ctx>,
+    control: ControlStack<'ctx>,
+    locals: Vec<(PointerValue<'ctx>, BasicTypeEnum<'ctx>)>,
+    /// False after `br`, `return`, `unreachable` and friends, until the enclosing frame ends.
+    reachable: bool,
+    /// Blocks entered while unreachable (not translated, only counted to find their end).
+    unreachable_depth: u32,
+    /// Offset of the operator being translated, for error messages.
+    offset: usize,
+}
+
+type BResult<T> = core::result::Result<T, BuilderError>;
+
+impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
+    fn cx(&self) -> &'c ModuleCtx<'ctx, 'a> {
+        self.env.cx
+    }
+
+    fn b(&self) -> &Builder<'ctx> {
+        &self.env.b
+    }
+
+    fn declare_locals(
+        &mut self,
+        func: FunctionValue<'ctx>,
+        params: &[ValType],
+        body: &FunctionBody<'_>,
+    ) -> Result<()> {
+        for (i, p) in params.iter().enumerate() {
+            let ty = self.cx().val_type(*p)?;
+            let slot = self.env.alloca(ty)?;
+            let value = func
+                .get_nth_param(i as u32 + 1)
+                .ok_or_else(|| internal("parameter count"))?;
+            let here = self.env.entry_block();
+            self.env.b.position_at_end(here);
+            self.env.b.build_store(slot, value)?;
+            self.locals.push((slot, ty));
+        }
+        for local in body.get_locals_reader()? {
+            let (count, vt) = local?;
+            let ty = self.cx().val_type(vt)?;
+            for _ in 0..count {
+                let slot = self.env.alloca(ty)?;
+                self.locals.push((slot, ty));
+            }
+        }
+        Ok(())
+    }
+
+    fn local(&self, index: u32) -> Result<(PointerValue<'ctx>, BasicTypeEnum<'ctx>)> {
+        self.locals
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| internal("local index"))
+    }
+
+    fn block_sig(&self, bt: BlockType) -> Result<(Vec<ValType>, Vec<ValType>)> {
+        Ok(match bt {
+            BlockType::Empty => (vec![], vec![]),
+            BlockType::Type(t) => (vec![], vec![t]),
+            BlockType::FuncType(i) => {
+                let ft = self
+                    .cx()
+                    .info
+                    .types
+                    .get(i as usize)
+                    .ok_or_else(|| internal("block type index"))?;
+                (ft.params().to_vec(), ft.results().to_vec())
+            }
+        })
+    }
+
+    /// Phis of the given types at the (empty) start of `block`.
+    fn phis(&self, block: BasicBlock<'ctx>, types: &[ValType]) -> Result<Vec<PhiValue<'ctx>>> {
+        let here = self.env.current_block()?;
+        self.b().position_at_end(block);
+        let phis = types
+            .iter()
+            .map(|t| Ok(self.b().build_phi(self.cx().val_type(*t)?, "")?))
+            .collect::<Result<Vec<_>>>();
+        self.b().position_at_end(here);
+        phis
+    }
+
+    fn add_incoming(
+        phis: &[PhiValue<'ctx>],
+        values: &[BasicValueEnum<'ctx>],
+        from: BasicBlock<'ctx>,
+    ) {
+        for (phi, v) in phis.iter().zip(values) {
+            phi.add_incoming(&[(v as &dyn BasicValue<'ctx>, from)]);
+        }
+    }
+
+    /// Branches to the frame at `depth`, passing the top of the stack to its phis.
+    fn br(&mut self, depth: u32) -> Result<()> {
+        let from = self.env.current_block()?;
+        let frame = self.control.frame(depth)?;
+        if !frame.is_loop() {
+            frame.reached = true;
+        }
+        let (target, phis) = frame.br_target();
+        Self::add_incoming(phis, self.stack.peek_n(phis.len())?, from);
+        self.env.b.build_unconditional_branch(target)?;
+        Ok(())
+    }
+
+    fn br_if(&mut self, depth: u32) -> Result<()> {
+        let cond = self.stack.pop_int()?;
+        let cond = self.truthy(cond)?;
+        let from = self.env.current_block()?;
+        let cont = self.env.append_block("");
+        let frame = self.control.frame(depth)?;
+        if !frame.is_loop() {
+            frame.reached = true;
+        }
+        let (target, phis) = frame.br_target();
+        Self::add_incoming(phis, self.stack.peek_n(phis.len())?, from);
+        self.env.b.build_conditional_branch(cond, target, cont)?;
+        self.env.b.position_at_end(cont);
+        Ok(())
+    }
+
+    fn br_table(&mut self, targets: &wasmparser::BrTable<'_>) -> Result<()> {
+        let index = self.stack.pop_int()?;
+        let depths = targets
+            .targets()
+            .collect::<core::result::Result<Vec<u32>, _>>()?;
+        let default = targets.default();
+        let arity = self.control.frame(default)?.br_target().1.len();
+        let from = self.env.current_block()?;
+        // With results, every distinct target gets its own edge block so that each phi has
+        // exactly one entry per predecessor.
+        let mut edge_blocks: Vec<(u32, BasicBlock<'ctx>)> = Vec::new();
+        let mut block_for = |t: &mut Self, depth: u32| -> Result<BasicBlock<'ctx>> {
+            let frame = t.control.frame(depth)?;
+            if !frame.is_loop() {
+                frame.reached = true;
+            }
+            let target = frame.br_target().0;
+            if arity == 0 {
+                return Ok(target);
+            }
+            if let Some((_, b)) = edge_blocks.iter().find(|(d, _)| *d == depth) {
+                return Ok(*b);
+            }
+            let edge = t.env.append_block("br_table");
+            t.env.b.position_at_end(edge);
+            let (target, phis) = t.control.frame(depth)?.br_target();
+            Self::add_incoming(phis, t.stack.peek_n(arity)?, edge);
+            t.env.b.build_unconditional_branch(target)?;
+            t.env.b.position_at_end(from);
+            edge_blocks.push((depth, edge));
+            Ok(edge)
+        };
+        let default_block = block_for(self, default)?;
+        let mut cases = Vec::with_capacity(depths.len());
+        for (i, d) in depths.iter().enumerate() {
+            cases.push((
+                self.cx().i32.const_int(i as u64, false),
+                block_for(self, *d)?,
+            ));
+        }
+        self.env.b.build_switch(index, default_block, &cases)?;
+        Ok(())
+    }
+
+    fn truthy(&self, v: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
+        Ok(self
+            .b()
+            .build_int_compare(IntPredicate::NE, v, v.get_type().const_zero(), "")?)
+    }
+
+    fn enter(&mut self, kind: FrameKind<'ctx>, params: usize, results: &[ValType]) -> Result<()> {
+        let next = self.env.append_block("next");
+        let results = self.phis(next, results)?;
+        let height = self
+            .stack
+            .len()
+            .checked_sub(params)
+            .ok_or_else(|| internal("operand stack underflow"))?;
+        self.control.push(ControlFrame {
+            kind,
+            next,
+            results,
+            height,
+            reached: false,
+        });
+        Ok(())
+    }
+
+    fn else_(&mut self) -> Result<()> {
+        let reachable = self.reachable;
+        let from = if reachable {
+            Some(self.env.current_block()?)
+        } else {
+            None
+        };
+        let frame = self.control.top()?;
+        let FrameKind::If {
+            else_block,
+            params,
+            has_else,
+        } = &mut frame.kind
+        else {
+            return Err(internal("else outside if"));
+        };
+        *has_else = true;
+        let (else_block, params) = (*else_block, params.clone());
+        if let Some(from) = from {
+            frame.reached = true;
+            let results = self.stack.peek_n(frame.results.len())?;
+            Self::add_incoming(&frame.results, results, from);
+            self.env.b.build_unconditional_branch(frame.next)?;
+        }
+        let height = frame.height;
+        self.stack.truncate(height);
+        self.env.b.position_at_end(else_block);
+        self.stack.extend(params);
+        self.reachable = true;
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<()> {
+        let mut frame = self.control.pop()?;
+        if self.reachable {
+            let from = self.env.current_block()?;
+            Self::add_incoming(
+                &frame.results,
+                self.stack.peek_n(frame.results.len())?,
+                from,
+            );
+            self.env.b.build_unconditional_branch(frame.next)?;
+            frame.reached = true;
+        }
+        if let FrameKind::If {
+            else_block,
+            params,
+            has_else: false,
+        } = &frame.kind
+        {
+            // No else: the false edge passes the parameters through as results.
+            self.env.b.position_at_end(*else_block);
+            Self::add_incoming(&frame.results, params, *else_block);
+            self.env.b.build_unconditional_branch(frame.next)?;
+            frame.reached = true;
+        }
+        self.stack.truncate(frame.height);
+        if frame.reached {
+            self.env.b.position_at_end(frame.next);
+            self.reachable = true;
+            if let FrameKind::Function = frame.kind {
+                let values: Vec<BasicValueEnum> =
+                    frame.results.iter().map(|p| p.as_basic_value()).collect();
+                match values.len() {
+                    0 => self.env.b.build_return(None)?,
+                    1 => self.env.b.build_return(Some(&values[0]))?,
+                    _ => self.env.b.build_aggregate_return(&values)?,
+                };
+                self.reachable = false;
+            } else {
+                self.stack
+                    .extend(frame.results.iter().map(|p| p.as_basic_value()));
+            }
+        } else {
+            // SAFETY: nothing branches to `next` (`reached` is false) and nothing else refers
+            // to it or its phis, so deleting it leaves no dangling use.
+            unsafe { frame.next.delete() }.map_err(|()| internal("could not delete a block"))?;
+            self.reachable = false;
+        }
+        Ok(())
+    }
+
+    fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<()> {
+        match op {
+            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                self.unreachable_depth += 1
+            }
+            Operator::Else if self.unreachable_depth == 0 => self.else_()?,
+            Operator::End if self.unreachable_depth == 0 => self.end()?,
+            Operator::End => self.unreachable_depth -= 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    // ---- generic operator shapes ----
+
+    fn ibin(
+        &mut self,
+        f: impl FnOnce(&Builder<'ctx>, IntValue<'ctx>, IntValue<'ctx>) -> BResult<IntValue<'ctx>>,
+    ) -> Result<()> {
+        let y = self.stack.pop_int()?;
+        let x = self.stack.pop_int()?;
+        let r = f(self.b(), x, y)?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn icmp(&mut self, pred: IntPredicate) -> Result<()> {
+        let y = self.stack.pop_int()?;
+        let x = self.stack.pop_int()?;
+        let c = self.b().build_int_compare(pred, x, y, "")?;
+        self.push_bool(c)
+    }
+
+    fn eqz(&mut self) -> Result<()> {
+        let x = self.stack.pop_int()?;
+        let c = self
+            .b()
+            .build_int_compare(IntPredicate::EQ, x, x.get_type().const_zero(), "")?;
+        self.push_bool(c)
+    }
+
+    fn push_bool(&mut self, c: IntValue<'ctx>) -> Result<()> {
+        let v = self.b().build_int_z_extend(c, self.cx().i32, "")?;
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn fbin(
+        &mut self,
+        f: impl FnOnce(&Builder<'ctx>, FloatValue<'ctx>, FloatValue<'ctx>) -> BResult<FloatValue<'ctx>>,
+    ) -> Result<()> {
+        let y = self.stack.pop_float()?;
+        let x = self.stack.pop_float()?;
+        let r = f(self.b(), x, y)?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn fcmp(&mut self, pred: FloatPredicate) -> Result<()> {
+        let y = self.stack.pop_float()?;
+        let x = self.stack.pop_float()?;
+        let c = self.b().build_float_compare(pred, x, y, "")?;
+        self.push_bool(c)
+    }
+
+    /// Calls an overloaded intrinsic on the top `n` operands (overloaded on their type),
+    /// with `extra` constant arguments appended.
+    fn intrinsic(&mut self, name: &str, n: usize, extra: &[BasicValueEnum<'ctx>]) -> Result<()> {
+        let mut args = self.stack.pop_n(n)?;
+        let ty = args
+            .first()
+            .ok_or_else(|| internal("intrinsic without operands"))?
+            .get_type();
+        args.extend_from_slice(extra);
+        let f = self.cx().intrinsic(name, &[ty])?;
+        let args: Vec<_> = args.into_iter().map(Into::into).collect();
+        let r = self.b().build_call(f, &args, "")?;
+        let r = r
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| internal("intrinsic without result"))?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    /// `clz`/`ctz`: defined (the bit width) for zero, unlike LLVM's default.
+    fn count_zeros(&mut self, name: &str) -> Result<()> {
+        let no_poison = self.cx().llcx.bool_type().const_zero().into();
+        self.intrinsic(name, 1, &[no_poison])
+    }
+
+    /// Shifts take the count modulo the bit width.
+    fn shift(
+        &mut self,
+        f: impl FnOnce(&Builder<'ctx>, IntValue<'ctx>, IntValue<'ctx>) -> BResult<IntValue<'ctx>>,
+    ) -> Result<()> {
+        let y = self.stack.pop_int()?;
+        let x = self.stack.pop_int()?;
+        let ty = x.get_type();
+        let mask = ty.const_int(u64::from(ty.get_bit_width() - 1), false);
+        let y = self.b().build_and(y, mask, "")?;
+        let r = f(self.b(), x, y)?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    /// Rotates are funnel shifts of a value with itself (the count is taken modulo the width).
+    fn rotate(&mut self, name: &str) -> Result<()> {
+        let y = self.stack.pop()?;
+        let x = self.stack.pop()?;
+        self.stack.push(x);
+        self.stack.push(x);
+        self.stack.push(y);
+        self.intrinsic(name, 3, &[])
+    }
+
+    fn div_rem(&mut self, signed: bool, rem: bool) -> Result<()> {
+        let y = self.stack.pop_int()?;
+        let x = self.stack.pop_int()?;
+        let ty = x.get_type();
+        let is_zero = self
+            .b()
+            .build_int_compare(IntPredicate::EQ, y, ty.const_zero(), "")?;
+        self.env.trap_if(is_zero, TrapCode::IntegerDivideByZero)?;
+        let minus_one = ty.const_all_ones();
+        let b = self.b();
+        let r = match (signed, rem) {
+            (false, false) => b.build_int_unsigned_div(x, y, "")?,
+            (false, true) => b.build_int_unsigned_rem(x, y, "")?,
+            (true, false) => {
+                let min = ty.const_int(1u64 << (ty.get_bit_width() - 1), false);
+                let x_min = b.build_int_compare(IntPredicate::EQ, x, min, "")?;
+                let y_m1 = b.build_int_compare(IntPredicate::EQ, y, minus_one, "")?;
+                let overflow = b.build_and(x_min, y_m1, "")?;
+                self.env.trap_if(overflow, TrapCode::IntegerOverflow)?;
+                self.b().build_int_signed_div(x, y, "")?
+            }
+            (true, true) => {
+                // x rem_s -1 is 0 in Wasm, but srem overflows for INT_MIN: divide by 1 instead.
+                let y_m1 = b.build_int_compare(IntPredicate::EQ, y, minus_one, "")?;
+                let y = b
+                    .build_select(y_m1, ty.const_int(1, false), y, "")?
+                    .into_int_value();
+                b.build_int_signed_rem(x, y, "")?
+            }
+        };
+        self.stack.push(r);
+        Ok(())
+    }
+
+    /// Trapping float-to-int conversion: NaN is an invalid conversion, anything whose
+    /// truncation does not fit is an overflow. The bounds are exact in the source type.
+    fn trunc_trap(&mut self, signed: bool, int: IntType<'ctx>) -> Result<()> {
+        let x = self.stack.pop_float()?;
+        let fty = x.get_type();
+        let is_f32 = fty == self.cx().f32;
+        let bits = int.get_bit_width();
+        let isnan = self
+            .b()
+            .build_float_compare(FloatPredicate::UNO, x, x, "")?;
+        self.env
+            .trap_if(isnan, TrapCode::InvalidConversionToInteger)?;
+        // (lower bound, lower bound inclusive, upper bound exclusive)
+        let (lo, lo_inclusive, hi) = match (signed, bits, is_f32) {
+            (true, 32, true) => (-2147483648.0, true, 2147483648.0),
+            (true, 32, false) => (-2147483649.0, false, 2147483648.0),
+            (true, _, _) => (-9223372036854775808.0, true, 9223372036854775808.0),
+            (false, 32, _) => (-1.0, false, 4294967296.0),
+            (false, _, _) => (-1.0, false, 18446744073709551616.0),
+        };
+        let b = self.b();
+        let lo_ok = b.build_float_compare(
+            if lo_inclusive {
+                FloatPredicate::OGE
+            } else {
+                FloatPredicate::OGT
+            },
+            x,
+            fty.const_float(lo),
+            "",
+        )?;
+        let hi_ok = b.build_float_compare(FloatPredicate::OLT, x, fty.const_float(hi), "")?;
+        let ok = b.build_and(lo_ok, hi_ok, "")?;
+        let overflow = b.build_not(ok, "")?;
+        self.env.trap_if(overflow, TrapCode::IntegerOverflow)?;
+        let r = if signed {
+            self.b().build_float_to_signed_int(x, int, "")?
+        } else {
+            self.b().build_float_to_unsigned_int(x, int, "")?
+        };
+        self.stack.push(r);
+        Ok(())
+    }
+
+    /// Saturating float-to-int conversion (`llvm.fpto[su]i.sat` has exactly Wasm's semantics:
+    /// NaN gives 0, out of range clamps).
+    fn trunc_sat(&mut self, signed: bool, int: IntType<'ctx>) -> Result<()> {
+        let x = self.stack.pop_float()?;
+        let name = if signed {
+            "llvm.fptosi.sat"
+        } else {
+            "llvm.fptoui.sat"
+        };
+        let f = self
+            .cx()
+            .intrinsic(name, &[int.into(), x.get_type().into()])?;
+        let r = self.b().build_call(f, &[x.into()], "")?;
+        let r = r
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| internal("intrinsic without result"))?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn cvt_int(
+        &mut self,
+        f: impl FnOnce(&Builder<'ctx>, IntValue<'ctx>) -> BResult<BasicValueEnum<'ctx>>,
+    ) -> Result<()> {
+        let x = self.stack.pop_int()?;
+        let r = f(self.b(), x)?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn cvt_float(
+        &mut self,
+        f: impl FnOnce(&Builder<'ctx>, FloatValue<'ctx>) -> BResult<BasicValueEnum<'ctx>>,
+    ) -> Result<()> {
+        let x = self.stack.pop_float()?;
+        let r = f(self.b(), x)?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    /// `iN.extendM_s`: sign-extend the low `from` bits in place.
+    fn sign_extend_low(&mut self, from: IntType<'ctx>) -> Result<()> {
+        let x = self.stack.pop_int()?;
+        let low = self.b().build_int_truncate(x, from, "")?;
+        let r = self.b().build_int_s_extend(low, x.get_type(), "")?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn bitcast(&mut self, to: BasicTypeEnum<'ctx>) -> Result<()> {
+        let x = self.stack.pop()?;
+        let r = self.b().build_bit_cast(x, to, "")?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn memory(&self, memarg: &MemArg) -> Result<u32> {
+        let wasmparser::MemArgTarget::Memory(mem) = memarg.target else {
+            return Err(unsupported("gc arrays", self.offset));
+        };
+        if memarg.ordering.is_some() {
+            return Err(unsupported("threads (ordered memory access)", self.offset));
+        }
+        if self
+            .cx()
+            .info
+            .memories
+            .get(mem as usize)
+            .is_some_and(|m| m.memory64)
+        {
+            return Err(unsupported("memory64", self.offset));
+        }
+        Ok(mem)
+    }
+
+    /// A load of `ty`, then `ext` to the operator's result type (signed or not).
+    fn load(
+        &mut self,
+        memarg: &MemArg,
+        ty: BasicTypeEnum<'ctx>,
+        ext: Option<(IntType<'ctx>, bool)>,
+    ) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let addr = self.stack.pop_int()?;
+        let v = self.env.load(mem, memarg.offset, addr, ty)?;
+        let v = match ext {
+            None => v,
+            Some((to, true)) => self
+                .b()
+                .build_int_s_extend(v.into_int_value(), to, "")?
+                .into(),
+            Some((to, false)) => self
+                .b()
+                .build_int_z_extend(v.into_int_value(), to, "")?
+                .into(),
+        };
+        self.stack.push(v);
+        Ok(())
+    }
+
+    /// A store, truncating the value to `narrow` first when given.
+    fn store(&mut self, memarg: &MemArg, narrow: Option<IntType<'ctx>>) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let v = self.stack.pop()?;
+        let addr = self.stack.pop_int()?;
+        let v = match narrow {
+            None => v,
+            Some(to) => self
+                .b()
+                .build_int_truncate(v.into_int_value(), to, "")?
+                .into(),
+        };
+        self.env.store(mem, memarg.offset, addr, v)
+    }
+
+    fn call_results(&mut self, results: Vec<BasicValueEnum<'ctx>>) {
+        self.stack.extend(results);
+    }
+
+    fn select(&mut self) -> Result<()> {
+        let c = self.stack.pop_int()?;
+        let y = self.stack.pop()?;
+        let x = self.stack.pop()?;
+        let c = self.truthy(c)?;
+        let r = self.b().build_select(c, x, y, "")?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    fn f32_const(&self, bits: u32) -> Result<BasicValueEnum<'ctx>> {
+        Ok(self.b().build_bit_cast(
+            self.cx().i32.const_int(u64::from(bits), false),
+            self.cx().f32,
+            "",
+        )?)
+    }
+
+    fn f64_const(&self, bits: u64) -> Result<BasicValueEnum<'ctx>> {
+        Ok(self
+            .b()
+            .build_bit_cast(self.cx().i64.const_int(bits, false), self.cx().f64, "")?)
+    }
+
+    // ---- the dispatcher ----
+
+    fn operator(&mut self, op: Operator<'_>) -> Result<()> {
+        use Operator::*;
+        if !self.reachable {
+            return self.unreachable_operator(&op);
+        }
+        let cx = self.cx();
+        let (i8, i16, i32, i64) = (cx.i8, cx.llcx.i16_type(), cx.i32, cx.i64);
+        let (f32, f64): (FloatType, FloatType) = (cx.f32, cx.f64);
+        match op {
+            // -- control --
+            Unreachable => {
+                self.env.trap(TrapCode::Unreachable)?;
+                self.reachable = false;
+            }
+            Nop => {}
+            Block { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                self.enter(FrameKind::Block, params.len(), &results)?;
+            }
+            Loop { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                let from = self.env.current_block()?;
+                let header = self.env.append_block("loop");
+                let phis = self.phis(header, &params)?;
+                let values = self.stack.pop_n(params.len())?;
+                Self::add_incoming(&phis, &values, from);
+                self.env.b.build_unconditional_branch(header)?;
+                self.env.b.position_at_end(header);
+                self.stack.extend(phis.iter().map(|p| p.as_basic_value()));
+                self.enter(
+                    FrameKind::Loop {
+                        header,
+                        params: phis,
+                    },
+                    params.len(),
+                    &results,
+                )?;
+            }
+            If { blockty } => {
+                let (params, results) = self.block_sig(blockty)?;
+                let cond = self.stack.pop_int()?;
+                let cond = self.truthy(cond)?;
+                let then_block = self.env.append_block("then");
+                let else_block = self.env.append_block("else");
+                self.env
+                    .b
+                    .build_conditional_branch(cond, then_block, else_block)?;
+                self.env.b.position_at_end(then_block);
+                let values = self.stack.peek_n(params.len())?.to_vec();
+                self.enter(
+                    FrameKind::If {
+                        else_block,
+                        params: values,
+                        has_else: false,
+                    },
+                    params.len(),
+                    &results,
+                )?;
+            }
+            Else => self.else_()?,
+            End => self.end()?,
+            Br { relative_depth } => {
+                self.br(relative_depth)?;
+                self.reachable = false;
+            }
+            BrIf { relative_depth } => self.br_if(relative_depth)?,
+            BrTable { targets } => {
+                self.br_table(&targets)?;
+                self.reachable = false;
+            }
+            Return => {
+                let depth = self
+                    .control
+                    .depth()
+                    .checked_sub(1)
+                    .ok_or_else(|| internal("return outside function"))?;
+                self.br(depth as u32)?;
+                self.reachable = false;
+            }
+            Call { function_index } => {
+                let ty = cx
+                    .info
+                    .func_type(function_index)
+                    .ok_or_else(|| internal("function index"))?;
+                let args = self.stack.pop_n(ty.params().len())?;
+                let results = self.env.call(function_index, &args)?;
+                self.call_results(results);
+            }
+            CallIndirect {
+                type_index,
+                table_index,
+            } => {
+                let ty = cx
+                    .info
+                    .types
+                    .get(type_index as usize)
+                    .ok_or_else(|| internal("type index"))?;
+                let callee = self.stack.pop_int()?;
+                let args = self.stack.pop_n(ty.params().len())?;
+                let results = self
+                    .env
+                    .call_indirect(type_index, table_index, callee, &args)?;
+                self.call_results(results);
+            }
+            Drop => {
+                let v = self.stack.pop()?;
+                // A dropped load must still trap when out of bounds: keep it alive.
+                if let Some(inst) = v.as_instruction_value() {
+                    if inst.get_opcode() == InstructionOpcode::Load {
+                        inst.set_volatile(true)
+                            .map_err(|e| internal(format!("volatile: {e:?}")))?;
+                    }
+                }
+            }
+            Select | TypedSelect { .. } => self.select()?,
+
+            // -- variables --
+            LocalGet { local_index } => {
+                let (p, ty) = self.local(local_index)?;
+                let v = self.b().build_load(ty, p, "")?;
+                self.stack.push(v);
+            }
+            LocalSet { local_index } => {
+                let v = self.stack.pop()?;
+                self.b().build_store(self.local(local_index)?.0, v)?;
+            }
+            LocalTee { local_index } => {
+                let v = *self
+                    .stack
+                    .peek_n(1)?
+                    .first()
+                    .ok_or_else(|| internal("tee"))?;
+                self.b().build_store(self.local(local_index)?.0, v)?;
+            }
+            GlobalGet { global_index } => {
+                let v = self.env.global_get(global_index)?;
+                self.stack.push(v);
+            }
+            GlobalSet { global_index } => {
+                let v = self.stack.pop()?;
+                self.env.global_set(global_index, v)?;
+            }
+
+            // -- memory --
+            I32Load { memarg } => self.load(&memarg, i32.into(), None)?,
+            I64Load { memarg } => self.load(&memarg, i64.into(), None)?,
+            F32Load { memarg } => self.load(&memarg, f32.into(), None)?,
+            F64Load { memarg } => self.load(&memarg, f64.into(), None)?,
+            I32Load8S { memarg } => self.load(&memarg, i8.into(), Some((i32, true)))?,
+            I32Load8U { memarg } => self.load(&memarg, i8.into(), Some((i32, false)))?,
+            I32Load16S { memarg } => self.load(&memarg, i16.into(), Some((i32, true)))?,
+            I32Load16U { memarg } => self.load(&memarg, i16.into(), Some((i32, false)))?,
+            I64Load8S { memarg } => self.load(&memarg, i8.into(), Some((i64, true)))?,
+            I64Load8U { memarg } => self.load(&memarg, i8.into(), Some((i64, false)))?,
+            I64Load16S { memarg } => self.load(&memarg, i16.into(), Some((i64, true)))?,
+            I64Load16U { memarg } => self.load(&memarg, i16.into(), Some((i64, false)))?,
+            I64Load32S { memarg } => self.load(&memarg, i32.into(), Some((i64, true)))?,
+            I64Load32U { memarg } => self.load(&memarg, i32.into(), Some((i64, false)))?,
+            I32Store { memarg }
+            | I64Store { memarg }
+            | F32Store { memarg }
+            | F64Store { memarg } => self.store(&memarg, None)?,
+            I32Store8 { memarg } | I64Store8 { memarg } => self.store(&memarg, Some(i8))?,
+            I32Store16 { memarg } | I64Store16 { memarg } => self.store(&memarg, Some(i16))?,
+            I64Store32 { memarg } => self.store(&memarg, Some(i32))?,
+            MemorySize { mem } => {
+                let v = self.env.memory_size(mem)?;
+                self.stack.push(v);
+            }
+            MemoryGrow { mem } => {
+                let delta = self.stack.pop_int()?;
+                let v = self.env.memory_grow(mem, delta)?;
+                self.stack.push(v);
+            }
+            MemoryFill { mem } => {
+                let (n, val, d) = (
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                );
+                self.env.memory_fill(mem, d, val, n)?;
+            }
+            MemoryCopy { dst_mem, src_mem } => {
+                let (n, s, d) = (
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                );
+                self.env
+                    .bulk(builtins::MEMORY_COPY, dst_mem, src_mem, [d, s, n])?;
+            }
+            MemoryInit { data_index, mem } => {
+                let (n, s, d) = (
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                );
+                self.env
+                    .bulk(builtins::MEMORY_INIT, mem, data_index, [d, s, n])?;
+            }
+            DataDrop { data_index } => self.env.drop_segment(builtins::DATA_DROP, data_index)?,
+
+            // -- constants --
+            I32Const { value } => self.stack.push(i32.const_int(value as u32 as u64, false)),
+            I64Const { value } => self.stack.push(i64.const_int(value as u64, false)),
+            F32Const { value } => {
+                let v = self.f32_const(value.bits())?;
+                self.stack.push(v)
+            }
+            F64Const { value } => {
+                let v = self.f64_const(value.bits())?;
+                self.stack.push(v)
+            }
+
+            // -- integer arithmetic --
+            I32Eqz | I64Eqz => self.eqz()?,
+            I32Eq | I64Eq => self.icmp(IntPredicate::EQ)?,
+            I32Ne | I64Ne => self.icmp(IntPredicate::NE)?,
+            I32LtS | I64LtS => self.icmp(IntPredicate::SLT)?,
+            I32LtU | I64LtU => self.icmp(IntPredicate::ULT)?,
+            I32GtS | I64GtS => self.icmp(IntPredicate::SGT)?,
+            I32GtU | I64GtU => self.icmp(IntPredicate::UGT)?,
+            I32LeS | I64LeS => self.icmp(IntPredicate::SLE)?,
+            I32LeU | I64LeU => self.icmp(IntPredicate::ULE)?,
+            I32GeS | I64GeS => self.icmp(IntPredicate::SGE)?,
+            I32GeU | I64GeU => self.icmp(IntPredicate::UGE)?,
+            I32Clz | I64Clz => self.count_zeros("llvm.ctlz")?,
+            I32Ctz | I64Ctz => self.count_zeros("llvm.cttz")?,
+            I32Popcnt | I64Popcnt => self.intrinsic("llvm.ctpop", 1, &[])?,
+            I32Add | I64Add => self.ibin(|b, x, y| b.build_int_add(x, y, ""))?,
+            I32Sub | I64Sub => self.ibin(|b, x, y| b.build_int_sub(x, y, ""))?,
+            I32Mul | I64Mul => self.ibin(|b, x, y| b.build_int_mul(x, y, ""))?,
+            I32DivS | I64DivS => self.div_rem(true, false)?,
+            I32DivU | I64DivU => self.div_rem(false, false)?,
+            I32RemS | I64RemS => self.div_rem(true, true)?,
+            I32RemU | I64RemU => self.div_rem(false, true)?,
+            I32And | I64And => self.ibin(|b, x, y| b.build_and(x, y, ""))?,
+            I32Or | I64Or => self.ibin(|b, x, y| b.build_or(x, y, ""))?,
+            I32Xor | I64Xor => self.ibin(|b, x, y| b.build_xor(x, y, ""))?,
+            I32Shl | I64Shl => self.shift(|b, x, y| b.build_left_shift(x, y, ""))?,
+            I32ShrS | I64ShrS => self.shift(|b, x, y| b.build_right_shift(x, y, true, ""))?,
+            I32ShrU | I64ShrU => self.shift(|b, x, y| b.build_right_shift(x, y, false, ""))?,
+            I32Rotl | I64Rotl => self.rotate("llvm.fshl")?,
+            I32Rotr | I64Rotr => self.rotate("llvm.fshr")?,
+
+            // -- float arithmetic --
+            F32Eq | F64Eq => self.fcmp(FloatPredicate::OEQ)?,
+            F32Ne | F64Ne => self.fcmp(FloatPredicate::UNE)?,
+            F32Lt | F64Lt => self.fcmp(FloatPredicate::OLT)?,
+            F32Gt | F64Gt => self.fcmp(FloatPredicate::OGT)?,
+            F32Le | F64Le => self.fcmp(FloatPredicate::OLE)?,
+            F32Ge | F64Ge => self.fcmp(FloatPredicate::OGE)?,
+            F32Abs | F64Abs => self.intrinsic("llvm.fabs", 1, &[])?,
+            F32Neg | F64Neg => self.cvt_float(|b, x| Ok(b.build_float_neg(x, "")?.into()))?,
+            F32Ceil | F64Ceil => self.intrinsic("llvm.ceil", 1, &[])?,
+            F32Floor | F64Floor => self.intrinsic("llvm.floor", 1, &[])?,
+            F32Trunc | F64Trunc => self.intrinsic("llvm.trunc", 1, &[])?,
+            F32Nearest | F64Nearest => self.intrinsic("llvm.roundeven", 1, &[])?,
+            F32Sqrt | F64Sqrt => self.intrinsic("llvm.sqrt", 1, &[])?,
+            F32Add | F64Add => self.fbin(|b, x, y| b.build_float_add(x, y, ""))?,
+            F32Sub | F64Sub => self.fbin(|b, x, y| b.build_float_sub(x, y, ""))?,
+            F32Mul | F64Mul => self.fbin(|b, x, y| b.build_float_mul(x, y, ""))?,
+            F32Div | F64Div => self.fbin(|b, x, y| b.build_float_div(x, y, ""))?,
+            // IEEE 754-2019 minimum/maximum: NaN-propagating, -0 < +0, as Wasm requires.
+            F32Min | F64Min => self.intrinsic("llvm.minimum", 2, &[])?,
+            F32Max | F64Max => self.intrinsic("llvm.maximum", 2, &[])?,
+            F32Copysign | F64Copysign => self.intrinsic("llvm.copysign", 2, &[])?,
+
+            // -- conversions --
+            I32WrapI64 => self.cvt_int(|b, x| Ok(b.build_int_truncate(x, i32, "")?.into()))?,
+            I64ExtendI32S => self.cvt_int(|b, x| Ok(b.build_int_s_extend(x, i64, "")?.into()))?,
+            I64ExtendI32U => self.cvt_int(|b, x| Ok(b.build_int_z_extend(x, i64, "")?.into()))?,
+            I32TruncF32S | I32TruncF64S => self.trunc_trap(true, i32)?,
+            I32TruncF32U | I32TruncF64U => self.trunc_trap(false, i32)?,
+            I64TruncF32S | I64TruncF64S => self.trunc_trap(true, i64)?,
+            I64TruncF32U | I64TruncF64U => self.trunc_trap(false, i64)?,
+            I32TruncSatF32S | I32TruncSatF64S => self.trunc_sat(true, i32)?,
+            I32TruncSatF32U | I32TruncSatF64U => self.trunc_sat(false, i32)?,
+            I64TruncSatF32S | I64TruncSatF64S => self.trunc_sat(true, i64)?,
+            I64TruncSatF32U | I64TruncSatF64U => self.trunc_sat(false, i64)?,
+            F32ConvertI32S | F32ConvertI64S => {
+                self.cvt_int(|b, x| Ok(b.build_signed_int_to_float(x, f32, "")?.into()))?
+            }
+            F32ConvertI32U | F32ConvertI64U => {
+                self.cvt_int(|b, x| Ok(b.build_unsigned_int_to_float(x, f32, "")?.into()))?
+            }
+            F64ConvertI32S | F64ConvertI64S => {
+                self.cvt_int(|b, x| Ok(b.build_signed_int_to_float(x, f64, "")?.into()))?
+            }
+            F64ConvertI32U | F64ConvertI64U => {
+                self.cvt_int(|b, x| Ok(b.build_unsigned_int_to_float(x, f64, "")?.into()))?
+            }
+            F32DemoteF64 => self.cvt_float(|b, x| Ok(b.build_float_trunc(x, f32, "")?.into()))?,
+            F64PromoteF32 => self.cvt_float(|b, x| Ok(b.build_float_ext(x, f64, "")?.into()))?,
+            I32ReinterpretF32 => self.bitcast(i32.into())?,
+            I64ReinterpretF64 => self.bitcast(i64.into())?,
+            F32ReinterpretI32 => self.bitcast(f32.into())?,
+            F64ReinterpretI64 => self.bitcast(f64.into())?,
+            I32Extend8S | I64Extend8S => self.sign_extend_low(i8)?,
+            I32Extend16S | I64Extend16S => self.sign_extend_low(i16)?,
+            I64Extend32S => self.sign_extend_low(i32)?,
+
+            // -- references and tables --
+            RefNull { .. } => self.stack.push(cx.ptr.const_null()),
+            RefIsNull => {
+                let r = self.stack.pop_ptr()?;
+                let c = self.b().build_is_null(r, "")?;
+                self.push_bool(c)?;
+            }
+            RefFunc { function_index } => {
+                let p = self.env.ref_func(function_index)?;
+                self.stack.push(p);
+            }
+            TableGet { table } => {
+                let i = self.stack.pop_int()?;
+                let v = self.env.table_get(table, i)?;
+                self.stack.push(v);
+            }
+            TableSet { table } => {
+                let v = self.stack.pop()?;
+                let i = self.stack.pop_int()?;
+                self.env.table_set(table, i, v)?;
+            }
+            TableSize { table } => {
+                let v = self.env.table_size(table)?;
+                self.stack.push(v);
+            }
+            TableGrow { table } => {
+                let delta = self.stack.pop_int()?;
+                let init = self.stack.pop()?;
+                let v = self.env.table_grow(table, init, delta)?;
+                self.stack.push(v);
+            }
+            TableFill { table } => {
+                let n = self.stack.pop_int()?;
+                let v = self.stack.pop()?;
+                let d = self.stack.pop_int()?;
+                self.env.table_fill(table, d, v, n)?;
+            }
+            TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                let (n, s, d) = (
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                );
+                self.env
+                    .bulk(builtins::TABLE_COPY, dst_table, src_table, [d, s, n])?;
+            }
+            TableInit { elem_index, table } => {
+                let (n, s, d) = (
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                    self.stack.pop_int()?,
+                );
+                self.env
+                    .bulk(builtins::TABLE_INIT, table, elem_index, [d, s, n])?;
+            }
+            ElemDrop { elem_index } => self.env.drop_segment(builtins::ELEM_DROP, elem_index)?,
+
+            // -- not translated (yet) --
+            ReturnCall { .. } | ReturnCallIndirect { .. } | ReturnCallRef { .. } => {
+                return Err(unsupported("tail calls", self.offset))
+            }
+            other => return Err(unsupported(feature_of(&other), self.offset)),
+        }
+        Ok(())
+    }
+}
+
+/// A name for an operator this compiler does not translate: its proposal where it is
+/// obvious, the operator otherwise.
+fn feature_of(op: &Operator<'_>) -> String {
+    let name = format!("{op:?}");
+    let name = name
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    if name.starts_with("V128")
+        || name.starts_with("I8x16")
+        || name.starts_with("I16x8")
+        || name.starts_with("I32x4")
+        || name.starts_with("I64x2")
+        || name.starts_with("F32x4")
+        || name.starts_with("F64x2")
+    {
+        format!("simd ({name})")
+    } else if name.contains("Atomic") {
+        format!("threads ({name})")
+    } else {
+        format!("operator {name}")
+    }
+}

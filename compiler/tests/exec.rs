@@ -1,0 +1,405 @@
+//! Semantics of compiled code, checked by running it on the host (see `harness`).
+
+mod harness;
+
+use hako_abi::trap::TrapCode;
+use hako_abi::vm::ValRaw;
+use harness::{Instance, OptLevel, Options, Outcome};
+
+fn v32(x: i32) -> ValRaw {
+    ValRaw::from_u32(x as u32)
+}
+fn v64(x: i64) -> ValRaw {
+    ValRaw::from_u64(x as u64)
+}
+fn f32v(x: f32) -> ValRaw {
+    ValRaw::from_u32(x.to_bits())
+}
+fn f64v(x: f64) -> ValRaw {
+    ValRaw::from_u64(x.to_bits())
+}
+fn trap(code: TrapCode) -> Result<u64, Outcome> {
+    Err(Outcome::Trap(code))
+}
+
+fn instances(src: &str) -> Vec<Instance> {
+    let wasm = wat::parse_str(src).unwrap();
+    [OptLevel::O0, OptLevel::O2]
+        .into_iter()
+        .map(|opt_level| {
+            Instance::with_options(
+                &wasm,
+                &Options {
+                    opt_level,
+                    ..Options::default()
+                },
+            )
+        })
+        .collect()
+}
+
+const INT: &str = r#"(module
+  (func (export "div_s") (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+  (func (export "div_u") (param i32 i32) (result i32) (i32.div_u (local.get 0) (local.get 1)))
+  (func (export "rem_s") (param i32 i32) (result i32) (i32.rem_s (local.get 0) (local.get 1)))
+  (func (export "rem_u") (param i32 i32) (result i32) (i32.rem_u (local.get 0) (local.get 1)))
+  (func (export "div_s64") (param i64 i64) (result i64) (i64.div_s (local.get 0) (local.get 1)))
+  (func (export "rem_s64") (param i64 i64) (result i64) (i64.rem_s (local.get 0) (local.get 1)))
+  (func (export "shl") (param i32 i32) (result i32) (i32.shl (local.get 0) (local.get 1)))
+  (func (export "shr_s") (param i32 i32) (result i32) (i32.shr_s (local.get 0) (local.get 1)))
+  (func (export "shr_u64") (param i64 i64) (result i64) (i64.shr_u (local.get 0) (local.get 1)))
+  (func (export "rotl") (param i32 i32) (result i32) (i32.rotl (local.get 0) (local.get 1)))
+  (func (export "rotr64") (param i64 i64) (result i64) (i64.rotr (local.get 0) (local.get 1)))
+  (func (export "clz") (param i32) (result i32) (i32.clz (local.get 0)))
+  (func (export "ctz64") (param i64) (result i64) (i64.ctz (local.get 0)))
+  (func (export "popcnt") (param i32) (result i32) (i32.popcnt (local.get 0)))
+  (func (export "ext8") (param i32) (result i32) (i32.extend8_s (local.get 0)))
+  (func (export "ext32") (param i64) (result i64) (i64.extend32_s (local.get 0)))
+  (func (export "wrap") (param i64) (result i32) (i32.wrap_i64 (local.get 0)))
+  (func (export "extend_u") (param i32) (result i64) (i64.extend_i32_u (local.get 0)))
+  (func (export "lt_u") (param i32 i32) (result i32) (i32.lt_u (local.get 0) (local.get 1)))
+)"#;
+
+#[test]
+fn integer_semantics() {
+    for mut i in instances(INT) {
+        assert_eq!(
+            i.call1("div_s", &[v32(7), v32(-2)]),
+            Ok(-3i32 as u32 as u64)
+        );
+        assert_eq!(
+            i.call1("div_s", &[v32(1), v32(0)]),
+            trap(TrapCode::IntegerDivideByZero)
+        );
+        assert_eq!(
+            i.call1("div_s", &[v32(i32::MIN), v32(-1)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(i.call1("div_u", &[v32(-1), v32(2)]), Ok(0x7fff_ffff));
+        assert_eq!(
+            i.call1("div_u", &[v32(1), v32(0)]),
+            trap(TrapCode::IntegerDivideByZero)
+        );
+        assert_eq!(i.call1("rem_s", &[v32(i32::MIN), v32(-1)]), Ok(0));
+        assert_eq!(
+            i.call1("rem_s", &[v32(-7), v32(2)]),
+            Ok(-1i32 as u32 as u64)
+        );
+        assert_eq!(
+            i.call1("rem_s", &[v32(1), v32(0)]),
+            trap(TrapCode::IntegerDivideByZero)
+        );
+        assert_eq!(i.call1("rem_u", &[v32(-1), v32(10)]), Ok(5));
+        assert_eq!(
+            i.call1("div_s64", &[v64(i64::MIN), v64(-1)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(i.call1("rem_s64", &[v64(i64::MIN), v64(-1)]), Ok(0));
+        assert_eq!(i.call1("shl", &[v32(1), v32(33)]), Ok(2));
+        assert_eq!(
+            i.call1("shr_s", &[v32(-8), v32(-31)]),
+            Ok(-4i32 as u32 as u64)
+        );
+        assert_eq!(i.call1("shr_u64", &[v64(-1), v64(127)]), Ok(1));
+        assert_eq!(
+            i.call1("rotl", &[v32(0x8000_0001u32 as i32), v32(33)]),
+            Ok(3)
+        );
+        assert_eq!(i.call1("rotr64", &[v64(1), v64(65)]), Ok(1u64 << 63));
+        assert_eq!(i.call1("clz", &[v32(0)]), Ok(32));
+        assert_eq!(i.call1("ctz64", &[v64(0)]), Ok(64));
+        assert_eq!(i.call1("popcnt", &[v32(-1)]), Ok(32));
+        assert_eq!(i.call1("ext8", &[v32(0x80)]), Ok(0xffff_ff80));
+        assert_eq!(
+            i.call1("ext32", &[v64(0x8000_0000)]),
+            Ok(0xffff_ffff_8000_0000)
+        );
+        assert_eq!(i.call1("wrap", &[v64(0x1_2345_6789)]), Ok(0x2345_6789));
+        assert_eq!(i.call1("extend_u", &[v32(-1)]), Ok(0xffff_ffff));
+        assert_eq!(i.call1("lt_u", &[v32(1), v32(-1)]), Ok(1));
+    }
+}
+
+const FLOAT: &str = r#"(module
+  (func (export "min") (param f32 f32) (result f32) (f32.min (local.get 0) (local.get 1)))
+  (func (export "max64") (param f64 f64) (result f64) (f64.max (local.get 0) (local.get 1)))
+  (func (export "nearest") (param f64) (result f64) (f64.nearest (local.get 0)))
+  (func (export "copysign") (param f32 f32) (result f32) (f32.copysign (local.get 0) (local.get 1)))
+  (func (export "neg") (param f64) (result f64) (f64.neg (local.get 0)))
+  (func (export "ne") (param f64 f64) (result i32) (f64.ne (local.get 0) (local.get 1)))
+  (func (export "i32_trunc_f32_s") (param f32) (result i32) (i32.trunc_f32_s (local.get 0)))
+  (func (export "i32_trunc_f64_s") (param f64) (result i32) (i32.trunc_f64_s (local.get 0)))
+  (func (export "i32_trunc_f64_u") (param f64) (result i32) (i32.trunc_f64_u (local.get 0)))
+  (func (export "i64_trunc_f64_s") (param f64) (result i64) (i64.trunc_f64_s (local.get 0)))
+  (func (export "i64_trunc_f32_u") (param f32) (result i64) (i64.trunc_f32_u (local.get 0)))
+  (func (export "i32_sat_f32_s") (param f32) (result i32) (i32.trunc_sat_f32_s (local.get 0)))
+  (func (export "i64_sat_f64_u") (param f64) (result i64) (i64.trunc_sat_f64_u (local.get 0)))
+  (func (export "f32_convert_u64") (param i64) (result f32) (f32.convert_i64_u (local.get 0)))
+  (func (export "f64_const_nan") (result i64) (i64.reinterpret_f64 (f64.const nan:0x4000000000001)))
+  (func (export "f32_demote") (param f64) (result f32) (f32.demote_f64 (local.get 0)))
+)"#;
+
+#[test]
+fn float_semantics() {
+    let f = |x: f32| Ok(u64::from(x.to_bits()));
+    let d = |x: f64| Ok(x.to_bits());
+    for mut i in instances(FLOAT) {
+        assert_eq!(i.call1("min", &[f32v(-0.0), f32v(0.0)]), f(-0.0));
+        assert_eq!(i.call1("min", &[f32v(0.0), f32v(-0.0)]), f(-0.0));
+        let nan = i.call1("min", &[f32v(1.0), f32v(f32::NAN)]).unwrap();
+        assert!(f32::from_bits(nan as u32).is_nan());
+        assert_eq!(i.call1("max64", &[f64v(-0.0), f64v(0.0)]), d(0.0));
+        assert!(f64::from_bits(i.call1("max64", &[f64v(f64::NAN), f64v(1.0)]).unwrap()).is_nan());
+        assert_eq!(i.call1("nearest", &[f64v(2.5)]), d(2.0));
+        assert_eq!(i.call1("nearest", &[f64v(-3.5)]), d(-4.0));
+        assert_eq!(i.call1("nearest", &[f64v(-0.4)]), d(-0.0));
+        assert_eq!(i.call1("copysign", &[f32v(1.5), f32v(-0.0)]), f(-1.5));
+        assert_eq!(i.call1("neg", &[f64v(0.0)]), d(-0.0));
+        assert_eq!(i.call1("ne", &[f64v(f64::NAN), f64v(f64::NAN)]), Ok(1));
+        assert_eq!(
+            i.call1("i32_trunc_f32_s", &[f32v(-2147483648.0)]),
+            Ok(0x8000_0000)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f32_s", &[f32v(2147483648.0)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f32_s", &[f32v(f32::NAN)]),
+            trap(TrapCode::InvalidConversionToInteger)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f64_s", &[f64v(-2147483648.9)]),
+            Ok(0x8000_0000)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f64_s", &[f64v(-2147483649.0)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f64_s", &[f64v(2147483647.9)]),
+            Ok(0x7fff_ffff)
+        );
+        assert_eq!(i.call1("i32_trunc_f64_u", &[f64v(-0.9)]), Ok(0));
+        assert_eq!(
+            i.call1("i32_trunc_f64_u", &[f64v(-1.0)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f64_u", &[f64v(4294967295.9)]),
+            Ok(0xffff_ffff)
+        );
+        assert_eq!(
+            i.call1("i32_trunc_f64_u", &[f64v(4294967296.0)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            i.call1("i64_trunc_f64_s", &[f64v(-9223372036854775808.0)]),
+            Ok(1 << 63)
+        );
+        assert_eq!(
+            i.call1("i64_trunc_f64_s", &[f64v(9223372036854775808.0)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(
+            i.call1("i64_trunc_f32_u", &[f32v(18446742974197923840.0)]),
+            Ok(18446742974197923840)
+        );
+        assert_eq!(
+            i.call1("i64_trunc_f32_u", &[f32v(f32::INFINITY)]),
+            trap(TrapCode::IntegerOverflow)
+        );
+        assert_eq!(i.call1("i32_sat_f32_s", &[f32v(f32::NAN)]), Ok(0));
+        assert_eq!(i.call1("i32_sat_f32_s", &[f32v(-1e10)]), Ok(0x8000_0000));
+        assert_eq!(i.call1("i64_sat_f64_u", &[f64v(1e30)]), Ok(u64::MAX));
+        assert_eq!(i.call1("i64_sat_f64_u", &[f64v(-5.0)]), Ok(0));
+        assert_eq!(
+            i.call1("f32_convert_u64", &[v64(-1)]),
+            f(18446744073709551616.0)
+        );
+        assert_eq!(i.call1("f64_const_nan", &[]), Ok(0x7ff4_0000_0000_0001));
+        assert_eq!(i.call1("f32_demote", &[f64v(1e300)]), f(f32::INFINITY));
+    }
+}
+
+const MEMORY: &str = r#"(module
+  (memory 1 3)
+  (data (i32.const 16) "\01\02\03\04\05\06\07\08\ff")
+  (global $g (mut i32) (i32.const 41))
+  (func (export "load8_s") (param i32) (result i32) (i32.load8_s (local.get 0)))
+  (func (export "load16_u") (param i32) (result i32) (i32.load16_u offset=1 (local.get 0)))
+  (func (export "load64") (param i32) (result i64) (i64.load offset=16 (local.get 0)))
+  (func (export "store_load") (param i32 i64) (result i64)
+    (i64.store32 (local.get 0) (local.get 1)) (i64.load (local.get 0)))
+  (func (export "drop_load") (param i32) (drop (i32.load (local.get 0))))
+  (func (export "big_offset") (param i32) (result i32) (i32.load offset=4294967295 (local.get 0)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "grow_then_load") (result i32)
+    (drop (memory.grow (i32.const 1))) (i32.store (i32.const 70000) (i32.const 9)) (i32.load (i32.const 70000)))
+  (func (export "fill_copy") (result i64)
+    (memory.fill (i32.const 100) (i32.const 0xab) (i32.const 4))
+    (memory.copy (i32.const 102) (i32.const 16) (i32.const 4))
+    (i64.load (i32.const 100)))
+  (func (export "global") (result i32) (global.set $g (i32.add (global.get $g) (i32.const 1))) (global.get $g))
+)"#;
+
+#[test]
+fn memory_semantics() {
+    for mut i in instances(MEMORY) {
+        assert_eq!(i.call1("load8_s", &[v32(24)]), Ok(0xffff_ffff));
+        assert_eq!(i.call1("load16_u", &[v32(16)]), Ok(0x0302));
+        assert_eq!(i.call1("load64", &[v32(0)]), Ok(0x0807_0605_0403_0201));
+        assert_eq!(i.call1("store_load", &[v32(200), v64(-1)]), Ok(0xffff_ffff));
+        assert_eq!(i.call1("load8_s", &[v32(65535)]), Ok(0));
+        assert_eq!(
+            i.call1("load8_s", &[v32(65536)]),
+            trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(
+            i.call1("load64", &[v32(-1)]),
+            trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(
+            i.call("drop_load", &[v32(65536)]).0,
+            Outcome::Trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(
+            i.call1("big_offset", &[v32(-1)]),
+            trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(i.call1("size", &[]), Ok(1));
+        assert_eq!(i.call1("grow", &[v32(1)]), Ok(1));
+        // Calls do not share state (each runs in its own child): this grows from 1 page.
+        assert_eq!(i.call1("grow", &[v32(70000)]), Ok(0xffff_ffff));
+        assert_eq!(i.call1("grow_then_load", &[]), Ok(9));
+        assert_eq!(i.call1("fill_copy", &[]), Ok(0x0403_0201_abab_u64));
+        assert_eq!(i.call1("global", &[]), Ok(42));
+    }
+}
+
+const CALLS: &str = r#"(module
+  (type $ii (func (param i32) (result i32)))
+  (type $v (func))
+  (table 3 3 funcref)
+  (elem (i32.const 0) func $double $nothing)
+  (func $double (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  (func $nothing)
+  (func $fact (export "fact") (param i64) (result i64)
+    (if (result i64) (i64.le_s (local.get 0) (i64.const 1)) (then (i64.const 1))
+      (else (i64.mul (local.get 0) (call $fact (i64.sub (local.get 0) (i64.const 1)))))))
+  (func (export "indirect") (param i32 i32) (result i32) (call_indirect (type $ii) (local.get 0) (local.get 1)))
+  (func $swap (param i32 i64) (result i64 i32) (local.get 1) (local.get 0))
+  (func (export "multi") (result i64)
+    (call $swap (i32.const 3) (i64.const 40)) (i64.extend_i32_u) (i64.add))
+  (func (export "pair") (param i32 i64) (result i64 i32) (call $swap (local.get 0) (local.get 1)))
+  (func (export "sum") (param i32) (result i32) (local i32)
+    (block $exit (loop $top
+      (br_if $exit (i32.eqz (local.get 0)))
+      (local.set 1 (i32.add (local.get 1) (local.get 0)))
+      (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+      (br $top)))
+    (local.get 1))
+  (func (export "switch") (param i32) (result i32)
+    (block (result i32) (block (result i32) (block (result i32)
+      (i32.const 10) (local.get 0) (br_table 0 1 2 1))
+      (i32.const 100) (i32.add) (return))
+      (i32.const 1000) (i32.add)))
+  (func (export "loop_params") (param i32) (result i32)
+    (i32.const 0) (local.get 0)
+    (loop (param i32 i32) (result i32)
+      (local.set 0) (local.get 0) (i32.add) (local.get 0) (i32.const 1) (i32.sub) (local.tee 0)
+      (local.get 0) (br_if 0) (drop)))
+  (func (export "if_no_else") (param i32) (result i32)
+    (i32.const 5) (if (param i32) (result i32) (local.get 0) (then (i32.const 1) (i32.add))))
+  (func (export "unreachable") (unreachable))
+  (func (export "select") (param i32) (result i64) (select (i64.const 1) (i64.const 2) (local.get 0)))
+  (func (export "ref") (param i32) (result i32)
+    (ref.is_null (select (result funcref) (ref.func $double) (ref.null func) (local.get 0))))
+)"#;
+
+#[test]
+fn calls_and_control() {
+    for mut i in instances(CALLS) {
+        assert_eq!(i.call1("fact", &[v64(20)]), Ok(2432902008176640000));
+        assert_eq!(i.call1("indirect", &[v32(21), v32(0)]), Ok(42));
+        assert_eq!(
+            i.call1("indirect", &[v32(21), v32(1)]),
+            trap(TrapCode::BadSignature)
+        );
+        assert_eq!(
+            i.call1("indirect", &[v32(21), v32(2)]),
+            trap(TrapCode::UninitializedElement)
+        );
+        assert_eq!(
+            i.call1("indirect", &[v32(21), v32(3)]),
+            trap(TrapCode::UndefinedElement)
+        );
+        assert_eq!(
+            i.call1("indirect", &[v32(21), v32(-1)]),
+            trap(TrapCode::UndefinedElement)
+        );
+        assert_eq!(i.call1("multi", &[]), Ok(43));
+        let Outcome::Returned(pair) = i.call("pair", &[v32(7), v64(-2)]).0 else {
+            panic!("pair trapped")
+        };
+        assert_eq!((pair[0].u64(), pair[1].u32()), (-2i64 as u64, 7));
+        assert_eq!(i.call1("sum", &[v32(100)]), Ok(5050));
+        assert_eq!(i.call1("switch", &[v32(0)]), Ok(110));
+        assert_eq!(i.call1("switch", &[v32(1)]), Ok(1010));
+        assert_eq!(i.call1("switch", &[v32(2)]), Ok(10));
+        assert_eq!(i.call1("switch", &[v32(3)]), Ok(1010));
+        assert_eq!(i.call1("switch", &[v32(99)]), Ok(1010));
+        assert_eq!(i.call1("loop_params", &[v32(4)]), Ok(10));
+        assert_eq!(i.call1("if_no_else", &[v32(0)]), Ok(5));
+        assert_eq!(i.call1("if_no_else", &[v32(1)]), Ok(6));
+        assert_eq!(
+            i.call("unreachable", &[]).0,
+            Outcome::Trap(TrapCode::Unreachable)
+        );
+        assert_eq!(i.call1("select", &[v32(0)]), Ok(2));
+        assert_eq!(i.call1("select", &[v32(7)]), Ok(1));
+        assert_eq!(i.call1("ref", &[v32(1)]), Ok(0));
+        assert_eq!(i.call1("ref", &[v32(0)]), Ok(1));
+    }
+}
+
+/// A real C program built with clang for wasm32-wasi, when clang-19 is installed.
+#[test]
+fn c_hello_world_runs() {
+    let dir = std::env::temp_dir().join(format!("hako-compiler-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("hello.c");
+    std::fs::write(
+        &c,
+        r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+typedef long long (*op_t)(long long, long long);
+static long long add(long long a, long long b) { return a + b; }
+static long long mul(long long a, long long b) { return a * b; }
+int main(void) {
+  volatile int k = 1;
+  op_t ops[2] = {add, mul};
+  char *buf = malloc(100); memset(buf, 'x', 99); buf[99] = 0; memcpy(buf, "abc", 3);
+  printf("Hello, world! %lld %s %zu %.3f\n", ops[k](6, 7), buf + 96, strlen(buf), 3.14159 * k);
+  return 7;
+}"#,
+    )
+    .unwrap();
+    let wasm = dir.join("hello.wasm");
+    let status = std::process::Command::new("clang-19")
+        .args(["--target=wasm32-wasi", "-O2", "-o"])
+        .arg(&wasm)
+        .arg(&c)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("clang-19 for wasm32-wasi not available; skipping");
+        return;
+    }
+    let wasm = std::fs::read(&wasm).unwrap();
+    let mut i = Instance::new(&wasm);
+    let (outcome, output) = i.call("_start", &[]);
+    assert_eq!(output, "Hello, world! 42 xxx 99 3.142\n");
+    assert_eq!(outcome, Outcome::Exit(7));
+}
