@@ -12,6 +12,8 @@
 //! - [`builtins`]: the names and signatures of the kernel functions compiled code calls;
 //! - [`wasi`]: the 46 `wasi_snapshot_preview1` functions with their core signatures and the
 //!   symbol each one is linked under;
+//! - [`script`]: script mode for spec-test images: the image manifest, the command encoding,
+//!   result lines, restart after a crash and the `spectest` module;
 //! - [`boot`]: how the runner hands arguments and environment to the kernel, and how the
 //!   kernel reports its outcome (harness channel records, `isa-debug-exit` codes).
 //!
@@ -32,6 +34,7 @@
 pub mod boot;
 pub mod builtins;
 pub mod module;
+pub mod script;
 pub mod trap;
 pub mod vm;
 pub mod wasi;

@@ -13,6 +13,8 @@
 //!    (COM3), and turn the `isa-debug-exit` status plus the harness records into an
 //!    [`qemu::Outcome`]: the exit status, a trap, a kernel panic, a crash or a timeout.
 //!
+//! [`spec`] runs the spec testsuite's `.wast` scripts (`hako spec`, `cargo test --test spec`).
+//!
 //! The contract with the kernel (ports, records, exit codes, command-line keys) is
 //! `hako_abi::boot`.
 
@@ -20,6 +22,7 @@ pub mod cache;
 pub mod image;
 pub mod input;
 pub mod qemu;
+pub mod spec;
 pub mod tools;
 
 /// The exit status `hako run` uses when the guest trapped, as Wasmtime does on Unix

@@ -26,6 +26,8 @@ enum Cmd {
     Build(BuildArgs),
     /// Compile to a relocatable x86_64 ELF object, WASI imports left undefined.
     Compile(CompileArgs),
+    /// Run the WebAssembly spec testsuite's `.wast` scripts and report per file and tier.
+    Spec(hako_runner::spec::cli::SpecArgs),
 }
 
 #[derive(Args, Debug)]
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args),
         Cmd::Build(args) => build(args).map(|()| 0),
         Cmd::Compile(args) => compile(args).map(|()| 0),
+        Cmd::Spec(args) => hako_runner::spec::cli::main(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),
