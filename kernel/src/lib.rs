@@ -57,4 +57,5 @@ pub mod hw;
 #[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]
+#[allow(dead_code)] // kept for multi-instance linking (spec tests)
 mod store;

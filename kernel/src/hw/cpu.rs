@@ -1,0 +1,245 @@
+//! GDT, TSS (IST stacks), IDT and the CPU exception handler; CPUID, RDRAND/RDSEED.
+//!
+//! Exception stubs are plain assembly (stable Rust has no `x86-interrupt` ABI): each pushes
+//! its vector (and a zero error code when the CPU pushes none), saves the general registers
+//! and calls [`hako_exception`], which never returns: it either unwinds the running Wasm
+//! call with a trap (see [`super::wasm`]) or reports a panic and exits.
+
+use alloc::boxed::Box;
+use alloc::vec;
+use core::arch::{asm, global_asm};
+use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
+use x86_64::instructions::tables::load_tss;
+use x86_64::registers::control::Cr2;
+use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::idt::InterruptDescriptorTable;
+use x86_64::structures::tss::TaskStateSegment;
+use x86_64::VirtAddr;
+
+const DOUBLE_FAULT_IST: u16 = 0;
+const PAGE_FAULT_IST: u16 = 1;
+const OTHER_IST: u16 = 2;
+const IST_STACK: usize = 32 * 1024;
+
+global_asm!(
+    r#"
+    .macro HAKO_EXC_NOERR n
+    .global hako_exc_\n
+hako_exc_\n:
+    push 0
+    push \n
+    jmp hako_exc_common
+    .endm
+    .macro HAKO_EXC_ERR n
+    .global hako_exc_\n
+hako_exc_\n:
+    push \n
+    jmp hako_exc_common
+    .endm
+
+    .section .text.hako_exc, "ax"
+    HAKO_EXC_NOERR 0
+    HAKO_EXC_NOERR 1
+    HAKO_EXC_NOERR 2
+    HAKO_EXC_NOERR 3
+    HAKO_EXC_NOERR 4
+    HAKO_EXC_NOERR 5
+    HAKO_EXC_NOERR 6
+    HAKO_EXC_NOERR 7
+    HAKO_EXC_ERR 8
+    HAKO_EXC_ERR 10
+    HAKO_EXC_ERR 11
+    HAKO_EXC_ERR 12
+    HAKO_EXC_ERR 13
+    HAKO_EXC_ERR 14
+    HAKO_EXC_NOERR 16
+    HAKO_EXC_ERR 17
+    HAKO_EXC_NOERR 18
+    HAKO_EXC_NOERR 19
+    HAKO_EXC_NOERR 20
+    HAKO_EXC_ERR 21
+
+hako_exc_common:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    cld
+    and rsp, -16
+    call hako_exception
+    ud2
+    .text
+"#
+);
+
+/// What the exception stub saved, lowest address first.
+#[repr(C)]
+#[derive(Debug)]
+pub struct ExceptionFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+extern "C" {
+    fn hako_exc_0();
+    fn hako_exc_1();
+    fn hako_exc_2();
+    fn hako_exc_3();
+    fn hako_exc_4();
+    fn hako_exc_5();
+    fn hako_exc_6();
+    fn hako_exc_7();
+    fn hako_exc_8();
+    fn hako_exc_10();
+    fn hako_exc_11();
+    fn hako_exc_12();
+    fn hako_exc_13();
+    fn hako_exc_14();
+    fn hako_exc_16();
+    fn hako_exc_17();
+    fn hako_exc_18();
+    fn hako_exc_19();
+    fn hako_exc_20();
+    fn hako_exc_21();
+}
+
+fn ist_stack() -> VirtAddr {
+    let stack = Box::leak(vec![0u8; IST_STACK].into_boxed_slice());
+    VirtAddr::from_ptr(stack.as_ptr_range().end).align_down(16u64)
+}
+
+/// Load a GDT with a TSS (IST stacks for double faults, page faults and the rest) and the IDT.
+pub fn init() {
+    let tss = Box::leak(Box::new(TaskStateSegment::new()));
+    tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = ist_stack();
+    tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = ist_stack();
+    tss.interrupt_stack_table[OTHER_IST as usize] = ist_stack();
+    let tss: &'static TaskStateSegment = tss;
+
+    let gdt = Box::leak(Box::new(GlobalDescriptorTable::new()));
+    let code = gdt.append(Descriptor::kernel_code_segment());
+    let data = gdt.append(Descriptor::kernel_data_segment());
+    let tss_sel = gdt.append(Descriptor::tss_segment(tss));
+    let gdt: &'static GlobalDescriptorTable = gdt;
+    gdt.load();
+    // SAFETY: the selectors index the GDT just loaded, whose segments are flat 64-bit
+    // code/data and a valid TSS that lives forever.
+    unsafe {
+        CS::set_reg(code);
+        SS::set_reg(data);
+        DS::set_reg(data);
+        ES::set_reg(data);
+        load_tss(tss_sel);
+    }
+
+    let idt = Box::leak(Box::new(InterruptDescriptorTable::new()));
+    macro_rules! set {
+        ($field:ident, $stub:ident, $ist:expr) => {
+            // SAFETY: the stub is a valid exception entry point (see the assembly above) and
+            // the IST index refers to a stack set in the TSS.
+            unsafe {
+                idt.$field.set_handler_addr(VirtAddr::new($stub as *const () as usize as u64)).set_stack_index($ist);
+            }
+        };
+    }
+    set!(divide_error, hako_exc_0, OTHER_IST);
+    set!(debug, hako_exc_1, OTHER_IST);
+    set!(non_maskable_interrupt, hako_exc_2, OTHER_IST);
+    set!(breakpoint, hako_exc_3, OTHER_IST);
+    set!(overflow, hako_exc_4, OTHER_IST);
+    set!(bound_range_exceeded, hako_exc_5, OTHER_IST);
+    set!(invalid_opcode, hako_exc_6, OTHER_IST);
+    set!(device_not_available, hako_exc_7, OTHER_IST);
+    set!(double_fault, hako_exc_8, DOUBLE_FAULT_IST);
+    set!(invalid_tss, hako_exc_10, OTHER_IST);
+    set!(segment_not_present, hako_exc_11, OTHER_IST);
+    set!(stack_segment_fault, hako_exc_12, OTHER_IST);
+    set!(general_protection_fault, hako_exc_13, OTHER_IST);
+    set!(page_fault, hako_exc_14, PAGE_FAULT_IST);
+    set!(x87_floating_point, hako_exc_16, OTHER_IST);
+    set!(alignment_check, hako_exc_17, OTHER_IST);
+    set!(machine_check, hako_exc_18, OTHER_IST);
+    set!(simd_floating_point, hako_exc_19, OTHER_IST);
+    set!(virtualization, hako_exc_20, OTHER_IST);
+    set!(cp_protection_exception, hako_exc_21, OTHER_IST);
+    let idt: &'static InterruptDescriptorTable = idt;
+    idt.load();
+}
+
+/// The Rust side of every exception stub.
+#[no_mangle]
+extern "C" fn hako_exception(frame: &ExceptionFrame) -> ! {
+    let cr2 = Cr2::read_raw();
+    if frame.vector == 14 {
+        super::wasm::page_fault(cr2);
+    }
+    super::fatal(format_args!(
+        "cpu exception {} rip={:#x} cr2={:#x} error={:#x} rsp={:#x}",
+        frame.vector, frame.rip, cr2, frame.error, frame.rsp
+    ))
+}
+
+/// `cpuid(leaf, subleaf)` as (eax, ebx, ecx, edx).
+pub fn cpuid(leaf: u32, sub: u32) -> (u32, u32, u32, u32) {
+    let r = core::arch::x86_64::__cpuid_count(leaf, sub);
+    (r.eax, r.ebx, r.ecx, r.edx)
+}
+
+/// A 64-bit hardware random number: RDSEED, else RDRAND, else `None`.
+pub fn hw_random() -> Option<u64> {
+    let has_rdrand = cpuid(1, 0).2 & (1 << 30) != 0;
+    let has_rdseed = cpuid(0, 0).0 >= 7 && cpuid(7, 0).1 & (1 << 18) != 0;
+    for _ in 0..64 {
+        let (mut v, mut ok): (u64, u8);
+        if has_rdseed {
+            // SAFETY: RDSEED is supported (CPUID.7.0:EBX[18]); it only writes the registers.
+            unsafe { asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+            if ok != 0 {
+                return Some(v);
+            }
+        }
+        if has_rdrand {
+            // SAFETY: RDRAND is supported (CPUID.1:ECX[30]); it only writes the registers.
+            unsafe { asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+            if ok != 0 {
+                return Some(v);
+            }
+        }
+        if !has_rdrand && !has_rdseed {
+            return None;
+        }
+    }
+    None
+}

@@ -1,0 +1,121 @@
+//! Physical frames (from the PVH memory map), the kernel heap and 4 KiB page mappings.
+//!
+//! Physical memory below 4 GiB is identity-mapped by the boot page tables (2 MiB pages), so
+//! a frame's physical address is also a usable virtual address. Only frames below 4 GiB are
+//! used. Linear memories and the Wasm stack are mapped with 4 KiB pages above 512 GiB through
+//! an [`OffsetPageTable`] with offset 0.
+
+use super::boot::{MemMapEntry, E820_RAM};
+use super::Global;
+use linked_list_allocator::LockedHeap;
+use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
+};
+use x86_64::{PhysAddr, VirtAddr};
+
+#[global_allocator]
+static HEAP: LockedHeap = LockedHeap::empty();
+
+const PAGE: u64 = 4096;
+const MAX_REGIONS: usize = 32;
+const IDENTITY_LIMIT: u64 = 4 << 30;
+
+#[derive(Debug)]
+struct Frames {
+    /// Free physical ranges `[start, end)`, page-aligned; allocation bumps `start`.
+    regions: [(u64, u64); MAX_REGIONS],
+    count: usize,
+}
+
+static FRAMES: Global<Frames> = Global::new(Frames { regions: [(0, 0); MAX_REGIONS], count: 0 });
+
+/// Heap bytes handed to the allocator.
+static HEAP_INFO: Global<(u64, u64)> = Global::new((0, 0));
+
+/// Build the frame allocator and the heap from the memory map.
+pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
+    let low = kernel_end.max(1 << 20).next_multiple_of(PAGE);
+    let (heap_start, heap_size) = FRAMES.with(|f| {
+        for e in memmap.iter().filter(|e| e.ty == E820_RAM) {
+            let start = e.addr.max(low).next_multiple_of(PAGE);
+            let end = (e.addr.saturating_add(e.size)).min(IDENTITY_LIMIT) & !(PAGE - 1);
+            if start < end && f.count < MAX_REGIONS {
+                f.regions[f.count] = (start, end);
+                f.count += 1;
+            }
+        }
+        let total: u64 = f.regions[..f.count].iter().map(|(s, e)| e - s).sum();
+        let Some(big) = (0..f.count).max_by_key(|&i| f.regions[i].1 - f.regions[i].0) else {
+            super::fatal(format_args!("no usable RAM in the memory map"));
+        };
+        let (s, e) = f.regions[big];
+        let size = (total / 8).clamp(4 << 20, 64 << 20).min((e - s) / 2) & !(PAGE - 1);
+        f.regions[big].0 = s + size;
+        (s, size)
+    });
+    HEAP_INFO.with(|h| *h = (heap_start, heap_size));
+    // SAFETY: `[heap_start, heap_start + heap_size)` is RAM from the memory map above the
+    // kernel image, identity-mapped, removed from the frame allocator, and used for nothing
+    // else; `init` is called once.
+    unsafe { HEAP.lock().init(heap_start as usize as *mut u8, heap_size as usize) };
+}
+
+/// Free 4 KiB frames left.
+pub fn free_frames() -> u64 {
+    FRAMES.with(|f| f.regions[..f.count].iter().map(|(s, e)| (e - s) / PAGE).sum())
+}
+
+struct Alloc<'a>(&'a mut Frames);
+
+// SAFETY: every frame handed out is unused RAM (from the memory map, not the kernel image or
+// the heap) and is handed out once: the region's start moves past it.
+unsafe impl FrameAllocator<Size4KiB> for Alloc<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let f = &mut *self.0;
+        let r = f.regions[..f.count].iter_mut().find(|(s, e)| s < e)?;
+        let frame = PhysFrame::containing_address(PhysAddr::new(r.0));
+        r.0 += PAGE;
+        Some(frame)
+    }
+}
+
+/// Could not map: out of frames, or the page was mapped already.
+#[derive(Debug, Clone, Copy)]
+pub struct MapError;
+
+/// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
+/// not executable.
+pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
+    // Enough frames for the pages and their page tables?
+    let pages = len / PAGE;
+    if free_frames() < pages + pages / 512 + 4 {
+        return Err(MapError);
+    }
+    FRAMES.with(|f| {
+        let mut alloc = Alloc(f);
+        let (l4_frame, _) = Cr3::read();
+        // SAFETY: CR3 holds the active PML4, identity-mapped (offset 0) like every page table
+        // frame, and no other reference to it exists while this function runs (single core,
+        // `FRAMES` is borrowed exclusively).
+        let mut mapper = unsafe {
+            let l4 = &mut *(l4_frame.start_address().as_u64() as usize as *mut PageTable);
+            OffsetPageTable::new(l4, VirtAddr::new(0))
+        };
+        let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
+        let mut addr = start;
+        while addr < start + len {
+            let frame = alloc.allocate_frame().ok_or(MapError)?;
+            // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
+            // references yet.
+            unsafe { core::ptr::write_bytes(frame.start_address().as_u64() as usize as *mut u8, 0, PAGE as usize) };
+            let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
+            // SAFETY: the page is in a kernel-owned virtual region (linear memories, Wasm
+            // stack) that nothing else maps, and the frame is unused.
+            let flush = unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
+            flush.flush();
+            addr += PAGE;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,544 @@
+//! Instances, memories and tables, and instantiation from a [`ModuleDescriptor`].
+//!
+//! Safe code: it creates raw pointers for compiled code (the `VmContext` arrays) but never
+//! dereferences one; descriptor arrays, linear-memory contents and imported global slots
+//! are read through the small accessors of `hw::wasm`.
+
+use crate::bulk;
+use crate::constexpr::{self, ConstEnv};
+use crate::hw::wasm as hw;
+use crate::hw::Global;
+use crate::types::TypeRegistry;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ptr;
+use hako_abi::module::{extern_kind, segment_mode, ConstExpr, ModuleDescriptor, GlobalType, NO_INDEX, NO_MAX};
+use hako_abi::trap::TrapCode;
+use hako_abi::valtype;
+use hako_abi::vm::{FuncRef, MemoryDef, TableDef, ValRaw, VmContext, GUARDED_MEMORY_RESERVATION, WASM_PAGE_SIZE};
+
+/// Where linear memories are reserved: 8 GiB each from 1 TiB up.
+pub const LINMEM_BASE: u64 = 1 << 40;
+pub const MAX_MEMORIES: u64 = 1024;
+pub const LINMEM_END: u64 = LINMEM_BASE + MAX_MEMORIES * GUARDED_MEMORY_RESERVATION;
+/// Pages a memory can have inside its reservation (4 GiB).
+const MAX_PAGES: u64 = 65536;
+/// Largest table we agree to grow to.
+const MAX_TABLE: u64 = 10_000_000;
+
+/// A linear memory. `def` is what compiled code sees.
+#[repr(C)]
+#[derive(Debug)]
+pub struct MemoryObj {
+    pub def: MemoryDef,
+    pub max_pages: u64,
+    /// Bytes mapped from `def.base` (at least `def.size`).
+    pub mapped: u64,
+}
+
+#[derive(Debug)]
+pub struct TableObj {
+    pub def: TableDef,
+    pub elems: Vec<*const u8>,
+    pub max: u64,
+    pub elem_type: u32,
+}
+
+impl TableObj {
+    fn sync(&mut self) {
+        self.def.base = self.elems.as_mut_ptr();
+        self.def.len = self.elems.len() as u64;
+    }
+}
+
+/// Something an import can be satisfied with.
+#[derive(Debug, Clone, Copy)]
+pub enum Extern {
+    Func(FuncRef),
+    Memory(usize),
+    Table(usize),
+    Global(*mut ValRaw, GlobalType),
+}
+
+#[derive(Debug)]
+pub struct Instance {
+    pub desc: &'static ModuleDescriptor,
+    pub vmctx: Box<VmContext>,
+    pub funcs: Box<[FuncRef]>,
+    pub memories: Vec<usize>,
+    pub tables: Vec<usize>,
+    memory_ptrs: Vec<*mut MemoryDef>,
+    table_ptrs: Vec<*mut TableDef>,
+    global_ptrs: Vec<*mut ValRaw>,
+    global_types: Vec<GlobalType>,
+    _global_slots: Box<[ValRaw]>,
+    type_ids: Vec<u32>,
+    data: Vec<&'static [u8]>,
+    elems: Vec<Vec<*const u8>>,
+    num_imported_funcs: usize,
+}
+
+#[derive(Debug)]
+pub struct ImportRecord {
+    pub module: &'static [u8],
+    pub name: &'static [u8],
+    pub called: bool,
+}
+
+/// Objects are boxed so that the addresses handed to compiled code stay put when the
+/// vectors grow.
+#[allow(clippy::vec_box)]
+#[derive(Debug)]
+pub struct Store {
+    pub types: TypeRegistry,
+    pub instances: Vec<Box<Instance>>,
+    pub memories: Vec<Box<MemoryObj>>,
+    pub tables: Vec<Box<TableObj>>,
+    pub imports: Vec<ImportRecord>,
+}
+
+pub static STORE: Global<Store> = Global::new(Store {
+    types: TypeRegistry::new(),
+    instances: Vec::new(),
+    memories: Vec::new(),
+    tables: Vec::new(),
+    imports: Vec::new(),
+});
+
+/// Why instantiation failed.
+#[derive(Debug)]
+pub enum InstError {
+    /// Reported as an `error` record.
+    Error(String),
+    /// A segment did not fit (or the start function trapped).
+    Trap(TrapCode),
+}
+
+fn s(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("<non-utf8>")
+}
+
+struct Env<'a> {
+    globals: &'a [*mut ValRaw],
+    /// Globals with index < this may be read.
+    readable: usize,
+    funcs: &'a [FuncRef],
+}
+
+impl ConstEnv for Env<'_> {
+    fn global(&self, index: u32) -> Option<ValRaw> {
+        let i = index as usize;
+        (i < self.readable).then(|| hw::read_global(self.globals[i]))
+    }
+    fn func_ref(&self, index: u32) -> Option<u64> {
+        self.funcs.get(index as usize).map(|f| f as *const FuncRef as u64)
+    }
+}
+
+fn eval(e: &ConstExpr, env: &Env) -> Result<ValRaw, InstError> {
+    constexpr::eval(hw::slice(e), env).map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
+}
+
+impl Store {
+    /// Create a memory: reserve its address range and map `min_pages`.
+    pub fn new_memory(&mut self, min_pages: u64, max_pages: u64) -> Result<usize, InstError> {
+        let id = self.memories.len() as u64;
+        if id >= MAX_MEMORIES {
+            return Err(InstError::Error("too many memories".into()));
+        }
+        let max_pages = if max_pages == NO_MAX { MAX_PAGES } else { max_pages.min(MAX_PAGES) };
+        if min_pages > max_pages {
+            return Err(InstError::Error(format!("memory of {min_pages} pages is too large")));
+        }
+        let base = LINMEM_BASE + id * GUARDED_MEMORY_RESERVATION;
+        let bytes = min_pages * WASM_PAGE_SIZE;
+        crate::hw::mm::map_zeroed(base, bytes)
+            .map_err(|_| InstError::Error(format!("out of memory for a memory of {min_pages} pages")))?;
+        self.memories.push(Box::new(MemoryObj {
+            def: MemoryDef { base: base as usize as *mut u8, size: bytes },
+            max_pages,
+            mapped: bytes,
+        }));
+        Ok(id as usize)
+    }
+
+    pub fn new_table(&mut self, elem_type: u32, min: u64, max: u64) -> Result<usize, InstError> {
+        let max = if max == NO_MAX { MAX_TABLE } else { max.min(MAX_TABLE) };
+        if min > max {
+            return Err(InstError::Error(format!("table of {min} entries is too large")));
+        }
+        let mut t = Box::new(TableObj {
+            def: TableDef { base: ptr::null_mut(), len: 0 },
+            elems: vec![ptr::null(); min as usize],
+            max,
+            elem_type,
+        });
+        t.sync();
+        self.tables.push(t);
+        Ok(self.tables.len() - 1)
+    }
+
+    /// `memory.grow`: the old size in pages, or `None`.
+    pub fn grow_memory(&mut self, id: usize, delta: u64) -> Option<u64> {
+        let m = &mut self.memories[id];
+        let old = m.def.size / WASM_PAGE_SIZE;
+        let new = old.checked_add(delta)?;
+        if new > m.max_pages {
+            return None;
+        }
+        let new_bytes = new * WASM_PAGE_SIZE;
+        if new_bytes > m.mapped {
+            crate::hw::mm::map_zeroed(m.def.base as u64 + m.mapped, new_bytes - m.mapped).ok()?;
+            m.mapped = new_bytes;
+        }
+        m.def.size = new_bytes;
+        Some(old)
+    }
+
+    /// `table.grow`: the old size, or `None`.
+    pub fn grow_table(&mut self, id: usize, init: *const u8, delta: u64) -> Option<u64> {
+        let t = &mut self.tables[id];
+        let old = t.elems.len() as u64;
+        let new = old.checked_add(delta)?;
+        if new > t.max {
+            return None;
+        }
+        t.elems.try_reserve(delta as usize).ok()?;
+        t.elems.resize(new as usize, init);
+        t.sync();
+        Some(old)
+    }
+
+    #[allow(clippy::type_complexity)]
+    /// Instantiate `desc`, resolving imports with `resolve`. Returns the instance id and the
+    /// start function to run (after the store is released).
+    pub fn instantiate(
+        &mut self,
+        desc: &'static ModuleDescriptor,
+        resolve: &mut dyn FnMut(&Store, &[u8], &[u8], u32) -> Option<Extern>,
+    ) -> Result<(usize, Option<FuncRef>), InstError> {
+        if desc.abi_version != hako_abi::ABI_VERSION {
+            return Err(InstError::Error(format!(
+                "module ABI version {} is not the kernel's {}",
+                desc.abi_version,
+                hako_abi::ABI_VERSION
+            )));
+        }
+        let id = self.instances.len();
+        let types = hw::slice(&desc.types);
+        let type_ids: Vec<u32> =
+            types.iter().map(|t| self.types.intern(hw::slice(&t.params), hw::slice(&t.results))).collect();
+        let type_id = |ti: u32| -> Result<u32, InstError> {
+            type_ids.get(ti as usize).copied().ok_or_else(|| InstError::Error(format!("bad type index {ti}")))
+        };
+
+        let mut vmctx = Box::new(VmContext {
+            memory0: ptr::null_mut(),
+            memories: ptr::null(),
+            tables: ptr::null(),
+            globals: ptr::null(),
+            funcs: ptr::null(),
+            type_ids: ptr::null(),
+            instance: id as *mut u8,
+        });
+        let vmctx_ptr: *mut VmContext = &mut *vmctx;
+
+        let mut funcs: Vec<FuncRef> = Vec::new();
+        let mut memories = Vec::new();
+        let mut tables = Vec::new();
+        let mut global_ptrs: Vec<*mut ValRaw> = Vec::new();
+        let mut global_types = Vec::new();
+
+        for imp in hw::slice(&desc.imports) {
+            let (module, name) = (hw::slice(&imp.module), hw::slice(&imp.name));
+            let unresolved = |store: &mut Store| {
+                crate::hw::serial::record(format_args!("unresolved {} {}", s(module), s(name)));
+                store.imports.push(ImportRecord { module, name, called: false });
+                store.imports.len() - 1
+            };
+            match imp.kind {
+                extern_kind::FUNC => {
+                    let tid = type_id(imp.type_index)?;
+                    let f = if !imp.linked.is_null() {
+                        FuncRef { code: imp.linked, array_call: ptr::null(), vmctx: vmctx_ptr, type_id: tid, _pad: 0 }
+                    } else if let Some(Extern::Func(f)) = resolve(self, module, name, imp.kind) {
+                        if f.type_id != tid {
+                            return Err(InstError::Error(format!("incompatible import type for {}.{}", s(module), s(name))));
+                        }
+                        f
+                    } else if let Some(code) = self.wasi_function(module, name, tid) {
+                        FuncRef { code, array_call: ptr::null(), vmctx: vmctx_ptr, type_id: tid, _pad: 0 }
+                    } else {
+                        let rec = unresolved(self);
+                        let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
+                        let code = if results == [valtype::I32] { hw::enosys_stub_addr() } else { hw::trap_stub_addr() };
+                        FuncRef { code, array_call: ptr::null(), vmctx: rec as *mut VmContext, type_id: tid, _pad: 0 }
+                    };
+                    funcs.push(f);
+                }
+                extern_kind::MEMORY => match resolve(self, module, name, imp.kind) {
+                    Some(Extern::Memory(m)) => memories.push(m),
+                    _ => {
+                        unresolved(self);
+                        return Err(InstError::Error(format!("unresolved memory import {}.{}", s(module), s(name))));
+                    }
+                },
+                extern_kind::TABLE => match resolve(self, module, name, imp.kind) {
+                    Some(Extern::Table(t)) => tables.push(t),
+                    _ => {
+                        unresolved(self);
+                        return Err(InstError::Error(format!("unresolved table import {}.{}", s(module), s(name))));
+                    }
+                },
+                extern_kind::GLOBAL => match resolve(self, module, name, imp.kind) {
+                    Some(Extern::Global(p, t)) => {
+                        global_ptrs.push(p);
+                        global_types.push(t);
+                    }
+                    _ => {
+                        unresolved(self);
+                        return Err(InstError::Error(format!("unresolved global import {}.{}", s(module), s(name))));
+                    }
+                },
+                k => return Err(InstError::Error(format!("unsupported import kind {k} for {}.{}", s(module), s(name)))),
+            }
+        }
+        let num_imported_funcs = funcs.len();
+        for f in hw::slice(&desc.functions) {
+            funcs.push(FuncRef {
+                code: f.code,
+                array_call: f.array_call,
+                vmctx: vmctx_ptr,
+                type_id: type_id(f.type_index)?,
+                _pad: 0,
+            });
+        }
+        let mut funcs = funcs.into_boxed_slice();
+
+        for m in hw::slice(&desc.memories) {
+            memories.push(self.new_memory(m.min_pages, m.max_pages)?);
+        }
+        for t in hw::slice(&desc.tables) {
+            tables.push(self.new_table(t.elem_type, t.min, t.max)?);
+        }
+
+        // Globals: defined slots live in one boxed array; initialisers may read imported
+        // (and, with extended-const/GC, earlier) globals.
+        let defined = hw::slice(&desc.globals);
+        let mut slots = vec![ValRaw::default(); defined.len()].into_boxed_slice();
+        let num_imported_globals = global_ptrs.len();
+        for slot in slots.iter_mut() {
+            global_ptrs.push(slot);
+        }
+        for (i, g) in defined.iter().enumerate() {
+            let env = Env { globals: &global_ptrs, readable: num_imported_globals + i, funcs: &funcs };
+            slots[i] = eval(&g.init, &env)?;
+            global_types.push(g.ty);
+        }
+        // Re-take the slot pointers after the writes above (same addresses; keeps the
+        // pointers derived from the final borrow).
+        for (i, slot) in slots.iter_mut().enumerate() {
+            global_ptrs[num_imported_globals + i] = slot;
+        }
+
+        let memory_ptrs: Vec<*mut MemoryDef> = memories.iter().map(|&m| &mut self.memories[m].def as *mut MemoryDef).collect();
+        let table_ptrs: Vec<*mut TableDef> = tables.iter().map(|&t| &mut self.tables[t].def as *mut TableDef).collect();
+        vmctx.memory0 = memory_ptrs.first().copied().unwrap_or(ptr::null_mut());
+        vmctx.memories = memory_ptrs.as_ptr();
+        vmctx.tables = table_ptrs.as_ptr();
+        vmctx.globals = global_ptrs.as_ptr();
+        vmctx.funcs = funcs.as_mut_ptr();
+        vmctx.type_ids = type_ids.as_ptr();
+
+        // Element segments, evaluated now.
+        let mut elems = Vec::new();
+        for seg in hw::slice(&desc.elements) {
+            let env = Env { globals: &global_ptrs, readable: global_ptrs.len(), funcs: &funcs };
+            let items = hw::slice(&seg.items)
+                .iter()
+                .map(|e| eval(e, &env).map(|v| v.u64() as usize as *const u8))
+                .collect::<Result<Vec<_>, _>>()?;
+            elems.push(items);
+        }
+        let data: Vec<&'static [u8]> = hw::slice(&desc.data).iter().map(|d| hw::slice(&d.bytes)).collect();
+
+        let start = match desc.start {
+            NO_INDEX => None,
+            i => Some(*funcs.get(i as usize).ok_or_else(|| InstError::Error(format!("bad start function {i}")))?),
+        };
+        self.instances.push(Box::new(Instance {
+            desc,
+            vmctx,
+            funcs,
+            memories,
+            tables,
+            memory_ptrs,
+            table_ptrs,
+            global_ptrs,
+            global_types,
+            _global_slots: slots,
+            type_ids,
+            data,
+            elems,
+            num_imported_funcs,
+        }));
+
+        // Active segments (2.0: in order, trapping on the first that does not fit).
+        for (i, seg) in hw::slice(&desc.elements).iter().enumerate() {
+            match seg.mode {
+                segment_mode::ACTIVE => {
+                    let inst = &self.instances[id];
+                    let env = Env { globals: &inst.global_ptrs, readable: inst.global_ptrs.len(), funcs: &inst.funcs };
+                    let off = eval(&seg.offset, &env)?.u64();
+                    let off = if self.table_is_64(id, seg.table) { off } else { off as u32 as u64 };
+                    let n = self.instances[id].elems[i].len() as u64;
+                    self.table_init(id, seg.table, i as u32, off, 0, n)
+                        .map_err(|_| InstError::Trap(TrapCode::ElementSegmentOutOfBounds))?;
+                    self.instances[id].elems[i] = Vec::new();
+                }
+                segment_mode::DECLARED => self.instances[id].elems[i] = Vec::new(),
+                _ => {}
+            }
+        }
+        for (i, seg) in hw::slice(&desc.data).iter().enumerate() {
+            if seg.mode == segment_mode::ACTIVE {
+                let inst = &self.instances[id];
+                let env = Env { globals: &inst.global_ptrs, readable: inst.global_ptrs.len(), funcs: &inst.funcs };
+                let off = eval(&seg.offset, &env)?.u64();
+                let n = self.instances[id].data[i].len() as u64;
+                self.memory_init(id, seg.memory, i as u32, off, 0, n)
+                    .map_err(|_| InstError::Trap(TrapCode::DataSegmentOutOfBounds))?;
+                self.instances[id].data[i] = &[];
+            }
+        }
+        Ok((id, start))
+    }
+
+    fn table_is_64(&self, _inst: usize, _table: u32) -> bool {
+        false // table64 is not in the descriptor yet
+    }
+
+    /// A kernel WASI function for an import the compiler did not link.
+    fn wasi_function(&self, module: &[u8], name: &[u8], tid: u32) -> Option<*const u8> {
+        let (params, results) = self.types.get(tid)?;
+        let f = hako_abi::wasi::lookup(s(module), s(name), params, results)?;
+        hw::wasi_symbol(f.name)
+    }
+
+    /// The export `name` of instance `id`, if it is a function.
+    pub fn export_func(&self, id: usize, name: &str) -> Option<FuncRef> {
+        let inst = &self.instances[id];
+        let e = hw::slice(&inst.desc.exports)
+            .iter()
+            .find(|e| e.kind == extern_kind::FUNC && hw::slice(&e.name) == name.as_bytes())?;
+        inst.funcs.get(e.index as usize).copied()
+    }
+
+    /// Any export of instance `id` (for linking other instances).
+    pub fn export(&self, id: usize, name: &[u8]) -> Option<Extern> {
+        let inst = &self.instances[id];
+        let e = hw::slice(&inst.desc.exports).iter().find(|e| hw::slice(&e.name) == name)?;
+        let i = e.index as usize;
+        Some(match e.kind {
+            extern_kind::FUNC => Extern::Func(*inst.funcs.get(i)?),
+            extern_kind::MEMORY => Extern::Memory(*inst.memories.get(i)?),
+            extern_kind::TABLE => Extern::Table(*inst.tables.get(i)?),
+            extern_kind::GLOBAL => Extern::Global(*inst.global_ptrs.get(i)?, *inst.global_types.get(i)?),
+            _ => return None,
+        })
+    }
+
+    fn memory_id(&self, inst: usize, mem: u32) -> Result<usize, TrapCode> {
+        self.instances[inst].memories.get(mem as usize).copied().ok_or(TrapCode::MemoryOutOfBounds)
+    }
+
+    fn table_id(&self, inst: usize, table: u32) -> Result<usize, TrapCode> {
+        self.instances[inst].tables.get(table as usize).copied().ok_or(TrapCode::TableOutOfBounds)
+    }
+
+    pub fn memory_grow(&mut self, inst: usize, mem: u32, delta: u64) -> u64 {
+        match self.memory_id(inst, mem) {
+            Ok(m) => self.grow_memory(m, delta).unwrap_or(u64::MAX),
+            Err(_) => u64::MAX,
+        }
+    }
+
+    pub fn memory_fill(&mut self, inst: usize, mem: u32, dst: u64, value: u32, len: u64) -> Result<(), TrapCode> {
+        let m = self.memory_id(inst, mem)?;
+        bulk::fill(hw::memory_bytes(&self.memories[m].def), dst, value as u8, len, TrapCode::MemoryOutOfBounds)
+    }
+
+    pub fn memory_copy(&mut self, inst: usize, dm: u32, sm: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+        let (d, s) = (self.memory_id(inst, dm)?, self.memory_id(inst, sm)?);
+        let t = TrapCode::MemoryOutOfBounds;
+        if d == s {
+            bulk::copy_within(hw::memory_bytes(&self.memories[d].def), dst, src, len, t)
+        } else {
+            bulk::copy_from(hw::memory_bytes(&self.memories[d].def), hw::memory_bytes(&self.memories[s].def), dst, src, len, t)
+        }
+    }
+
+    pub fn memory_init(&mut self, inst: usize, mem: u32, data: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+        let m = self.memory_id(inst, mem)?;
+        let seg = self.instances[inst].data.get(data as usize).copied().unwrap_or(&[]);
+        bulk::copy_from(hw::memory_bytes(&self.memories[m].def), seg, dst, src, len, TrapCode::MemoryOutOfBounds)
+    }
+
+    pub fn data_drop(&mut self, inst: usize, data: u32) {
+        if let Some(d) = self.instances[inst].data.get_mut(data as usize) {
+            *d = &[];
+        }
+    }
+
+    pub fn table_grow(&mut self, inst: usize, table: u32, init: *const u8, delta: u64) -> u64 {
+        match self.table_id(inst, table) {
+            Ok(t) => self.grow_table(t, init, delta).unwrap_or(u64::MAX),
+            Err(_) => u64::MAX,
+        }
+    }
+
+    pub fn table_fill(&mut self, inst: usize, table: u32, dst: u64, value: *const u8, len: u64) -> Result<(), TrapCode> {
+        let t = self.table_id(inst, table)?;
+        bulk::fill(&mut self.tables[t].elems, dst, value, len, TrapCode::TableOutOfBounds)
+    }
+
+    pub fn table_copy(&mut self, inst: usize, dt: u32, st: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+        let (d, s) = (self.table_id(inst, dt)?, self.table_id(inst, st)?);
+        let trap = TrapCode::TableOutOfBounds;
+        if d == s {
+            bulk::copy_within(&mut self.tables[d].elems, dst, src, len, trap)
+        } else {
+            let src_elems = core::mem::take(&mut self.tables[s].elems);
+            let r = bulk::copy_from(&mut self.tables[d].elems, &src_elems, dst, src, len, trap);
+            self.tables[s].elems = src_elems;
+            self.tables[s].sync();
+            r
+        }
+    }
+
+    pub fn table_init(&mut self, inst: usize, table: u32, elem: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+        let t = self.table_id(inst, table)?;
+        let empty = Vec::new();
+        let seg = self.instances[inst].elems.get(elem as usize).unwrap_or(&empty);
+        bulk::copy_from(&mut self.tables[t].elems, seg, dst, src, len, TrapCode::TableOutOfBounds)
+    }
+
+    pub fn elem_drop(&mut self, inst: usize, elem: u32) {
+        if let Some(e) = self.instances[inst].elems.get_mut(elem as usize) {
+            *e = Vec::new();
+        }
+    }
+}
+
+// Silence "never read" for fields kept for later use (multi-instance linking, debugging).
+impl Instance {
+    pub fn num_imported_funcs(&self) -> usize {
+        self.num_imported_funcs
+    }
+    pub fn table_defs(&self) -> &[*mut TableDef] {
+        &self.table_ptrs
+    }
+}
