@@ -22,8 +22,14 @@ fn main() {
     for dir in ["kernel", "abi", "compiler"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
 
     let mut hasher = blake3::Hasher::new();
     for dir in ["abi", "compiler"] {
@@ -32,13 +38,19 @@ fn main() {
     // The compiler's own version, for builds from a published crate without sources.
     hasher.update(env::var("CARGO_PKG_VERSION").unwrap_or_default().as_bytes());
     hash_file(&root.join("Cargo.lock"), &mut hasher);
-    println!("cargo:rustc-env=HAKO_COMPILER_FINGERPRINT={}", &hasher.finalize().to_hex()[..16]);
+    println!(
+        "cargo:rustc-env=HAKO_COMPILER_FINGERPRINT={}",
+        &hasher.finalize().to_hex()[..16]
+    );
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
     fs::copy(&lib, &embedded).unwrap_or_else(|e| panic!("copying {}: {e}", lib.display()));
     println!("cargo:rustc-env=HAKO_KERNEL_LIB={}", embedded.display());
-    println!("cargo:rustc-env=HAKO_KERNEL_LINKER_SCRIPT={}", root.join("kernel/link.ld").display());
+    println!(
+        "cargo:rustc-env=HAKO_KERNEL_LINKER_SCRIPT={}",
+        root.join("kernel/link.ld").display()
+    );
 }
 
 fn build_kernel(root: &Path) -> PathBuf {
@@ -46,7 +58,15 @@ fn build_kernel(root: &Path) -> PathBuf {
     let target_dir = root.join("target").join("kernel");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["build", "-p", "hako-kernel", "--target", KERNEL_TARGET, "--profile", "kernel"])
+        .args([
+            "build",
+            "-p",
+            "hako-kernel",
+            "--target",
+            KERNEL_TARGET,
+            "--profile",
+            "kernel",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer build's settings are for the host; none of them may leak into the kernel.
@@ -73,11 +93,16 @@ fn build_kernel(root: &Path) -> PathBuf {
              Is the target installed? Run `rustup target add {KERNEL_TARGET}` (the Makefile's setup step does this)."
         );
     }
-    target_dir.join(KERNEL_TARGET).join("kernel").join("libhako_kernel.a")
+    target_dir
+        .join(KERNEL_TARGET)
+        .join("kernel")
+        .join("libhako_kernel.a")
 }
 
 fn hash_tree(dir: &Path, hasher: &mut blake3::Hasher) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {

@@ -135,8 +135,14 @@ mod tests {
 
     #[test]
     fn percent_decode_rejects_truncated() {
-        assert_eq!(percent_decode(b"ab%4", |_| {}), Err(BadEncoding { offset: 2 }));
-        assert_eq!(percent_decode(b"%zz", |_| {}), Err(BadEncoding { offset: 0 }));
+        assert_eq!(
+            percent_decode(b"ab%4", |_| {}),
+            Err(BadEncoding { offset: 2 })
+        );
+        assert_eq!(
+            percent_decode(b"%zz", |_| {}),
+            Err(BadEncoding { offset: 0 })
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ pub struct Slice<T> {
 }
 
 impl<T> Slice<T> {
-    pub const EMPTY: Slice<T> = Slice { ptr: core::ptr::null(), len: 0 };
+    pub const EMPTY: Slice<T> = Slice {
+        ptr: core::ptr::null(),
+        len: 0,
+    };
 
     /// # Safety
     /// `ptr` must point to `len` valid `T`s that live for `'a` (true for descriptors the
@@ -281,6 +284,9 @@ mod tests {
     fn descriptor_symbol_name() {
         extern crate std;
         use std::string::ToString;
-        assert_eq!(descriptor_symbol(MAIN_PREFIX).to_string(), MAIN_DESCRIPTOR_SYMBOL);
+        assert_eq!(
+            descriptor_symbol(MAIN_PREFIX).to_string(),
+            MAIN_DESCRIPTOR_SYMBOL
+        );
     }
 }

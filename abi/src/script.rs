@@ -239,10 +239,26 @@ pub struct Arg {
 /// One decoded command, borrowing names from the script bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command<'a> {
-    Instantiate { id: u32, module: u32 },
-    Register { id: u32, instance: u32, name: &'a [u8] },
-    Invoke { id: u32, instance: u32, name: &'a [u8], args: Args<'a> },
-    Get { id: u32, instance: u32, name: &'a [u8] },
+    Instantiate {
+        id: u32,
+        module: u32,
+    },
+    Register {
+        id: u32,
+        instance: u32,
+        name: &'a [u8],
+    },
+    Invoke {
+        id: u32,
+        instance: u32,
+        name: &'a [u8],
+        args: Args<'a>,
+    },
+    Get {
+        id: u32,
+        instance: u32,
+        name: &'a [u8],
+    },
 }
 
 impl Command<'_> {
@@ -276,7 +292,10 @@ impl<'a> Args<'a> {
         let a = self.raw.get(i * ARG_SIZE..(i + 1) * ARG_SIZE)?;
         let mut bits = [0u8; 16];
         bits.copy_from_slice(&a[1..]);
-        Some(Arg { valtype: a[0], bits: u128::from_le_bytes(bits) })
+        Some(Arg {
+            valtype: a[0],
+            bits: u128::from_le_bytes(bits),
+        })
     }
     pub fn iter(&self) -> impl Iterator<Item = Arg> + 'a {
         let this = *self;
@@ -291,9 +310,15 @@ pub enum DecodeError {
     BadVersion(u32),
     /// The bytes end inside a command (at this offset).
     Truncated(usize),
-    UnknownOp { offset: usize, op: u8 },
+    UnknownOp {
+        offset: usize,
+        op: u8,
+    },
     /// Ids must strictly increase.
-    IdOrder { offset: usize, id: u32 },
+    IdOrder {
+        offset: usize,
+        id: u32,
+    },
     /// Bytes left after the last command.
     TrailingBytes(usize),
 }
@@ -302,9 +327,13 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             DecodeError::BadMagic => write!(f, "not a hako script (bad magic)"),
-            DecodeError::BadVersion(v) => write!(f, "script version {v}, expected {SCRIPT_VERSION}"),
+            DecodeError::BadVersion(v) => {
+                write!(f, "script version {v}, expected {SCRIPT_VERSION}")
+            }
             DecodeError::Truncated(o) => write!(f, "script truncated at offset {o}"),
-            DecodeError::UnknownOp { offset, op } => write!(f, "unknown script op {op} at offset {offset}"),
+            DecodeError::UnknownOp { offset, op } => {
+                write!(f, "unknown script op {op} at offset {offset}")
+            }
             DecodeError::IdOrder { offset, id } => {
                 write!(f, "command id {id} at offset {offset} does not increase")
             }
@@ -349,16 +378,36 @@ impl<'a> Reader<'a> {
         let op = self.u8()?;
         let id = self.u32()?;
         Ok(match op {
-            op::INSTANTIATE => Command::Instantiate { id, module: self.u32()? },
-            op::REGISTER => Command::Register { id, instance: self.u32()?, name: self.name()? },
+            op::INSTANTIATE => Command::Instantiate {
+                id,
+                module: self.u32()?,
+            },
+            op::REGISTER => Command::Register {
+                id,
+                instance: self.u32()?,
+                name: self.name()?,
+            },
             op::INVOKE => {
                 let instance = self.u32()?;
                 let name = self.name()?;
                 let argc = self.u32()? as usize;
-                let len = argc.checked_mul(ARG_SIZE).ok_or(DecodeError::Truncated(self.pos))?;
-                Command::Invoke { id, instance, name, args: Args { raw: self.take(len)? } }
+                let len = argc
+                    .checked_mul(ARG_SIZE)
+                    .ok_or(DecodeError::Truncated(self.pos))?;
+                Command::Invoke {
+                    id,
+                    instance,
+                    name,
+                    args: Args {
+                        raw: self.take(len)?,
+                    },
+                }
             }
-            op::GET => Command::Get { id, instance: self.u32()?, name: self.name()? },
+            op::GET => Command::Get {
+                id,
+                instance: self.u32()?,
+                name: self.name()?,
+            },
             op => return Err(DecodeError::UnknownOp { offset: at, op }),
         })
     }
@@ -389,7 +438,10 @@ impl<'a> Script<'a> {
         if r.pos != bytes.len() {
             return Err(DecodeError::TrailingBytes(r.pos));
         }
-        Ok(Script { count, body: &bytes[body_start..] })
+        Ok(Script {
+            count,
+            body: &bytes[body_start..],
+        })
     }
 
     /// The number of commands.
@@ -402,7 +454,13 @@ impl<'a> Script<'a> {
 
     /// The commands in order.
     pub fn commands(&self) -> Commands<'a> {
-        Commands { reader: Reader { bytes: self.body, pos: 0 }, left: self.count }
+        Commands {
+            reader: Reader {
+                bytes: self.body,
+                pos: 0,
+            },
+            left: self.count,
+        }
     }
 }
 
@@ -414,7 +472,9 @@ pub struct Commands<'a> {
 
 impl fmt::Debug for Commands<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Commands").field("left", &self.left).finish()
+        f.debug_struct("Commands")
+            .field("left", &self.left)
+            .finish()
     }
 }
 
@@ -439,7 +499,9 @@ pub struct ScriptWriter<F: FnMut(&[u8])> {
 
 impl<F: FnMut(&[u8])> fmt::Debug for ScriptWriter<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScriptWriter").field("count", &self.count).finish()
+        f.debug_struct("ScriptWriter")
+            .field("count", &self.count)
+            .finish()
     }
 }
 
@@ -473,7 +535,12 @@ impl<F: FnMut(&[u8])> ScriptWriter<F> {
                 (self.out)(&instance.to_le_bytes());
                 self.name(name);
             }
-            Command::Invoke { id, instance, name, args } => {
+            Command::Invoke {
+                id,
+                instance,
+                name,
+                args,
+            } => {
                 self.head(op::INVOKE, id);
                 (self.out)(&instance.to_le_bytes());
                 self.name(name);
@@ -520,16 +587,28 @@ pub const fn type_name(valtype: u8) -> Option<(&'static str, usize)> {
 
 /// The value type with this result-line name.
 pub fn type_from_name(name: &str) -> Option<u8> {
-    [valtype::I32, valtype::I64, valtype::F32, valtype::F64, valtype::V128, valtype::FUNCREF, valtype::EXTERNREF]
-        .into_iter()
-        .find(|&t| type_name(t).is_some_and(|(n, _)| n == name))
+    [
+        valtype::I32,
+        valtype::I64,
+        valtype::F32,
+        valtype::F64,
+        valtype::V128,
+        valtype::FUNCREF,
+        valtype::EXTERNREF,
+    ]
+    .into_iter()
+    .find(|&t| type_name(t).is_some_and(|(n, _)| n == name))
 }
 
 /// Write `<type>:<hex>` for one value.
 pub fn write_value(out: &mut impl fmt::Write, valtype: u8, bits: u128) -> fmt::Result {
     match type_name(valtype) {
         Some((name, width)) => {
-            let mask = if width == 32 { u128::MAX } else { (1u128 << (width * 4)) - 1 };
+            let mask = if width == 32 {
+                u128::MAX
+            } else {
+                (1u128 << (width * 4)) - 1
+            };
             write!(out, "{name}:{:0width$x}", bits & mask, width = width)
         }
         None => write!(out, "0x{valtype:02x}:{bits:032x}"),
@@ -544,7 +623,11 @@ fn write_message(out: &mut impl fmt::Write, message: &str) -> fmt::Result {
 }
 
 /// `r <id> ok <values...>\n`.
-pub fn write_ok(out: &mut impl fmt::Write, id: u32, values: impl IntoIterator<Item = (u8, u128)>) -> fmt::Result {
+pub fn write_ok(
+    out: &mut impl fmt::Write,
+    id: u32,
+    values: impl IntoIterator<Item = (u8, u128)>,
+) -> fmt::Result {
     write!(out, "r {id} ok")?;
     for (t, bits) in values {
         out.write_char(' ')?;
@@ -591,7 +674,10 @@ pub enum Outcome<'a> {
     Ok(Values<'a>),
     Instantiated,
     /// The trap code number (it may be one this side does not know) and the message.
-    Trap { code: u32, message: &'a str },
+    Trap {
+        code: u32,
+        message: &'a str,
+    },
     Unlinkable(&'a str),
     Exception,
     Error(&'a str),
@@ -611,7 +697,9 @@ pub struct Values<'a>(&'a str);
 impl<'a> Values<'a> {
     /// Each value as `(valtype, bits)`, or `Err(word)` for a word that is not a value.
     pub fn iter(&self) -> impl Iterator<Item = Result<(u8, u128), &'a str>> + 'a {
-        self.0.split_ascii_whitespace().map(|word| parse_value(word).ok_or(word))
+        self.0
+            .split_ascii_whitespace()
+            .map(|word| parse_value(word).ok_or(word))
     }
 }
 
@@ -653,7 +741,10 @@ pub fn parse_result_line(line: &str) -> Result<ResultLine<'_>, LineError> {
         "exception" if rest.is_empty() => Outcome::Exception,
         "trap" => {
             let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-            Outcome::Trap { code: code.parse().map_err(|_| LineError::Malformed)?, message }
+            Outcome::Trap {
+                code: code.parse().map_err(|_| LineError::Malformed)?,
+                message,
+            }
         }
         "unlinkable" => Outcome::Unlinkable(rest),
         "error" => Outcome::Error(rest),
@@ -683,31 +774,67 @@ mod tests {
     fn script_round_trip() {
         let mut argbytes = Vec::new();
         let args = [
-            Arg { valtype: valtype::I32, bits: 0xffff_ffff },
-            Arg { valtype: valtype::V128, bits: u128::MAX - 5 },
-            Arg { valtype: valtype::EXTERNREF, bits: extern_ref_bits(0) },
+            Arg {
+                valtype: valtype::I32,
+                bits: 0xffff_ffff,
+            },
+            Arg {
+                valtype: valtype::V128,
+                bits: u128::MAX - 5,
+            },
+            Arg {
+                valtype: valtype::EXTERNREF,
+                bits: extern_ref_bits(0),
+            },
         ];
         {
             let mut w = ScriptWriter::new(5, |b| argbytes.extend_from_slice(b));
             w.write(&Command::Instantiate { id: 0, module: 0 });
-            w.write(&Command::Register { id: 1, instance: 0, name: b"M" });
+            w.write(&Command::Register {
+                id: 1,
+                instance: 0,
+                name: b"M",
+            });
             w.write_invoke(3, 0, "f\u{0}ü".as_bytes(), &args);
-            w.write(&Command::Get { id: 4, instance: 0, name: b"" });
+            w.write(&Command::Get {
+                id: 4,
+                instance: 0,
+                name: b"",
+            });
             w.write(&Command::Instantiate { id: 9, module: 7 });
         }
         let script = Script::parse(&argbytes).unwrap();
         assert_eq!(script.len(), 5);
         let cmds: Vec<_> = script.commands().collect();
         assert_eq!(cmds[0], Command::Instantiate { id: 0, module: 0 });
-        assert_eq!(cmds[1], Command::Register { id: 1, instance: 0, name: b"M" });
+        assert_eq!(
+            cmds[1],
+            Command::Register {
+                id: 1,
+                instance: 0,
+                name: b"M"
+            }
+        );
         match cmds[2] {
-            Command::Invoke { id: 3, instance: 0, name, args: a } => {
+            Command::Invoke {
+                id: 3,
+                instance: 0,
+                name,
+                args: a,
+            } => {
                 assert_eq!(name, "f\u{0}ü".as_bytes());
                 assert_eq!(a.iter().collect::<Vec<_>>(), args);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(cmds[3], Command::Get { id: 4, instance: 0, name: b"" });
+        assert_eq!(
+            cmds[3],
+            Command::Get {
+                id: 4,
+                instance: 0,
+                name: b""
+            }
+        );
         assert_eq!(cmds[4].id(), 9);
         // Re-encoding the decoded commands gives the same bytes.
         assert_eq!(encode(&cmds), argbytes);
@@ -715,20 +842,47 @@ mod tests {
 
     #[test]
     fn decoder_rejects_bad_input() {
-        let good = encode(&[Command::Instantiate { id: 0, module: 1 }, Command::Get { id: 1, instance: 0, name: b"g" }]);
+        let good = encode(&[
+            Command::Instantiate { id: 0, module: 1 },
+            Command::Get {
+                id: 1,
+                instance: 0,
+                name: b"g",
+            },
+        ]);
         assert!(Script::parse(&good).is_ok());
         for cut in 0..good.len() {
-            assert!(Script::parse(&good[..cut]).is_err(), "prefix of {cut} bytes accepted");
+            assert!(
+                Script::parse(&good[..cut]).is_err(),
+                "prefix of {cut} bytes accepted"
+            );
         }
         let mut trailing = good.clone();
         trailing.push(0);
-        assert_eq!(Script::parse(&trailing).unwrap_err(), DecodeError::TrailingBytes(good.len()));
+        assert_eq!(
+            Script::parse(&trailing).unwrap_err(),
+            DecodeError::TrailingBytes(good.len())
+        );
         let mut bad_op = good.clone();
         bad_op[12] = 99;
-        assert_eq!(Script::parse(&bad_op).unwrap_err(), DecodeError::UnknownOp { offset: 12, op: 99 });
-        let order = encode(&[Command::Instantiate { id: 5, module: 0 }, Command::Instantiate { id: 5, module: 0 }]);
-        assert!(matches!(Script::parse(&order), Err(DecodeError::IdOrder { id: 5, .. })));
-        let mut huge = encode(&[Command::Invoke { id: 0, instance: 0, name: b"", args: Args { raw: &[] } }]);
+        assert_eq!(
+            Script::parse(&bad_op).unwrap_err(),
+            DecodeError::UnknownOp { offset: 12, op: 99 }
+        );
+        let order = encode(&[
+            Command::Instantiate { id: 5, module: 0 },
+            Command::Instantiate { id: 5, module: 0 },
+        ]);
+        assert!(matches!(
+            Script::parse(&order),
+            Err(DecodeError::IdOrder { id: 5, .. })
+        ));
+        let mut huge = encode(&[Command::Invoke {
+            id: 0,
+            instance: 0,
+            name: b"",
+            args: Args { raw: &[] },
+        }]);
         let n = huge.len();
         huge[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(Script::parse(&huge).is_err());
@@ -737,7 +891,17 @@ mod tests {
     #[test]
     fn result_lines_round_trip() {
         let mut s = String::new();
-        write_ok(&mut s, 7, [(valtype::I32, 42), (valtype::F64, 0x7ff8_0000_0000_0000), (valtype::V128, 1), (valtype::EXTERNREF, 0)]).unwrap();
+        write_ok(
+            &mut s,
+            7,
+            [
+                (valtype::I32, 42),
+                (valtype::F64, 0x7ff8_0000_0000_0000),
+                (valtype::V128, 1),
+                (valtype::EXTERNREF, 0),
+            ],
+        )
+        .unwrap();
         write_instantiated(&mut s, 8).unwrap();
         write_trap(&mut s, 9, TrapCode::IntegerDivideByZero).unwrap();
         write_unlinkable(&mut s, 10, "unknown import\nspectest.foo").unwrap();
@@ -747,24 +911,50 @@ mod tests {
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(lines[0], "r 7 ok i32:0000002a f64:7ff8000000000000 v128:00000000000000000000000000000001 externref:0000000000000000");
         assert_eq!(lines[2], "r 9 trap 1 integer divide by zero");
-        let parsed: Vec<_> = lines.iter().map(|l| parse_result_line(l).unwrap()).collect();
+        let parsed: Vec<_> = lines
+            .iter()
+            .map(|l| parse_result_line(l).unwrap())
+            .collect();
         match parsed[0].outcome {
             Outcome::Ok(v) => assert_eq!(
                 v.iter().collect::<Vec<_>>(),
-                [Ok((valtype::I32, 42)), Ok((valtype::F64, 0x7ff8_0000_0000_0000)), Ok((valtype::V128, 1)), Ok((valtype::EXTERNREF, 0))]
+                [
+                    Ok((valtype::I32, 42)),
+                    Ok((valtype::F64, 0x7ff8_0000_0000_0000)),
+                    Ok((valtype::V128, 1)),
+                    Ok((valtype::EXTERNREF, 0))
+                ]
             ),
             other => panic!("{other:?}"),
         }
-        assert_eq!(parsed[1], ResultLine { id: 8, outcome: Outcome::Instantiated });
-        assert_eq!(parsed[2].outcome, Outcome::Trap { code: 1, message: "integer divide by zero" });
-        assert_eq!(parsed[3].outcome, Outcome::Unlinkable("unknown import spectest.foo"));
+        assert_eq!(
+            parsed[1],
+            ResultLine {
+                id: 8,
+                outcome: Outcome::Instantiated
+            }
+        );
+        assert_eq!(
+            parsed[2].outcome,
+            Outcome::Trap {
+                code: 1,
+                message: "integer divide by zero"
+            }
+        );
+        assert_eq!(
+            parsed[3].outcome,
+            Outcome::Unlinkable("unknown import spectest.foo")
+        );
         assert_eq!(parsed[4].outcome, Outcome::Error("no export `f`"));
         assert_eq!(parsed[5].outcome, Outcome::Exception);
         assert!(matches!(parsed[6].outcome, Outcome::Ok(v) if v.iter().count() == 0));
         assert_eq!(parse_result_line("done"), Err(LineError::NotAResult));
         assert_eq!(parse_result_line("exit 0"), Err(LineError::NotAResult));
         assert_eq!(parse_result_line("r x ok"), Err(LineError::Malformed));
-        assert_eq!(parse_result_line("r 1 ok i32:123456789"), Err(LineError::Malformed));
+        assert_eq!(
+            parse_result_line("r 1 ok i32:123456789"),
+            Err(LineError::Malformed)
+        );
         assert_eq!(parse_result_line("r 1 bogus"), Err(LineError::Malformed));
     }
 

@@ -20,7 +20,11 @@ pub struct WasiFunction {
 }
 
 const fn f(name: &'static str, params: &'static [u8], results: &'static [u8]) -> WasiFunction {
-    WasiFunction { name, params, results }
+    WasiFunction {
+        name,
+        params,
+        results,
+    }
 }
 
 const R: &[u8] = &[I32];
@@ -56,9 +60,17 @@ pub const FUNCTIONS: [WasiFunction; 46] = [
     f("fd_write", &[I32, I32, I32, I32], R),
     f("path_create_directory", &[I32, I32, I32], R),
     f("path_filestat_get", &[I32, I32, I32, I32, I32], R),
-    f("path_filestat_set_times", &[I32, I32, I32, I32, I64, I64, I32], R),
+    f(
+        "path_filestat_set_times",
+        &[I32, I32, I32, I32, I64, I64, I32],
+        R,
+    ),
     f("path_link", &[I32, I32, I32, I32, I32, I32, I32], R),
-    f("path_open", &[I32, I32, I32, I32, I32, I64, I64, I32, I32], R),
+    f(
+        "path_open",
+        &[I32, I32, I32, I32, I32, I64, I64, I32, I32],
+        R,
+    ),
     f("path_readlink", &[I32, I32, I32, I32, I32, I32], R),
     f("path_remove_directory", &[I32, I32, I32], R),
     f("path_rename", &[I32, I32, I32, I32, I32, I32], R),
@@ -76,7 +88,12 @@ pub const FUNCTIONS: [WasiFunction; 46] = [
 ];
 
 /// The WASI function `name` with this exact signature, if there is one.
-pub fn lookup(module: &str, name: &str, params: &[u8], results: &[u8]) -> Option<&'static WasiFunction> {
+pub fn lookup(
+    module: &str,
+    name: &str,
+    params: &[u8],
+    results: &[u8],
+) -> Option<&'static WasiFunction> {
     if module != MODULE {
         return None;
     }
@@ -127,6 +144,9 @@ mod tests {
         assert!(lookup(MODULE, "fd_write", &[I32, I32, I32, I32], &[I32]).is_some());
         assert!(lookup(MODULE, "fd_write", &[I32, I32, I32], &[I32]).is_none());
         assert!(lookup("env", "fd_write", &[I32, I32, I32, I32], &[I32]).is_none());
-        assert_eq!(symbol("fd_write").to_string(), "wasi_snapshot_preview1__fd_write");
+        assert_eq!(
+            symbol("fd_write").to_string(),
+            "wasi_snapshot_preview1__fd_write"
+        );
     }
 }

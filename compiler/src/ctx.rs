@@ -122,15 +122,22 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         f.add_attribute(AttributeLoc::Function, self.enum_attr("nounwind"));
     }
 
-    /// Attributes of every function whose body we emit: `nounwind` (Wasm code never
-    /// unwinds: traps leave through the kernel) and `no-builtins`, so that LLVM never turns a
-    /// loop into a call to `memcpy`/`memset`, which the freestanding image need not define.
+    /// Attributes of every function whose body we emit:
+    /// - `nounwind`: Wasm code never unwinds (traps leave through the kernel);
+    /// - `no-builtins`: LLVM must never turn a loop into a call to `memcpy`/`memset`, which
+    ///   the freestanding image need not define;
+    /// - `disable-tail-calls`: every Wasm call that is not a `return_call` keeps its frame.
+    ///   Without this, tail-recursion elimination (which also handles accumulator recursion
+    ///   such as `f(x + 1) + 1`) and sibling-call optimisation turn unbounded recursion into
+    ///   an endless loop, where Wasm requires the call stack to be exhausted (a trap).
     pub fn add_body_attributes(&self, f: FunctionValue<'ctx>) {
         self.add_nounwind(f);
-        f.add_attribute(
-            AttributeLoc::Function,
-            self.llcx.create_string_attribute("no-builtins", ""),
-        );
+        for (key, value) in [("no-builtins", ""), ("disable-tail-calls", "true")] {
+            f.add_attribute(
+                AttributeLoc::Function,
+                self.llcx.create_string_attribute(key, value),
+            );
+        }
     }
 
     pub fn enum_attr(&self, name: &str) -> Attribute {

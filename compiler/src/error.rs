@@ -43,10 +43,23 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
         // The module was validated before translation reads it again, so a reader error
         // here is still reported as what it is: a malformed input.
         CompileError::Invalid {
-            message: e.message().to_string(),
+            message: one_line(e.message()),
             offset: e.offset() as usize,
         }
     }
+}
+
+/// Folds a message onto one line: some wasmparser messages embed a pretty-printed `Debug`
+/// of the bytes they expected, and an error must stay one line on a terminal.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for word in message.split_whitespace() {
+        if !out.is_empty() && !(out.ends_with('[') || word.starts_with(']')) {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 impl From<inkwell::builder::BuilderError> for CompileError {
@@ -69,4 +82,17 @@ pub(crate) fn unsupported(feature: impl Into<String>, offset: usize) -> CompileE
 /// An [`CompileError::Internal`] error.
 pub(crate) fn internal(message: impl Into<String>) -> CompileError {
     CompileError::Internal(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(
+            super::one_line(
+                "bad magic - expected=[\n    0x0,\n    0x61,\n] actual=[\n    0x74,\n]"
+            ),
+            "bad magic - expected=[0x0, 0x61,] actual=[0x74,]"
+        );
+    }
 }

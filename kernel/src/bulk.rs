@@ -4,7 +4,12 @@
 
 use hako_abi::trap::TrapCode;
 
-fn range(len_total: usize, start: u64, len: u64, trap: TrapCode) -> Result<core::ops::Range<usize>, TrapCode> {
+fn range(
+    len_total: usize,
+    start: u64,
+    len: u64,
+    trap: TrapCode,
+) -> Result<core::ops::Range<usize>, TrapCode> {
     let end = start.checked_add(len).ok_or(trap)?;
     if end > len_total as u64 {
         return Err(trap);
@@ -13,14 +18,26 @@ fn range(len_total: usize, start: u64, len: u64, trap: TrapCode) -> Result<core:
 }
 
 /// `memory.fill` / `table.fill`.
-pub fn fill<T: Copy>(dst: &mut [T], at: u64, value: T, len: u64, trap: TrapCode) -> Result<(), TrapCode> {
+pub fn fill<T: Copy>(
+    dst: &mut [T],
+    at: u64,
+    value: T,
+    len: u64,
+    trap: TrapCode,
+) -> Result<(), TrapCode> {
     let r = range(dst.len(), at, len, trap)?;
     dst[r].fill(value);
     Ok(())
 }
 
 /// `memory.copy` / `table.copy` within one memory or table (overlap-safe).
-pub fn copy_within<T: Copy>(mem: &mut [T], dst: u64, src: u64, len: u64, trap: TrapCode) -> Result<(), TrapCode> {
+pub fn copy_within<T: Copy>(
+    mem: &mut [T],
+    dst: u64,
+    src: u64,
+    len: u64,
+    trap: TrapCode,
+) -> Result<(), TrapCode> {
     let s = range(mem.len(), src, len, trap)?;
     let d = range(mem.len(), dst, len, trap)?;
     mem.copy_within(s, d.start);
@@ -29,7 +46,14 @@ pub fn copy_within<T: Copy>(mem: &mut [T], dst: u64, src: u64, len: u64, trap: T
 
 /// `memory.copy` / `table.copy` between two different memories or tables, and
 /// `memory.init` / `table.init` from a (possibly dropped, i.e. empty) segment.
-pub fn copy_from<T: Copy>(dst_mem: &mut [T], src_mem: &[T], dst: u64, src: u64, len: u64, trap: TrapCode) -> Result<(), TrapCode> {
+pub fn copy_from<T: Copy>(
+    dst_mem: &mut [T],
+    src_mem: &[T],
+    dst: u64,
+    src: u64,
+    len: u64,
+    trap: TrapCode,
+) -> Result<(), TrapCode> {
     let s = range(src_mem.len(), src, len, trap)?;
     let d = range(dst_mem.len(), dst, len, trap)?;
     dst_mem[d].copy_from_slice(&src_mem[s]);

@@ -35,7 +35,10 @@ mod tests {
     #[test]
     fn parses_args_env_and_ignores_others() {
         let c = parse(b"console=ttyS0 hako.arg=prog hako.env=A%3D1 hako.arg=a%20b virtio_mmio.device=1K@0x1:2 hako.arg=").unwrap();
-        assert_eq!(c.args, vec![b"prog".to_vec(), b"a b".to_vec(), b"".to_vec()]);
+        assert_eq!(
+            c.args,
+            vec![b"prog".to_vec(), b"a b".to_vec(), b"".to_vec()]
+        );
         assert_eq!(c.env, vec![b"A=1".to_vec()]);
         assert_eq!(parse(b"hako.arg=%4"), Err(&b"hako.arg=%4"[..]));
         assert_eq!(parse(b"").unwrap(), CommandLine::default());

@@ -31,7 +31,9 @@ pub fn eval(ops: &[ConstOp], env: &impl ConstEnv) -> Result<ValRaw, ConstError> 
         let v = match op.op {
             const_op::I32_CONST | const_op::F32_CONST => ValRaw::from_u32(op.imm[0] as u32),
             const_op::I64_CONST | const_op::F64_CONST => ValRaw::from_u64(op.imm[0]),
-            const_op::V128_CONST => ValRaw::from_u128(op.imm[0] as u128 | (op.imm[1] as u128) << 64),
+            const_op::V128_CONST => {
+                ValRaw::from_u128(op.imm[0] as u128 | (op.imm[1] as u128) << 64)
+            }
             const_op::GLOBAL_GET => {
                 let i = op.imm[0] as u32;
                 env.global(i).ok_or(ConstError::BadIndex(i))?
@@ -85,15 +87,31 @@ mod tests {
         }
     }
     fn op(op: u32, a: u64) -> ConstOp {
-        ConstOp { op, _pad: 0, imm: [a, 0] }
+        ConstOp {
+            op,
+            _pad: 0,
+            imm: [a, 0],
+        }
     }
 
     #[test]
     fn constants() {
-        assert_eq!(eval(&[op(I32_CONST, 0xffff_ffff)], &Env).unwrap(), ValRaw::from_u32(u32::MAX));
+        assert_eq!(
+            eval(&[op(I32_CONST, 0xffff_ffff)], &Env).unwrap(),
+            ValRaw::from_u32(u32::MAX)
+        );
         assert_eq!(eval(&[op(I64_CONST, 7)], &Env).unwrap().u64(), 7);
-        assert_eq!(eval(&[op(F64_CONST, 0x4000_0000_0000_0000)], &Env).unwrap().u64(), 0x4000_0000_0000_0000);
-        let v = ConstOp { op: V128_CONST, _pad: 0, imm: [1, 2] };
+        assert_eq!(
+            eval(&[op(F64_CONST, 0x4000_0000_0000_0000)], &Env)
+                .unwrap()
+                .u64(),
+            0x4000_0000_0000_0000
+        );
+        let v = ConstOp {
+            op: V128_CONST,
+            _pad: 0,
+            imm: [1, 2],
+        };
         assert_eq!(eval(&[v], &Env).unwrap().u128(), 1 | 2 << 64);
         assert_eq!(eval(&[op(REF_NULL, 0x70)], &Env).unwrap().u64(), 0);
         assert_eq!(eval(&[op(REF_FUNC, 2)], &Env).unwrap().u64(), 0x1040);
@@ -102,7 +120,13 @@ mod tests {
 
     #[test]
     fn extended_const_arithmetic() {
-        let p = [op(GLOBAL_GET, 0), op(I32_CONST, 2), op(I32_ADD, 0), op(I32_CONST, 3), op(I32_MUL, 0)];
+        let p = [
+            op(GLOBAL_GET, 0),
+            op(I32_CONST, 2),
+            op(I32_ADD, 0),
+            op(I32_CONST, 3),
+            op(I32_MUL, 0),
+        ];
         assert_eq!(eval(&p, &Env).unwrap().u32(), 126);
         let p = [op(I32_CONST, 0), op(I32_CONST, 1), op(I32_SUB, 0)];
         assert_eq!(eval(&p, &Env).unwrap(), ValRaw::from_u32(u32::MAX));
@@ -115,9 +139,18 @@ mod tests {
     #[test]
     fn malformed() {
         assert_eq!(eval(&[], &Env), Err(ConstError::StackMismatch));
-        assert_eq!(eval(&[op(I32_ADD, 0)], &Env), Err(ConstError::StackMismatch));
-        assert_eq!(eval(&[op(I32_CONST, 0), op(I32_CONST, 0)], &Env), Err(ConstError::StackMismatch));
+        assert_eq!(
+            eval(&[op(I32_ADD, 0)], &Env),
+            Err(ConstError::StackMismatch)
+        );
+        assert_eq!(
+            eval(&[op(I32_CONST, 0), op(I32_CONST, 0)], &Env),
+            Err(ConstError::StackMismatch)
+        );
         assert_eq!(eval(&[op(99, 0)], &Env), Err(ConstError::UnknownOp(99)));
-        assert_eq!(eval(&[op(GLOBAL_GET, 1)], &Env), Err(ConstError::BadIndex(1)));
+        assert_eq!(
+            eval(&[op(GLOBAL_GET, 1)], &Env),
+            Err(ConstError::BadIndex(1))
+        );
     }
 }

@@ -105,11 +105,17 @@ mod tests {
         assert_eq!(m.write(9, 1u64), Err(errno::FAULT));
         assert_eq!(m.bytes(16, 0).map(|b| b.len()), Ok(0));
         assert_eq!(m.bytes(17, 0).map(|b| b.len()), Err(errno::FAULT));
-        assert_eq!(m.bytes(u32::MAX, u32::MAX).map(|b| b.len()), Err(errno::FAULT));
+        assert_eq!(
+            m.bytes(u32::MAX, u32::MAX).map(|b| b.len()),
+            Err(errno::FAULT)
+        );
         assert_eq!(m.read_elem::<u32>(0, 3), Ok(0xdead_beef));
         assert_eq!(m.read_elem::<u32>(0, 4), Err(errno::FAULT));
         assert_eq!(m.read_elem::<u64>(u32::MAX, u32::MAX), Err(errno::FAULT));
         let mut empty: [u8; 0] = [];
-        assert_eq!(GuestMemory::new(&mut empty).read::<u8>(0), Err(errno::FAULT));
+        assert_eq!(
+            GuestMemory::new(&mut empty).read::<u8>(0),
+            Err(errno::FAULT)
+        );
     }
 }

@@ -27,7 +27,10 @@ pub fn main(line: &[u8]) -> ! {
     hw::time::init();
     let cl = match cmdline::parse(line) {
         Ok(c) => c,
-        Err(tok) => error(format_args!("bad command-line token {}", core::str::from_utf8(tok).unwrap_or("?"))),
+        Err(tok) => error(format_args!(
+            "bad command-line token {}",
+            core::str::from_utf8(tok).unwrap_or("?")
+        )),
     };
     wasm::set_wasi(WasiCtx::new(cl.args, cl.env));
 

@@ -15,10 +15,14 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr;
-use hako_abi::module::{extern_kind, segment_mode, ConstExpr, ModuleDescriptor, GlobalType, NO_INDEX, NO_MAX};
+use hako_abi::module::{
+    extern_kind, segment_mode, ConstExpr, GlobalType, ModuleDescriptor, NO_INDEX, NO_MAX,
+};
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
-use hako_abi::vm::{FuncRef, MemoryDef, TableDef, ValRaw, VmContext, GUARDED_MEMORY_RESERVATION, WASM_PAGE_SIZE};
+use hako_abi::vm::{
+    FuncRef, MemoryDef, TableDef, ValRaw, VmContext, GUARDED_MEMORY_RESERVATION, WASM_PAGE_SIZE,
+};
 
 /// Where linear memories are reserved: 8 GiB each from 1 TiB up.
 pub const LINMEM_BASE: u64 = 1 << 40;
@@ -134,12 +138,15 @@ impl ConstEnv for Env<'_> {
         (i < self.readable).then(|| hw::read_global(self.globals[i]))
     }
     fn func_ref(&self, index: u32) -> Option<u64> {
-        self.funcs.get(index as usize).map(|f| f as *const FuncRef as u64)
+        self.funcs
+            .get(index as usize)
+            .map(|f| f as *const FuncRef as u64)
     }
 }
 
 fn eval(e: &ConstExpr, env: &Env) -> Result<ValRaw, InstError> {
-    constexpr::eval(hw::slice(e), env).map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
+    constexpr::eval(hw::slice(e), env)
+        .map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
 }
 
 impl Store {
@@ -149,16 +156,26 @@ impl Store {
         if id >= MAX_MEMORIES {
             return Err(InstError::Error("too many memories".into()));
         }
-        let max_pages = if max_pages == NO_MAX { MAX_PAGES } else { max_pages.min(MAX_PAGES) };
+        let max_pages = if max_pages == NO_MAX {
+            MAX_PAGES
+        } else {
+            max_pages.min(MAX_PAGES)
+        };
         if min_pages > max_pages {
-            return Err(InstError::Error(format!("memory of {min_pages} pages is too large")));
+            return Err(InstError::Error(format!(
+                "memory of {min_pages} pages is too large"
+            )));
         }
         let base = LINMEM_BASE + id * GUARDED_MEMORY_RESERVATION;
         let bytes = min_pages * WASM_PAGE_SIZE;
-        crate::hw::mm::map_zeroed(base, bytes)
-            .map_err(|_| InstError::Error(format!("out of memory for a memory of {min_pages} pages")))?;
+        crate::hw::mm::map_zeroed(base, bytes).map_err(|_| {
+            InstError::Error(format!("out of memory for a memory of {min_pages} pages"))
+        })?;
         self.memories.push(Box::new(MemoryObj {
-            def: MemoryDef { base: base as usize as *mut u8, size: bytes },
+            def: MemoryDef {
+                base: base as usize as *mut u8,
+                size: bytes,
+            },
             max_pages,
             mapped: bytes,
         }));
@@ -166,12 +183,21 @@ impl Store {
     }
 
     pub fn new_table(&mut self, elem_type: u32, min: u64, max: u64) -> Result<usize, InstError> {
-        let max = if max == NO_MAX { MAX_TABLE } else { max.min(MAX_TABLE) };
+        let max = if max == NO_MAX {
+            MAX_TABLE
+        } else {
+            max.min(MAX_TABLE)
+        };
         if min > max {
-            return Err(InstError::Error(format!("table of {min} entries is too large")));
+            return Err(InstError::Error(format!(
+                "table of {min} entries is too large"
+            )));
         }
         let mut t = Box::new(TableObj {
-            def: TableDef { base: ptr::null_mut(), len: 0 },
+            def: TableDef {
+                base: ptr::null_mut(),
+                len: 0,
+            },
             elems: vec![ptr::null(); min as usize],
             max,
             elem_type,
@@ -229,10 +255,18 @@ impl Store {
         }
         let id = self.instances.len();
         let types = hw::slice(&desc.types);
-        let type_ids: Vec<u32> =
-            types.iter().map(|t| self.types.intern(hw::slice(&t.params), hw::slice(&t.results))).collect();
+        let type_ids: Vec<u32> = types
+            .iter()
+            .map(|t| {
+                self.types
+                    .intern(hw::slice(&t.params), hw::slice(&t.results))
+            })
+            .collect();
         let type_id = |ti: u32| -> Result<u32, InstError> {
-            type_ids.get(ti as usize).copied().ok_or_else(|| InstError::Error(format!("bad type index {ti}")))
+            type_ids
+                .get(ti as usize)
+                .copied()
+                .ok_or_else(|| InstError::Error(format!("bad type index {ti}")))
         };
 
         let mut vmctx = Box::new(VmContext {
@@ -256,26 +290,56 @@ impl Store {
             let (module, name) = (hw::slice(&imp.module), hw::slice(&imp.name));
             let unresolved = |store: &mut Store| {
                 crate::hw::serial::record(format_args!("unresolved {} {}", s(module), s(name)));
-                store.imports.push(ImportRecord { module, name, called: false });
+                store.imports.push(ImportRecord {
+                    module,
+                    name,
+                    called: false,
+                });
                 store.imports.len() - 1
             };
             match imp.kind {
                 extern_kind::FUNC => {
                     let tid = type_id(imp.type_index)?;
                     let f = if !imp.linked.is_null() {
-                        FuncRef { code: imp.linked, array_call: ptr::null(), vmctx: vmctx_ptr, type_id: tid, _pad: 0 }
+                        FuncRef {
+                            code: imp.linked,
+                            array_call: ptr::null(),
+                            vmctx: vmctx_ptr,
+                            type_id: tid,
+                            _pad: 0,
+                        }
                     } else if let Some(Extern::Func(f)) = resolve(self, module, name, imp.kind) {
                         if f.type_id != tid {
-                            return Err(InstError::Error(format!("incompatible import type for {}.{}", s(module), s(name))));
+                            return Err(InstError::Error(format!(
+                                "incompatible import type for {}.{}",
+                                s(module),
+                                s(name)
+                            )));
                         }
                         f
                     } else if let Some(code) = self.wasi_function(module, name, tid) {
-                        FuncRef { code, array_call: ptr::null(), vmctx: vmctx_ptr, type_id: tid, _pad: 0 }
+                        FuncRef {
+                            code,
+                            array_call: ptr::null(),
+                            vmctx: vmctx_ptr,
+                            type_id: tid,
+                            _pad: 0,
+                        }
                     } else {
                         let rec = unresolved(self);
                         let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
-                        let code = if results == [valtype::I32] { hw::enosys_stub_addr() } else { hw::trap_stub_addr() };
-                        FuncRef { code, array_call: ptr::null(), vmctx: rec as *mut VmContext, type_id: tid, _pad: 0 }
+                        let code = if results == [valtype::I32] {
+                            hw::enosys_stub_addr()
+                        } else {
+                            hw::trap_stub_addr()
+                        };
+                        FuncRef {
+                            code,
+                            array_call: ptr::null(),
+                            vmctx: rec as *mut VmContext,
+                            type_id: tid,
+                            _pad: 0,
+                        }
                     };
                     funcs.push(f);
                 }
@@ -283,14 +347,22 @@ impl Store {
                     Some(Extern::Memory(m)) => memories.push(m),
                     _ => {
                         unresolved(self);
-                        return Err(InstError::Error(format!("unresolved memory import {}.{}", s(module), s(name))));
+                        return Err(InstError::Error(format!(
+                            "unresolved memory import {}.{}",
+                            s(module),
+                            s(name)
+                        )));
                     }
                 },
                 extern_kind::TABLE => match resolve(self, module, name, imp.kind) {
                     Some(Extern::Table(t)) => tables.push(t),
                     _ => {
                         unresolved(self);
-                        return Err(InstError::Error(format!("unresolved table import {}.{}", s(module), s(name))));
+                        return Err(InstError::Error(format!(
+                            "unresolved table import {}.{}",
+                            s(module),
+                            s(name)
+                        )));
                     }
                 },
                 extern_kind::GLOBAL => match resolve(self, module, name, imp.kind) {
@@ -300,10 +372,20 @@ impl Store {
                     }
                     _ => {
                         unresolved(self);
-                        return Err(InstError::Error(format!("unresolved global import {}.{}", s(module), s(name))));
+                        return Err(InstError::Error(format!(
+                            "unresolved global import {}.{}",
+                            s(module),
+                            s(name)
+                        )));
                     }
                 },
-                k => return Err(InstError::Error(format!("unsupported import kind {k} for {}.{}", s(module), s(name)))),
+                k => {
+                    return Err(InstError::Error(format!(
+                        "unsupported import kind {k} for {}.{}",
+                        s(module),
+                        s(name)
+                    )))
+                }
             }
         }
         let num_imported_funcs = funcs.len();
@@ -334,7 +416,11 @@ impl Store {
             global_ptrs.push(slot);
         }
         for (i, g) in defined.iter().enumerate() {
-            let env = Env { globals: &global_ptrs, readable: num_imported_globals + i, funcs: &funcs };
+            let env = Env {
+                globals: &global_ptrs,
+                readable: num_imported_globals + i,
+                funcs: &funcs,
+            };
             slots[i] = eval(&g.init, &env)?;
             global_types.push(g.ty);
         }
@@ -344,8 +430,14 @@ impl Store {
             global_ptrs[num_imported_globals + i] = slot;
         }
 
-        let memory_ptrs: Vec<*mut MemoryDef> = memories.iter().map(|&m| &mut self.memories[m].def as *mut MemoryDef).collect();
-        let table_ptrs: Vec<*mut TableDef> = tables.iter().map(|&t| &mut self.tables[t].def as *mut TableDef).collect();
+        let memory_ptrs: Vec<*mut MemoryDef> = memories
+            .iter()
+            .map(|&m| &mut self.memories[m].def as *mut MemoryDef)
+            .collect();
+        let table_ptrs: Vec<*mut TableDef> = tables
+            .iter()
+            .map(|&t| &mut self.tables[t].def as *mut TableDef)
+            .collect();
         vmctx.memory0 = memory_ptrs.first().copied().unwrap_or(ptr::null_mut());
         vmctx.memories = memory_ptrs.as_ptr();
         vmctx.tables = table_ptrs.as_ptr();
@@ -356,18 +448,29 @@ impl Store {
         // Element segments, evaluated now.
         let mut elems = Vec::new();
         for seg in hw::slice(&desc.elements) {
-            let env = Env { globals: &global_ptrs, readable: global_ptrs.len(), funcs: &funcs };
+            let env = Env {
+                globals: &global_ptrs,
+                readable: global_ptrs.len(),
+                funcs: &funcs,
+            };
             let items = hw::slice(&seg.items)
                 .iter()
                 .map(|e| eval(e, &env).map(|v| v.u64() as usize as *const u8))
                 .collect::<Result<Vec<_>, _>>()?;
             elems.push(items);
         }
-        let data: Vec<&'static [u8]> = hw::slice(&desc.data).iter().map(|d| hw::slice(&d.bytes)).collect();
+        let data: Vec<&'static [u8]> = hw::slice(&desc.data)
+            .iter()
+            .map(|d| hw::slice(&d.bytes))
+            .collect();
 
         let start = match desc.start {
             NO_INDEX => None,
-            i => Some(*funcs.get(i as usize).ok_or_else(|| InstError::Error(format!("bad start function {i}")))?),
+            i => Some(
+                *funcs
+                    .get(i as usize)
+                    .ok_or_else(|| InstError::Error(format!("bad start function {i}")))?,
+            ),
         };
         self.instances.push(Box::new(Instance {
             desc,
@@ -391,9 +494,17 @@ impl Store {
             match seg.mode {
                 segment_mode::ACTIVE => {
                     let inst = &self.instances[id];
-                    let env = Env { globals: &inst.global_ptrs, readable: inst.global_ptrs.len(), funcs: &inst.funcs };
+                    let env = Env {
+                        globals: &inst.global_ptrs,
+                        readable: inst.global_ptrs.len(),
+                        funcs: &inst.funcs,
+                    };
                     let off = eval(&seg.offset, &env)?.u64();
-                    let off = if self.table_is_64(id, seg.table) { off } else { off as u32 as u64 };
+                    let off = if self.table_is_64(id, seg.table) {
+                        off
+                    } else {
+                        off as u32 as u64
+                    };
                     let n = self.instances[id].elems[i].len() as u64;
                     self.table_init(id, seg.table, i as u32, off, 0, n)
                         .map_err(|_| InstError::Trap(TrapCode::ElementSegmentOutOfBounds))?;
@@ -406,7 +517,11 @@ impl Store {
         for (i, seg) in hw::slice(&desc.data).iter().enumerate() {
             if seg.mode == segment_mode::ACTIVE {
                 let inst = &self.instances[id];
-                let env = Env { globals: &inst.global_ptrs, readable: inst.global_ptrs.len(), funcs: &inst.funcs };
+                let env = Env {
+                    globals: &inst.global_ptrs,
+                    readable: inst.global_ptrs.len(),
+                    funcs: &inst.funcs,
+                };
                 let off = eval(&seg.offset, &env)?.u64();
                 let n = self.instances[id].data[i].len() as u64;
                 self.memory_init(id, seg.memory, i as u32, off, 0, n)
@@ -440,23 +555,35 @@ impl Store {
     /// Any export of instance `id` (for linking other instances).
     pub fn export(&self, id: usize, name: &[u8]) -> Option<Extern> {
         let inst = &self.instances[id];
-        let e = hw::slice(&inst.desc.exports).iter().find(|e| hw::slice(&e.name) == name)?;
+        let e = hw::slice(&inst.desc.exports)
+            .iter()
+            .find(|e| hw::slice(&e.name) == name)?;
         let i = e.index as usize;
         Some(match e.kind {
             extern_kind::FUNC => Extern::Func(*inst.funcs.get(i)?),
             extern_kind::MEMORY => Extern::Memory(*inst.memories.get(i)?),
             extern_kind::TABLE => Extern::Table(*inst.tables.get(i)?),
-            extern_kind::GLOBAL => Extern::Global(*inst.global_ptrs.get(i)?, *inst.global_types.get(i)?),
+            extern_kind::GLOBAL => {
+                Extern::Global(*inst.global_ptrs.get(i)?, *inst.global_types.get(i)?)
+            }
             _ => return None,
         })
     }
 
     fn memory_id(&self, inst: usize, mem: u32) -> Result<usize, TrapCode> {
-        self.instances[inst].memories.get(mem as usize).copied().ok_or(TrapCode::MemoryOutOfBounds)
+        self.instances[inst]
+            .memories
+            .get(mem as usize)
+            .copied()
+            .ok_or(TrapCode::MemoryOutOfBounds)
     }
 
     fn table_id(&self, inst: usize, table: u32) -> Result<usize, TrapCode> {
-        self.instances[inst].tables.get(table as usize).copied().ok_or(TrapCode::TableOutOfBounds)
+        self.instances[inst]
+            .tables
+            .get(table as usize)
+            .copied()
+            .ok_or(TrapCode::TableOutOfBounds)
     }
 
     pub fn memory_grow(&mut self, inst: usize, mem: u32, delta: u64) -> u64 {
@@ -466,25 +593,72 @@ impl Store {
         }
     }
 
-    pub fn memory_fill(&mut self, inst: usize, mem: u32, dst: u64, value: u32, len: u64) -> Result<(), TrapCode> {
+    pub fn memory_fill(
+        &mut self,
+        inst: usize,
+        mem: u32,
+        dst: u64,
+        value: u32,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let m = self.memory_id(inst, mem)?;
-        bulk::fill(hw::memory_bytes(&self.memories[m].def), dst, value as u8, len, TrapCode::MemoryOutOfBounds)
+        bulk::fill(
+            hw::memory_bytes(&self.memories[m].def),
+            dst,
+            value as u8,
+            len,
+            TrapCode::MemoryOutOfBounds,
+        )
     }
 
-    pub fn memory_copy(&mut self, inst: usize, dm: u32, sm: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+    pub fn memory_copy(
+        &mut self,
+        inst: usize,
+        dm: u32,
+        sm: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let (d, s) = (self.memory_id(inst, dm)?, self.memory_id(inst, sm)?);
         let t = TrapCode::MemoryOutOfBounds;
         if d == s {
             bulk::copy_within(hw::memory_bytes(&self.memories[d].def), dst, src, len, t)
         } else {
-            bulk::copy_from(hw::memory_bytes(&self.memories[d].def), hw::memory_bytes(&self.memories[s].def), dst, src, len, t)
+            bulk::copy_from(
+                hw::memory_bytes(&self.memories[d].def),
+                hw::memory_bytes(&self.memories[s].def),
+                dst,
+                src,
+                len,
+                t,
+            )
         }
     }
 
-    pub fn memory_init(&mut self, inst: usize, mem: u32, data: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+    pub fn memory_init(
+        &mut self,
+        inst: usize,
+        mem: u32,
+        data: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let m = self.memory_id(inst, mem)?;
-        let seg = self.instances[inst].data.get(data as usize).copied().unwrap_or(&[]);
-        bulk::copy_from(hw::memory_bytes(&self.memories[m].def), seg, dst, src, len, TrapCode::MemoryOutOfBounds)
+        let seg = self.instances[inst]
+            .data
+            .get(data as usize)
+            .copied()
+            .unwrap_or(&[]);
+        bulk::copy_from(
+            hw::memory_bytes(&self.memories[m].def),
+            seg,
+            dst,
+            src,
+            len,
+            TrapCode::MemoryOutOfBounds,
+        )
     }
 
     pub fn data_drop(&mut self, inst: usize, data: u32) {
@@ -500,12 +674,33 @@ impl Store {
         }
     }
 
-    pub fn table_fill(&mut self, inst: usize, table: u32, dst: u64, value: *const u8, len: u64) -> Result<(), TrapCode> {
+    pub fn table_fill(
+        &mut self,
+        inst: usize,
+        table: u32,
+        dst: u64,
+        value: *const u8,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let t = self.table_id(inst, table)?;
-        bulk::fill(&mut self.tables[t].elems, dst, value, len, TrapCode::TableOutOfBounds)
+        bulk::fill(
+            &mut self.tables[t].elems,
+            dst,
+            value,
+            len,
+            TrapCode::TableOutOfBounds,
+        )
     }
 
-    pub fn table_copy(&mut self, inst: usize, dt: u32, st: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+    pub fn table_copy(
+        &mut self,
+        inst: usize,
+        dt: u32,
+        st: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let (d, s) = (self.table_id(inst, dt)?, self.table_id(inst, st)?);
         let trap = TrapCode::TableOutOfBounds;
         if d == s {
@@ -519,11 +714,29 @@ impl Store {
         }
     }
 
-    pub fn table_init(&mut self, inst: usize, table: u32, elem: u32, dst: u64, src: u64, len: u64) -> Result<(), TrapCode> {
+    pub fn table_init(
+        &mut self,
+        inst: usize,
+        table: u32,
+        elem: u32,
+        dst: u64,
+        src: u64,
+        len: u64,
+    ) -> Result<(), TrapCode> {
         let t = self.table_id(inst, table)?;
         let empty = Vec::new();
-        let seg = self.instances[inst].elems.get(elem as usize).unwrap_or(&empty);
-        bulk::copy_from(&mut self.tables[t].elems, seg, dst, src, len, TrapCode::TableOutOfBounds)
+        let seg = self.instances[inst]
+            .elems
+            .get(elem as usize)
+            .unwrap_or(&empty);
+        bulk::copy_from(
+            &mut self.tables[t].elems,
+            seg,
+            dst,
+            src,
+            len,
+            TrapCode::TableOutOfBounds,
+        )
     }
 
     pub fn elem_drop(&mut self, inst: usize, elem: u32) {

@@ -15,7 +15,11 @@ impl TypeRegistry {
 
     /// The canonical id of `(params) -> (results)`.
     pub fn intern(&mut self, params: &[u8], results: &[u8]) -> u32 {
-        if let Some(i) = self.types.iter().position(|(p, r)| p == params && r == results) {
+        if let Some(i) = self
+            .types
+            .iter()
+            .position(|(p, r)| p == params && r == results)
+        {
             return i as u32;
         }
         self.types.push((params.to_vec(), results.to_vec()));

@@ -57,13 +57,27 @@ impl Cache {
         path.is_file().then_some(path)
     }
 
+    /// A fresh, unique path in the entry's directory (which this creates), for a tool to
+    /// write to before [`std::fs::rename`] moves the result into place.
+    pub fn scratch_path(&self, key: &str) -> Result<PathBuf> {
+        let (path, _file) = tempfile_in(&self.ensure_dir(key)?)?;
+        Ok(path)
+    }
+
+    fn ensure_dir(&self, key: &str) -> Result<PathBuf> {
+        let dir = self.root.join(&key[..2]);
+        fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
+        Ok(dir)
+    }
+
     /// Store `bytes` under the key, atomically, and return the path.
     pub fn put(&self, key: &str, extension: &str, bytes: &[u8]) -> Result<PathBuf> {
         let path = self.path(key, extension);
-        let dir = path.parent().expect("cache paths have a parent");
-        fs::create_dir_all(dir).with_context(|| format!("cannot create cache directory {}", dir.display()))?;
-        let mut tmp = tempfile_in(dir)?;
-        tmp.1.write_all(bytes).with_context(|| format!("cannot write {}", tmp.0.display()))?;
+        let mut tmp = tempfile_in(&self.ensure_dir(key)?)?;
+        tmp.1
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", tmp.0.display()))?;
         drop(tmp.1);
         fs::rename(&tmp.0, &path).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(path)
@@ -74,9 +88,14 @@ impl Cache {
 fn tempfile_in(dir: &Path) -> Result<(PathBuf, fs::File)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = format!(".tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let name = format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     let path = dir.join(name);
-    let file = fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    let file =
+        fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok((path, file))
 }
 

@@ -26,13 +26,18 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { opt_level: OptLevel::O2 }
+        BuildOptions {
+            opt_level: OptLevel::O2,
+        }
     }
 }
 
 impl BuildOptions {
     fn compiler_options(&self) -> Options {
-        Options { opt_level: self.opt_level, ..Options::default() }
+        Options {
+            opt_level: self.opt_level,
+            ..Options::default()
+        }
     }
 }
 
@@ -54,7 +59,11 @@ pub fn compile_object(
     report: &mut BuildReport,
 ) -> Result<(String, PathBuf)> {
     let opt = options.opt_level.to_string();
-    let key = cache::key(&[&module.wasm, opt.as_bytes(), cache::COMPILER_FINGERPRINT.as_bytes()]);
+    let key = cache::key(&[
+        &module.wasm,
+        opt.as_bytes(),
+        cache::COMPILER_FINGERPRINT.as_bytes(),
+    ]);
     if let Some(path) = cache.get(&key, "o") {
         return Ok((key, path));
     }
@@ -81,14 +90,18 @@ pub fn build_image(
         return Ok(path);
     }
     let start = Instant::now();
-    let kernel = cache.get(&kernel_key, "a").map_or_else(|| cache.put(&kernel_key, "a", KERNEL_LIB), Ok)?;
-    let script = cache
-        .get(&kernel_key, "ld")
-        .map_or_else(|| cache.put(&kernel_key, "ld", LINKER_SCRIPT.as_bytes()), Ok)?;
-    let linked = cache.path(&image_key, "elf.tmp");
+    let kernel = cache
+        .get(&kernel_key, "a")
+        .map_or_else(|| cache.put(&kernel_key, "a", KERNEL_LIB), Ok)?;
+    let script = cache.get(&kernel_key, "ld").map_or_else(
+        || cache.put(&kernel_key, "ld", LINKER_SCRIPT.as_bytes()),
+        Ok,
+    )?;
+    let linked = cache.scratch_path(&image_key)?;
     link(&object, &kernel, &script, &linked)?;
     let image = cache.path(&image_key, "elf");
-    std::fs::rename(&linked, &image).with_context(|| format!("cannot write {}", image.display()))?;
+    std::fs::rename(&linked, &image)
+        .with_context(|| format!("cannot write {}", image.display()))?;
     report.link_time = Some(start.elapsed());
     Ok(image)
 }
@@ -99,7 +112,13 @@ pub fn link(object: &Path, kernel: &Path, script: &Path, out: &Path) -> Result<(
     let output = Command::new(&ld)
         .arg("-T")
         .arg(script)
-        .args(["--gc-sections", "-static", "-nostdlib", "--no-undefined", "-o"])
+        .args([
+            "--gc-sections",
+            "-static",
+            "-nostdlib",
+            "--no-undefined",
+            "-o",
+        ])
         .arg(out)
         .arg(object)
         .arg(kernel)
@@ -107,7 +126,11 @@ pub fn link(object: &Path, kernel: &Path, script: &Path, out: &Path) -> Result<(
         .with_context(|| format!("cannot run {}", ld.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!("linking {} with the kernel failed:\n{}", object.display(), stderr.trim_end());
+        bail!(
+            "linking {} with the kernel failed:\n{}",
+            object.display(),
+            stderr.trim_end()
+        );
     }
     Ok(())
 }

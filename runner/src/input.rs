@@ -16,7 +16,8 @@ pub fn read(path: &Path) -> Result<Module> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
     let wasm = if path.extension().is_some_and(|e| e == "wat") {
-        let text = std::str::from_utf8(&bytes).with_context(|| format!("{shown} is not UTF-8 text"))?;
+        let text =
+            std::str::from_utf8(&bytes).with_context(|| format!("{shown} is not UTF-8 text"))?;
         wat::parse_str(text).map_err(|mut e| {
             e.set_path(path);
             anyhow::anyhow!("invalid WebAssembly text: {e}")
@@ -29,5 +30,6 @@ pub fn read(path: &Path) -> Result<Module> {
 
 /// Validate a module, naming the file in the error.
 pub fn validate(module: &Module) -> Result<()> {
-    hako_compiler::validate(&module.wasm).with_context(|| format!("{} is not a valid module", module.path))
+    hako_compiler::validate(&module.wasm)
+        .with_context(|| format!("{} is not a valid module", module.path))
 }

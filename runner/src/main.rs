@@ -5,8 +5,8 @@ use clap::{Args, Parser, Subcommand};
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
 use hako_runner::image::{self, BuildOptions, BuildReport};
-use hako_runner::qemu::{self, Accel, BootConfig};
 use hako_runner::input;
+use hako_runner::qemu::{self, Accel, BootConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -108,13 +108,18 @@ fn run(args: RunArgs) -> Result<i32> {
         bail!("--dir {dir}: preopened directories are not supported yet (they arrive with WASI filesystem support)");
     }
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds, not {}", args.timeout);
+        bail!(
+            "--timeout must be a positive number of seconds, not {}",
+            args.timeout
+        );
     }
     let module = input::read(&args.module)?;
     input::validate(&module)?;
     let cache = Cache::default_location();
     let mut report = BuildReport::default();
-    let options = BuildOptions { opt_level: args.compile.opt_level };
+    let options = BuildOptions {
+        opt_level: args.compile.opt_level,
+    };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
     let mut argv = vec![module.path.clone()];
@@ -132,10 +137,22 @@ fn run(args: RunArgs) -> Result<i32> {
     }
     let run = qemu::boot(&image, &config)?;
     if args.verbose {
-        let ms = |d: Option<Duration>| d.map_or("cached".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
-        eprintln!("hako: compile {}, link {}", ms(report.compile_time), ms(report.link_time));
+        let ms = |d: Option<Duration>| {
+            d.map_or("cached".to_string(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+            })
+        };
+        eprintln!(
+            "hako: compile {}, link {}",
+            ms(report.compile_time),
+            ms(report.link_time)
+        );
         eprintln!("hako: image {}", image.display());
-        eprintln!("hako: boot to exit {:.1} ms ({:?})", run.wall_time.as_secs_f64() * 1e3, config.accel);
+        eprintln!(
+            "hako: boot to exit {:.1} ms ({:?})",
+            run.wall_time.as_secs_f64() * 1e3,
+            config.accel
+        );
         for call in run.unsupported_calls() {
             eprintln!("hako: unsupported import called: {call}");
         }
@@ -167,7 +184,9 @@ fn build(args: BuildArgs) -> Result<()> {
     let module = input::read(&args.module)?;
     input::validate(&module)?;
     let cache = Cache::default_location();
-    let options = BuildOptions { opt_level: args.compile.opt_level };
+    let options = BuildOptions {
+        opt_level: args.compile.opt_level,
+    };
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
 }
@@ -176,7 +195,10 @@ fn compile(args: CompileArgs) -> Result<()> {
     let module = input::read(&args.module)?;
     input::validate(&module)?;
     let cache = Cache::default_location();
-    let options = BuildOptions { opt_level: args.compile.opt_level };
-    let (_, object) = image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;
+    let options = BuildOptions {
+        opt_level: args.compile.opt_level,
+    };
+    let (_, object) =
+        image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&object, &args.output)
 }

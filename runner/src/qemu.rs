@@ -29,14 +29,16 @@ use std::time::{Duration, Instant};
 /// How the virtual CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accel {
-    /// Hardware virtualisation through `/dev/kvm` (`-cpu host`).
+    /// Hardware virtualisation through `/dev/kvm` (`-cpu host`, less the `arch-capabilities`
+    /// MSR, which some hosts refuse to set and QEMU then aborts).
     Kvm,
     /// QEMU's software emulation (`-cpu max`).
     Tcg,
 }
 
 impl Accel {
-    /// KVM when `/dev/kvm` opens read-write, TCG otherwise. `HAKO_ACCEL=kvm|tcg` overrides.
+    /// KVM when it is usable (see [`Accel::kvm_usable`]), TCG otherwise. `HAKO_ACCEL=kvm|tcg`
+    /// overrides.
     pub fn detect() -> Result<Accel> {
         match std::env::var("HAKO_ACCEL").ok().as_deref() {
             Some("kvm") => return Ok(Accel::Kvm),
@@ -44,8 +46,27 @@ impl Accel {
             Some("") | None => {}
             Some(other) => bail!("HAKO_ACCEL must be `kvm` or `tcg`, not `{other}`"),
         }
-        let kvm = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
-        Ok(if kvm { Accel::Kvm } else { Accel::Tcg })
+        Ok(if Accel::kvm_usable() {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        })
+    }
+
+    /// Whether `/dev/kvm` opens read-write and is hardware KVM.
+    ///
+    /// Some nested hosts provide `/dev/kvm` through `kvm-pvm` (pagetable-based virtual
+    /// machines) instead of hardware virtualisation. It boots our kernel but cannot run SSE
+    /// instructions in the guest (the VM stops with an emulation error, and compiled Wasm uses
+    /// SSE for every float), and it starts a VM in about a second where TCG takes 50 ms. So
+    /// it does not count as usable; `--accel kvm` still selects it.
+    pub fn kvm_usable() -> bool {
+        let opens = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm")
+            .is_ok();
+        opens && !Path::new("/sys/module/kvm_pvm").exists()
     }
 }
 
@@ -97,7 +118,10 @@ pub enum Outcome {
     /// The program exited with this WASI status (`proc_exit`, or 0 when `_start` returned).
     Exited(u32),
     /// The program trapped.
-    Trapped { code: Option<TrapCode>, message: String },
+    Trapped {
+        code: Option<TrapCode>,
+        message: String,
+    },
     /// The kernel could not instantiate or start the program.
     StartFailed(String),
     /// The kernel panicked or took an unexpected CPU exception.
@@ -127,10 +151,15 @@ impl Outcome {
         match self {
             Outcome::Exited(_) => None,
             Outcome::Trapped { message, .. } => Some(format!("wasm trap: {message}")),
-            Outcome::StartFailed(msg) => Some(format!("the kernel could not start the program: {msg}")),
+            Outcome::StartFailed(msg) => {
+                Some(format!("the kernel could not start the program: {msg}"))
+            }
             Outcome::KernelPanic(msg) => Some(format!("kernel panic: {msg}")),
             Outcome::Crashed(msg) => Some(format!("guest crashed: {msg}")),
-            Outcome::TimedOut(d) => Some(format!("guest timed out after {:.1} s and was killed", d.as_secs_f64())),
+            Outcome::TimedOut(d) => Some(format!(
+                "guest timed out after {:.1} s and was killed",
+                d.as_secs_f64()
+            )),
         }
     }
 }
@@ -159,7 +188,10 @@ pub struct Run {
 impl Run {
     /// Imports the program called that the kernel does not implement (`enosys` records).
     pub fn unsupported_calls(&self) -> impl Iterator<Item = &str> {
-        self.records.iter().filter(|r| r.kind == boot::record::ENOSYS).map(|r| r.rest.as_str())
+        self.records
+            .iter()
+            .filter(|r| r.kind == boot::record::ENOSYS)
+            .map(|r| r.rest.as_str())
     }
 }
 
@@ -172,7 +204,8 @@ pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
                 line.push(' ');
             }
             line.push_str(key);
-            boot::percent_encode(value.as_bytes(), &mut line).expect("writing to a String cannot fail");
+            boot::percent_encode(value.as_bytes(), &mut line)
+                .expect("writing to a String cannot fail");
         }
     }
     line
@@ -185,7 +218,12 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
         "microvm,x-option-roms=off,isa-serial=off,rtc=on,auto-kernel-cmdline=off".into(),
     ];
     match config.accel {
-        Accel::Kvm => args.extend(["-accel".into(), "kvm".into(), "-cpu".into(), "host".into()]),
+        Accel::Kvm => args.extend([
+            "-accel".into(),
+            "kvm".into(),
+            "-cpu".into(),
+            "host,-arch-capabilities".into(),
+        ]),
         Accel::Tcg => args.extend(["-accel".into(), "tcg".into(), "-cpu".into(), "max".into()]),
     }
     args.extend(
@@ -202,15 +240,24 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
         ]
         .map(String::from),
     );
-    let ports = [(boot::STDOUT_PORT, 4), (boot::STDERR_PORT, 3), (boot::HARNESS_PORT, 5)];
+    let ports = [
+        (boot::STDOUT_PORT, 4),
+        (boot::STDERR_PORT, 3),
+        (boot::HARNESS_PORT, 6),
+    ];
     for (i, ((port, irq), socket)) in ports.iter().zip(sockets).enumerate() {
         args.push("-chardev".into());
         args.push(format!("socket,id=ch{i},path={}", socket.display()));
         args.push("-device".into());
-        args.push(format!("isa-serial,chardev=ch{i},iobase={port:#x},irq={irq}"));
+        args.push(format!(
+            "isa-serial,chardev=ch{i},iobase={port:#x},irq={irq}"
+        ));
     }
     args.push("-device".into());
-    args.push(format!("isa-debug-exit,iobase={:#x},iosize=4", boot::DEBUG_EXIT_PORT));
+    args.push(format!(
+        "isa-debug-exit,iobase={:#x},iosize=4",
+        boot::DEBUG_EXIT_PORT
+    ));
     args.push("-kernel".into());
     args.push(image.display().to_string());
     args.push("-append".into());
@@ -238,9 +285,13 @@ struct Channel {
 }
 
 impl Channel {
-    fn open(path: PathBuf, forward: Option<fn() -> Box<dyn Write>>, capture: bool) -> Result<Channel> {
-        let listener =
-            UnixListener::bind(&path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    fn open(
+        path: PathBuf,
+        forward: Option<fn() -> Box<dyn Write>>,
+        capture: bool,
+    ) -> Result<Channel> {
+        let listener = UnixListener::bind(&path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?;
         let connected = Arc::new(Mutex::new(false));
         let flag = connected.clone();
         let thread = std::thread::spawn(move || {
@@ -266,7 +317,11 @@ impl Channel {
             }
             Ok(captured)
         });
-        Ok(Channel { path, connected, thread })
+        Ok(Channel {
+            path,
+            connected,
+            thread,
+        })
     }
 
     /// Wait for the reader to finish; if QEMU never connected, unblock its `accept`.
@@ -274,11 +329,17 @@ impl Channel {
         if !*self.connected.lock().unwrap() {
             let _ = UnixStream::connect(&self.path);
         }
-        self.thread.join().map_err(|_| anyhow!("a channel reader panicked"))?.context("reading a guest channel")
+        self.thread
+            .join()
+            .map_err(|_| anyhow!("a channel reader panicked"))?
+            .context("reading a guest channel")
     }
 }
 
-fn sink_parts(sink: Sink, forward: fn() -> Box<dyn Write>) -> (Option<fn() -> Box<dyn Write>>, bool) {
+fn sink_parts(
+    sink: Sink,
+    forward: fn() -> Box<dyn Write>,
+) -> (Option<fn() -> Box<dyn Write>>, bool) {
     match sink {
         Sink::Forward => (Some(forward), false),
         Sink::Capture => (None, true),
@@ -290,7 +351,11 @@ fn sink_parts(sink: Sink, forward: fn() -> Box<dyn Write>) -> (Option<fn() -> Bo
 pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     let qemu = crate::tools::QEMU.find()?;
     let dir = tempdir()?;
-    let sockets = [dir.join("stdout.sock"), dir.join("stderr.sock"), dir.join("harness.sock")];
+    let sockets = [
+        dir.join("stdout.sock"),
+        dir.join("stderr.sock"),
+        dir.join("harness.sock"),
+    ];
     let (out_fwd, out_cap) = sink_parts(config.stdout, || Box::new(std::io::stdout()));
     let (err_fwd, err_cap) = sink_parts(config.stderr, || Box::new(std::io::stderr()));
     let stdout = Channel::open(sockets[0].clone(), out_fwd, out_cap)?;
@@ -327,7 +392,13 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
         None => Outcome::TimedOut(config.timeout),
         Some(status) => classify(status, &records, &qemu_messages)?,
     };
-    Ok(Run { outcome, stdout, stderr, records, wall_time })
+    Ok(Run {
+        outcome,
+        stdout,
+        stderr,
+        records,
+        wall_time,
+    })
 }
 
 /// Wait for QEMU to exit, polling so that the timeout can kill it. `None` means timed out.
@@ -354,14 +425,22 @@ fn parse_records(harness: &[u8]) -> Vec<Record> {
         .filter(|l| !l.is_empty())
         .map(|line| {
             let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
-            Record { kind: kind.to_string(), rest: rest.to_string() }
+            Record {
+                kind: kind.to_string(),
+                rest: rest.to_string(),
+            }
         })
         .collect()
 }
 
 fn classify(status: ExitStatus, records: &[Record], qemu_messages: &str) -> Result<Outcome> {
     use hako_abi::boot::record;
-    let last = |kinds: &[&str]| records.iter().rev().find(|r| kinds.contains(&r.kind.as_str()));
+    let last = |kinds: &[&str]| {
+        records
+            .iter()
+            .rev()
+            .find(|r| kinds.contains(&r.kind.as_str()))
+    };
     let code = status.code();
     if code == Some(boot::qemu_status(boot::EXIT_DONE)) {
         return Ok(match last(&[record::EXIT, record::TRAP, record::ERROR]) {
@@ -390,8 +469,12 @@ fn classify(status: ExitStatus, records: &[Record], qemu_messages: &str) -> Resu
         Some(1) if !qemu_messages.is_empty() && records.is_empty() => {
             bail!("QEMU failed: {qemu_messages}")
         }
-        Some(c) => Ok(Outcome::Crashed(format!("QEMU exited with status {c}: {qemu_messages}"))),
-        None => Ok(Outcome::Crashed(format!("QEMU was killed by a signal: {qemu_messages}"))),
+        Some(c) => Ok(Outcome::Crashed(format!(
+            "QEMU exited with status {c}: {qemu_messages}"
+        ))),
+        None => Ok(Outcome::Crashed(format!(
+            "QEMU was killed by a signal: {qemu_messages}"
+        ))),
     }
 }
 
@@ -399,8 +482,11 @@ fn classify(status: ExitStatus, records: &[Record], qemu_messages: &str) -> Resu
 fn tempdir() -> Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir()
-        .join(format!("hako-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let dir = std::env::temp_dir().join(format!(
+        "hako-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
@@ -418,7 +504,13 @@ mod tests {
     #[test]
     fn records_parse() {
         let r = parse_records(b"enosys wasi_snapshot_preview1 fd_pread\nexit 3\n");
-        assert_eq!(r[1], Record { kind: "exit".into(), rest: "3".into() });
+        assert_eq!(
+            r[1],
+            Record {
+                kind: "exit".into(),
+                rest: "3".into()
+            }
+        );
     }
 
     #[cfg(unix)]
@@ -431,19 +523,31 @@ mod tests {
     fn classification() {
         let done = boot::qemu_status(boot::EXIT_DONE);
         let exit = parse_records(b"exit 7\n");
-        assert_eq!(classify(status(done), &exit, "").unwrap(), Outcome::Exited(7));
+        assert_eq!(
+            classify(status(done), &exit, "").unwrap(),
+            Outcome::Exited(7)
+        );
         let trap = parse_records(b"trap 1 integer divide by zero\n");
         assert_eq!(
             classify(status(done), &trap, "").unwrap(),
-            Outcome::Trapped { code: Some(TrapCode::IntegerDivideByZero), message: "integer divide by zero".into() }
+            Outcome::Trapped {
+                code: Some(TrapCode::IntegerDivideByZero),
+                message: "integer divide by zero".into()
+            }
         );
-        assert!(matches!(classify(status(done), &[], "").unwrap(), Outcome::Crashed(_)));
+        assert!(matches!(
+            classify(status(done), &[], "").unwrap(),
+            Outcome::Crashed(_)
+        ));
         let panic = parse_records(b"panic page fault at 0x10\n");
         assert_eq!(
             classify(status(boot::qemu_status(boot::EXIT_PANIC)), &panic, "").unwrap(),
             Outcome::KernelPanic("page fault at 0x10".into())
         );
-        assert!(matches!(classify(status(0), &[], "").unwrap(), Outcome::Crashed(_)));
+        assert!(matches!(
+            classify(status(0), &[], "").unwrap(),
+            Outcome::Crashed(_)
+        ));
         assert!(classify(status(1), &[], "qemu: bad option").is_err());
     }
 }

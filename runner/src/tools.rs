@@ -19,9 +19,16 @@ pub struct Tool {
     pub package: &'static str,
 }
 
-pub const LINKER: Tool = Tool { env: "HAKO_LD", candidates: &["ld.lld-19", "ld.lld"], package: "lld-19" };
-pub const QEMU: Tool =
-    Tool { env: "HAKO_QEMU", candidates: &["qemu-system-x86_64"], package: "qemu-system-x86" };
+pub const LINKER: Tool = Tool {
+    env: "HAKO_LD",
+    candidates: &["ld.lld-19", "ld.lld"],
+    package: "lld-19",
+};
+pub const QEMU: Tool = Tool {
+    env: "HAKO_QEMU",
+    candidates: &["qemu-system-x86_64"],
+    package: "qemu-system-x86",
+};
 
 impl Tool {
     /// The path of the program, or an error naming what to install.
@@ -31,7 +38,11 @@ impl Tool {
             if is_executable(&path) {
                 return Ok(path);
             }
-            bail!("{} is set to {}, which is not an executable file", self.env, path.display());
+            bail!(
+                "{} is set to {}, which is not an executable file",
+                self.env,
+                path.display()
+            );
         }
         for name in self.candidates {
             if let Some(path) = which(name) {
@@ -50,10 +61,14 @@ impl Tool {
 /// The first executable named `name` on `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
+    env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }

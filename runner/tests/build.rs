@@ -7,29 +7,53 @@ use object::{Object, ObjectSymbol};
 #[test]
 fn compile_leaves_wasi_imports_undefined() {
     let out = tmp().join("hello.o");
-    let r = ran(hako().arg("compile").arg(fixture("hello.c")).arg("-o").arg(&out).output().unwrap());
+    let r = ran(hako()
+        .arg("compile")
+        .arg(fixture("hello.c"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap());
     assert_eq!(r.status, 0, "{}", r.stderr);
     let bytes = std::fs::read(&out).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
     assert_eq!(obj.kind(), object::ObjectKind::Relocatable);
     assert_eq!(obj.architecture(), object::Architecture::X86_64);
-    let undefined: Vec<_> =
-        obj.symbols().filter(|s| s.is_undefined()).filter_map(|s| s.name().ok().map(String::from)).collect();
-    assert!(undefined.iter().any(|s| s == "wasi_snapshot_preview1__fd_write"), "{undefined:?}");
+    let undefined: Vec<_> = obj
+        .symbols()
+        .filter(|s| s.is_undefined())
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect();
+    assert!(
+        undefined
+            .iter()
+            .any(|s| s == "wasi_snapshot_preview1__fd_write"),
+        "{undefined:?}"
+    );
     for name in &undefined {
         assert!(
-            name.starts_with("wasi_snapshot_preview1__") || name.starts_with("hako_") || name.is_empty(),
+            name.starts_with("wasi_snapshot_preview1__")
+                || name.starts_with("hako_")
+                || name.is_empty(),
             "unexpected undefined symbol {name}"
         );
     }
-    assert!(obj.symbols().any(|s| s.name() == Ok(hako_abi::module::MAIN_DESCRIPTOR_SYMBOL) && s.is_definition()));
+    assert!(obj
+        .symbols()
+        .any(|s| s.name() == Ok(hako_abi::module::MAIN_DESCRIPTOR_SYMBOL) && s.is_definition()));
 }
 
 /// `hako build` writes an image that plain QEMU boots, with nothing of hako's runner around it.
 #[test]
 fn build_makes_an_image_qemu_boots() {
     let image = tmp().join("hello.elf");
-    let r = ran(hako().arg("build").arg(fixture("hello.c")).arg("-o").arg(&image).output().unwrap());
+    let r = ran(hako()
+        .arg("build")
+        .arg(fixture("hello.c"))
+        .arg("-o")
+        .arg(&image)
+        .output()
+        .unwrap());
     assert_eq!(r.status, 0, "{}", r.stderr);
     let bytes = std::fs::read(&image).unwrap();
     assert_eq!(&bytes[..4], b"\x7fELF");
@@ -37,8 +61,16 @@ fn build_makes_an_image_qemu_boots() {
     let out = tmp().join("hello.stdout");
     let _ = std::fs::remove_file(&out);
     let status = std::process::Command::new("qemu-system-x86_64")
-        .args(["-M", "microvm", "-accel", "kvm", "-accel", "tcg", "-cpu", "max", "-m", "256M"])
-        .args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"])
+        .args([
+            "-M", "microvm", "-accel", "tcg", "-cpu", "max", "-m", "256M",
+        ])
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+        ])
         .args(["-chardev", &format!("file,id=out,path={}", out.display())])
         .args(["-device", "isa-serial,chardev=out,iobase=0x3f8,irq=4"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
@@ -46,13 +78,26 @@ fn build_makes_an_image_qemu_boots() {
         .arg(&image)
         .status()
         .unwrap();
-    assert_eq!(status.code(), Some(hako_abi::boot::qemu_status(hako_abi::boot::EXIT_DONE)));
+    assert_eq!(
+        status.code(),
+        Some(hako_abi::boot::qemu_status(hako_abi::boot::EXIT_DONE))
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "Hello from hako!\n");
 }
 
 #[test]
 fn compile_reports_invalid_module() {
-    let r = ran(hako().arg("compile").arg(root().join("Cargo.toml")).arg("-o").arg(tmp().join("x.o")).output().unwrap());
+    let r = ran(hako()
+        .arg("compile")
+        .arg(root().join("Cargo.toml"))
+        .arg("-o")
+        .arg(tmp().join("x.o"))
+        .output()
+        .unwrap());
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("invalid WebAssembly at offset 0x0"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("invalid WebAssembly at offset 0x0"),
+        "{}",
+        r.stderr
+    );
 }

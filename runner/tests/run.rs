@@ -26,10 +26,20 @@ fn hello_under_tcg() {
 #[test]
 fn echo_sees_args_env_and_writes_both_streams() {
     let wasm = path("echo.c");
-    let r = run(&["--env", "HAKO_GREETING=hi there=1%", &wasm, "--", "one", "two words", ""]);
+    let r = run(&[
+        "--env",
+        "HAKO_GREETING=hi there=1%",
+        &wasm,
+        "--",
+        "one",
+        "two words",
+        "",
+    ]);
     assert_eq!(
         r.stdout,
-        format!("argv[0]={wasm}\nargv[1]=one\nargv[2]=two words\nargv[3]=\nHAKO_GREETING=hi there=1%\n"),
+        format!(
+            "argv[0]={wasm}\nargv[1]=one\nargv[2]=two words\nargv[3]=\nHAKO_GREETING=hi there=1%\n"
+        ),
         "stderr: {}",
         r.stderr
     );
@@ -40,7 +50,11 @@ fn echo_sees_args_env_and_writes_both_streams() {
 #[test]
 fn echo_without_env() {
     let r = run(&[&path("echo.c")]);
-    assert!(r.stdout.ends_with("HAKO_GREETING=(unset)\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with("HAKO_GREETING=(unset)\n"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -76,12 +90,45 @@ fn unbounded_recursion_traps() {
 fn unknown_import_links_and_returns_enosys() {
     let r = run(&["--verbose", &path("unknown_import.wat")]);
     assert_eq!(r.status, 52, "stderr: {}", r.stderr);
-    assert!(r.stderr.contains("unsupported import called: env not_provided"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("unsupported import called: env not_provided"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn hung_guest_is_killed_at_the_timeout() {
     let r = run(&["--timeout", "2", &path("spin.wat")]);
     assert_eq!(r.status, hako_runner::TIMEOUT_EXIT_STATUS);
-    assert!(r.stderr.starts_with("error: guest timed out after 2.0 s"), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with("error: guest timed out after 2.0 s"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// The KVM path, where `/dev/kvm` exists (even when `hako` would not choose it by itself, see
+/// `Accel::kvm_usable`): fixtures without floating point run on every KVM flavour.
+#[test]
+fn kvm_boots_when_available() {
+    let kvm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !kvm {
+        eprintln!("skipped: /dev/kvm is not usable here");
+        return;
+    }
+    let r = run(&["--accel", "kvm", &path("hello.c")]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "Hello from hako!\n"),
+        "stderr: {}",
+        r.stderr
+    );
+    let r = run(&["--accel", "kvm", &path("out_of_bounds.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
 }

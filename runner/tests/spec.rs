@@ -37,21 +37,31 @@ fn main() {
             let outcomes = outcomes.clone();
             Trial::test(file.name.clone(), move || {
                 let booter = spec::default_booter();
-                let options = RunOptions { booter: booter.as_deref(), compile: false, opt_level: OptLevel::O0, cache: None };
+                let options = RunOptions {
+                    booter: booter.as_deref(),
+                    compile: false,
+                    opt_level: OptLevel::O0,
+                    cache: None,
+                };
                 let report = spec::run_file(&file, &options);
                 let passes = report.passes();
                 let reason = report.summary_reason();
-                outcomes.lock().unwrap().push((file.name.clone(), passes, reason.clone()));
+                outcomes
+                    .lock()
+                    .unwrap()
+                    .push((file.name.clone(), passes, reason.clone()));
                 if bless {
                     return Ok(());
                 }
-                expected.check(&file.name, passes, &reason).map_err(|mut msg| {
-                    for failure in report.failures().take(20) {
-                        msg.push_str("\n  ");
-                        msg.push_str(&failure);
-                    }
-                    Failed::from(msg)
-                })
+                expected
+                    .check(&file.name, passes, &reason)
+                    .map_err(|mut msg| {
+                        for failure in report.failures().take(20) {
+                            msg.push_str("\n  ");
+                            msg.push_str(&failure);
+                        }
+                        Failed::from(msg)
+                    })
             })
         })
         .collect();
@@ -63,7 +73,11 @@ fn main() {
             updated.bless(&name, passes, reason);
         }
         updated.save(&path).unwrap_or_else(|e| panic!("{e:#}"));
-        eprintln!("wrote {} ({} failing files)", path.display(), updated.failing.len());
+        eprintln!(
+            "wrote {} ({} failing files)",
+            path.display(),
+            updated.failing.len()
+        );
     }
     conclusion.exit();
 }

@@ -212,7 +212,10 @@ fn read_boot_info(start_info: u32) -> Result<BootInfo, &'static str> {
         // SAFETY: version >= 1 start infos carry `memmap_entries` entries at `memmap_paddr`,
         // in identity-mapped low memory that nothing overwrites.
         unsafe {
-            core::slice::from_raw_parts(si.memmap_paddr as usize as *const MemMapEntry, si.memmap_entries as usize)
+            core::slice::from_raw_parts(
+                si.memmap_paddr as usize as *const MemMapEntry,
+                si.memmap_entries as usize,
+            )
         }
     } else {
         &[]

@@ -170,7 +170,9 @@ pub fn init() {
             // SAFETY: the stub is a valid exception entry point (see the assembly above) and
             // the IST index refers to a stack set in the TSS.
             unsafe {
-                idt.$field.set_handler_addr(VirtAddr::new($stub as *const () as usize as u64)).set_stack_index($ist);
+                idt.$field
+                    .set_handler_addr(VirtAddr::new($stub as *const () as usize as u64))
+                    .set_stack_index($ist);
             }
         };
     }
@@ -225,14 +227,18 @@ pub fn hw_random() -> Option<u64> {
         let (mut v, mut ok): (u64, u8);
         if has_rdseed {
             // SAFETY: RDSEED is supported (CPUID.7.0:EBX[18]); it only writes the registers.
-            unsafe { asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+            unsafe {
+                asm!("rdseed {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+            };
             if ok != 0 {
                 return Some(v);
             }
         }
         if has_rdrand {
             // SAFETY: RDRAND is supported (CPUID.1:ECX[30]); it only writes the registers.
-            unsafe { asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack)) };
+            unsafe {
+                asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+            };
             if ok != 0 {
                 return Some(v);
             }

@@ -28,7 +28,10 @@ struct Frames {
     count: usize,
 }
 
-static FRAMES: Global<Frames> = Global::new(Frames { regions: [(0, 0); MAX_REGIONS], count: 0 });
+static FRAMES: Global<Frames> = Global::new(Frames {
+    regions: [(0, 0); MAX_REGIONS],
+    count: 0,
+});
 
 /// Heap bytes handed to the allocator.
 static HEAP_INFO: Global<(u64, u64)> = Global::new((0, 0));
@@ -58,12 +61,20 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
     // SAFETY: `[heap_start, heap_start + heap_size)` is RAM from the memory map above the
     // kernel image, identity-mapped, removed from the frame allocator, and used for nothing
     // else; `init` is called once.
-    unsafe { HEAP.lock().init(heap_start as usize as *mut u8, heap_size as usize) };
+    unsafe {
+        HEAP.lock()
+            .init(heap_start as usize as *mut u8, heap_size as usize)
+    };
 }
 
 /// Free 4 KiB frames left.
 pub fn free_frames() -> u64 {
-    FRAMES.with(|f| f.regions[..f.count].iter().map(|(s, e)| (e - s) / PAGE).sum())
+    FRAMES.with(|f| {
+        f.regions[..f.count]
+            .iter()
+            .map(|(s, e)| (e - s) / PAGE)
+            .sum()
+    })
 }
 
 struct Alloc<'a>(&'a mut Frames);
@@ -108,11 +119,18 @@ pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
             // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
             // references yet.
-            unsafe { core::ptr::write_bytes(frame.start_address().as_u64() as usize as *mut u8, 0, PAGE as usize) };
+            unsafe {
+                core::ptr::write_bytes(
+                    frame.start_address().as_u64() as usize as *mut u8,
+                    0,
+                    PAGE as usize,
+                )
+            };
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
             // SAFETY: the page is in a kernel-owned virtual region (linear memories, Wasm
             // stack) that nothing else maps, and the frame is unused.
-            let flush = unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
+            let flush =
+                unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
             flush.flush();
             addr += PAGE;
         }

@@ -49,7 +49,12 @@ pub fn fatal(args: fmt::Arguments<'_>) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     match info.location() {
-        Some(l) => fatal(format_args!("{} at {}:{}", info.message(), l.file(), l.line())),
+        Some(l) => fatal(format_args!(
+            "{} at {}:{}",
+            info.message(),
+            l.file(),
+            l.line()
+        )),
         None => fatal(format_args!("{}", info.message())),
     }
 }

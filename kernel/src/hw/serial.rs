@@ -11,7 +11,9 @@ struct Ports {
     com: [Option<Uart16550<PioBackend>>; 3],
 }
 
-static PORTS: Global<Ports> = Global::new(Ports { com: [None, None, None] });
+static PORTS: Global<Ports> = Global::new(Ports {
+    com: [None, None, None],
+});
 
 /// Which serial port.
 #[derive(Debug, Clone, Copy)]
@@ -24,11 +26,19 @@ pub enum Com {
 /// Initialise the three ports; a missing port is skipped (its output is dropped).
 pub fn init() {
     PORTS.with(|p| {
-        for (i, base) in [STDOUT_PORT, STDERR_PORT, HARNESS_PORT].into_iter().enumerate() {
+        for (i, base) in [STDOUT_PORT, STDERR_PORT, HARNESS_PORT]
+            .into_iter()
+            .enumerate()
+        {
             // SAFETY: these are the standard COM1-3 I/O ports, used by nothing else in the
             // kernel; `new_port` only records the base.
-            let Ok(mut uart) = (unsafe { Uart16550::new_port(base) }) else { continue };
-            let config = Config { baud_rate: BaudRate::Baud115200, ..Config::DEFAULT };
+            let Ok(mut uart) = (unsafe { Uart16550::new_port(base) }) else {
+                continue;
+            };
+            let config = Config {
+                baud_rate: BaudRate::Baud115200,
+                ..Config::DEFAULT
+            };
             if uart.init(config).is_ok() {
                 p.com[i] = Some(uart);
             }

@@ -92,8 +92,14 @@ fn calib() -> Calib {
     if let Some(c) = CALIB.with(|c| *c) {
         return c;
     }
-    let tsc_hz = tsc_hz_from_cpuid().or_else(tsc_hz_from_pit).unwrap_or(1_000_000_000);
-    let c = Calib { tsc_hz, tsc0: TSC_START.with(|t| *t), realtime0: None };
+    let tsc_hz = tsc_hz_from_cpuid()
+        .or_else(tsc_hz_from_pit)
+        .unwrap_or(1_000_000_000);
+    let c = Calib {
+        tsc_hz,
+        tsc0: TSC_START.with(|t| *t),
+        realtime0: None,
+    };
     CALIB.with(|x| *x = Some(c));
     c
 }
@@ -127,7 +133,15 @@ fn read_rtc() -> u64 {
         while cmos(0x0a) & 0x80 != 0 && n < 1_000_000 {
             n += 1;
         }
-        [cmos(0x00), cmos(0x02), cmos(0x04), cmos(0x07), cmos(0x08), cmos(0x09), cmos(0x32)]
+        [
+            cmos(0x00),
+            cmos(0x02),
+            cmos(0x04),
+            cmos(0x07),
+            cmos(0x08),
+            cmos(0x09),
+            cmos(0x32),
+        ]
     };
     let mut a = snap();
     for _ in 0..4 {

@@ -74,7 +74,13 @@ extern "C" {
     /// Save the registers to `jb`, switch to `stack_top` (unless 0), call
     /// `code(vmctx, values)`; returns `u64::MAX`, or the trap code passed to
     /// `hako_wasm_longjmp`.
-    fn hako_wasm_enter(jb: *mut JmpBuf, code: *const u8, vmctx: *mut VmContext, values: *mut ValRaw, stack_top: u64) -> u64;
+    fn hako_wasm_enter(
+        jb: *mut JmpBuf,
+        code: *const u8,
+        vmctx: *mut VmContext,
+        values: *mut ValRaw,
+        stack_top: u64,
+    ) -> u64;
     fn hako_wasm_longjmp(jb: *mut JmpBuf, code: u64) -> !;
 }
 
@@ -225,13 +231,27 @@ extern "C" fn hako_memory_fill(vmctx: *mut VmContext, mem: u32, dst: u64, value:
 }
 
 #[no_mangle]
-extern "C" fn hako_memory_copy(vmctx: *mut VmContext, dm: u32, sm: u32, dst: u64, src: u64, len: u64) {
+extern "C" fn hako_memory_copy(
+    vmctx: *mut VmContext,
+    dm: u32,
+    sm: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) {
     let i = instance_id(vmctx);
     check(STORE.with(|s| s.memory_copy(i, dm, sm, dst, src, len)));
 }
 
 #[no_mangle]
-extern "C" fn hako_memory_init(vmctx: *mut VmContext, mem: u32, data: u32, dst: u64, src: u64, len: u64) {
+extern "C" fn hako_memory_init(
+    vmctx: *mut VmContext,
+    mem: u32,
+    data: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) {
     let i = instance_id(vmctx);
     check(STORE.with(|s| s.memory_init(i, mem, data, dst, src, len)));
 }
@@ -243,25 +263,50 @@ extern "C" fn hako_data_drop(vmctx: *mut VmContext, data: u32) {
 }
 
 #[no_mangle]
-extern "C" fn hako_table_grow(vmctx: *mut VmContext, table: u32, init: *const u8, delta: u64) -> u64 {
+extern "C" fn hako_table_grow(
+    vmctx: *mut VmContext,
+    table: u32,
+    init: *const u8,
+    delta: u64,
+) -> u64 {
     let i = instance_id(vmctx);
     STORE.with(|s| s.table_grow(i, table, init, delta))
 }
 
 #[no_mangle]
-extern "C" fn hako_table_fill(vmctx: *mut VmContext, table: u32, dst: u64, value: *const u8, len: u64) {
+extern "C" fn hako_table_fill(
+    vmctx: *mut VmContext,
+    table: u32,
+    dst: u64,
+    value: *const u8,
+    len: u64,
+) {
     let i = instance_id(vmctx);
     check(STORE.with(|s| s.table_fill(i, table, dst, value, len)));
 }
 
 #[no_mangle]
-extern "C" fn hako_table_copy(vmctx: *mut VmContext, dt: u32, st: u32, dst: u64, src: u64, len: u64) {
+extern "C" fn hako_table_copy(
+    vmctx: *mut VmContext,
+    dt: u32,
+    st: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) {
     let i = instance_id(vmctx);
     check(STORE.with(|s| s.table_copy(i, dt, st, dst, src, len)));
 }
 
 #[no_mangle]
-extern "C" fn hako_table_init(vmctx: *mut VmContext, table: u32, elem: u32, dst: u64, src: u64, len: u64) {
+extern "C" fn hako_table_init(
+    vmctx: *mut VmContext,
+    table: u32,
+    elem: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) {
     let i = instance_id(vmctx);
     check(STORE.with(|s| s.table_init(i, table, elem, dst, src, len)));
 }
@@ -319,7 +364,14 @@ struct KernelHost;
 
 impl Host for KernelHost {
     fn write(&mut self, stream: Stream, bytes: &[u8]) {
-        serial::write(if stream == Stream::Stdout { Com::Stdout } else { Com::Stderr }, bytes);
+        serial::write(
+            if stream == Stream::Stdout {
+                Com::Stdout
+            } else {
+                Com::Stderr
+            },
+            bytes,
+        );
     }
     fn record(&mut self, line: fmt::Arguments<'_>) {
         serial::record(line);
@@ -336,7 +388,9 @@ impl Host for KernelHost {
     fn entropy(&mut self) -> [u8; 32] {
         let mut seed = [0u8; 32];
         for (i, chunk) in seed.chunks_mut(8).enumerate() {
-            let v = cpu::hw_random().unwrap_or_else(|| time::rdtsc().rotate_left(17 * i as u32) ^ 0x9e37_79b9_7f4a_7c15);
+            let v = cpu::hw_random().unwrap_or_else(|| {
+                time::rdtsc().rotate_left(17 * i as u32) ^ 0x9e37_79b9_7f4a_7c15
+            });
             chunk.copy_from_slice(&v.to_le_bytes());
         }
         seed
@@ -401,7 +455,7 @@ pub mod wasi_fns {
     wasi_impl!(fd_write(fd: i32, iovs: i32, n: i32, nwritten: i32)
         |c, h, m| c.fd_write(h, m, fd as u32, iovs as u32, n as u32, nwritten as u32));
     wasi_impl!(random_get(buf: i32, len: i32) |c, h, m| c.random_get(h, m, buf as u32, len as u32));
-    wasi_impl!(sched_yield() |c, h, m| c.sched_yield());
+    wasi_impl!(sched_yield() | c, h, m | c.sched_yield());
 
     #[export_name = "wasi_snapshot_preview1__proc_exit"]
     pub extern "C" fn proc_exit(_vmctx: *mut VmContext, status: i32) -> ! {
@@ -453,14 +507,51 @@ pub fn wasi_symbol(name: &str) -> Option<*const u8> {
         };
     }
     table!(
-        args_get, args_sizes_get, clock_res_get, clock_time_get, environ_get, environ_sizes_get,
-        fd_advise, fd_allocate, fd_close, fd_datasync, fd_fdstat_get, fd_fdstat_set_flags,
-        fd_fdstat_set_rights, fd_filestat_get, fd_filestat_set_size, fd_filestat_set_times,
-        fd_pread, fd_prestat_dir_name, fd_prestat_get, fd_pwrite, fd_read, fd_readdir,
-        fd_renumber, fd_seek, fd_sync, fd_tell, fd_write, path_create_directory,
-        path_filestat_get, path_filestat_set_times, path_link, path_open, path_readlink,
-        path_remove_directory, path_rename, path_symlink, path_unlink_file, poll_oneoff,
-        proc_exit, proc_raise, random_get, sched_yield, sock_accept, sock_recv, sock_send,
+        args_get,
+        args_sizes_get,
+        clock_res_get,
+        clock_time_get,
+        environ_get,
+        environ_sizes_get,
+        fd_advise,
+        fd_allocate,
+        fd_close,
+        fd_datasync,
+        fd_fdstat_get,
+        fd_fdstat_set_flags,
+        fd_fdstat_set_rights,
+        fd_filestat_get,
+        fd_filestat_set_size,
+        fd_filestat_set_times,
+        fd_pread,
+        fd_prestat_dir_name,
+        fd_prestat_get,
+        fd_pwrite,
+        fd_read,
+        fd_readdir,
+        fd_renumber,
+        fd_seek,
+        fd_sync,
+        fd_tell,
+        fd_write,
+        path_create_directory,
+        path_filestat_get,
+        path_filestat_set_times,
+        path_link,
+        path_open,
+        path_readlink,
+        path_remove_directory,
+        path_rename,
+        path_symlink,
+        path_unlink_file,
+        poll_oneoff,
+        proc_exit,
+        proc_raise,
+        random_get,
+        sched_yield,
+        sock_accept,
+        sock_recv,
+        sock_send,
         sock_shutdown
     )
 }

@@ -86,7 +86,13 @@ type R = Result<(), Errno>;
 
 impl WasiCtx {
     pub fn new(args: Vec<Vec<u8>>, env: Vec<Vec<u8>>) -> Self {
-        WasiCtx { args, env, open: [true; 3], enosys_seen: [false; FUNCTIONS.len()], rng: None }
+        WasiCtx {
+            args,
+            env,
+            open: [true; 3],
+            enosys_seen: [false; FUNCTIONS.len()],
+            rng: None,
+        }
     }
 
     /// Record `enosys wasi_snapshot_preview1 <name>` the first time `name` is called and
@@ -102,7 +108,10 @@ impl WasiCtx {
     }
 
     fn sizes(list: &[Vec<u8>]) -> (u32, u32) {
-        (list.len() as u32, list.iter().map(|a| a.len() as u32 + 1).sum())
+        (
+            list.len() as u32,
+            list.iter().map(|a| a.len() as u32 + 1).sum(),
+        )
     }
 
     fn put_list(list: &[Vec<u8>], mem: &mut GuestMemory, ptrs: u32, buf: u32) -> R {
@@ -142,7 +151,15 @@ impl WasiCtx {
         fd < 3 && self.open[fd as usize]
     }
 
-    pub fn fd_write(&mut self, host: &mut impl Host, mem: &mut GuestMemory, fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> R {
+    pub fn fd_write(
+        &mut self,
+        host: &mut impl Host,
+        mem: &mut GuestMemory,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        nwritten: u32,
+    ) -> R {
         let stream = match fd {
             1 if self.is_open(1) => Stream::Stdout,
             2 if self.is_open(2) => Stream::Stderr,
@@ -165,7 +182,14 @@ impl WasiCtx {
     }
 
     /// stdin is always at end of file.
-    pub fn fd_read(&mut self, mem: &mut GuestMemory, fd: u32, iovs: u32, iovs_len: u32, nread: u32) -> R {
+    pub fn fd_read(
+        &mut self,
+        mem: &mut GuestMemory,
+        fd: u32,
+        iovs: u32,
+        iovs_len: u32,
+        nread: u32,
+    ) -> R {
         if fd != 0 || !self.is_open(0) {
             return Err(errno::BADF);
         }
@@ -198,7 +222,13 @@ impl WasiCtx {
         Err(errno::BADF)
     }
 
-    pub fn fd_prestat_dir_name(&mut self, _mem: &mut GuestMemory, _fd: u32, _path: u32, _len: u32) -> R {
+    pub fn fd_prestat_dir_name(
+        &mut self,
+        _mem: &mut GuestMemory,
+        _fd: u32,
+        _path: u32,
+        _len: u32,
+    ) -> R {
         Err(errno::BADF)
     }
 
@@ -211,7 +241,14 @@ impl WasiCtx {
     }
 
     /// stdio is a character device: seeking is `ESPIPE`, like Wasmtime.
-    pub fn fd_seek(&mut self, _mem: &mut GuestMemory, fd: u32, _offset: i64, whence: u32, _newoffset: u32) -> R {
+    pub fn fd_seek(
+        &mut self,
+        _mem: &mut GuestMemory,
+        fd: u32,
+        _offset: i64,
+        whence: u32,
+        _newoffset: u32,
+    ) -> R {
         if !self.is_open(fd) {
             return Err(errno::BADF);
         }
@@ -233,21 +270,42 @@ impl WasiCtx {
         host.exit(status)
     }
 
-    pub fn clock_res_get(&mut self, host: &mut impl Host, mem: &mut GuestMemory, id: u32, out: u32) -> R {
+    pub fn clock_res_get(
+        &mut self,
+        host: &mut impl Host,
+        mem: &mut GuestMemory,
+        id: u32,
+        out: u32,
+    ) -> R {
         let clock = Clock::from_id(id).ok_or(errno::INVAL)?;
         let res = host.resolution_ns(clock);
         mem.write(out, res)
     }
 
-    pub fn clock_time_get(&mut self, host: &mut impl Host, mem: &mut GuestMemory, id: u32, _precision: u64, out: u32) -> R {
+    pub fn clock_time_get(
+        &mut self,
+        host: &mut impl Host,
+        mem: &mut GuestMemory,
+        id: u32,
+        _precision: u64,
+        out: u32,
+    ) -> R {
         let clock = Clock::from_id(id).ok_or(errno::INVAL)?;
         let now = host.now_ns(clock);
         mem.write(out, now)
     }
 
-    pub fn random_get(&mut self, host: &mut impl Host, mem: &mut GuestMemory, buf: u32, len: u32) -> R {
+    pub fn random_get(
+        &mut self,
+        host: &mut impl Host,
+        mem: &mut GuestMemory,
+        buf: u32,
+        len: u32,
+    ) -> R {
         let dst = mem.bytes_mut(buf, len)?;
-        let rng = self.rng.get_or_insert_with(|| ChaCha20Rng::from_seed(host.entropy()));
+        let rng = self
+            .rng
+            .get_or_insert_with(|| ChaCha20Rng::from_seed(host.entropy()));
         rng.fill_bytes(dst);
         Ok(())
     }

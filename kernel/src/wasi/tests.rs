@@ -36,7 +36,10 @@ impl Host for FakeHost {
 }
 
 fn ctx() -> WasiCtx {
-    WasiCtx::new(vec![b"prog".to_vec(), b"a b".to_vec()], vec![b"X=1".to_vec()])
+    WasiCtx::new(
+        vec![b"prog".to_vec(), b"a b".to_vec()],
+        vec![b"X=1".to_vec()],
+    )
 }
 
 #[test]
@@ -95,7 +98,10 @@ fn fdstat_prestat_seek() {
     c.fd_fdstat_get(&mut m, 1, 8).unwrap();
     assert_eq!(m.read::<u8>(8), Ok(consts::FILETYPE_CHARACTER_DEVICE));
     assert_eq!(m.read::<u8>(9), Ok(0));
-    assert_eq!(m.read::<u64>(16), Ok(consts::RIGHT_FD_WRITE | consts::RIGHT_POLL_FD_READWRITE));
+    assert_eq!(
+        m.read::<u64>(16),
+        Ok(consts::RIGHT_FD_WRITE | consts::RIGHT_POLL_FD_READWRITE)
+    );
     assert_eq!(m.read::<u64>(24), Ok(0));
     assert_eq!(c.fd_fdstat_get(&mut m, 3, 8), Err(errno::BADF));
     assert_eq!(c.fd_fdstat_get(&mut m, 1, 50), Err(errno::FAULT));
@@ -131,7 +137,13 @@ fn clocks_random_enosys() {
     assert_eq!(c.enosys(&mut h, "path_open"), errno::NOSYS);
     assert_eq!(c.enosys(&mut h, "path_open"), errno::NOSYS);
     assert_eq!(c.enosys(&mut h, "poll_oneoff"), errno::NOSYS);
-    assert_eq!(h.records, vec!["enosys wasi_snapshot_preview1 path_open", "enosys wasi_snapshot_preview1 poll_oneoff"]);
+    assert_eq!(
+        h.records,
+        vec![
+            "enosys wasi_snapshot_preview1 path_open",
+            "enosys wasi_snapshot_preview1 poll_oneoff"
+        ]
+    );
 }
 
 #[test]

@@ -56,8 +56,10 @@ pub fn main(args: SpecArgs) -> Result<i32> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {wide_msg}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {wide_msg}",
+            )
+            .expect("valid template"),
         );
         bar
     } else {
@@ -100,16 +102,28 @@ pub fn main(args: SpecArgs) -> Result<i32> {
         rejections.add(r.rejection_counts());
     }
     println!();
-    println!("{:<10} {:>6} {:>8} {:>9} {:>8} {:>9}", "tier", "files", "passing", "passed", "failed", "not run");
+    println!(
+        "{:<10} {:>6} {:>8} {:>9} {:>8} {:>9}",
+        "tier", "files", "passing", "passed", "failed", "not run"
+    );
     let mut total = (0, 0, Counts::default());
     for (tier, (n, passing, c)) in &per_tier {
-        println!("{:<10} {n:>6} {passing:>8} {:>9} {:>8} {:>9}", tier.name(), c.passed, c.failed, c.not_run);
+        println!(
+            "{:<10} {n:>6} {passing:>8} {:>9} {:>8} {:>9}",
+            tier.name(),
+            c.passed,
+            c.failed,
+            c.not_run
+        );
         total.0 += n;
         total.1 += passing;
         total.2.add(*c);
     }
     let c = total.2;
-    println!("{:<10} {:>6} {:>8} {:>9} {:>8} {:>9}", "total", total.0, total.1, c.passed, c.failed, c.not_run);
+    println!(
+        "{:<10} {:>6} {:>8} {:>9} {:>8} {:>9}",
+        "total", total.0, total.1, c.passed, c.failed, c.not_run
+    );
     println!(
         "assert_invalid/assert_malformed: {} rejected, {} not rejected; {:.1} s",
         rejections.passed, rejections.failed, seconds
@@ -119,8 +133,16 @@ pub fn main(args: SpecArgs) -> Result<i32> {
     }
 
     if let Some(path) = &args.json {
-        let tiers = per_tier.iter().map(|(t, (_, _, c))| (t.name(), *c)).collect();
-        let json = JsonReport { suite: root.display().to_string(), seconds, tiers, files: &reports };
+        let tiers = per_tier
+            .iter()
+            .map(|(t, (_, _, c))| (t.name(), *c))
+            .collect();
+        let json = JsonReport {
+            suite: root.display().to_string(),
+            seconds,
+            tiers,
+            files: &reports,
+        };
         let text = serde_json::to_string_pretty(&json).context("cannot serialise the report")?;
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }

@@ -101,13 +101,28 @@ fn show_pattern(p: &ValuePattern) -> String {
         ValuePattern::F32(p) => format!("f32:{}", show_float(p, 8)),
         ValuePattern::F64(p) => format!("f64:{}", show_float(p, 16)),
         ValuePattern::V128(v) => format!("v128:{v:032x}"),
-        ValuePattern::F32x4(l) => format!("f32x4:[{}]", l.iter().map(|p| show_float(p, 8)).collect::<Vec<_>>().join(" ")),
-        ValuePattern::F64x2(l) => format!("f64x2:[{}]", l.iter().map(|p| show_float(p, 16)).collect::<Vec<_>>().join(" ")),
+        ValuePattern::F32x4(l) => format!(
+            "f32x4:[{}]",
+            l.iter()
+                .map(|p| show_float(p, 8))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        ValuePattern::F64x2(l) => format!(
+            "f64x2:[{}]",
+            l.iter()
+                .map(|p| show_float(p, 16))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
         ValuePattern::RefNull => "ref.null".into(),
         ValuePattern::RefExtern(Some(n)) => format!("ref.extern {n}"),
         ValuePattern::RefExtern(None) => "ref.extern".into(),
         ValuePattern::RefFunc => "ref.func".into(),
-        ValuePattern::Either(ps) => format!("either({})", ps.iter().map(show_pattern).collect::<Vec<_>>().join(" | ")),
+        ValuePattern::Either(ps) => format!(
+            "either({})",
+            ps.iter().map(show_pattern).collect::<Vec<_>>().join(" | ")
+        ),
     }
 }
 
@@ -172,13 +187,23 @@ pub fn value_matches(p: &ValuePattern, t: u8, bits: u128) -> bool {
         P::F64(p) => t == valtype::F64 && bits >> 64 == 0 && f64_matches(p, bits as u64),
         P::V128(v) => t == valtype::V128 && bits == *v,
         P::F32x4(lanes) => {
-            t == valtype::V128 && lanes.iter().enumerate().all(|(i, l)| f32_matches(l, (bits >> (32 * i)) as u32))
+            t == valtype::V128
+                && lanes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, l)| f32_matches(l, (bits >> (32 * i)) as u32))
         }
         P::F64x2(lanes) => {
-            t == valtype::V128 && lanes.iter().enumerate().all(|(i, l)| f64_matches(l, (bits >> (64 * i)) as u64))
+            t == valtype::V128
+                && lanes
+                    .iter()
+                    .enumerate()
+                    .all(|(i, l)| f64_matches(l, (bits >> (64 * i)) as u64))
         }
         P::RefNull => is_ref(t) && bits == 0,
-        P::RefExtern(Some(n)) => t == valtype::EXTERNREF && bits == hako_abi::script::extern_ref_bits(*n),
+        P::RefExtern(Some(n)) => {
+            t == valtype::EXTERNREF && bits == hako_abi::script::extern_ref_bits(*n)
+        }
         P::RefExtern(None) => t == valtype::EXTERNREF && bits != 0,
         P::RefFunc => t == valtype::FUNCREF && bits != 0,
         P::Either(ps) => ps.iter().any(|p| value_matches(p, t, bits)),
@@ -198,7 +223,10 @@ pub fn compare(expect: &Expect, outcome: &Outcome<'_>) -> Result<(), String> {
         (Expect::Return(patterns), Outcome::Ok(values)) => {
             let values: Vec<_> = values.iter().collect();
             values.len() == patterns.len()
-                && patterns.iter().zip(&values).all(|(p, v)| matches!(v, Ok((t, b)) if value_matches(p, *t, *b)))
+                && patterns
+                    .iter()
+                    .zip(&values)
+                    .all(|(p, v)| matches!(v, Ok((t, b)) if value_matches(p, *t, *b)))
         }
         (Expect::Trap(expected), Outcome::Trap { code, message }) => {
             trap_message(*code, message).starts_with(expected.as_str())
@@ -230,10 +258,15 @@ mod tests {
     fn floats_compare_bit_exactly() {
         let e = Expect::Return(vec![ValuePattern::F32(FloatPattern::Bits(0x8000_0000))]);
         assert!(compare(&e, &outcome("r 0 ok f32:80000000")).is_ok());
-        assert_eq!(compare(&e, &outcome("r 0 ok f32:00000000")), Err("(f32:00000000)".into()));
+        assert_eq!(
+            compare(&e, &outcome("r 0 ok f32:00000000")),
+            Err("(f32:00000000)".into())
+        );
         // The type counts, not only the bits.
         assert!(compare(&e, &outcome("r 0 ok i32:80000000")).is_err());
-        let e = Expect::Return(vec![ValuePattern::F64(FloatPattern::Bits(0x7ff8_0000_0000_0001))]);
+        let e = Expect::Return(vec![ValuePattern::F64(FloatPattern::Bits(
+            0x7ff8_0000_0000_0001,
+        ))]);
         assert!(compare(&e, &outcome("r 0 ok f64:7ff8000000000001")).is_ok());
         assert!(compare(&e, &outcome("r 0 ok f64:7ff8000000000000")).is_err());
     }
@@ -267,7 +300,11 @@ mod tests {
         // Lane 0 becomes a non-canonical NaN.
         assert!(!value_matches(&p, valtype::V128, bits | 1));
         let p = ValuePattern::F64x2([Bits(1), CanonicalNan]);
-        assert!(value_matches(&p, valtype::V128, (0x7ff8_0000_0000_0000u128 << 64) | 1));
+        assert!(value_matches(
+            &p,
+            valtype::V128,
+            (0x7ff8_0000_0000_0000u128 << 64) | 1
+        ));
         assert!(!value_matches(&p, valtype::F64, 1));
     }
 
@@ -278,13 +315,37 @@ mod tests {
         assert!(value_matches(&null, valtype::EXTERNREF, 0));
         assert!(!value_matches(&null, valtype::EXTERNREF, 1));
         assert!(!value_matches(&null, valtype::I32, 0));
-        assert!(value_matches(&ValuePattern::RefExtern(Some(0)), valtype::EXTERNREF, 1));
-        assert!(!value_matches(&ValuePattern::RefExtern(Some(0)), valtype::EXTERNREF, 0));
-        assert!(!value_matches(&ValuePattern::RefExtern(Some(1)), valtype::EXTERNREF, 1));
-        assert!(value_matches(&ValuePattern::RefExtern(None), valtype::EXTERNREF, 7));
-        assert!(value_matches(&ValuePattern::RefFunc, valtype::FUNCREF, 0xffff_8000_0000_1000));
+        assert!(value_matches(
+            &ValuePattern::RefExtern(Some(0)),
+            valtype::EXTERNREF,
+            1
+        ));
+        assert!(!value_matches(
+            &ValuePattern::RefExtern(Some(0)),
+            valtype::EXTERNREF,
+            0
+        ));
+        assert!(!value_matches(
+            &ValuePattern::RefExtern(Some(1)),
+            valtype::EXTERNREF,
+            1
+        ));
+        assert!(value_matches(
+            &ValuePattern::RefExtern(None),
+            valtype::EXTERNREF,
+            7
+        ));
+        assert!(value_matches(
+            &ValuePattern::RefFunc,
+            valtype::FUNCREF,
+            0xffff_8000_0000_1000
+        ));
         assert!(!value_matches(&ValuePattern::RefFunc, valtype::FUNCREF, 0));
-        assert!(!value_matches(&ValuePattern::RefFunc, valtype::EXTERNREF, 5));
+        assert!(!value_matches(
+            &ValuePattern::RefFunc,
+            valtype::EXTERNREF,
+            5
+        ));
         let either = ValuePattern::Either(vec![ValuePattern::I32(1), ValuePattern::I32(2)]);
         assert!(value_matches(&either, valtype::I32, 2));
         assert!(!value_matches(&either, valtype::I32, 3));
@@ -299,12 +360,28 @@ mod tests {
             Err("trap \"undefined element\"".into())
         );
         // Our message for the code wins over the kernel's text.
-        assert!(compare(&Expect::Trap("integer divide by zero".into()), &outcome("r 3 trap 1 whatever")).is_ok());
+        assert!(compare(
+            &Expect::Trap("integer divide by zero".into()),
+            &outcome("r 3 trap 1 whatever")
+        )
+        .is_ok());
         // A prefix of the expected message is not enough.
-        assert!(compare(&Expect::Trap("out of bounds memory access".into()), &outcome("r 3 trap 5 x")).is_err());
+        assert!(compare(
+            &Expect::Trap("out of bounds memory access".into()),
+            &outcome("r 3 trap 5 x")
+        )
+        .is_err());
         // Unknown codes fall back to the reported text.
-        assert!(compare(&Expect::Trap("unaligned atomic".into()), &outcome("r 3 trap 999 unaligned atomic")).is_ok());
-        assert!(compare(&Expect::Exhaustion, &outcome("r 3 trap 9 call stack exhausted")).is_ok());
+        assert!(compare(
+            &Expect::Trap("unaligned atomic".into()),
+            &outcome("r 3 trap 999 unaligned atomic")
+        )
+        .is_ok());
+        assert!(compare(
+            &Expect::Exhaustion,
+            &outcome("r 3 trap 9 call stack exhausted")
+        )
+        .is_ok());
         assert!(compare(&Expect::Exhaustion, &outcome("r 3 trap 0 unreachable")).is_err());
         assert!(compare(&Expect::Trap("unreachable".into()), &outcome("r 3 ok")).is_err());
     }
@@ -312,8 +389,16 @@ mod tests {
     #[test]
     fn other_outcomes() {
         assert!(compare(&Expect::Instantiated, &outcome("r 1 instantiated")).is_ok());
-        assert!(compare(&Expect::Instantiated, &outcome("r 1 unlinkable unknown import")).is_err());
-        assert!(compare(&Expect::Unlinkable("unknown import".into()), &outcome("r 1 unlinkable unknown import m.f")).is_ok());
+        assert!(compare(
+            &Expect::Instantiated,
+            &outcome("r 1 unlinkable unknown import")
+        )
+        .is_err());
+        assert!(compare(
+            &Expect::Unlinkable("unknown import".into()),
+            &outcome("r 1 unlinkable unknown import m.f")
+        )
+        .is_ok());
         assert!(compare(&Expect::Success, &outcome("r 1 ok i32:00000001")).is_ok());
         assert!(compare(&Expect::Success, &outcome("r 1 error no export")).is_err());
         assert!(compare(&Expect::Return(vec![]), &outcome("r 1 ok i32:00000001")).is_err());

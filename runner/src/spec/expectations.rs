@@ -25,7 +25,9 @@ pub const BLESS_ENV: &str = "HAKO_BLESS";
 
 /// The default location, `spec-tests/expectations.toml` in the workspace.
 pub fn default_path() -> PathBuf {
-    super::suite::workspace_root().join("spec-tests").join("expectations.toml")
+    super::suite::workspace_root()
+        .join("spec-tests")
+        .join("expectations.toml")
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -47,7 +49,9 @@ impl Expectations {
     /// Read the list; a missing file is an empty list.
     pub fn load(path: &Path) -> Result<Expectations> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display())),
+            Ok(text) => {
+                toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Expectations::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -55,7 +59,8 @@ impl Expectations {
 
     pub fn save(&self, path: &Path) -> Result<()> {
         let body = toml::to_string(self).context("cannot serialise the expectations")?;
-        std::fs::write(path, format!("{HEADER}\n{body}")).with_context(|| format!("cannot write {}", path.display()))
+        std::fs::write(path, format!("{HEADER}\n{body}"))
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 
     /// `Ok` when the outcome agrees with the list, else the message of the failing test.
@@ -86,11 +91,18 @@ mod tests {
     #[test]
     fn checked_both_ways() {
         let mut e = Expectations::default();
-        e.failing.insert("a.wast".into(), "needs kernel script mode".into());
+        e.failing
+            .insert("a.wast".into(), "needs kernel script mode".into());
         assert!(e.check("a.wast", false, "x").is_ok());
         assert!(e.check("b.wast", true, "").is_ok());
-        assert!(e.check("a.wast", true, "").unwrap_err().contains("remove the entry"));
-        assert!(e.check("b.wast", false, "3 failed").unwrap_err().contains("3 failed"));
+        assert!(e
+            .check("a.wast", true, "")
+            .unwrap_err()
+            .contains("remove the entry"));
+        assert!(e
+            .check("b.wast", false, "3 failed")
+            .unwrap_err()
+            .contains("3 failed"));
         e.bless("a.wast", false, "new reason".into());
         assert_eq!(e.failing["a.wast"], "needs kernel script mode");
         e.bless("a.wast", true, String::new());
@@ -104,7 +116,10 @@ mod tests {
         let path = dir.path().join("e.toml");
         assert!(Expectations::load(&path).unwrap().failing.is_empty());
         let mut e = Expectations::default();
-        e.failing.insert("proposals/threads/atomic.wast".into(), "uses \"threads\"".into());
+        e.failing.insert(
+            "proposals/threads/atomic.wast".into(),
+            "uses \"threads\"".into(),
+        );
         e.save(&path).unwrap();
         let back = Expectations::load(&path).unwrap();
         assert_eq!(back.failing, e.failing);

@@ -57,7 +57,9 @@ pub enum Status {
 impl Status {
     /// Shorthand constructor.
     pub fn NotRun(reason: impl Into<String>) -> Status {
-        Status::NotRun { reason: reason.into() }
+        Status::NotRun {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -121,7 +123,11 @@ impl FileReport {
     /// Counts of the `assert_invalid` / `assert_malformed` checks alone.
     pub fn rejection_counts(&self) -> Counts {
         let mut c = Counts::default();
-        for check in self.checks.iter().filter(|c| matches!(c.kind, "assert_invalid" | "assert_malformed")) {
+        for check in self
+            .checks
+            .iter()
+            .filter(|c| matches!(c.kind, "assert_invalid" | "assert_malformed"))
+        {
             match check.status {
                 Status::Passed => c.passed += 1,
                 Status::Failed { .. } => c.failed += 1,
@@ -134,9 +140,10 @@ impl FileReport {
     /// `file:line: kind: expected X, got Y` for every failure.
     pub fn failures(&self) -> impl Iterator<Item = String> + '_ {
         self.checks.iter().filter_map(move |c| match &c.status {
-            Status::Failed { expected, actual } => {
-                Some(format!("{}:{}: {}: expected {expected}, got {actual}", self.name, c.line, c.kind))
-            }
+            Status::Failed { expected, actual } => Some(format!(
+                "{}:{}: {}: expected {expected}, got {actual}",
+                self.name, c.line, c.kind
+            )),
             _ => None,
         })
     }
@@ -146,7 +153,9 @@ impl FileReport {
         let c = self.counts();
         if c.failed > 0 {
             let first = self.failures().next().unwrap_or_default();
-            let first = first.split_once(": ").map_or(first.as_str(), |(_, rest)| rest);
+            let first = first
+                .split_once(": ")
+                .map_or(first.as_str(), |(_, rest)| rest);
             let mut first = first.to_string();
             if first.len() > 160 {
                 let mut cut = 160;
@@ -164,7 +173,11 @@ impl FileReport {
                     *reasons.entry(reason.as_str()).or_default() += 1;
                 }
             }
-            let (reason, _) = reasons.iter().max_by_key(|(_, n)| **n).map(|(r, n)| (*r, *n)).unwrap_or(("", 0));
+            let (reason, _) = reasons
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(r, n)| (*r, *n))
+                .unwrap_or(("", 0));
             format!("{} not run: {reason}", c.not_run)
         }
     }
@@ -211,7 +224,11 @@ impl Resume {
         if self.from > 0 {
             t.push(format!("{}{}", abi_script::RESUME_KEY, self.from));
         }
-        t.extend(self.skip.iter().map(|s| format!("{}{s}", abi_script::SKIP_KEY)));
+        t.extend(
+            self.skip
+                .iter()
+                .map(|s| format!("{}{s}", abi_script::SKIP_KEY)),
+        );
         t
     }
 }
@@ -256,7 +273,10 @@ pub struct RunOptions<'a> {
 
 impl std::fmt::Debug for RunOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions").field("booter", &self.booter.is_some()).field("compile", &self.compile).finish()
+        f.debug_struct("RunOptions")
+            .field("booter", &self.booter.is_some())
+            .field("compile", &self.compile)
+            .finish()
     }
 }
 
@@ -282,7 +302,10 @@ pub fn check_rejected(module: &Result<Vec<u8>, String>) -> Status {
     let result = catch_unwind(AssertUnwindSafe(|| match hako_compiler::validate(wasm) {
         Err(_) => Ok(()),
         Ok(()) => {
-            let options = Options { opt_level: OptLevel::O0, ..Options::default() };
+            let options = Options {
+                opt_level: OptLevel::O0,
+                ..Options::default()
+            };
             match hako_compiler::compile(wasm, &options) {
                 Err(_) => Ok(()),
                 Ok(_) => Err("the module was accepted and compiled".to_string()),
@@ -292,27 +315,44 @@ pub fn check_rejected(module: &Result<Vec<u8>, String>) -> Status {
     match result {
         Ok(Ok(())) => Status::Passed,
         Ok(Err(actual)) => Status::Failed { expected, actual },
-        Err(panic) => Status::Failed { expected, actual: format!("the compiler panicked: {}", panic_message(&*panic)) },
+        Err(panic) => Status::Failed {
+            expected,
+            actual: format!("the compiler panicked: {}", panic_message(&*panic)),
+        },
     }
 }
 
 /// Compile every module of the table (in parallel), each with the prefix of its index.
-pub fn compile_modules(modules: &[Vec<u8>], opt_level: OptLevel, cache: Option<&Cache>) -> Vec<Result<Arc<Vec<u8>>, String>> {
+pub fn compile_modules(
+    modules: &[Vec<u8>],
+    opt_level: OptLevel,
+    cache: Option<&Cache>,
+) -> Vec<Result<Arc<Vec<u8>>, String>> {
     modules
         .par_iter()
         .enumerate()
         .map(|(i, wasm)| {
             let prefix = abi_script::module_prefix(i as u32).to_string();
-            let key = cache::key(&[wasm, prefix.as_bytes(), opt_level.to_string().as_bytes(), cache::COMPILER_FINGERPRINT.as_bytes()]);
+            let key = cache::key(&[
+                wasm,
+                prefix.as_bytes(),
+                opt_level.to_string().as_bytes(),
+                cache::COMPILER_FINGERPRINT.as_bytes(),
+            ]);
             if let Some(path) = cache.and_then(|c| c.get(&key, "o")) {
                 if let Ok(bytes) = std::fs::read(path) {
                     return Ok(Arc::new(bytes));
                 }
             }
-            let options = Options { prefix, opt_level, ..Options::default() };
-            let compiled = catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
-                .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
-                .map_err(|e| format!("the compiler refused the module: {e}"))?;
+            let options = Options {
+                prefix,
+                opt_level,
+                ..Options::default()
+            };
+            let compiled =
+                catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
+                    .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
+                    .map_err(|e| format!("the compiler refused the module: {e}"))?;
             if let Some(c) = cache {
                 let _ = c.put(&key, "o", &compiled.object);
             }
@@ -329,7 +369,13 @@ pub fn run_file(file: &SuiteFile, options: &RunOptions<'_>) -> FileReport {
             Ok(text) => plan::plan_source(&file.name, &text),
             Err(_) => return error_report(file, "the script is not UTF-8", start),
         },
-        Err(e) => return error_report(file, &format!("cannot read {}: {e}", file.path.display()), start),
+        Err(e) => {
+            return error_report(
+                file,
+                &format!("cannot read {}: {e}", file.path.display()),
+                start,
+            )
+        }
     };
     let mut report = run_plan(plan, options);
     report.millis = start.elapsed().as_millis() as u64;
@@ -343,7 +389,10 @@ fn error_report(file: &SuiteFile, message: &str, start: Instant) -> FileReport {
         checks: vec![Check {
             line: 1,
             kind: "script",
-            status: Status::Failed { expected: "a readable script".into(), actual: message.into() },
+            status: Status::Failed {
+                expected: "a readable script".into(),
+                actual: message.into(),
+            },
         }],
         millis: start.elapsed().as_millis() as u64,
     }
@@ -353,11 +402,19 @@ fn error_report(file: &SuiteFile, message: &str, start: Instant) -> FileReport {
 pub fn run_plan(plan: FilePlan, options: &RunOptions<'_>) -> FileReport {
     let mut checks = plan.decided.clone();
     for r in &plan.rejections {
-        checks.push(Check { line: r.line, kind: r.kind, status: check_rejected(&r.module) });
+        checks.push(Check {
+            line: r.line,
+            kind: r.kind,
+            status: check_rejected(&r.module),
+        });
     }
 
     let compiled = if options.booter.is_some() || options.compile {
-        Some(compile_modules(&plan.modules, options.opt_level, options.cache.as_ref()))
+        Some(compile_modules(
+            &plan.modules,
+            options.opt_level,
+            options.cache.as_ref(),
+        ))
     } else {
         None
     };
@@ -374,23 +431,39 @@ pub fn run_plan(plan: FilePlan, options: &RunOptions<'_>) -> FileReport {
                     .remove(&cmd.id)
                     .or_else(|| statuses.get(&cmd.id).cloned())
                     .unwrap_or_else(|| Status::NotRun(NO_BOOT));
-                checks.push(Check { line: cmd.line, kind: cmd.kind, status });
+                checks.push(Check {
+                    line: cmd.line,
+                    kind: cmd.kind,
+                    status,
+                });
             }
         }
         (None, _) => {
             for cmd in &plan.commands {
-                checks.push(Check { line: cmd.line, kind: cmd.kind, status: Status::NotRun(NO_BOOT) });
+                checks.push(Check {
+                    line: cmd.line,
+                    kind: cmd.kind,
+                    status: Status::NotRun(NO_BOOT),
+                });
             }
         }
     }
     checks.sort_by_key(|c| c.line);
-    FileReport { name: plan.name, tier: plan.tier, checks, millis: 0 }
+    FileReport {
+        name: plan.name,
+        tier: plan.tier,
+        checks,
+        millis: 0,
+    }
 }
 
 /// Build the image from the compiled module table: modules that did not compile are left
 /// out, and their `Instantiate` commands, and every command on the instances they would have
 /// created, are decided as failures here.
-pub fn build_image(plan: &FilePlan, compiled: &[Result<Arc<Vec<u8>>, String>]) -> (SpecImage, HashMap<u32, Status>) {
+pub fn build_image(
+    plan: &FilePlan,
+    compiled: &[Result<Arc<Vec<u8>>, String>],
+) -> (SpecImage, HashMap<u32, Status>) {
     let mut decided = HashMap::new();
     let mut table: HashMap<u32, u32> = HashMap::new();
     let mut modules = Vec::new();
@@ -412,13 +485,28 @@ pub fn build_image(plan: &FilePlan, compiled: &[Result<Arc<Vec<u8>>, String>]) -
                     kept.push(cmd);
                 }
                 Err(e) => {
-                    decided.insert(cmd.id, Status::Failed { expected: cmd.expect.to_string(), actual: e.clone() });
-                    dead.insert(cmd.id, format!("the module of line {} did not compile", cmd.line));
+                    decided.insert(
+                        cmd.id,
+                        Status::Failed {
+                            expected: cmd.expect.to_string(),
+                            actual: e.clone(),
+                        },
+                    );
+                    dead.insert(
+                        cmd.id,
+                        format!("the module of line {} did not compile", cmd.line),
+                    );
                 }
             },
             op => match op.instance().and_then(|i| dead.get(&i)) {
                 Some(why) => {
-                    decided.insert(cmd.id, Status::Failed { expected: cmd.expect.to_string(), actual: why.clone() });
+                    decided.insert(
+                        cmd.id,
+                        Status::Failed {
+                            expected: cmd.expect.to_string(),
+                            actual: why.clone(),
+                        },
+                    );
                 }
                 None => kept.push(cmd),
             },
@@ -429,16 +517,34 @@ pub fn build_image(plan: &FilePlan, compiled: &[Result<Arc<Vec<u8>>, String>]) -
         let mut w = ScriptWriter::new(kept.len() as u32, |b| script.extend_from_slice(b));
         for cmd in &kept {
             match &cmd.op {
-                Op::Instantiate { module } => w.write(&Command::Instantiate { id: cmd.id, module: table[module] }),
-                Op::Register { instance, name } => {
-                    w.write(&Command::Register { id: cmd.id, instance: *instance, name: name.as_bytes() })
-                }
-                Op::Invoke { instance, name, args } => w.write_invoke(cmd.id, *instance, name.as_bytes(), args),
-                Op::Get { instance, name } => w.write(&Command::Get { id: cmd.id, instance: *instance, name: name.as_bytes() }),
+                Op::Instantiate { module } => w.write(&Command::Instantiate {
+                    id: cmd.id,
+                    module: table[module],
+                }),
+                Op::Register { instance, name } => w.write(&Command::Register {
+                    id: cmd.id,
+                    instance: *instance,
+                    name: name.as_bytes(),
+                }),
+                Op::Invoke {
+                    instance,
+                    name,
+                    args,
+                } => w.write_invoke(cmd.id, *instance, name.as_bytes(), args),
+                Op::Get { instance, name } => w.write(&Command::Get {
+                    id: cmd.id,
+                    instance: *instance,
+                    name: name.as_bytes(),
+                }),
             }
         }
     }
-    let image = SpecImage { name: plan.name.clone(), modules, script, command_ids: kept.iter().map(|c| c.id).collect() };
+    let image = SpecImage {
+        name: plan.name.clone(),
+        modules,
+        script,
+        command_ids: kept.iter().map(|c| c.id).collect(),
+    };
     (image, decided)
 }
 
@@ -446,7 +552,11 @@ pub fn build_image(plan: &FilePlan, compiled: &[Result<Arc<Vec<u8>>, String>]) -
 pub const MAX_BOOTS: usize = 64;
 
 /// Boot the image, restarting after crashes, and compare every reported outcome.
-pub fn boot_and_compare(image: &SpecImage, commands: &[Planned], booter: &dyn Booter) -> HashMap<u32, Status> {
+pub fn boot_and_compare(
+    image: &SpecImage,
+    commands: &[Planned],
+    booter: &dyn Booter,
+) -> HashMap<u32, Status> {
     let by_id: HashMap<u32, &Planned> = commands.iter().map(|c| (c.id, c)).collect();
     let mut statuses: HashMap<u32, Status> = HashMap::new();
     let mut resume = Resume::default();
@@ -455,7 +565,9 @@ pub fn boot_and_compare(image: &SpecImage, commands: &[Planned], booter: &dyn Bo
             Ok(o) => o,
             Err(BootProblem(why)) => {
                 for id in &image.command_ids {
-                    statuses.entry(*id).or_insert_with(|| Status::NotRun(format!("cannot boot: {why}")));
+                    statuses
+                        .entry(*id)
+                        .or_insert_with(|| Status::NotRun(format!("cannot boot: {why}")));
                 }
                 return statuses;
             }
@@ -470,18 +582,29 @@ pub fn boot_and_compare(image: &SpecImage, commands: &[Planned], booter: &dyn Bo
             if let Some(msg) = line.strip_prefix("panic ") {
                 panic = Some(msg.to_string());
             }
-            let Ok(result) = parse_result_line(line) else { continue };
-            let Some(cmd) = by_id.get(&result.id) else { continue };
+            let Ok(result) = parse_result_line(line) else {
+                continue;
+            };
+            let Some(cmd) = by_id.get(&result.id) else {
+                continue;
+            };
             if result.id < resume.from || statuses.contains_key(&result.id) {
                 continue;
             }
             let status = match compare::compare(&cmd.expect, &result.outcome) {
                 Ok(()) => Status::Passed,
-                Err(actual) => Status::Failed { expected: cmd.expect.to_string(), actual },
+                Err(actual) => Status::Failed {
+                    expected: cmd.expect.to_string(),
+                    actual,
+                },
             };
             statuses.insert(result.id, status);
         }
-        let next = image.command_ids.iter().copied().find(|id| *id >= resume.from && !statuses.contains_key(id));
+        let next = image
+            .command_ids
+            .iter()
+            .copied()
+            .find(|id| *id >= resume.from && !statuses.contains_key(id));
         let Some(crashed) = next else { return statuses };
         let why = match (&panic, &output.abnormal_end, done) {
             (Some(p), _, _) => format!("guest crashed: kernel panic: {p}"),
@@ -489,13 +612,22 @@ pub fn boot_and_compare(image: &SpecImage, commands: &[Planned], booter: &dyn Bo
             (None, None, true) => "the kernel reported no result for this command".to_string(),
             (None, None, false) => "guest stopped without reporting this command".to_string(),
         };
-        statuses.insert(crashed, Status::Failed { expected: by_id[&crashed].expect.to_string(), actual: why });
+        statuses.insert(
+            crashed,
+            Status::Failed {
+                expected: by_id[&crashed].expect.to_string(),
+                actual: why,
+            },
+        );
         resume.skip.push(crashed);
         resume.from = crashed + 1;
     }
     let skipped: HashSet<u32> = statuses.keys().copied().collect();
     for id in image.command_ids.iter().filter(|id| !skipped.contains(id)) {
-        statuses.insert(*id, Status::NotRun(format!("the guest crashed {MAX_BOOTS} times")));
+        statuses.insert(
+            *id,
+            Status::NotRun(format!("the guest crashed {MAX_BOOTS} times")),
+        );
     }
     statuses
 }
@@ -524,14 +656,23 @@ mod tests {
                 }
                 if self.crash_on.contains(&id) {
                     lines.push("panic page fault at 0xdead".to_string());
-                    return Ok(BootOutput { lines, abnormal_end: Some("kernel panic".into()) });
+                    return Ok(BootOutput {
+                        lines,
+                        abnormal_end: Some("kernel panic".into()),
+                    });
                 }
                 if id >= resume.from {
-                    lines.push(format!("r {id} {}", self.answers.get(&id).copied().unwrap_or("ok")));
+                    lines.push(format!(
+                        "r {id} {}",
+                        self.answers.get(&id).copied().unwrap_or("ok")
+                    ));
                 }
             }
             lines.push("done".into());
-            Ok(BootOutput { lines, abnormal_end: None })
+            Ok(BootOutput {
+                lines,
+                abnormal_end: None,
+            })
         }
     }
 
@@ -553,19 +694,40 @@ mod tests {
         let (image, decided) = build_image(&plan, &fake_objects(&plan));
         assert!(decided.is_empty());
         let fake = Fake {
-            answers: HashMap::from([(0, "instantiated"), (1, "ok i32:00000001"), (2, "ok i32:00000001"), (4, "ok i32:00000001")]),
+            answers: HashMap::from([
+                (0, "instantiated"),
+                (1, "ok i32:00000001"),
+                (2, "ok i32:00000001"),
+                (4, "ok i32:00000001"),
+            ]),
             crash_on: vec![3],
             boots: Mutex::new(vec![]),
         };
         let statuses = boot_and_compare(&image, &plan.commands, &fake);
         assert_eq!(statuses[&0], Status::Passed);
         assert_eq!(statuses[&1], Status::Passed);
-        assert!(matches!(&statuses[&2], Status::Failed { actual, .. } if actual == "(i32:00000001)"));
-        assert!(matches!(&statuses[&3], Status::Failed { actual, .. } if actual.contains("kernel panic: page fault")));
+        assert!(
+            matches!(&statuses[&2], Status::Failed { actual, .. } if actual == "(i32:00000001)")
+        );
+        assert!(
+            matches!(&statuses[&3], Status::Failed { actual, .. } if actual.contains("kernel panic: page fault"))
+        );
         assert_eq!(statuses[&4], Status::Passed);
         let boots = fake.boots.lock().unwrap();
-        assert_eq!(*boots, vec![Resume::default(), Resume { from: 4, skip: vec![3] }]);
-        assert_eq!(boots[1].cmdline_tokens(), ["hako.script.resume=4", "hako.script.skip=3"]);
+        assert_eq!(
+            *boots,
+            vec![
+                Resume::default(),
+                Resume {
+                    from: 4,
+                    skip: vec![3]
+                }
+            ]
+        );
+        assert_eq!(
+            boots[1].cmdline_tokens(),
+            ["hako.script.resume=4", "hako.script.skip=3"]
+        );
     }
 
     #[test]
@@ -575,17 +737,35 @@ mod tests {
         let (image, decided) = build_image(&plan, &compiled);
         assert!(image.command_ids.is_empty() && image.modules.is_empty());
         assert_eq!(decided.len(), 5);
-        let options = RunOptions { booter: None, compile: false, opt_level: OptLevel::O0, cache: None };
+        let options = RunOptions {
+            booter: None,
+            compile: false,
+            opt_level: OptLevel::O0,
+            cache: None,
+        };
         let report = run_plan(plan, &options);
-        assert_eq!(report.counts(), Counts { passed: 1, failed: 0, not_run: 5 });
+        assert_eq!(
+            report.counts(),
+            Counts {
+                passed: 1,
+                failed: 0,
+                not_run: 5
+            }
+        );
         assert!(!report.passes());
         assert_eq!(report.summary_reason(), format!("5 not run: {NO_BOOT}"));
     }
 
     #[test]
     fn rejections_are_checked() {
-        assert_eq!(check_rejected(&Err("unexpected token".into())), Status::Passed);
-        assert_eq!(check_rejected(&Ok(b"\0asm\x02\0\0\0".to_vec())), Status::Passed);
+        assert_eq!(
+            check_rejected(&Err("unexpected token".into())),
+            Status::Passed
+        );
+        assert_eq!(
+            check_rejected(&Ok(b"\0asm\x02\0\0\0".to_vec())),
+            Status::Passed
+        );
         let valid = wat::parse_str("(module)").unwrap();
         assert!(matches!(check_rejected(&Ok(valid)), Status::Failed { .. }));
     }

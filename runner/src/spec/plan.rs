@@ -27,10 +27,22 @@ use super::{Check, Status};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Instantiate module `module` of [`FilePlan::modules`].
-    Instantiate { module: u32 },
-    Register { instance: u32, name: String },
-    Invoke { instance: u32, name: String, args: Vec<Arg> },
-    Get { instance: u32, name: String },
+    Instantiate {
+        module: u32,
+    },
+    Register {
+        instance: u32,
+        name: String,
+    },
+    Invoke {
+        instance: u32,
+        name: String,
+        args: Vec<Arg>,
+    },
+    Get {
+        instance: u32,
+        name: String,
+    },
 }
 
 impl Op {
@@ -38,9 +50,9 @@ impl Op {
     pub fn instance(&self) -> Option<u32> {
         match self {
             Op::Instantiate { .. } => None,
-            Op::Register { instance, .. } | Op::Invoke { instance, .. } | Op::Get { instance, .. } => {
-                Some(*instance)
-            }
+            Op::Register { instance, .. }
+            | Op::Invoke { instance, .. }
+            | Op::Get { instance, .. } => Some(*instance),
         }
     }
 }
@@ -127,7 +139,10 @@ pub fn plan_source(name: &str, text: &str) -> FilePlan {
         plan.decided.push(Check {
             line,
             kind: "script",
-            status: Status::Failed { expected: "a script the `wast` crate parses".into(), actual: e.message() },
+            status: Status::Failed {
+                expected: "a script the `wast` crate parses".into(),
+                actual: e.message(),
+            },
         });
     }
     plan.tier = tier::file_tier(plan.modules.iter().map(Vec::as_slice));
@@ -150,7 +165,11 @@ const NO_COMPONENTS: &str = "components are not supported";
 
 impl Planner<'_> {
     fn decide(&mut self, span: Span, kind: &'static str, status: Status) {
-        self.plan.decided.push(Check { line: self.lines.line(span), kind, status });
+        self.plan.decided.push(Check {
+            line: self.lines.line(span),
+            kind,
+            status,
+        });
     }
 
     fn not_run(&mut self, span: Span, kind: &'static str, why: impl Into<String>) {
@@ -160,28 +179,55 @@ impl Planner<'_> {
     fn push(&mut self, span: Span, kind: &'static str, op: Op, expect: Expect) {
         let id = self.next_id;
         self.next_id += 1;
-        self.plan.commands.push(Planned { id, line: self.lines.line(span), kind, op, expect });
+        self.plan.commands.push(Planned {
+            id,
+            line: self.lines.line(span),
+            kind,
+            op,
+            expect,
+        });
     }
 
     /// Encode a module that must be valid and add it to the module table.
     fn module(&mut self, module: &mut QuoteWat<'_>) -> Result<u32, String> {
-        if matches!(module, QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))) {
+        if matches!(
+            module,
+            QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
+        ) {
             return Err(NO_COMPONENTS.into());
         }
-        let wasm = module.encode().map_err(|e| format!("the `wast` crate cannot encode this module: {}", e.message()))?;
+        let wasm = module.encode().map_err(|e| {
+            format!(
+                "the `wast` crate cannot encode this module: {}",
+                e.message()
+            )
+        })?;
         self.plan.modules.push(wasm);
         Ok(self.plan.modules.len() as u32 - 1)
     }
 
     fn instance(&self, id: Option<Id<'_>>) -> Result<u32, String> {
         match id {
-            Some(id) => self.named.get(id.name()).cloned().unwrap_or_else(|| Err(format!("no instance named ${}", id.name()))),
-            None => self.current.clone().unwrap_or_else(|| Err("no module instantiated before this command".into())),
+            Some(id) => self
+                .named
+                .get(id.name())
+                .cloned()
+                .unwrap_or_else(|| Err(format!("no instance named ${}", id.name()))),
+            None => self
+                .current
+                .clone()
+                .unwrap_or_else(|| Err("no module instantiated before this command".into())),
         }
     }
 
     /// Plan an instantiation; `Err` (already recorded as a failed check) when impossible.
-    fn instantiate(&mut self, span: Span, kind: &'static str, module: Result<u32, String>, expect: Expect) -> Result<u32, String> {
+    fn instantiate(
+        &mut self,
+        span: Span,
+        kind: &'static str,
+        module: Result<u32, String>,
+        expect: Expect,
+    ) -> Result<u32, String> {
         match module {
             Ok(module) => {
                 let id = self.next_id;
@@ -192,25 +238,56 @@ impl Planner<'_> {
                 let status = if why == NO_COMPONENTS {
                     Status::NotRun(why.clone())
                 } else {
-                    Status::Failed { expected: expect.to_string(), actual: why.clone() }
+                    Status::Failed {
+                        expected: expect.to_string(),
+                        actual: why.clone(),
+                    }
                 };
                 self.decide(span, kind, status);
-                Err(format!("its module (line {}) could not be built", self.lines.line(span)))
+                Err(format!(
+                    "its module (line {}) could not be built",
+                    self.lines.line(span)
+                ))
             }
         }
     }
 
     /// An invoke or get: resolve the instance, convert the arguments.
-    fn execute(&mut self, span: Span, kind: &'static str, exec: WastExecute<'_>, expect: Result<Expect, String>) {
+    fn execute(
+        &mut self,
+        span: Span,
+        kind: &'static str,
+        exec: WastExecute<'_>,
+        expect: Result<Expect, String>,
+    ) {
         let expect = match expect {
             Ok(e) => e,
             Err(why) => return self.not_run(span, kind, why),
         };
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(kind, invoke, expect),
-            WastExecute::Get { span, module, global } => match self.instance(module) {
-                Ok(instance) => self.push(span, kind, Op::Get { instance, name: global.to_string() }, expect),
-                Err(why) => self.decide(span, kind, Status::Failed { expected: expect.to_string(), actual: why }),
+            WastExecute::Get {
+                span,
+                module,
+                global,
+            } => match self.instance(module) {
+                Ok(instance) => self.push(
+                    span,
+                    kind,
+                    Op::Get {
+                        instance,
+                        name: global.to_string(),
+                    },
+                    expect,
+                ),
+                Err(why) => self.decide(
+                    span,
+                    kind,
+                    Status::Failed {
+                        expected: expect.to_string(),
+                        actual: why,
+                    },
+                ),
             },
             WastExecute::Wat(mut wat) => {
                 let span = wat.span();
@@ -224,7 +301,12 @@ impl Planner<'_> {
         if matches!(wat, Wat::Component(_)) {
             return Err(NO_COMPONENTS.into());
         }
-        let wasm = wat.encode().map_err(|e| format!("the `wast` crate cannot encode this module: {}", e.message()))?;
+        let wasm = wat.encode().map_err(|e| {
+            format!(
+                "the `wast` crate cannot encode this module: {}",
+                e.message()
+            )
+        })?;
         self.plan.modules.push(wasm);
         Ok(self.plan.modules.len() as u32 - 1)
     }
@@ -237,8 +319,24 @@ impl Planner<'_> {
             Err(why) => return self.not_run(span, kind, why),
         };
         match self.instance(invoke.module) {
-            Ok(instance) => self.push(span, kind, Op::Invoke { instance, name: invoke.name.to_string(), args }, expect),
-            Err(why) => self.decide(span, kind, Status::Failed { expected: expect.to_string(), actual: why }),
+            Ok(instance) => self.push(
+                span,
+                kind,
+                Op::Invoke {
+                    instance,
+                    name: invoke.name.to_string(),
+                    args,
+                },
+                expect,
+            ),
+            Err(why) => self.decide(
+                span,
+                kind,
+                Status::Failed {
+                    expected: expect.to_string(),
+                    actual: why,
+                },
+            ),
         }
     }
 
@@ -261,7 +359,10 @@ impl Planner<'_> {
                     let status = if why == NO_COMPONENTS {
                         Status::NotRun(why.clone())
                     } else {
-                        Status::Failed { expected: "a valid module definition".into(), actual: why.clone() }
+                        Status::Failed {
+                            expected: "a valid module definition".into(),
+                            actual: why.clone(),
+                        }
                     };
                     self.decide(span, "module definition", status);
                 }
@@ -270,10 +371,21 @@ impl Planner<'_> {
                 }
                 self.last_definition = Some(m);
             }
-            WastDirective::ModuleInstance { span, instance, module } => {
+            WastDirective::ModuleInstance {
+                span,
+                instance,
+                module,
+            } => {
                 let m = match module {
-                    Some(id) => self.definitions.get(id.name()).cloned().unwrap_or_else(|| Err(format!("no module definition ${}", id.name()))),
-                    None => self.last_definition.clone().unwrap_or_else(|| Err("no module definition before this".into())),
+                    Some(id) => self
+                        .definitions
+                        .get(id.name())
+                        .cloned()
+                        .unwrap_or_else(|| Err(format!("no module definition ${}", id.name()))),
+                    None => self
+                        .last_definition
+                        .clone()
+                        .unwrap_or_else(|| Err("no module definition before this".into())),
                 };
                 let created = self.instantiate(span, "module instance", m, Expect::Instantiated);
                 if let Some(name) = instance {
@@ -281,59 +393,135 @@ impl Planner<'_> {
                 }
                 self.current = Some(created);
             }
-            WastDirective::AssertMalformed { span, mut module, .. } => self.reject(span, "assert_malformed", &mut module),
-            WastDirective::AssertInvalid { span, mut module, .. } => self.reject(span, "assert_invalid", &mut module),
-            WastDirective::AssertInvalidCustom { span, .. } => {
-                self.not_run(span, "assert_invalid_custom", "custom-section assertions are not checked")
-            }
-            WastDirective::AssertMalformedCustom { span, .. } => {
-                self.not_run(span, "assert_malformed_custom", "custom-section assertions are not checked")
-            }
+            WastDirective::AssertMalformed {
+                span, mut module, ..
+            } => self.reject(span, "assert_malformed", &mut module),
+            WastDirective::AssertInvalid {
+                span, mut module, ..
+            } => self.reject(span, "assert_invalid", &mut module),
+            WastDirective::AssertInvalidCustom { span, .. } => self.not_run(
+                span,
+                "assert_invalid_custom",
+                "custom-section assertions are not checked",
+            ),
+            WastDirective::AssertMalformedCustom { span, .. } => self.not_run(
+                span,
+                "assert_malformed_custom",
+                "custom-section assertions are not checked",
+            ),
             WastDirective::Register { span, name, module } => match self.instance(module) {
-                Ok(instance) => self.push(span, "register", Op::Register { instance, name: name.to_string() }, Expect::Success),
-                Err(why) => self.decide(span, "register", Status::Failed { expected: Expect::Success.to_string(), actual: why }),
+                Ok(instance) => self.push(
+                    span,
+                    "register",
+                    Op::Register {
+                        instance,
+                        name: name.to_string(),
+                    },
+                    Expect::Success,
+                ),
+                Err(why) => self.decide(
+                    span,
+                    "register",
+                    Status::Failed {
+                        expected: Expect::Success.to_string(),
+                        actual: why,
+                    },
+                ),
             },
             WastDirective::Invoke(invoke) => self.invoke("invoke", invoke, Expect::Success),
-            WastDirective::AssertTrap { span: _, exec, message } => {
-                self.execute(span, "assert_trap", exec, Ok(Expect::Trap(message.to_string())))
-            }
-            WastDirective::AssertReturn { span: _, exec, results } => {
-                let expect = results.iter().map(ret).collect::<Result<Vec<_>, _>>().map(Expect::Return);
+            WastDirective::AssertTrap {
+                span: _,
+                exec,
+                message,
+            } => self.execute(
+                span,
+                "assert_trap",
+                exec,
+                Ok(Expect::Trap(message.to_string())),
+            ),
+            WastDirective::AssertReturn {
+                span: _,
+                exec,
+                results,
+            } => {
+                let expect = results
+                    .iter()
+                    .map(ret)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Expect::Return);
                 self.execute(span, "assert_return", exec, expect)
             }
-            WastDirective::AssertExhaustion { call, .. } => self.invoke("assert_exhaustion", call, Expect::Exhaustion),
-            WastDirective::AssertUnlinkable { span, mut module, message } => {
+            WastDirective::AssertExhaustion { call, .. } => {
+                self.invoke("assert_exhaustion", call, Expect::Exhaustion)
+            }
+            WastDirective::AssertUnlinkable {
+                span,
+                mut module,
+                message,
+            } => {
                 let m = self.module_wat(&mut module);
-                let _ = self.instantiate(span, "assert_unlinkable", m, Expect::Unlinkable(message.to_string()));
+                let _ = self.instantiate(
+                    span,
+                    "assert_unlinkable",
+                    m,
+                    Expect::Unlinkable(message.to_string()),
+                );
             }
-            WastDirective::AssertException { span: _, exec } => self.execute(span, "assert_exception", exec, Ok(Expect::Exception)),
-            WastDirective::AssertSuspension { span, .. } => {
-                self.not_run(span, "assert_suspension", "stack switching is not supported")
+            WastDirective::AssertException { span: _, exec } => {
+                self.execute(span, "assert_exception", exec, Ok(Expect::Exception))
             }
-            WastDirective::Thread(thread) => self.not_run(thread.span, "thread", "threads in scripts are not supported"),
-            WastDirective::Wait { span, .. } => self.not_run(span, "wait", "threads in scripts are not supported"),
+            WastDirective::AssertSuspension { span, .. } => self.not_run(
+                span,
+                "assert_suspension",
+                "stack switching is not supported",
+            ),
+            WastDirective::Thread(thread) => self.not_run(
+                thread.span,
+                "thread",
+                "threads in scripts are not supported",
+            ),
+            WastDirective::Wait { span, .. } => {
+                self.not_run(span, "wait", "threads in scripts are not supported")
+            }
         }
     }
 
     fn reject(&mut self, span: Span, kind: &'static str, module: &mut QuoteWat<'_>) {
-        if matches!(module, QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))) {
+        if matches!(
+            module,
+            QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
+        ) {
             return self.not_run(span, kind, NO_COMPONENTS);
         }
         let module = module.encode().map_err(|e| e.message());
-        self.plan.rejections.push(Rejection { line: self.lines.line(span), kind, module });
+        self.plan.rejections.push(Rejection {
+            line: self.lines.line(span),
+            kind,
+            module,
+        });
     }
 }
 
 fn ref_type(heap: &HeapType<'_>) -> Result<u8, String> {
     match heap {
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Func | AbstractHeapType::NoFunc } => Ok(valtype::FUNCREF),
-        HeapType::Abstract { shared: false, ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern } => Ok(valtype::EXTERNREF),
-        other => Err(format!("reference arguments of type {other:?} are not supported")),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
+        } => Ok(valtype::FUNCREF),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
+        } => Ok(valtype::EXTERNREF),
+        other => Err(format!(
+            "reference arguments of type {other:?} are not supported"
+        )),
     }
 }
 
 fn arg(a: &WastArg<'_>) -> Result<Arg, String> {
-    let WastArg::Core(a) = a else { return Err(NO_COMPONENTS.into()) };
+    let WastArg::Core(a) = a else {
+        return Err(NO_COMPONENTS.into());
+    };
     let (valtype, bits) = match a {
         WastArgCore::I32(v) => (valtype::I32, *v as u32 as u128),
         WastArgCore::I64(v) => (valtype::I64, *v as u64 as u128),
@@ -364,7 +552,9 @@ fn lanes<const N: usize, T: Copy>(lanes: &[T; N], bytes: impl Fn(T) -> Vec<u8>) 
 }
 
 fn ret(r: &WastRet<'_>) -> Result<ValuePattern, String> {
-    let WastRet::Core(r) = r else { return Err(NO_COMPONENTS.into()) };
+    let WastRet::Core(r) = r else {
+        return Err(NO_COMPONENTS.into());
+    };
     ret_core(r)
 }
 
@@ -379,14 +569,24 @@ fn ret_core(r: &WastRetCore<'_>) -> Result<ValuePattern, String> {
             V128Pattern::I16x8(l) => ValuePattern::V128(lanes(l, |v| v.to_le_bytes().to_vec())),
             V128Pattern::I32x4(l) => ValuePattern::V128(lanes(l, |v| v.to_le_bytes().to_vec())),
             V128Pattern::I64x2(l) => ValuePattern::V128(lanes(l, |v| v.to_le_bytes().to_vec())),
-            V128Pattern::F32x4(l) => ValuePattern::F32x4(l.each_ref().map(|p| float(p, |f: wast::token::F32| f.bits))),
-            V128Pattern::F64x2(l) => ValuePattern::F64x2(l.each_ref().map(|p| float(p, |f: wast::token::F64| f.bits))),
+            V128Pattern::F32x4(l) => {
+                ValuePattern::F32x4(l.each_ref().map(|p| float(p, |f: wast::token::F32| f.bits)))
+            }
+            V128Pattern::F64x2(l) => {
+                ValuePattern::F64x2(l.each_ref().map(|p| float(p, |f: wast::token::F64| f.bits)))
+            }
         },
         WastRetCore::RefNull(_) => ValuePattern::RefNull,
         WastRetCore::RefExtern(n) => ValuePattern::RefExtern(*n),
         WastRetCore::RefFunc(_) => ValuePattern::RefFunc,
-        WastRetCore::Either(cases) => ValuePattern::Either(cases.iter().map(ret_core).collect::<Result<_, _>>()?),
-        other => return Err(format!("results like {other:?} (GC references) are not supported")),
+        WastRetCore::Either(cases) => {
+            ValuePattern::Either(cases.iter().map(ret_core).collect::<Result<_, _>>()?)
+        }
+        other => {
+            return Err(format!(
+                "results like {other:?} (GC references) are not supported"
+            ))
+        }
     })
 }
 
@@ -411,18 +611,50 @@ mod tests {
 (invoke $Nope "f")
 "#,
         );
-        assert!(plan.decided.iter().all(|c| c.line == 11), "{:?}", plan.decided);
+        assert!(
+            plan.decided.iter().all(|c| c.line == 11),
+            "{:?}",
+            plan.decided
+        );
         assert_eq!(plan.modules.len(), 3);
-        let ops: Vec<_> = plan.commands.iter().map(|c| (c.id, c.line, c.op.clone())).collect();
+        let ops: Vec<_> = plan
+            .commands
+            .iter()
+            .map(|c| (c.id, c.line, c.op.clone()))
+            .collect();
         assert_eq!(ops[0], (0, 1, Op::Instantiate { module: 0 }));
-        assert_eq!(ops[1], (1, 2, Op::Register { instance: 0, name: "a".into() }));
+        assert_eq!(
+            ops[1],
+            (
+                1,
+                2,
+                Op::Register {
+                    instance: 0,
+                    name: "a".into()
+                }
+            )
+        );
         assert_eq!(ops[2], (2, 3, Op::Instantiate { module: 1 }));
         assert_eq!(
             ops[3],
-            (3, 4, Op::Invoke { instance: 0, name: "f".into(), args: vec![Arg { valtype: valtype::I32, bits: 0xffff_ffff }] })
+            (
+                3,
+                4,
+                Op::Invoke {
+                    instance: 0,
+                    name: "f".into(),
+                    args: vec![Arg {
+                        valtype: valtype::I32,
+                        bits: 0xffff_ffff
+                    }]
+                }
+            )
         );
         assert_eq!(ops[4].2.instance(), Some(2));
-        assert_eq!(plan.commands[4].expect, Expect::Return(vec![ValuePattern::F32(FloatPattern::CanonicalNan)]));
+        assert_eq!(
+            plan.commands[4].expect,
+            Expect::Return(vec![ValuePattern::F32(FloatPattern::CanonicalNan)])
+        );
         assert_eq!(plan.commands[6].expect, Expect::Exhaustion);
         assert_eq!(plan.commands[7].op, Op::Instantiate { module: 2 });
         assert_eq!(plan.rejections.len(), 2);
@@ -440,7 +672,10 @@ mod tests {
 (assert_return (invoke "v") (v128.const i16x8 1 0 2 0 3 0 4 0))"#,
         );
         let want = 1u128 | 2 << 32 | 3 << 64 | 4 << 96;
-        assert_eq!(plan.commands[1].expect, Expect::Return(vec![ValuePattern::V128(want)]));
+        assert_eq!(
+            plan.commands[1].expect,
+            Expect::Return(vec![ValuePattern::V128(want)])
+        );
         assert_eq!(plan.commands[2].expect, plan.commands[1].expect);
     }
 

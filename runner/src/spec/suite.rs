@@ -20,7 +20,10 @@ pub struct SuiteFile {
 
 /// The workspace root (where the top `Cargo.toml` is).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runner/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("runner/ has a parent")
+        .to_path_buf()
 }
 
 /// The suite root from the flag, the environment or the default.
@@ -31,7 +34,10 @@ pub fn suite_root(flag: Option<&Path>) -> PathBuf {
     if let Some(dir) = std::env::var_os(SUITE_ENV) {
         return PathBuf::from(dir);
     }
-    workspace_root().join("..").join("shared").join("spec-testsuite")
+    workspace_root()
+        .join("..")
+        .join("shared")
+        .join("spec-testsuite")
 }
 
 /// Every `.wast` file under `root` (top level, `proposals/**`, `legacy/**`), sorted by name,
@@ -51,14 +57,19 @@ pub fn discover(root: &Path, filter: Option<&str>) -> Result<Vec<SuiteFile>> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<SuiteFile>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     for entry in entries {
         let path = entry?.path();
         if path.is_dir() {
             walk(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "wast") {
             let rel = path.strip_prefix(root).expect("under the root");
-            let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push(SuiteFile { path, name });
         }
     }

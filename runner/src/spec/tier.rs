@@ -58,13 +58,19 @@ pub fn module_tier(wasm: &[u8], floor: Tier) -> Tier {
     Tier::ALL
         .into_iter()
         .filter(|t| *t >= floor)
-        .find(|t| Validator::new_with_features(t.features()).validate_all(wasm).is_ok())
+        .find(|t| {
+            Validator::new_with_features(t.features())
+                .validate_all(wasm)
+                .is_ok()
+        })
         .unwrap_or(Tier::Proposal)
 }
 
 /// The tier of a file whose valid modules are `modules`.
 pub fn file_tier<'a>(modules: impl IntoIterator<Item = &'a [u8]>) -> Tier {
-    modules.into_iter().fold(Tier::Core2, |tier, wasm| tier.max(module_tier(wasm, tier)))
+    modules
+        .into_iter()
+        .fold(Tier::Core2, |tier, wasm| tier.max(module_tier(wasm, tier)))
 }
 
 #[cfg(test)]
@@ -77,19 +83,30 @@ mod tests {
 
     #[test]
     fn tiers_of_small_scripts() {
-        assert_eq!(tier_of("(module (func (result i32) i32.const 1 i32.extend8_s))"), Tier::Core2);
+        assert_eq!(
+            tier_of("(module (func (result i32) i32.const 1 i32.extend8_s))"),
+            Tier::Core2
+        );
         assert_eq!(
             tier_of("(module (func (param externref) (result i32) local.get 0 ref.is_null)) (module (memory 1) (func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))"),
             Tier::Core2
         );
-        assert_eq!(tier_of("(module (func (result v128) v128.const i32x4 0 0 0 0))"), Tier::Simd);
-        assert_eq!(tier_of("(module (func (result i32) i32.const 0)) (module (func return_call 0))"), Tier::Wasm3);
+        assert_eq!(
+            tier_of("(module (func (result v128) v128.const i32x4 0 0 0 0))"),
+            Tier::Simd
+        );
+        assert_eq!(
+            tier_of("(module (func (result i32) i32.const 0)) (module (func return_call 0))"),
+            Tier::Wasm3
+        );
         assert_eq!(tier_of("(module (memory i64 1))"), Tier::Wasm3);
         assert_eq!(tier_of("(module (type (struct (field i32))))"), Tier::Wasm3);
         assert_eq!(tier_of("(module (func (param i64 i64 i64 i64) (result i64 i64) local.get 0 local.get 1 local.get 2 local.get 3 i64.add128))"), Tier::Proposal);
         // Invalid and malformed modules do not raise the tier.
         assert_eq!(
-            tier_of(r#"(assert_invalid (module (func (result v128) i32.const 0)) "type mismatch") (assert_malformed (module quote "(memory i64 1 oops)") "x")"#),
+            tier_of(
+                r#"(assert_invalid (module (func (result v128) i32.const 0)) "type mismatch") (assert_malformed (module quote "(memory i64 1 oops)") "x")"#
+            ),
             Tier::Core2
         );
     }

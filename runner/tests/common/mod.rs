@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 pub fn tmp() -> PathBuf {
@@ -68,5 +71,9 @@ pub fn ran(output: Output) -> Ran {
 
 /// `hako run` with these extra arguments.
 pub fn run(args: &[&str]) -> Ran {
-    ran(hako().arg("run").args(args).output().expect("cannot run hako"))
+    ran(hako()
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("cannot run hako"))
 }
