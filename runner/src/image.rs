@@ -6,8 +6,10 @@
 
 use crate::cache::{self, Cache};
 use crate::input::Module;
+use crate::manifest;
 use crate::tools;
 use anyhow::{bail, Context, Result};
+use hako_abi::script::image_kind;
 use hako_compiler::{OptLevel, Options};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,8 +86,36 @@ pub fn build_image(
     report: &mut BuildReport,
 ) -> Result<PathBuf> {
     let (object_key, object) = compile_object(module, options, cache, report)?;
+    let manifest = manifest::object(
+        image_kind::PROGRAM,
+        &[hako_abi::module::MAIN_DESCRIPTOR_SYMBOL.to_string()],
+        &[],
+    )?;
+    let manifest = cached_bytes(cache, &manifest, "o")?;
+    link_cached(&[manifest, (object_key, object)], cache, report)
+}
+
+/// Store `bytes` in the cache under their own hash; returns the key and path.
+pub fn cached_bytes(cache: &Cache, bytes: &[u8], extension: &str) -> Result<(String, PathBuf)> {
+    let key = cache::key(&[bytes]);
+    let path = match cache.get(&key, extension) {
+        Some(path) => path,
+        None => cache.put(&key, extension, bytes)?,
+    };
+    Ok((key, path))
+}
+
+/// Link `objects` (cache entries, by key and path) with the kernel into an image, itself
+/// cached under a key made of the objects' keys and the kernel's.
+pub fn link_cached(
+    objects: &[(String, PathBuf)],
+    cache: &Cache,
+    report: &mut BuildReport,
+) -> Result<PathBuf> {
     let kernel_key = cache::key(&[KERNEL_LIB, LINKER_SCRIPT.as_bytes()]);
-    let image_key = cache::key(&[object_key.as_bytes(), kernel_key.as_bytes()]);
+    let mut parts: Vec<&[u8]> = objects.iter().map(|(key, _)| key.as_bytes()).collect();
+    parts.push(kernel_key.as_bytes());
+    let image_key = cache::key(&parts);
     if let Some(path) = cache.get(&image_key, "elf") {
         return Ok(path);
     }
@@ -98,7 +128,8 @@ pub fn build_image(
         Ok,
     )?;
     let linked = cache.scratch_path(&image_key)?;
-    link(&object, &kernel, &script, &linked)?;
+    let paths: Vec<&Path> = objects.iter().map(|(_, path)| path.as_path()).collect();
+    link(&paths, &kernel, &script, &linked)?;
     let image = cache.path(&image_key, "elf");
     std::fs::rename(&linked, &image)
         .with_context(|| format!("cannot write {}", image.display()))?;
@@ -106,8 +137,8 @@ pub fn build_image(
     Ok(image)
 }
 
-/// Link `object` with the kernel library into `out` with `ld.lld`.
-pub fn link(object: &Path, kernel: &Path, script: &Path, out: &Path) -> Result<()> {
+/// Link `objects` with the kernel library into `out` with `ld.lld`.
+pub fn link(objects: &[&Path], kernel: &Path, script: &Path, out: &Path) -> Result<()> {
     let ld = tools::LINKER.find()?;
     let output = Command::new(&ld)
         .arg("-T")
@@ -120,15 +151,16 @@ pub fn link(object: &Path, kernel: &Path, script: &Path, out: &Path) -> Result<(
             "-o",
         ])
         .arg(out)
-        .arg(object)
+        .args(objects)
         .arg(kernel)
         .output()
         .with_context(|| format!("cannot run {}", ld.display()))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
+        let names: Vec<_> = objects.iter().map(|p| p.display().to_string()).collect();
         bail!(
             "linking {} with the kernel failed:\n{}",
-            object.display(),
+            names.join(" "),
             stderr.trim_end()
         );
     }

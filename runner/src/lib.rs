@@ -21,6 +21,7 @@
 pub mod cache;
 pub mod image;
 pub mod input;
+pub mod manifest;
 pub mod qemu;
 pub mod spec;
 pub mod tools;

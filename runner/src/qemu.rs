@@ -92,6 +92,8 @@ pub struct BootConfig {
     pub args: Vec<String>,
     /// `NAME=VALUE` entries.
     pub env: Vec<String>,
+    /// Further kernel command-line tokens (e.g. a spec script's resume point).
+    pub extra_cmdline: Vec<String>,
     pub stdout: Sink,
     pub stderr: Sink,
 }
@@ -106,6 +108,7 @@ impl BootConfig {
             timeout: Duration::from_secs(300),
             args,
             env: Vec::new(),
+            extra_cmdline: Vec::new(),
             stdout: Sink::Forward,
             stderr: Sink::Forward,
         })
@@ -186,6 +189,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// The harness channel's lines, in order, without their newlines.
+    pub fn harness_lines(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|r| {
+                if r.rest.is_empty() {
+                    r.kind.clone()
+                } else {
+                    format!("{} {}", r.kind, r.rest)
+                }
+            })
+            .collect()
+    }
+
     /// Imports the program called that the kernel does not implement (`enosys` records).
     pub fn unsupported_calls(&self) -> impl Iterator<Item = &str> {
         self.records
@@ -261,7 +278,14 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
     args.push("-kernel".into());
     args.push(image.display().to_string());
     args.push("-append".into());
-    args.push(kernel_command_line(&config.args, &config.env));
+    let mut cmdline = kernel_command_line(&config.args, &config.env);
+    for token in &config.extra_cmdline {
+        if !cmdline.is_empty() {
+            cmdline.push(' ');
+        }
+        cmdline.push_str(token);
+    }
+    args.push(cmdline);
     args
 }
 

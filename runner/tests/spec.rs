@@ -12,6 +12,13 @@ use hako_runner::spec::{self, suite, RunOptions};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
+    // Images and objects of the test run go into the build tree, not the user's cache.
+    if std::env::var_os("HAKO_CACHE_DIR").is_none() {
+        std::env::set_var(
+            "HAKO_CACHE_DIR",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/cache"),
+        );
+    }
     let args = Arguments::from_args();
     let root = suite::suite_root(None);
     let files = match suite::discover(&root, None) {

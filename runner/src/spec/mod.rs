@@ -22,6 +22,7 @@
 //! file *passes* when every check passed and none is "not run"; otherwise it must be listed
 //! in `spec-tests/expectations.toml` (see [`expectations`]).
 
+pub mod booter;
 pub mod cli;
 pub mod compare;
 pub mod expectations;
@@ -253,9 +254,10 @@ pub trait Booter: Sync {
     fn boot(&self, image: &SpecImage, resume: &Resume) -> Result<BootOutput, BootProblem>;
 }
 
-/// The booter `hako spec` and `cargo test` use: none until the kernel has script mode.
+/// The booter `hako spec` and `cargo test` use: QEMU, with images linked in the default
+/// cache (see [`crate::cache`]).
 pub fn default_booter() -> Option<Box<dyn Booter>> {
-    None
+    Some(Box::new(booter::QemuBooter::new(Cache::default_location())))
 }
 
 /// Why commands are "not run" when there is no booter.

@@ -1,0 +1,73 @@
+//! The QEMU booter for spec images: links the module table, the generated manifest (with the
+//! script) and the kernel into an image, boots it, and hands back the harness lines.
+
+use super::{BootOutput, BootProblem, Booter, Resume, SpecImage};
+use crate::cache::Cache;
+use crate::image::{self, BuildReport};
+use crate::manifest;
+use crate::qemu::{self, Outcome, Sink};
+use hako_abi::script::image_kind;
+use std::time::Duration;
+
+/// Per-boot time limit; `HAKO_SPEC_TIMEOUT` (seconds) overrides.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct QemuBooter {
+    cache: Cache,
+    timeout: Duration,
+}
+
+impl QemuBooter {
+    pub fn new(cache: Cache) -> QemuBooter {
+        let timeout = std::env::var("HAKO_SPEC_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+        QemuBooter { cache, timeout }
+    }
+
+    fn link(&self, image: &SpecImage) -> anyhow::Result<std::path::PathBuf> {
+        let descriptors: Vec<String> = image
+            .modules
+            .iter()
+            .map(|m| format!("{}_module", m.prefix))
+            .collect();
+        let manifest = manifest::object(image_kind::SCRIPT, &descriptors, &image.script)?;
+        let mut objects = vec![image::cached_bytes(&self.cache, &manifest, "o")?];
+        for module in &image.modules {
+            objects.push(image::cached_bytes(&self.cache, &module.object, "o")?);
+        }
+        image::link_cached(&objects, &self.cache, &mut BuildReport::default())
+    }
+}
+
+impl Booter for QemuBooter {
+    fn boot(&self, image: &SpecImage, resume: &Resume) -> Result<BootOutput, BootProblem> {
+        let elf = self
+            .link(image)
+            .map_err(|e| BootProblem(format!("{e:#}")))?;
+        let mut config = qemu::BootConfig::new(vec![image.name.clone()])
+            .map_err(|e| BootProblem(format!("{e:#}")))?;
+        config.timeout = self.timeout;
+        config.stdout = Sink::Capture;
+        config.stderr = Sink::Capture;
+        config.extra_cmdline = resume.cmdline_tokens();
+        let run = qemu::boot(&elf, &config).map_err(|e| BootProblem(format!("{e:#}")))?;
+        let lines = run.harness_lines();
+        let finished = lines.iter().any(|l| l == "done");
+        let abnormal_end = match (&run.outcome, finished) {
+            (_, true) => None,
+            (Outcome::TimedOut(d), _) => Some(format!("timeout after {} s", d.as_secs())),
+            (outcome, _) => Some(
+                outcome
+                    .describe()
+                    .unwrap_or_else(|| "the kernel ended without finishing the script".into()),
+            ),
+        };
+        Ok(BootOutput {
+            lines,
+            abnormal_end,
+        })
+    }
+}
