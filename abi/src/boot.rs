@@ -5,8 +5,9 @@
 //! The runner passes the program's arguments and environment on the kernel command line
 //! (QEMU `-append`, handed over in the PVH start info). The line is a list of tokens
 //! separated by spaces; the kernel reads the tokens that start with [`ARG_KEY`] and
-//! [`ENV_KEY`] in order and ignores every other token (QEMU's `microvm` appends its own
-//! `virtio_mmio.device=` entries). Values are percent-encoded with [`percent_encode`], so
+//! [`ENV_KEY`] (and [`PREOPEN_KEY`]) in order and ignores every other token (QEMU's
+//! `microvm` appends its own `virtio_mmio.device=<size>@<address>:<irq>` entries, which
+//! tell the kernel where its virtio-mmio devices are). Values are percent-encoded with [`percent_encode`], so
 //! any byte string survives.
 //!
 //! ## Out: three serial ports and `isa-debug-exit`
@@ -47,6 +48,25 @@ pub const fn qemu_status(value: u32) -> i32 {
 pub const ARG_KEY: &str = "hako.arg=";
 /// Command-line key of one environment variable `NAME=VALUE`, in order.
 pub const ENV_KEY: &str = "hako.env=";
+/// Command-line key of one preopened directory, in order (the first is fd 3):
+/// `hako.preopen=<mount tag>:<guest path>`, the guest path percent-encoded. The directory
+/// is a virtio-9p device (9P2000.L) with that mount tag; see [`preopen_mount_tag`].
+pub const PREOPEN_KEY: &str = "hako.preopen=";
+
+/// The virtio-9p mount tag of preopen number `index` (`hako0`, `hako1`, ...).
+pub fn preopen_mount_tag(index: usize) -> PreopenTag {
+    PreopenTag(index)
+}
+
+/// Formats as `hako<index>`.
+#[derive(Debug, Clone, Copy)]
+pub struct PreopenTag(pub usize);
+
+impl core::fmt::Display for PreopenTag {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "hako{}", self.0)
+    }
+}
 
 /// Harness record formats. Each record is one line: a keyword, a space, and fields.
 pub mod record {

@@ -92,6 +92,8 @@ pub struct BootConfig {
     pub args: Vec<String>,
     /// `NAME=VALUE` entries.
     pub env: Vec<String>,
+    /// Host directories preopened for the program, in order (fd 3, 4, ...).
+    pub preopens: Vec<Preopen>,
     /// Further kernel command-line tokens (e.g. a spec script's resume point).
     pub extra_cmdline: Vec<String>,
     pub stdout: Sink,
@@ -108,10 +110,34 @@ impl BootConfig {
             timeout: Duration::from_secs(300),
             args,
             env: Vec::new(),
+            preopens: Vec::new(),
             extra_cmdline: Vec::new(),
             stdout: Sink::Forward,
             stderr: Sink::Forward,
         })
+    }
+}
+
+/// A host directory the guest sees as a preopened directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host: PathBuf,
+    /// The name the guest sees (`fd_prestat_dir_name`), e.g. `/` or `.`.
+    pub guest: String,
+}
+
+impl Preopen {
+    /// Parse Wasmtime's `--dir` syntax: `HOST[::GUEST]`, the guest name defaulting to `HOST`.
+    pub fn parse(spec: &str) -> Result<Preopen> {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            bail!("--dir {spec}: expected HOST[::GUEST] with neither part empty");
+        }
+        let path = PathBuf::from(host);
+        if !path.is_dir() {
+            bail!("--dir {spec}: {host} is not a directory");
+        }
+        Ok(Preopen { host: path, guest: guest.to_string() })
     }
 }
 
@@ -232,7 +258,7 @@ pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
 pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-M".into(),
-        "microvm,x-option-roms=off,isa-serial=off,rtc=on,auto-kernel-cmdline=off".into(),
+        "microvm,x-option-roms=off,isa-serial=off,rtc=on".into(),
     ];
     match config.accel {
         Accel::Kvm => args.extend([
@@ -278,14 +304,23 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
     args.push("-kernel".into());
     args.push(image.display().to_string());
     args.push("-append".into());
-    let mut cmdline = kernel_command_line(&config.args, &config.env);
-    for token in &config.extra_cmdline {
-        if !cmdline.is_empty() {
-            cmdline.push(' ');
-        }
-        cmdline.push_str(token);
+    for (i, preopen) in config.preopens.iter().enumerate() {
+        // QEMU option values double their commas.
+        let host = preopen.host.display().to_string().replace(',', ",,");
+        args.push("-fsdev".into());
+        args.push(format!("local,id=fs{i},path={host},security_model=none"));
+        args.push("-device".into());
+        args.push(format!("virtio-9p-device,fsdev=fs{i},mount_tag={}", boot::preopen_mount_tag(i)));
     }
-    args.push(cmdline);
+    let mut tokens = vec![kernel_command_line(&config.args, &config.env)];
+    for (i, preopen) in config.preopens.iter().enumerate() {
+        let mut token = format!("{}{}:", boot::PREOPEN_KEY, boot::preopen_mount_tag(i));
+        boot::percent_encode(preopen.guest.as_bytes(), &mut token).expect("writing to a String cannot fail");
+        tokens.push(token);
+    }
+    tokens.extend(config.extra_cmdline.iter().cloned());
+    tokens.retain(|t| !t.is_empty());
+    args.push(tokens.join(" "));
     args
 }
 
