@@ -5,7 +5,7 @@
 //! The runner passes the program's arguments and environment on the kernel command line
 //! (QEMU `-append`, handed over in the PVH start info). The line is a list of tokens
 //! separated by spaces; the kernel reads the tokens that start with [`ARG_KEY`] and
-//! [`ENV_KEY`] (and [`PREOPEN_KEY`]) in order and ignores every other token (QEMU's
+//! [`ENV_KEY`] (and [`PREOPEN_KEY`], [`STDIN_KEY`]) in order and ignores every other token (QEMU's
 //! `microvm` appends its own `virtio_mmio.device=<size>@<address>:<irq>` entries, which
 //! tell the kernel where its virtio-mmio devices are). Values are percent-encoded with [`percent_encode`], so
 //! any byte string survives.
@@ -53,6 +53,13 @@ pub const ENV_KEY: &str = "hako.env=";
 /// is a virtio-9p device (9P2000.L) with that mount tag; see [`preopen_mount_tag`].
 pub const PREOPEN_KEY: &str = "hako.preopen=";
 
+/// Command-line key of the length of the program's stdin, in decimal bytes:
+/// `hako.stdin=<length>`. After QEMU connects to COM1 ([`STDOUT_PORT`], whose receive side
+/// is stdin), the runner writes exactly that many bytes into it; the kernel reads them
+/// (polling the UART) and then reports end of file. Without the key, stdin is empty (end of
+/// file at once). A serial line has no end-of-file signal of its own, hence the length.
+pub const STDIN_KEY: &str = "hako.stdin=";
+
 /// The virtio-9p mount tag of preopen number `index` (`hako0`, `hako1`, ...).
 pub fn preopen_mount_tag(index: usize) -> PreopenTag {
     PreopenTag(index)
@@ -83,6 +90,10 @@ pub mod record {
     pub const ERROR: &str = "error";
     /// `panic <message>`: a kernel panic or an unexpected CPU exception.
     pub const PANIC: &str = "panic";
+    /// `stdin`: the program is about to read stdin; the runner starts sending the
+    /// [`crate::boot::STDIN_KEY`] bytes on COM1 now (bytes sent before the kernel set up the
+    /// UART would be lost).
+    pub const STDIN: &str = "stdin";
 }
 
 fn is_plain(b: u8) -> bool {

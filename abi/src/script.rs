@@ -29,10 +29,11 @@
 //! - [`image_kind::PROGRAM`]: `modules` has exactly one entry, the program; the kernel
 //!   instantiates it (WASI imports resolved) and calls `_start`, as `hako run` does today.
 //!   `script` is empty.
-//! - [`image_kind::SCRIPT`]: `modules` is the module table of the script (module `i` was
-//!   compiled with symbol prefix [`module_prefix`]`(i)`, so its descriptor is
-//!   `hako_spec_m<i>_module`); `script` is the encoded command list. Nothing is instantiated
-//!   until an [`Command::Instantiate`] says so.
+//! - [`image_kind::SCRIPT`]: `modules` is the module table of the script (each module
+//!   compiled with its own symbol prefix, [`module_prefix`]`(n)` for the script's `n`-th
+//!   module, so its descriptor is `hako_spec_m<n>_module`; the table leaves out modules that
+//!   did not compile, so `n` need not be the table index); `script` is the encoded command
+//!   list. Nothing is instantiated until an [`Command::Instantiate`] says so.
 //!
 //! The runner generates the manifest as a small object file (relocations against the
 //! descriptor symbols) and links it with the module objects and the kernel.

@@ -440,6 +440,31 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         Ok(())
     }
 
+    /// `min`/`max`: IEEE 754-2019 minimum/maximum (NaN-propagating, -0 < +0), except that a
+    /// NaN result must be *quiet* in Wasm, while `llvm.minimum` may hand back a signalling
+    /// NaN operand as it is. When either operand is NaN the result is `x + y` instead, a quiet
+    /// NaN carrying an operand's payload (an arithmetic NaN; canonical when the NaN operands
+    /// are canonical), which is what the spec allows.
+    fn min_max(&mut self, name: &str) -> Result<()> {
+        let y = self.stack.pop_float()?;
+        let x = self.stack.pop_float()?;
+        let f = self.cx().intrinsic(name, &[x.get_type().into()])?;
+        let r = self
+            .b()
+            .build_call(f, &[x.into(), y.into()], "")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| internal("intrinsic without result"))?
+            .into_float_value();
+        let unordered = self
+            .b()
+            .build_float_compare(FloatPredicate::UNO, x, y, "")?;
+        let quiet = self.b().build_float_add(x, y, "")?;
+        let v = self.b().build_select(unordered, quiet, r, "")?;
+        self.stack.push(v);
+        Ok(())
+    }
+
     /// `clz`/`ctz`: defined (the bit width) for zero, unlike LLVM's default.
     fn count_zeros(&mut self, name: &str) -> Result<()> {
         let no_poison = self.cx().llcx.bool_type().const_zero().into();
@@ -801,11 +826,27 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             }
             Drop => {
                 let v = self.stack.pop()?;
-                // A dropped load must still trap when out of bounds: keep it alive.
-                if let Some(inst) = v.as_instruction_value() {
-                    if inst.get_opcode() == InstructionOpcode::Load {
-                        inst.set_volatile(true)
-                            .map_err(|e| internal(format!("volatile: {e:?}")))?;
+                // A dropped load must still trap when out of bounds, but LLVM deletes loads
+                // whose value is unused: make it volatile. The load may sit behind the
+                // extension of a narrow load (`i32.load8_s`), so look through casts.
+                let mut inst = v.as_instruction_value();
+                while let Some(i) = inst {
+                    match i.get_opcode() {
+                        InstructionOpcode::Load => {
+                            i.set_volatile(true)
+                                .map_err(|e| internal(format!("volatile: {e:?}")))?;
+                            break;
+                        }
+                        InstructionOpcode::SExt
+                        | InstructionOpcode::ZExt
+                        | InstructionOpcode::Trunc
+                        | InstructionOpcode::BitCast => {
+                            inst = i
+                                .get_operand(0)
+                                .and_then(|o| o.value())
+                                .and_then(|o| o.as_instruction_value());
+                        }
+                        _ => break,
                     }
                 }
             }
@@ -958,9 +999,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             F32Sub | F64Sub => self.fbin(|b, x, y| b.build_float_sub(x, y, ""))?,
             F32Mul | F64Mul => self.fbin(|b, x, y| b.build_float_mul(x, y, ""))?,
             F32Div | F64Div => self.fbin(|b, x, y| b.build_float_div(x, y, ""))?,
-            // IEEE 754-2019 minimum/maximum: NaN-propagating, -0 < +0, as Wasm requires.
-            F32Min | F64Min => self.intrinsic("llvm.minimum", 2, &[])?,
-            F32Max | F64Max => self.intrinsic("llvm.maximum", 2, &[])?,
+            F32Min | F64Min => self.min_max("llvm.minimum")?,
+            F32Max | F64Max => self.min_max("llvm.maximum")?,
             F32Copysign | F64Copysign => self.intrinsic("llvm.copysign", 2, &[])?,
 
             // -- conversions --

@@ -148,6 +148,16 @@ fn float_semantics() {
         assert_eq!(i.call1("min", &[f32v(0.0), f32v(-0.0)]), f(-0.0));
         let nan = i.call1("min", &[f32v(1.0), f32v(f32::NAN)]).unwrap();
         assert!(f32::from_bits(nan as u32).is_nan());
+        // A signalling NaN operand comes out quiet (spec f32.wast: nan:arithmetic).
+        let snan = ValRaw::from_u32(0x7fa0_0000);
+        for args in [[snan, f32v(0.0)], [f32v(-1.0), snan]] {
+            let r = i.call1("min", &args).unwrap() as u32;
+            assert_eq!(
+                r & 0x7fc0_0000,
+                0x7fc0_0000,
+                "min of a signalling NaN gave {r:#x}"
+            );
+        }
         assert_eq!(i.call1("max64", &[f64v(-0.0), f64v(0.0)]), d(0.0));
         assert!(f64::from_bits(i.call1("max64", &[f64v(f64::NAN), f64v(1.0)]).unwrap()).is_nan());
         assert_eq!(i.call1("nearest", &[f64v(2.5)]), d(2.0));
@@ -232,6 +242,7 @@ const MEMORY: &str = r#"(module
   (func (export "store_load") (param i32 i64) (result i64)
     (i64.store32 (local.get 0) (local.get 1)) (i64.load (local.get 0)))
   (func (export "drop_load") (param i32) (drop (i32.load (local.get 0))))
+  (func (export "drop_load8_s") (param i32) (drop (i64.load8_s (local.get 0))))
   (func (export "big_offset") (param i32) (result i32) (i32.load offset=4294967295 (local.get 0)))
   (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
   (func (export "size") (result i32) (memory.size))
@@ -262,6 +273,11 @@ fn memory_semantics() {
         );
         assert_eq!(
             i.call("drop_load", &[v32(65536)]).0,
+            Outcome::Trap(TrapCode::MemoryOutOfBounds)
+        );
+        // The dropped value is the sign extension, not the load (spec traps.wast no_dce.*).
+        assert_eq!(
+            i.call("drop_load8_s", &[v32(65536)]).0,
             Outcome::Trap(TrapCode::MemoryOutOfBounds)
         );
         assert_eq!(

@@ -1,9 +1,13 @@
 //! # hako-kernel: the hako unikernel
 //!
 //! A small `no_std` kernel that boots on QEMU (`-M microvm` or `-M q35 -bios qboot.rom`)
-//! through the PVH entry point, instantiates the one compiled Wasm module linked into the
-//! image (`hako_main_module`, see [`hako_abi::module`]) and runs its `_start` export, with
-//! WASI preview1 on top of three serial ports (see [`hako_abi::boot`]).
+//! through the PVH entry point and reads the image manifest `hako_image_manifest` (see
+//! [`hako_abi::script`]). A **program** image holds one compiled Wasm module: the kernel
+//! instantiates it and runs its `_start` export, with WASI preview1 on top of three serial
+//! ports (see [`hako_abi::boot`]). A **script** image (`hako spec`) holds every module of a
+//! spec `.wast` script plus its commands: the kernel instantiates, registers, invokes and
+//! reads globals as the commands say, linking imports by the spec's rules (registered
+//! instances and a built-in `spectest` module), and reports one result line per command.
 //!
 //! ## Building and linking
 //!
@@ -23,16 +27,29 @@
 //!   heap, TSC/PIT/RTC, RDRAND, the Wasm entry/trap unwinding and every `extern "C"` symbol
 //!   compiled code calls (builtins and the 46 WASI functions). Each of those symbols turns its
 //!   raw arguments into safe views and calls into the safe modules below.
-//! - [`wasi`], [`guest`], [`bulk`], [`constexpr`], [`types`], [`cmdline`], [`clock`] are
-//!   safe, target-independent logic with host unit tests (`cargo test -p hako-kernel`).
+//! - [`wasi`] (with the fd table, path resolution and the [`wasi::vfs::Backend`] file-system
+//!   interface), [`p9`] (9P2000.L messages and client), [`guest`], [`bulk`], [`constexpr`], [`types`], [`cmdline`], [`clock`],
+//!   [`link`] (import matching rules) and [`script`] (manifest check, restart dispositions,
+//!   instance names, `Invoke` typing) are safe, target-independent logic with host unit tests
+//!   (`cargo test -p hako-kernel`).
 //! - `store`/`runtime` (bare metal only, safe code): instantiation from
-//!   [`hako_abi::module::ModuleDescriptor`] and the program mode.
+//!   [`hako_abi::module::ModuleDescriptor`] (imports checked with [`link`]), the `spectest`
+//!   instance, and the program and script modes.
+//!
+//! ## Script mode resources
+//!
+//! Every linear memory gets its own 8 GiB reservation in `[1 TiB, 65 TiB)` (8192 of them;
+//! never reused), mapped 4 KiB at a time, so a one-page memory costs 64 KiB plus its page
+//! tables. Instances are never freed: an instance whose instantiation trapped stays alive
+//! because its functions may already sit in imported tables. Running out of frames is an
+//! `error` result for the `Instantiate` and `-1` for `memory.grow`.
 //!
 //! ## Traps
 //!
 //! The kernel enters Wasm through an export's array-call trampoline on a dedicated 8 MiB
 //! stack (with a 64 KiB unmapped guard below it) after saving the callee-saved registers and
-//! `rsp` (setjmp-style). `hako_trap`, the builtins and the page-fault handler longjmp back
+//! `rsp` (setjmp-style); every outermost entry starts at the top of that stack again, so a
+//! trap in one script command leaves nothing behind for the next. `hako_trap`, the builtins and the page-fault handler longjmp back
 //! directly (the exception handler runs on its own IST stack and never `iretq`s: no interrupt
 //! is ever enabled and exceptions other than NMI leave no CPU state behind that needs an
 //! `iretq`, so a direct longjmp is both simpler and correct). Faults inside the linear-memory
@@ -48,6 +65,9 @@ pub mod clock;
 pub mod cmdline;
 pub mod constexpr;
 pub mod guest;
+pub mod link;
+pub mod p9;
+pub mod script;
 pub mod types;
 pub mod wasi;
 
@@ -57,5 +77,4 @@ pub mod hw;
 #[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]
-#[allow(dead_code)] // kept for multi-instance linking (spec tests)
 mod store;

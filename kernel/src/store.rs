@@ -8,6 +8,7 @@ use crate::bulk;
 use crate::constexpr::{self, ConstEnv};
 use crate::hw::wasm as hw;
 use crate::hw::Global;
+use crate::link::{self, ExternType, Limits};
 use crate::types::TypeRegistry;
 use alloc::boxed::Box;
 use alloc::format;
@@ -24,9 +25,10 @@ use hako_abi::vm::{
     FuncRef, MemoryDef, TableDef, ValRaw, VmContext, GUARDED_MEMORY_RESERVATION, WASM_PAGE_SIZE,
 };
 
-/// Where linear memories are reserved: 8 GiB each from 1 TiB up.
+/// Where linear memories are reserved: 8 GiB each from 1 TiB up to 65 TiB (virtual space
+/// only; a spec script creates a few hundred memories at most, none is ever reused).
 pub const LINMEM_BASE: u64 = 1 << 40;
-pub const MAX_MEMORIES: u64 = 1024;
+pub const MAX_MEMORIES: u64 = 8192;
 pub const LINMEM_END: u64 = LINMEM_BASE + MAX_MEMORIES * GUARDED_MEMORY_RESERVATION;
 /// Pages a memory can have inside its reservation (4 GiB).
 const MAX_PAGES: u64 = 65536;
@@ -38,7 +40,12 @@ const MAX_TABLE: u64 = 10_000_000;
 #[derive(Debug)]
 pub struct MemoryObj {
     pub def: MemoryDef,
+    /// The largest size `memory.grow` may reach (the declared max, capped by the reservation).
     pub max_pages: u64,
+    /// The declared max ([`NO_MAX`] when none), for import matching.
+    pub declared_max: u64,
+    pub memory64: bool,
+    pub shared: bool,
     /// Bytes mapped from `def.base` (at least `def.size`).
     pub mapped: u64,
 }
@@ -47,7 +54,10 @@ pub struct MemoryObj {
 pub struct TableObj {
     pub def: TableDef,
     pub elems: Vec<*const u8>,
+    /// The largest size `table.grow` may reach (the declared max, capped).
     pub max: u64,
+    /// The declared max ([`NO_MAX`] when none), for import matching.
+    pub declared_max: u64,
     pub elem_type: u32,
 }
 
@@ -67,6 +77,9 @@ pub enum Extern {
     Global(*mut ValRaw, GlobalType),
 }
 
+/// One instance. Several fields are never read by the kernel: they own what the instance's
+/// `VmContext` points to, for compiled code.
+#[allow(dead_code)]
 #[derive(Debug)]
 pub struct Instance {
     pub desc: &'static ModuleDescriptor,
@@ -102,6 +115,8 @@ pub struct Store {
     pub memories: Vec<Box<MemoryObj>>,
     pub tables: Vec<Box<TableObj>>,
     pub imports: Vec<ImportRecord>,
+    /// The built-in `spectest` instance (script mode), see [`Store::init_spectest`].
+    pub spectest: Option<Spectest>,
 }
 
 pub static STORE: Global<Store> = Global::new(Store {
@@ -110,7 +125,41 @@ pub static STORE: Global<Store> = Global::new(Store {
     memories: Vec::new(),
     tables: Vec::new(),
     imports: Vec::new(),
+    spectest: None,
 });
+
+/// The kernel's `spectest` module (see `hako_abi::script`, section 5): one shared table and
+/// memory, immutable globals, and no-op functions.
+#[derive(Debug)]
+pub struct Spectest {
+    memory: usize,
+    table: usize,
+    _slots: Box<[ValRaw]>,
+    /// `global_i32`, `global_i64`, `global_f32`, `global_f64`.
+    globals: [*mut ValRaw; 4],
+    /// Canonical type ids of `print`, `print_i32`, ... in [`SPECTEST_FUNCS`] order.
+    func_types: [u32; 7],
+}
+
+const SPECTEST_FUNCS: [(&str, &[u8]); 7] = [
+    ("print", &[]),
+    ("print_i32", &[valtype::I32]),
+    ("print_i64", &[valtype::I64]),
+    ("print_f32", &[valtype::F32]),
+    ("print_f64", &[valtype::F64]),
+    ("print_i32_f32", &[valtype::I32, valtype::F32]),
+    ("print_f64_f64", &[valtype::F64, valtype::F64]),
+];
+
+const SPECTEST_GLOBALS: [(&str, u8); 4] = [
+    ("global_i32", valtype::I32),
+    ("global_i64", valtype::I64),
+    ("global_f32", valtype::F32),
+    ("global_f64", valtype::F64),
+];
+
+/// Resolves an import `(module, name)` for [`Store::instantiate`].
+pub type Resolver<'a> = dyn Fn(&Store, &[u8], &[u8]) -> Option<Extern> + 'a;
 
 /// Why instantiation failed.
 #[derive(Debug)]
@@ -119,6 +168,8 @@ pub enum InstError {
     Error(String),
     /// A segment did not fit (or the start function trapped).
     Trap(TrapCode),
+    /// An import could not be resolved or does not match (strict linking only).
+    Unlinkable(String),
 }
 
 fn s(b: &[u8]) -> &str {
@@ -151,7 +202,14 @@ fn eval(e: &ConstExpr, env: &Env) -> Result<ValRaw, InstError> {
 
 impl Store {
     /// Create a memory: reserve its address range and map `min_pages`.
-    pub fn new_memory(&mut self, min_pages: u64, max_pages: u64) -> Result<usize, InstError> {
+    pub fn new_memory(
+        &mut self,
+        min_pages: u64,
+        declared_max: u64,
+        memory64: bool,
+        shared: bool,
+    ) -> Result<usize, InstError> {
+        let max_pages = declared_max;
         let id = self.memories.len() as u64;
         if id >= MAX_MEMORIES {
             return Err(InstError::Error("too many memories".into()));
@@ -177,12 +235,21 @@ impl Store {
                 size: bytes,
             },
             max_pages,
+            declared_max,
+            memory64,
+            shared,
             mapped: bytes,
         }));
         Ok(id as usize)
     }
 
-    pub fn new_table(&mut self, elem_type: u32, min: u64, max: u64) -> Result<usize, InstError> {
+    pub fn new_table(
+        &mut self,
+        elem_type: u32,
+        min: u64,
+        declared_max: u64,
+    ) -> Result<usize, InstError> {
+        let max = declared_max;
         let max = if max == NO_MAX {
             MAX_TABLE
         } else {
@@ -193,13 +260,19 @@ impl Store {
                 "table of {min} entries is too large"
             )));
         }
+        let mut elems = Vec::new();
+        elems
+            .try_reserve_exact(min as usize)
+            .map_err(|_| InstError::Error(format!("out of memory for a table of {min} entries")))?;
+        elems.resize(min as usize, ptr::null());
         let mut t = Box::new(TableObj {
             def: TableDef {
                 base: ptr::null_mut(),
                 len: 0,
             },
-            elems: vec![ptr::null(); min as usize],
+            elems,
             max,
+            declared_max,
             elem_type,
         });
         t.sync();
@@ -238,13 +311,21 @@ impl Store {
         Some(old)
     }
 
-    #[allow(clippy::type_complexity)]
-    /// Instantiate `desc`, resolving imports with `resolve`. Returns the instance id and the
-    /// start function to run (after the store is released).
+    /// Instantiate `desc`, resolving imports with `resolve` and checking them with the
+    /// spec's matching rules. Returns the instance id and the start function to run (after
+    /// the store is released).
+    ///
+    /// `strict` (script mode): an import `resolve` does not know is `Unlinkable`. Otherwise
+    /// (program mode) unknown function imports become WASI functions or stubs that answer
+    /// `ENOSYS` or trap, and other unknown imports are an `Error`.
+    ///
+    /// When a segment traps the instance stays in the store (its functions may already be
+    /// in imported tables) but the error is returned; the caller does not name it.
     pub fn instantiate(
         &mut self,
         desc: &'static ModuleDescriptor,
-        resolve: &mut dyn FnMut(&Store, &[u8], &[u8], u32) -> Option<Extern>,
+        resolve: &Resolver<'_>,
+        strict: bool,
     ) -> Result<(usize, Option<FuncRef>), InstError> {
         if desc.abi_version != hako_abi::ABI_VERSION {
             return Err(InstError::Error(format!(
@@ -288,36 +369,61 @@ impl Store {
 
         for imp in hw::slice(&desc.imports) {
             let (module, name) = (hw::slice(&imp.module), hw::slice(&imp.name));
-            let unresolved = |store: &mut Store| {
-                crate::hw::serial::record(format_args!("unresolved {} {}", s(module), s(name)));
-                store.imports.push(ImportRecord {
-                    module,
-                    name,
-                    called: false,
-                });
-                store.imports.len() - 1
+            let tid = if imp.kind == extern_kind::FUNC {
+                type_id(imp.type_index)?
+            } else {
+                0
             };
-            match imp.kind {
-                extern_kind::FUNC => {
-                    let tid = type_id(imp.type_index)?;
-                    let f = if !imp.linked.is_null() {
-                        FuncRef {
-                            code: imp.linked,
-                            array_call: ptr::null(),
-                            vmctx: vmctx_ptr,
-                            type_id: tid,
-                            _pad: 0,
-                        }
-                    } else if let Some(Extern::Func(f)) = resolve(self, module, name, imp.kind) {
-                        if f.type_id != tid {
-                            return Err(InstError::Error(format!(
-                                "incompatible import type for {}.{}",
-                                s(module),
-                                s(name)
-                            )));
-                        }
-                        f
-                    } else if let Some(code) = self.wasi_function(module, name, tid) {
+            let Some(expected) = ExternType::expected(imp, tid) else {
+                return Err(InstError::Error(format!(
+                    "unsupported import kind {} for {}.{}",
+                    imp.kind,
+                    s(module),
+                    s(name)
+                )));
+            };
+            if imp.kind == extern_kind::FUNC && !imp.linked.is_null() {
+                funcs.push(FuncRef {
+                    code: imp.linked,
+                    array_call: ptr::null(),
+                    vmctx: vmctx_ptr,
+                    type_id: tid,
+                    _pad: 0,
+                });
+                continue;
+            }
+            let found = resolve(self, module, name);
+            if let Some(e) = &found {
+                if let Err(m) = link::check(&expected, &self.extern_type(e)) {
+                    let msg = format!(
+                        "incompatible import type for {}.{}: {m}",
+                        s(module),
+                        s(name)
+                    );
+                    return Err(if strict {
+                        InstError::Unlinkable(msg)
+                    } else {
+                        InstError::Error(msg)
+                    });
+                }
+            }
+            match found {
+                Some(Extern::Func(f)) => funcs.push(f),
+                Some(Extern::Memory(m)) => memories.push(m),
+                Some(Extern::Table(t)) => tables.push(t),
+                Some(Extern::Global(p, t)) => {
+                    global_ptrs.push(p);
+                    global_types.push(t);
+                }
+                None if strict => {
+                    return Err(InstError::Unlinkable(format!(
+                        "unknown import {}.{}",
+                        s(module),
+                        s(name)
+                    )))
+                }
+                None if imp.kind == extern_kind::FUNC => {
+                    let f = if let Some(code) = self.wasi_function(module, name, tid) {
                         FuncRef {
                             code,
                             array_call: ptr::null(),
@@ -326,7 +432,17 @@ impl Store {
                             _pad: 0,
                         }
                     } else {
-                        let rec = unresolved(self);
+                        crate::hw::serial::record(format_args!(
+                            "unresolved {} {}",
+                            s(module),
+                            s(name)
+                        ));
+                        self.imports.push(ImportRecord {
+                            module,
+                            name,
+                            called: false,
+                        });
+                        let rec = self.imports.len() - 1;
                         let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
                         let code = if results == [valtype::I32] {
                             hw::enosys_stub_addr()
@@ -343,48 +459,19 @@ impl Store {
                     };
                     funcs.push(f);
                 }
-                extern_kind::MEMORY => match resolve(self, module, name, imp.kind) {
-                    Some(Extern::Memory(m)) => memories.push(m),
-                    _ => {
-                        unresolved(self);
-                        return Err(InstError::Error(format!(
-                            "unresolved memory import {}.{}",
-                            s(module),
-                            s(name)
-                        )));
-                    }
-                },
-                extern_kind::TABLE => match resolve(self, module, name, imp.kind) {
-                    Some(Extern::Table(t)) => tables.push(t),
-                    _ => {
-                        unresolved(self);
-                        return Err(InstError::Error(format!(
-                            "unresolved table import {}.{}",
-                            s(module),
-                            s(name)
-                        )));
-                    }
-                },
-                extern_kind::GLOBAL => match resolve(self, module, name, imp.kind) {
-                    Some(Extern::Global(p, t)) => {
-                        global_ptrs.push(p);
-                        global_types.push(t);
-                    }
-                    _ => {
-                        unresolved(self);
-                        return Err(InstError::Error(format!(
-                            "unresolved global import {}.{}",
-                            s(module),
-                            s(name)
-                        )));
-                    }
-                },
-                k => {
+                None => {
+                    crate::hw::serial::record(format_args!("unresolved {} {}", s(module), s(name)));
+                    self.imports.push(ImportRecord {
+                        module,
+                        name,
+                        called: false,
+                    });
                     return Err(InstError::Error(format!(
-                        "unsupported import kind {k} for {}.{}",
+                        "unresolved {} import {}.{}",
+                        expected.kind_name(),
                         s(module),
                         s(name)
-                    )))
+                    )));
                 }
             }
         }
@@ -401,7 +488,12 @@ impl Store {
         let mut funcs = funcs.into_boxed_slice();
 
         for m in hw::slice(&desc.memories) {
-            memories.push(self.new_memory(m.min_pages, m.max_pages)?);
+            memories.push(self.new_memory(
+                m.min_pages,
+                m.max_pages,
+                m.memory64 != 0,
+                m.shared != 0,
+            )?);
         }
         for t in hw::slice(&desc.tables) {
             tables.push(self.new_table(t.elem_type, t.min, t.max)?);
@@ -523,6 +615,10 @@ impl Store {
                     funcs: &inst.funcs,
                 };
                 let off = eval(&seg.offset, &env)?.u64();
+                let mem64 = self
+                    .memory_id(id, seg.memory)
+                    .is_ok_and(|m| self.memories[m].memory64);
+                let off = if mem64 { off } else { off as u32 as u64 };
                 let n = self.instances[id].data[i].len() as u64;
                 self.memory_init(id, seg.memory, i as u32, off, 0, n)
                     .map_err(|_| InstError::Trap(TrapCode::DataSegmentOutOfBounds))?;
@@ -530,6 +626,111 @@ impl Store {
             }
         }
         Ok((id, start))
+    }
+
+    /// The type an export or a `spectest` entity has now (memories and tables: current size).
+    pub fn extern_type(&self, e: &Extern) -> ExternType {
+        match *e {
+            Extern::Func(f) => ExternType::Func { type_id: f.type_id },
+            Extern::Table(t) => {
+                let t = &self.tables[t];
+                ExternType::Table {
+                    elem_type: t.elem_type,
+                    limits: Limits::new(t.elems.len() as u64, t.declared_max),
+                }
+            }
+            Extern::Memory(m) => {
+                let m = &self.memories[m];
+                ExternType::Memory {
+                    limits: Limits::new(m.def.size / WASM_PAGE_SIZE, m.declared_max),
+                    memory64: m.memory64,
+                    shared: m.shared,
+                }
+            }
+            Extern::Global(_, t) => ExternType::Global {
+                val_type: t.val_type,
+                mutable: t.mutable != 0,
+            },
+        }
+    }
+
+    /// Create the `spectest` instance (once).
+    pub fn init_spectest(&mut self) -> Result<(), InstError> {
+        if self.spectest.is_some() {
+            return Ok(());
+        }
+        let memory = self.new_memory(1, 2, false, false)?;
+        let table = self.new_table(valtype::FUNCREF as u32, 10, 20)?;
+        let mut slots: Box<[ValRaw]> = Box::new([
+            ValRaw::from_u32(666),
+            ValRaw::from_u64(666),
+            ValRaw::from_u32(hako_abi::script::SPECTEST_GLOBAL_F32_BITS),
+            ValRaw::from_u64(hako_abi::script::SPECTEST_GLOBAL_F64_BITS),
+        ]);
+        let mut globals = [ptr::null_mut(); 4];
+        for (g, slot) in globals.iter_mut().zip(slots.iter_mut()) {
+            *g = slot;
+        }
+        let mut func_types = [0; 7];
+        for (t, (_, params)) in func_types.iter_mut().zip(SPECTEST_FUNCS) {
+            *t = self.types.intern(params, &[]);
+        }
+        self.spectest = Some(Spectest {
+            memory,
+            table,
+            _slots: slots,
+            globals,
+            func_types,
+        });
+        Ok(())
+    }
+
+    /// An export of the `spectest` instance.
+    pub fn spectest_export(&self, name: &[u8]) -> Option<Extern> {
+        let st = self.spectest.as_ref()?;
+        if let Some(i) = SPECTEST_FUNCS
+            .iter()
+            .position(|(n, _)| n.as_bytes() == name)
+        {
+            let nop = hw::spectest_nop_addr();
+            return Some(Extern::Func(FuncRef {
+                code: nop,
+                array_call: nop,
+                vmctx: ptr::null_mut(),
+                type_id: st.func_types[i],
+                _pad: 0,
+            }));
+        }
+        if let Some(i) = SPECTEST_GLOBALS
+            .iter()
+            .position(|(n, _)| n.as_bytes() == name)
+        {
+            return Some(Extern::Global(
+                st.globals[i],
+                GlobalType {
+                    val_type: SPECTEST_GLOBALS[i].1 as u32,
+                    mutable: 0,
+                },
+            ));
+        }
+        match name {
+            b"table" => Some(Extern::Table(st.table)),
+            b"memory" => Some(Extern::Memory(st.memory)),
+            _ => None,
+        }
+    }
+
+    /// The value and type of global export `name` of instance `id`.
+    pub fn export_global(&self, id: usize, name: &[u8]) -> Option<(u8, ValRaw)> {
+        match self.export(id, name)? {
+            Extern::Global(p, t) => Some((t.val_type as u8, hw::read_global(p))),
+            _ => None,
+        }
+    }
+
+    /// Params and results of a canonical type id.
+    pub fn func_type(&self, type_id: u32) -> Option<(&[u8], &[u8])> {
+        self.types.get(type_id)
     }
 
     fn table_is_64(&self, _inst: usize, _table: u32) -> bool {
@@ -743,15 +944,5 @@ impl Store {
         if let Some(e) = self.instances[inst].elems.get_mut(elem as usize) {
             *e = Vec::new();
         }
-    }
-}
-
-// Silence "never read" for fields kept for later use (multi-instance linking, debugging).
-impl Instance {
-    pub fn num_imported_funcs(&self) -> usize {
-        self.num_imported_funcs
-    }
-    pub fn table_defs(&self) -> &[*mut TableDef] {
-        &self.table_ptrs
     }
 }

@@ -164,3 +164,10 @@ const ModuleDescriptor hako_main_module = {
     1, 0xffffffffu, S(types), S(imports), S(functions), {0, 0}, S(memories), S(globals),
     S(exports), S(data), {0, 0}, STR("fake"),
 };
+
+/* The image manifest (hako_abi::script::ImageManifest): a program image of this one module. */
+typedef struct { uint32_t magic, abi_version, kind, pad; Slice modules, script; } ImageManifest;
+static const ModuleDescriptor *const modules[] = { &hako_main_module };
+const ImageManifest hako_image_manifest = {
+    0x4f4b4148u /* "HAKO" */, 1, 0 /* PROGRAM */, 0, { modules, 1 }, { 0, 0 },
+};

@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target/h-kernel} cargo build -q -p hako-kernel \
     --target x86_64-unknown-none --profile kernel --manifest-path "$ROOT/Cargo.toml"
 LIB=${CARGO_TARGET_DIR:-$ROOT/target/h-kernel}/x86_64-unknown-none/kernel/libhako_kernel.a
-if [ "$MODE" = kvm ]; then ACCEL="-enable-kvm -cpu host,-arch-capabilities"; else ACCEL="-cpu max"; fi
+if [ "$MODE" = kvm ]; then ACCEL="-enable-kvm -cpu host,-arch-capabilities"; else ACCEL="-accel tcg -cpu max"; fi
 
 pass=0; fail=0
 check() { # variant expected-qemu-status expected-last-record [expected stdout]

@@ -13,18 +13,22 @@
 //!    (COM3), and turn the `isa-debug-exit` status plus the harness records into an
 //!    [`qemu::Outcome`]: the exit status, a trap, a kernel panic, a crash or a timeout.
 //!
-//! [`spec`] runs the spec testsuite's `.wast` scripts (`hako spec`, `cargo test --test spec`).
+//! [`spec`] runs the spec testsuite's `.wast` scripts (`hako spec`, `cargo test --test spec`);
+//! [`wasi`] runs the WASI testsuite's programs against Wasmtime with `wasi-common` as the
+//! oracle (`hako wasi`, `cargo test --test wasi`).
 //!
 //! The contract with the kernel (ports, records, exit codes, command-line keys) is
 //! `hako_abi::boot`.
 
 pub mod cache;
+pub mod expectations;
 pub mod image;
 pub mod input;
 pub mod manifest;
 pub mod qemu;
 pub mod spec;
 pub mod tools;
+pub mod wasi;
 
 /// The exit status `hako run` uses when the guest trapped, as Wasmtime does on Unix
 /// (128 + SIGABRT).

@@ -1,12 +1,13 @@
 //! `hako`: compile, link and boot WebAssembly programs in the hako unikernel.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
 use hako_runner::image::{self, BuildOptions, BuildReport};
 use hako_runner::input;
 use hako_runner::qemu::{self, Accel, BootConfig};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,6 +29,8 @@ enum Cmd {
     Compile(CompileArgs),
     /// Run the WebAssembly spec testsuite's `.wast` scripts and report per file and tier.
     Spec(hako_runner::spec::cli::SpecArgs),
+    /// Run the WASI testsuite in the unikernel and in Wasmtime with wasi-common (the oracle), and compare.
+    Wasi(hako_runner::wasi::cli::WasiArgs),
 }
 
 #[derive(Args, Debug)]
@@ -44,7 +47,8 @@ struct RunArgs {
     /// Set an environment variable of the program: NAME=VALUE, or NAME to pass on ours.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
-    /// Preopen a host directory for the program (as GUEST, default the same path).
+    /// Preopen a host directory for the program (as GUEST, default the same path); repeatable.
+    /// Exported to the guest through virtio-9p, read and write.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dir: Vec<String>,
     /// Kill the guest after this many seconds.
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Cmd::Build(args) => build(args).map(|()| 0),
         Cmd::Compile(args) => compile(args).map(|()| 0),
         Cmd::Spec(args) => hako_runner::spec::cli::main(args),
+        Cmd::Wasi(args) => hako_runner::wasi::cli::main(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),
@@ -104,9 +109,11 @@ fn main() -> ExitCode {
 }
 
 fn run(args: RunArgs) -> Result<i32> {
-    if let Some(dir) = args.dir.first() {
-        bail!("--dir {dir}: preopened directories are not supported yet (they arrive with WASI filesystem support)");
-    }
+    let preopens = args
+        .dir
+        .iter()
+        .map(|d| qemu::Preopen::parse(d))
+        .collect::<Result<Vec<_>>>()?;
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         bail!(
             "--timeout must be a positive number of seconds, not {}",
@@ -128,6 +135,16 @@ fn run(args: RunArgs) -> Result<i32> {
     config.timeout = Duration::from_secs_f64(args.timeout);
     config.memory_mib = args.memory;
     config.env = environment(&args.env)?;
+    config.preopens = preopens;
+    // stdin goes to the guest whole (see `hako_abi::boot::STDIN_KEY`); a terminal is not
+    // read (the program sees an empty stdin).
+    if !std::io::stdin().is_terminal() {
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .context("reading stdin")?;
+        config.stdin = Some(input);
+    }
     if let Some(accel) = args.accel {
         config.accel = match accel.as_str() {
             "kvm" => Accel::Kvm,

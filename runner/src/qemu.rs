@@ -96,6 +96,9 @@ pub struct BootConfig {
     pub preopens: Vec<Preopen>,
     /// Further kernel command-line tokens (e.g. a spec script's resume point).
     pub extra_cmdline: Vec<String>,
+    /// The program's stdin, sent on COM1 after the `hako.stdin=<length>` token
+    /// ([`boot::STDIN_KEY`]); `None`: stdin is empty.
+    pub stdin: Option<Vec<u8>>,
     pub stdout: Sink,
     pub stderr: Sink,
 }
@@ -112,6 +115,7 @@ impl BootConfig {
             env: Vec::new(),
             preopens: Vec::new(),
             extra_cmdline: Vec::new(),
+            stdin: None,
             stdout: Sink::Forward,
             stderr: Sink::Forward,
         })
@@ -137,7 +141,10 @@ impl Preopen {
         if !path.is_dir() {
             bail!("--dir {spec}: {host} is not a directory");
         }
-        Ok(Preopen { host: path, guest: guest.to_string() })
+        Ok(Preopen {
+            host: path,
+            guest: guest.to_string(),
+        })
     }
 }
 
@@ -303,20 +310,27 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
     ));
     args.push("-kernel".into());
     args.push(image.display().to_string());
-    args.push("-append".into());
     for (i, preopen) in config.preopens.iter().enumerate() {
         // QEMU option values double their commas.
         let host = preopen.host.display().to_string().replace(',', ",,");
         args.push("-fsdev".into());
         args.push(format!("local,id=fs{i},path={host},security_model=none"));
         args.push("-device".into());
-        args.push(format!("virtio-9p-device,fsdev=fs{i},mount_tag={}", boot::preopen_mount_tag(i)));
+        args.push(format!(
+            "virtio-9p-device,fsdev=fs{i},mount_tag={}",
+            boot::preopen_mount_tag(i)
+        ));
     }
+    args.push("-append".into());
     let mut tokens = vec![kernel_command_line(&config.args, &config.env)];
     for (i, preopen) in config.preopens.iter().enumerate() {
         let mut token = format!("{}{}:", boot::PREOPEN_KEY, boot::preopen_mount_tag(i));
-        boot::percent_encode(preopen.guest.as_bytes(), &mut token).expect("writing to a String cannot fail");
+        boot::percent_encode(preopen.guest.as_bytes(), &mut token)
+            .expect("writing to a String cannot fail");
         tokens.push(token);
+    }
+    if let Some(input) = &config.stdin {
+        tokens.push(format!("{}{}", boot::STDIN_KEY, input.len()));
     }
     tokens.extend(config.extra_cmdline.iter().cloned());
     tokens.retain(|t| !t.is_empty());
@@ -348,6 +362,8 @@ impl Channel {
         path: PathBuf,
         forward: Option<fn() -> Box<dyn Write>>,
         capture: bool,
+        input: Option<(Vec<u8>, std::sync::mpsc::Receiver<()>)>,
+        on_stdin_record: Option<std::sync::mpsc::Sender<()>>,
     ) -> Result<Channel> {
         let listener = UnixListener::bind(&path)
             .with_context(|| format!("cannot listen on {}", path.display()))?;
@@ -355,6 +371,17 @@ impl Channel {
         let flag = connected.clone();
         let thread = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept()?;
+            if let Some((input, go)) = input.filter(|i| !i.0.is_empty()) {
+                // Sent once the kernel asks (its `stdin` record), from a thread of its own so
+                // that output keeps flowing meanwhile.
+                let mut w = stream.try_clone()?;
+                std::thread::spawn(move || {
+                    if go.recv().is_ok() {
+                        let _ = w.write_all(&input);
+                    }
+                });
+            }
+            let mut stdin_asked = false;
             *flag.lock().unwrap() = true;
             let mut captured = Vec::new();
             let mut out = forward.map(|f| f());
@@ -372,6 +399,17 @@ impl Channel {
                 }
                 if capture {
                     captured.extend_from_slice(&buf[..n]);
+                }
+                if let Some(tx) = on_stdin_record.as_ref().filter(|_| !stdin_asked) {
+                    let record = format!("{}\n", boot::record::STDIN);
+                    if captured.starts_with(record.as_bytes())
+                        || captured
+                            .windows(record.len() + 1)
+                            .any(|w| w[0] == b'\n' && &w[1..] == record.as_bytes())
+                    {
+                        stdin_asked = true;
+                        let _ = tx.send(());
+                    }
                 }
             }
             Ok(captured)
@@ -417,9 +455,11 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     ];
     let (out_fwd, out_cap) = sink_parts(config.stdout, || Box::new(std::io::stdout()));
     let (err_fwd, err_cap) = sink_parts(config.stderr, || Box::new(std::io::stderr()));
-    let stdout = Channel::open(sockets[0].clone(), out_fwd, out_cap)?;
-    let stderr = Channel::open(sockets[1].clone(), err_fwd, err_cap)?;
-    let harness = Channel::open(sockets[2].clone(), None, true)?;
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let input = config.stdin.clone().map(|i| (i, go_rx));
+    let stdout = Channel::open(sockets[0].clone(), out_fwd, out_cap, input, None)?;
+    let stderr = Channel::open(sockets[1].clone(), err_fwd, err_cap, None, None)?;
+    let harness = Channel::open(sockets[2].clone(), None, true, None, Some(go_tx))?;
 
     let start = Instant::now();
     let mut child = Child(

@@ -89,14 +89,15 @@ fn bad_text_module() {
 }
 
 #[test]
-fn preopens_not_yet_supported() {
+fn preopen_of_a_missing_directory() {
     let r = ran(hako()
-        .args(["run", "--dir", "/tmp::/"])
+        .env("HAKO_QEMU", "/nonexistent/qemu")
+        .args(["run", "--dir", "/nonexistent/dir::/"])
         .arg(fixture("hello.c"))
         .output()
         .unwrap());
     assert_one_line_error(
         &r,
-        "--dir /tmp::/: preopened directories are not supported yet",
+        "--dir /nonexistent/dir::/: /nonexistent/dir is not a directory",
     );
 }

@@ -227,6 +227,13 @@ extern "C" {
     static __kernel_end: u8;
 }
 
+static CMDLINE: super::Global<&'static [u8]> = super::Global::new(&[]);
+
+/// The kernel command line the boot loader handed over.
+pub fn cmdline() -> &'static [u8] {
+    CMDLINE.with(|c| *c)
+}
+
 /// The first Rust code: called by the boot assembly on the boot stack, in long mode.
 #[no_mangle]
 extern "C" fn hako_kernel_start(start_info: u32) -> ! {
@@ -237,6 +244,7 @@ extern "C" fn hako_kernel_start(start_info: u32) -> ! {
     };
     // `__kernel_end` is defined by the linker script; only its address is taken.
     let kernel_end = core::ptr::addr_of!(__kernel_end) as u64;
+    CMDLINE.with(|c| *c = info.cmdline);
     super::mm::init(info.memmap, kernel_end);
     super::cpu::init();
     crate::runtime::main(info.cmdline)

@@ -6,6 +6,8 @@ pub mod cpu;
 pub mod mm;
 pub mod serial;
 pub mod time;
+pub mod virtio;
+pub mod wasi;
 pub mod wasm;
 
 use core::cell::RefCell;

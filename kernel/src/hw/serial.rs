@@ -58,6 +58,12 @@ pub fn write(com: Com, bytes: &[u8]) {
     });
 }
 
+/// The harness channel as a `fmt::Write` (for the `hako_abi::script` line writers, which
+/// write whole lines including the newline).
+pub fn harness() -> impl Write {
+    Writer(Com::Harness)
+}
+
 struct Writer(Com);
 impl Write for Writer {
     fn write_str(&mut self, s: &str) -> fmt::Result {

@@ -1,16 +1,14 @@
 //! Running Wasm: the stack switch and setjmp/longjmp-style trap unwinding, the raw
 //! accessors the safe [`crate::store`] needs, every builtin compiled code calls, the stubs
-//! for unresolved imports, and the 46 `wasi_snapshot_preview1__*` symbols.
+//! for unresolved imports (the 46 `wasi_snapshot_preview1__*` symbols are in `hw::wasi`).
 
-use super::serial::{self, Com};
-use super::{cpu, time, Global};
+use super::serial;
 use crate::guest::GuestMemory;
 use crate::store::{LINMEM_BASE, LINMEM_END, STORE};
-use crate::wasi::{self, Clock, Host, Stream, WasiCtx};
 use core::arch::global_asm;
-use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hako_abi::module::{ModuleDescriptor, Slice};
+use hako_abi::script::ImageManifest;
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::{MemoryDef, ValRaw, VmContext};
 
@@ -154,14 +152,23 @@ pub fn slice<T>(s: &Slice<T>) -> &'static [T] {
     unsafe { s.as_slice() }
 }
 
-/// The program's descriptor.
-pub fn main_module() -> &'static ModuleDescriptor {
+/// The image manifest (`hako_abi::script::MANIFEST_SYMBOL`). Check it with
+/// [`crate::script::check_manifest`] before following its pointers.
+pub fn manifest() -> &'static ImageManifest {
     extern "C" {
-        static hako_main_module: ModuleDescriptor;
+        static hako_image_manifest: ImageManifest;
     }
-    // SAFETY: `hako_main_module` is the constant descriptor the compiler emitted and the
-    // runner linked into the image.
-    unsafe { &*core::ptr::addr_of!(hako_main_module) }
+    // SAFETY: `hako_image_manifest` is the constant manifest the runner generated and linked
+    // into every image; reading its fixed-size header is sound even when the magic is wrong.
+    unsafe { &*core::ptr::addr_of!(hako_image_manifest) }
+}
+
+/// Entry `i` of the manifest's module table (`None` when out of range or null).
+pub fn manifest_module(m: &ImageManifest, i: u32) -> Option<&'static ModuleDescriptor> {
+    let p = *slice(&m.modules).get(i as usize)?;
+    // SAFETY: the module table of a manifest whose magic and version were checked holds
+    // pointers to the compiler-emitted descriptors linked into the image (constant data).
+    unsafe { p.as_ref() }
 }
 
 /// The value in a global slot (`p` is a store-owned slot pointer).
@@ -186,7 +193,8 @@ pub fn memory_bytes(def: &MemoryDef) -> &'static mut [u8] {
 }
 
 /// Memory 0 of the calling instance, for WASI.
-fn guest_memory(vmctx: *mut VmContext) -> GuestMemory<'static> {
+pub(super) fn guest_memory(vmctx: *mut VmContext) -> GuestMemory<'static> {
+    stack_check();
     if vmctx.is_null() {
         return GuestMemory::new(&mut []);
     }
@@ -199,7 +207,26 @@ fn guest_memory(vmctx: *mut VmContext) -> GuestMemory<'static> {
     }
 }
 
+/// Stack a kernel function called from Wasm keeps free below it: a builtin or WASI call that
+/// starts with less traps with `StackOverflow` before it takes a lock (a fault in the guard
+/// while a `Global` is borrowed would leave it borrowed after the unwind).
+const KERNEL_STACK_RESERVE: u64 = 128 << 10;
+
+/// Raise `StackOverflow` when called on the Wasm stack too close to its guard.
+#[inline(always)]
+fn stack_check() {
+    let rsp: u64;
+    // SAFETY: reads `rsp` into a register; no memory access, no flags changed.
+    unsafe {
+        core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
+    };
+    if (STACK_REGION..STACK_LO + KERNEL_STACK_RESERVE).contains(&rsp) {
+        raise(TrapCode::StackOverflow as u32);
+    }
+}
+
 fn instance_id(vmctx: *mut VmContext) -> usize {
+    stack_check();
     // SAFETY: compiled code passes its own live `VmContext`, whose `instance` field the store
     // set to the instance id.
     unsafe { (*vmctx).instance as usize }
@@ -322,6 +349,7 @@ extern "C" fn hako_elem_drop(vmctx: *mut VmContext, elem: u32) {
 /// For an unresolved import returning one `i32`: `ENOSYS`, recorded on the first call.
 /// `rec` is not a context but the import's record index, put in the `FuncRef`'s `vmctx`.
 extern "C" fn enosys_stub(rec: *mut VmContext) -> i32 {
+    stack_check();
     let id = rec as usize;
     let first = STORE.with(|s| {
         let r = s.imports.get_mut(id)?;
@@ -351,207 +379,25 @@ pub fn trap_stub_addr() -> *const u8 {
     trap_stub as *const u8
 }
 
-// ----- WASI -----------------------------------------------------------------------------
+global_asm!(
+    r#"
+    .section .text.hako_spectest, "ax"
+    .global hako_spectest_nop
+hako_spectest_nop:
+    ret
+    .text
+"#
+);
 
-static WASI: Global<Option<WasiCtx>> = Global::new(None);
-
-pub fn set_wasi(ctx: WasiCtx) {
-    WASI.with(|w| *w = Some(ctx));
+/// The code of every `spectest.print*` function and of their array-call trampolines: a bare
+/// `ret`, right for every signature (arguments, floats included, are ignored; no results).
+pub fn spectest_nop_addr() -> *const u8 {
+    extern "C" {
+        fn hako_spectest_nop();
+    }
+    hako_spectest_nop as *const u8
 }
 
-/// The machine, as WASI sees it.
-struct KernelHost;
+// ----- WASI: see `hw::wasi` ------------------------------------------------------------
 
-impl Host for KernelHost {
-    fn write(&mut self, stream: Stream, bytes: &[u8]) {
-        serial::write(
-            if stream == Stream::Stdout {
-                Com::Stdout
-            } else {
-                Com::Stderr
-            },
-            bytes,
-        );
-    }
-    fn record(&mut self, line: fmt::Arguments<'_>) {
-        serial::record(line);
-    }
-    fn now_ns(&mut self, clock: Clock) -> u64 {
-        match clock {
-            Clock::Realtime => time::realtime_ns(),
-            _ => time::monotonic_ns(),
-        }
-    }
-    fn resolution_ns(&mut self, _clock: Clock) -> u64 {
-        1
-    }
-    fn entropy(&mut self) -> [u8; 32] {
-        let mut seed = [0u8; 32];
-        for (i, chunk) in seed.chunks_mut(8).enumerate() {
-            let v = cpu::hw_random().unwrap_or_else(|| {
-                time::rdtsc().rotate_left(17 * i as u32) ^ 0x9e37_79b9_7f4a_7c15
-            });
-            chunk.copy_from_slice(&v.to_le_bytes());
-        }
-        seed
-    }
-    fn exit(&mut self, _status: u32) -> ! {
-        serial::debug_exit(hako_abi::boot::EXIT_DONE)
-    }
-}
-
-fn with_wasi<R>(f: impl FnOnce(&mut WasiCtx, &mut KernelHost) -> R) -> R {
-    WASI.with(|w| match w.as_mut() {
-        Some(ctx) => f(ctx, &mut KernelHost),
-        None => super::fatal(format_args!("WASI called before initialisation")),
-    })
-}
-
-macro_rules! wasi_impl {
-    ($name:ident ($($p:ident : $t:ty),*) |$c:ident, $h:ident, $m:ident| $body:expr) => {
-        #[export_name = concat!("wasi_snapshot_preview1__", stringify!($name))]
-        #[allow(unused_variables, unused_mut)]
-        pub extern "C" fn $name(vmctx: *mut VmContext, $($p: $t),*) -> i32 {
-            let mut mem = guest_memory(vmctx);
-            with_wasi(|$c, $h| {
-                let $m = &mut mem;
-                wasi::ret($body)
-            })
-        }
-    };
-}
-
-macro_rules! wasi_enosys {
-    ($($name:ident ($($p:ident : $t:ty),*);)*) => {$(
-        #[export_name = concat!("wasi_snapshot_preview1__", stringify!($name))]
-        #[allow(unused_variables)]
-        pub extern "C" fn $name(vmctx: *mut VmContext, $($p: $t),*) -> i32 {
-            with_wasi(|c, h| c.enosys(h, stringify!($name)) as i32)
-        }
-    )*};
-}
-
-/// The implemented functions.
-pub mod wasi_fns {
-    use super::*;
-
-    wasi_impl!(args_get(argv: i32, buf: i32) |c, h, m| c.args_get(m, argv as u32, buf as u32));
-    wasi_impl!(args_sizes_get(argc: i32, size: i32) |c, h, m| c.args_sizes_get(m, argc as u32, size as u32));
-    wasi_impl!(environ_get(env: i32, buf: i32) |c, h, m| c.environ_get(m, env as u32, buf as u32));
-    wasi_impl!(environ_sizes_get(n: i32, size: i32) |c, h, m| c.environ_sizes_get(m, n as u32, size as u32));
-    wasi_impl!(clock_res_get(id: i32, out: i32) |c, h, m| c.clock_res_get(h, m, id as u32, out as u32));
-    wasi_impl!(clock_time_get(id: i32, precision: i64, out: i32)
-        |c, h, m| c.clock_time_get(h, m, id as u32, precision as u64, out as u32));
-    wasi_impl!(fd_close(fd: i32) |c, h, m| c.fd_close(fd as u32));
-    wasi_impl!(fd_fdstat_get(fd: i32, buf: i32) |c, h, m| c.fd_fdstat_get(m, fd as u32, buf as u32));
-    wasi_impl!(fd_prestat_get(fd: i32, buf: i32) |c, h, m| c.fd_prestat_get(m, fd as u32, buf as u32));
-    wasi_impl!(fd_prestat_dir_name(fd: i32, path: i32, len: i32)
-        |c, h, m| c.fd_prestat_dir_name(m, fd as u32, path as u32, len as u32));
-    wasi_impl!(fd_read(fd: i32, iovs: i32, n: i32, nread: i32)
-        |c, h, m| c.fd_read(m, fd as u32, iovs as u32, n as u32, nread as u32));
-    wasi_impl!(fd_seek(fd: i32, offset: i64, whence: i32, out: i32)
-        |c, h, m| c.fd_seek(m, fd as u32, offset, whence as u32, out as u32));
-    wasi_impl!(fd_tell(fd: i32, out: i32) |c, h, m| c.fd_tell(m, fd as u32, out as u32));
-    wasi_impl!(fd_write(fd: i32, iovs: i32, n: i32, nwritten: i32)
-        |c, h, m| c.fd_write(h, m, fd as u32, iovs as u32, n as u32, nwritten as u32));
-    wasi_impl!(random_get(buf: i32, len: i32) |c, h, m| c.random_get(h, m, buf as u32, len as u32));
-    wasi_impl!(sched_yield() | c, h, m | c.sched_yield());
-
-    #[export_name = "wasi_snapshot_preview1__proc_exit"]
-    pub extern "C" fn proc_exit(_vmctx: *mut VmContext, status: i32) -> ! {
-        with_wasi(|c, h| c.proc_exit(h, status as u32))
-    }
-
-    wasi_enosys! {
-        fd_advise(fd: i32, offset: i64, len: i64, advice: i32);
-        fd_allocate(fd: i32, offset: i64, len: i64);
-        fd_datasync(fd: i32);
-        fd_fdstat_set_flags(fd: i32, flags: i32);
-        fd_fdstat_set_rights(fd: i32, base: i64, inheriting: i64);
-        fd_filestat_get(fd: i32, buf: i32);
-        fd_filestat_set_size(fd: i32, size: i64);
-        fd_filestat_set_times(fd: i32, atim: i64, mtim: i64, flags: i32);
-        fd_pread(fd: i32, iovs: i32, n: i32, offset: i64, out: i32);
-        fd_pwrite(fd: i32, iovs: i32, n: i32, offset: i64, out: i32);
-        fd_readdir(fd: i32, buf: i32, len: i32, cookie: i64, out: i32);
-        fd_renumber(fd: i32, to: i32);
-        fd_sync(fd: i32);
-        path_create_directory(fd: i32, path: i32, len: i32);
-        path_filestat_get(fd: i32, flags: i32, path: i32, len: i32, out: i32);
-        path_filestat_set_times(fd: i32, flags: i32, path: i32, len: i32, atim: i64, mtim: i64, fst: i32);
-        path_link(fd: i32, flags: i32, path: i32, len: i32, fd2: i32, path2: i32, len2: i32);
-        path_open(fd: i32, dirflags: i32, path: i32, len: i32, oflags: i32, base: i64, inh: i64, fdflags: i32, out: i32);
-        path_readlink(fd: i32, path: i32, len: i32, buf: i32, buflen: i32, out: i32);
-        path_remove_directory(fd: i32, path: i32, len: i32);
-        path_rename(fd: i32, path: i32, len: i32, fd2: i32, path2: i32, len2: i32);
-        path_symlink(path: i32, len: i32, fd: i32, path2: i32, len2: i32);
-        path_unlink_file(fd: i32, path: i32, len: i32);
-        poll_oneoff(inp: i32, out: i32, n: i32, nevents: i32);
-        proc_raise(sig: i32);
-        sock_accept(fd: i32, flags: i32, out: i32);
-        sock_recv(fd: i32, iovs: i32, n: i32, flags: i32, out: i32, oflags: i32);
-        sock_send(fd: i32, iovs: i32, n: i32, flags: i32, out: i32);
-        sock_shutdown(fd: i32, how: i32);
-    }
-}
-
-/// The kernel's definition of WASI function `name`, for imports the compiler did not link.
-pub fn wasi_symbol(name: &str) -> Option<*const u8> {
-    use wasi_fns::*;
-    macro_rules! table {
-        ($($n:ident),*) => {
-            match name {
-                $(stringify!($n) => Some($n as *const u8),)*
-                _ => None,
-            }
-        };
-    }
-    table!(
-        args_get,
-        args_sizes_get,
-        clock_res_get,
-        clock_time_get,
-        environ_get,
-        environ_sizes_get,
-        fd_advise,
-        fd_allocate,
-        fd_close,
-        fd_datasync,
-        fd_fdstat_get,
-        fd_fdstat_set_flags,
-        fd_fdstat_set_rights,
-        fd_filestat_get,
-        fd_filestat_set_size,
-        fd_filestat_set_times,
-        fd_pread,
-        fd_prestat_dir_name,
-        fd_prestat_get,
-        fd_pwrite,
-        fd_read,
-        fd_readdir,
-        fd_renumber,
-        fd_seek,
-        fd_sync,
-        fd_tell,
-        fd_write,
-        path_create_directory,
-        path_filestat_get,
-        path_filestat_set_times,
-        path_link,
-        path_open,
-        path_readlink,
-        path_remove_directory,
-        path_rename,
-        path_symlink,
-        path_unlink_file,
-        poll_oneoff,
-        proc_exit,
-        proc_raise,
-        random_get,
-        sched_yield,
-        sock_accept,
-        sock_recv,
-        sock_send,
-        sock_shutdown
-    )
-}
+pub use super::wasi::{set_wasi, wasi_symbol};

@@ -1,4 +1,5 @@
-//! `spec-tests/expectations.toml`: the scripts known not to pass, each with a reason.
+//! `spec-tests/expectations.toml`: the scripts known not to pass, each with a reason (the
+//! generic logic is [`crate::expectations`]).
 //!
 //! ```toml
 //! [failing]
@@ -15,73 +16,33 @@
 //! failures with a generated reason and removes files that pass. With a test filter, only the
 //! files that ran are updated.
 
-use anyhow::{Context, Result};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// Environment variable that makes the spec test rewrite the expectations.
-pub const BLESS_ENV: &str = "HAKO_BLESS";
+pub use crate::expectations::BLESS_ENV;
 
-/// The default location, `spec-tests/expectations.toml` in the workspace.
-pub fn default_path() -> PathBuf {
-    super::suite::workspace_root()
-        .join("spec-tests")
-        .join("expectations.toml")
-}
+/// The spec list's name and header.
+#[derive(Debug)]
+pub struct Spec;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Expectations {
-    /// File name (relative to the suite root) → why it does not pass.
-    #[serde(default)]
-    pub failing: BTreeMap<String, String>,
-}
-
-const HEADER: &str = "\
+impl crate::expectations::ListKind for Spec {
+    const FILE: &'static str = "spec-tests/expectations.toml";
+    const HEADER: &'static str = "\
 # Spec scripts known not to pass, each with a reason. Checked both ways by
 # `cargo test -p hako-runner --test spec`: a listed file that passes fails its test until its
 # entry is removed; an unlisted file that fails fails its test.
 # A file passes when every check passed and none was \"not run\".
 # Regenerate: HAKO_BLESS=1 cargo test -p hako-runner --test spec (keeps existing reasons).
 ";
+}
 
-impl Expectations {
-    /// Read the list; a missing file is an empty list.
-    pub fn load(path: &Path) -> Result<Expectations> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                toml::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Expectations::default()),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-        }
-    }
+/// File name (relative to the suite root) → why it does not pass.
+pub type Expectations = crate::expectations::Expectations<Spec>;
 
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let body = toml::to_string(self).context("cannot serialise the expectations")?;
-        std::fs::write(path, format!("{HEADER}\n{body}"))
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    /// `Ok` when the outcome agrees with the list, else the message of the failing test.
-    pub fn check(&self, name: &str, passes: bool, reason: &str) -> Result<(), String> {
-        match (self.failing.get(name), passes) {
-            (None, true) | (Some(_), false) => Ok(()),
-            (Some(listed), true) => Err(format!(
-                "{name} passes now but spec-tests/expectations.toml lists it as failing ({listed}): remove the entry"
-            )),
-            (None, false) => Err(format!("{name} does not pass: {reason}")),
-        }
-    }
-
-    /// Update one entry from an outcome, keeping an existing reason.
-    pub fn bless(&mut self, name: &str, passes: bool, reason: String) {
-        if passes {
-            self.failing.remove(name);
-        } else {
-            self.failing.entry(name.to_string()).or_insert(reason);
-        }
-    }
+/// The default location, `spec-tests/expectations.toml` in the workspace.
+pub fn default_path() -> PathBuf {
+    super::suite::workspace_root()
+        .join("spec-tests")
+        .join("expectations.toml")
 }
 
 #[cfg(test)]

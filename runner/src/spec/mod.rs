@@ -190,7 +190,8 @@ impl FileReport {
 pub struct ImageModule {
     /// Index in the image's module table (what `Instantiate` commands name).
     pub index: u32,
-    /// `hako_spec_m<index>`; the descriptor symbol is `<prefix>_module`.
+    /// `hako_spec_m<n>`, `n` the module's index in the file's plan (not `index`: the table
+    /// leaves out modules that did not compile); the descriptor symbol is `<prefix>_module`.
     pub prefix: String,
     /// An x86_64 ELF relocatable object.
     pub object: Arc<Vec<u8>>,
@@ -479,7 +480,10 @@ pub fn build_image(
                         let index = modules.len() as u32;
                         modules.push(ImageModule {
                             index,
-                            prefix: abi_script::module_prefix(index).to_string(),
+                            // The object was compiled with the prefix of its index in the
+                            // plan; the image's table can be shorter (modules that did not
+                            // compile or are never instantiated are left out).
+                            prefix: abi_script::module_prefix(*module).to_string(),
                             object: object.clone(),
                         });
                         index

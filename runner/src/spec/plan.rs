@@ -89,6 +89,10 @@ pub struct FilePlan {
     pub rejections: Vec<Rejection>,
     /// Checks decided while planning (unsupported directives, modules that did not encode).
     pub decided: Vec<Check>,
+    /// Whether the script asserts on custom-section contents (`assert_*_custom`): those test
+    /// the annotations and branch-hinting features of Wasm 3.0, so such a file is at least
+    /// [`Tier::Wasm3`] whatever its modules need.
+    pub custom_assertions: bool,
 }
 
 /// Byte offset to 1-based line.
@@ -113,6 +117,7 @@ pub fn plan_source(name: &str, text: &str) -> FilePlan {
         commands: Vec::new(),
         rejections: Vec::new(),
         decided: Vec::new(),
+        custom_assertions: false,
     };
     let lines = Lines::new(text);
     // names.wast exports names with bidirectional-override characters on purpose.
@@ -134,7 +139,7 @@ pub fn plan_source(name: &str, text: &str) -> FilePlan {
         }
         Ok(())
     });
-    if let Err(e) = parsed {
+    if let Err(e) = &parsed {
         let line = lines.line(e.span());
         plan.decided.push(Check {
             line,
@@ -145,7 +150,18 @@ pub fn plan_source(name: &str, text: &str) -> FilePlan {
             },
         });
     }
-    plan.tier = tier::file_tier(plan.modules.iter().map(Vec::as_slice));
+    plan.tier = if parsed.is_err() {
+        // Syntax the `wast` crate does not know (the legacy exception-handling scripts) is
+        // syntax of some proposal; counting such a file as core2 would claim the opposite.
+        Tier::Proposal
+    } else {
+        let tier = tier::file_tier(plan.modules.iter().map(Vec::as_slice));
+        if plan.custom_assertions {
+            tier.max(Tier::Wasm3)
+        } else {
+            tier
+        }
+    };
     plan
 }
 
@@ -174,6 +190,11 @@ impl Planner<'_> {
 
     fn not_run(&mut self, span: Span, kind: &'static str, why: impl Into<String>) {
         self.decide(span, kind, Status::NotRun(why.into()));
+    }
+
+    fn not_run_custom(&mut self, span: Span, kind: &'static str, why: &str) {
+        self.plan.custom_assertions = true;
+        self.not_run(span, kind, why);
     }
 
     fn push(&mut self, span: Span, kind: &'static str, op: Op, expect: Expect) {
@@ -399,12 +420,12 @@ impl Planner<'_> {
             WastDirective::AssertInvalid {
                 span, mut module, ..
             } => self.reject(span, "assert_invalid", &mut module),
-            WastDirective::AssertInvalidCustom { span, .. } => self.not_run(
+            WastDirective::AssertInvalidCustom { span, .. } => self.not_run_custom(
                 span,
                 "assert_invalid_custom",
                 "custom-section assertions are not checked",
             ),
-            WastDirective::AssertMalformedCustom { span, .. } => self.not_run(
+            WastDirective::AssertMalformedCustom { span, .. } => self.not_run_custom(
                 span,
                 "assert_malformed_custom",
                 "custom-section assertions are not checked",
