@@ -132,3 +132,9 @@ fn kvm_boots_when_available() {
     let r = run(&["--accel", "kvm", &path("out_of_bounds.wat")]);
     assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
 }
+
+#[test]
+fn cpu_time_clocks_advance() {
+    let r = run(&[&path("cpu_clock.wat")]);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+}

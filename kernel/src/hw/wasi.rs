@@ -125,6 +125,8 @@ impl Host for KernelHost {
     fn now_ns(&mut self, clock: Clock) -> u64 {
         match clock {
             Clock::Realtime => time::realtime_ns(),
+            // Monotonic, and the CPU-time clocks: the program is the VM's only process and
+            // thread, and nothing else runs, so its CPU time is the time since boot.
             _ => time::monotonic_ns(),
         }
     }
