@@ -6,7 +6,7 @@
 //! Every call runs in a forked child, so a trap (the `hako_trap` builtin exits with
 //! `100 + code`) or a guard-region fault (SIGSEGV/SIGBUS) ends only the child; results and
 //! output come back through a shared page.
-#![allow(dead_code, clippy::undocumented_unsafe_blocks)]
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::ptr;
@@ -38,6 +38,8 @@ pub struct Instance {
 }
 
 fn mmap(len: usize, prot: i32, flags: i32) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at an address of the kernel's choosing aliases
+    // nothing; failure is checked below.
     let p = unsafe {
         libc::mmap(
             ptr::null_mut(),
@@ -81,6 +83,8 @@ fn load_object(obj: &[u8], symbol: &str) -> usize {
         let align = s.align().max(1) as usize;
         next = next.div_ceil(align) * align;
         if let Ok(data) = s.data() {
+            // SAFETY: `next..next + size` lies inside `region`, sized above as the sum of all
+            // section sizes plus alignment, and freshly mapped (no overlap with `data`).
             unsafe { ptr::copy_nonoverlapping(data.as_ptr(), next as *mut u8, data.len()) };
         }
         section_addr.insert(s.index(), next);
@@ -98,6 +102,7 @@ fn load_object(obj: &[u8], symbol: &str) -> usize {
         let mut code = vec![0x48, 0xb8];
         code.extend_from_slice(&(target as u64).to_le_bytes());
         code.extend_from_slice(&[0xff, 0xe0]);
+        // SAFETY: stubs go in the 64 KiB slack after the sections, inside `region`.
         unsafe { ptr::copy_nonoverlapping(code.as_ptr(), at as *mut u8, code.len()) };
         *next += code.len();
         stubs.insert(name.to_string(), at);
@@ -125,6 +130,8 @@ fn load_object(obj: &[u8], symbol: &str) -> usize {
             let RelocationFlags::Elf { r_type } = rel.flags() else {
                 panic!("not ELF")
             };
+            // SAFETY: `p` is an offset the object's own relocation gives inside a section
+            // copied into `region`; unaligned writes because relocations need no alignment.
             unsafe {
                 match r_type {
                     object::elf::R_X86_64_64 => {
@@ -156,15 +163,21 @@ static mut SHARED: *mut u8 = ptr::null_mut();
 const OUT_LEN_AT: usize = 0x8000; // u64 length of captured output
 const OUT_AT: usize = 0x8008;
 
+/// # Safety
+/// `vmctx` is the live context of an [`Instance`] with a memory.
 unsafe fn mem(vmctx: *mut VmContext) -> &'static mut MemoryDef {
+    // SAFETY: guaranteed by the caller; `memory0` points into the instance's kept boxes.
     unsafe { &mut *(*vmctx).memory0 }
 }
 
 extern "C" fn hako_trap(_vmctx: *mut VmContext, code: u32) -> ! {
+    // SAFETY: `_exit` ends the forked child at once, which is how the harness reports traps.
     unsafe { libc::_exit(100 + code as i32) }
 }
 
 extern "C" fn hako_memory_grow(vmctx: *mut VmContext, memory: u32, delta: u64) -> u64 {
+    // SAFETY: compiled code passes its own live context and a valid memory index; the
+    // memory's reservation covers 4 GiB, so `mprotect` of up to 65536 pages stays inside it.
     unsafe {
         let m = &mut **(*vmctx).memories.add(memory as usize);
         let old = m.size / WASM_PAGE_SIZE;
@@ -187,6 +200,8 @@ extern "C" fn hako_memory_grow(vmctx: *mut VmContext, memory: u32, delta: u64) -
 }
 
 fn bounds(vmctx: *mut VmContext, addr: u64, len: u64) -> *mut u8 {
+    // SAFETY: `vmctx` comes from compiled code (a live instance); the range is checked
+    // against the memory's size before the pointer is formed.
     unsafe {
         let m = mem(vmctx);
         if addr.checked_add(len).is_none_or(|end| end > m.size) {
@@ -198,6 +213,7 @@ fn bounds(vmctx: *mut VmContext, addr: u64, len: u64) -> *mut u8 {
 
 extern "C" fn hako_memory_fill(vmctx: *mut VmContext, _m: u32, dst: u64, value: u32, len: u64) {
     let p = bounds(vmctx, dst, len);
+    // SAFETY: `bounds` checked `dst..dst + len` against the memory's size.
     unsafe { ptr::write_bytes(p, value as u8, len as usize) }
 }
 
@@ -210,14 +226,18 @@ extern "C" fn hako_memory_copy(
     len: u64,
 ) {
     let (d, s) = (bounds(vmctx, dst, len), bounds(vmctx, src, len));
+    // SAFETY: both ranges were checked by `bounds`; `copy` allows overlap.
     unsafe { ptr::copy(s, d, len as usize) }
 }
 
 extern "C" fn not_in_harness(_vmctx: *mut VmContext) {
+    // SAFETY: ends the forked child; 99 tells the parent a builtin was missing.
     unsafe { libc::_exit(99) }
 }
 
 fn out(bytes: &[u8]) {
+    // SAFETY: `SHARED` is the shared page set before the call in the child; writes stay
+    // below `SHARED_SIZE` (`n` is clamped).
     unsafe {
         let len = (SHARED.add(OUT_LEN_AT) as *mut u64).read() as usize;
         let n = bytes.len().min(SHARED_SIZE - OUT_AT - len);
@@ -239,6 +259,7 @@ extern "C" fn wasi_fd_write(
     let mut total = 0u32;
     for i in 0..n {
         let iov = bounds(vmctx, u64::from(iovs) + 8 * u64::from(i), 8);
+        // SAFETY: `iov` points at 8 checked bytes of linear memory.
         let (buf, len) = unsafe {
             (
                 (iov as *const u32).read_unaligned(),
@@ -246,18 +267,22 @@ extern "C" fn wasi_fd_write(
             )
         };
         let p = bounds(vmctx, u64::from(buf), u64::from(len));
+        // SAFETY: `bounds` checked `buf..buf + len`.
         out(unsafe { std::slice::from_raw_parts(p, len as usize) });
         total += len;
     }
+    // SAFETY: 4 checked bytes of linear memory.
     unsafe { (bounds(vmctx, u64::from(nwritten), 4) as *mut u32).write_unaligned(total) };
     0
 }
 
 extern "C" fn wasi_proc_exit(_vmctx: *mut VmContext, code: i32) {
+    // SAFETY: ends the forked child with the program's status.
     unsafe { libc::_exit(code & 0x3f) }
 }
 
 extern "C" fn wasi_sizes_get(vmctx: *mut VmContext, count: u32, size: u32) -> i32 {
+    // SAFETY: 4 checked bytes of linear memory each.
     unsafe {
         (bounds(vmctx, u64::from(count), 4) as *mut u32).write_unaligned(0);
         (bounds(vmctx, u64::from(size), 4) as *mut u32).write_unaligned(0);
@@ -295,8 +320,12 @@ fn host_symbol(name: &str) -> Option<usize> {
 
 // ---- instantiation ----
 
+/// # Safety
+/// `expr` comes from a loaded descriptor, `globals` point to live slots and `funcs` to the
+/// instance's function references, all valid for the indices the expression names.
 unsafe fn eval(expr: &ConstExpr, globals: &[*mut ValRaw], funcs: *const FuncRef) -> ValRaw {
     let mut stack: Vec<u128> = Vec::new();
+    // SAFETY: guaranteed by the caller (the descriptor is static data of the loaded object).
     for op in unsafe { expr.as_slice() } {
         let v = match op.op {
             const_op::I32_CONST
@@ -304,8 +333,10 @@ unsafe fn eval(expr: &ConstExpr, globals: &[*mut ValRaw], funcs: *const FuncRef)
             | const_op::F32_CONST
             | const_op::F64_CONST => u128::from(op.imm[0]),
             const_op::V128_CONST => u128::from(op.imm[0]) | (u128::from(op.imm[1]) << 64),
+            // SAFETY: see the function's contract.
             const_op::GLOBAL_GET => unsafe { (*globals[op.imm[0] as usize]).u128() },
             const_op::REF_NULL => 0,
+            // SAFETY: see the function's contract.
             const_op::REF_FUNC => unsafe { funcs.add(op.imm[0] as usize) as usize as u128 },
             other => panic!("const op {other} not in harness"),
         };
@@ -322,9 +353,13 @@ impl Instance {
     pub fn with_options(wasm: &[u8], options: &Options) -> Instance {
         let compiled = compile(wasm, options).unwrap_or_else(|e| panic!("{e}"));
         let addr = load_object(&compiled.object, &compiled.descriptor_symbol);
+        // SAFETY: `addr` is the loaded descriptor symbol; the mapping is never unmapped.
         let desc: &'static ModuleDescriptor = unsafe { &*(addr as *const ModuleDescriptor) };
         assert_eq!(desc.abi_version, hako_abi::ABI_VERSION);
         let mut keep: Vec<Box<dyn std::any::Any>> = Vec::new();
+        // SAFETY: every slice comes from the descriptor the compiler emitted (valid static
+        // data); every pointer stored in the context points into `keep` or fresh mappings,
+        // which live as long as the instance.
         unsafe {
             let types = desc.types.as_slice();
             let type_ids: Vec<u32> = types
@@ -490,8 +525,11 @@ impl Instance {
             .exports
             .get(name)
             .unwrap_or_else(|| panic!("no export {name}"));
+        // SAFETY: `index` is an exported function index, inside the `funcs` array.
         let funcref = unsafe { &*self.vmctx.funcs.add(index as usize) };
+        // SAFETY: exported functions have an array-call trampoline of this signature.
         let tramp: ArrayCallFn = unsafe { std::mem::transmute(funcref.array_call) };
+        // SAFETY: descriptor slices are valid static data.
         let nres = unsafe {
             let f =
                 &self.desc.functions.as_slice()[index as usize - self.desc.imports.len as usize];
@@ -499,6 +537,9 @@ impl Instance {
                 .results
                 .len as usize
         };
+        // SAFETY: `shared` is a live shared mapping of SHARED_SIZE bytes holding the argument
+        // slots and the captured output; the call runs in a forked child, so a fault or trap
+        // in compiled code ends only the child.
         unsafe {
             ptr::write_bytes(self.shared, 0, OUT_AT);
             let values = self.shared as *mut ValRaw;
@@ -542,6 +583,7 @@ impl Instance {
     /// uses), or the trap.
     pub fn call1(&mut self, name: &str, args: &[ValRaw]) -> Result<u64, Outcome> {
         let (_, type_index) = self.exports[name];
+        // SAFETY: descriptor slices are valid static data.
         let results = unsafe {
             self.desc.types.as_slice()[type_index as usize]
                 .results
