@@ -334,34 +334,42 @@ pub fn compile_modules(
     modules
         .par_iter()
         .enumerate()
-        .map(|(i, wasm)| {
-            let prefix = abi_script::module_prefix(i as u32).to_string();
-            let key = cache::key(&[
-                wasm,
-                prefix.as_bytes(),
-                opt_level.to_string().as_bytes(),
-                cache::COMPILER_FINGERPRINT.as_bytes(),
-            ]);
-            if let Some(path) = cache.and_then(|c| c.get(&key, "o")) {
-                if let Ok(bytes) = std::fs::read(path) {
-                    return Ok(Arc::new(bytes));
-                }
-            }
-            let options = Options {
-                prefix,
-                opt_level,
-                ..Options::default()
-            };
-            let compiled =
-                catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
-                    .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
-                    .map_err(|e| format!("the compiler refused the module: {e}"))?;
-            if let Some(c) = cache {
-                let _ = c.put(&key, "o", &compiled.object);
-            }
-            Ok(Arc::new(compiled.object))
-        })
+        .map(|(i, wasm)| compile_module(wasm, i as u32, opt_level, cache))
         .collect()
+}
+
+/// Compile one module with the prefix of `index` ([`abi_script::module_prefix`]), through
+/// the cache when there is one. A refusal or a compiler panic is the error.
+pub fn compile_module(
+    wasm: &[u8],
+    index: u32,
+    opt_level: OptLevel,
+    cache: Option<&Cache>,
+) -> Result<Arc<Vec<u8>>, String> {
+    let prefix = abi_script::module_prefix(index).to_string();
+    let key = cache::key(&[
+        wasm,
+        prefix.as_bytes(),
+        opt_level.to_string().as_bytes(),
+        cache::COMPILER_FINGERPRINT.as_bytes(),
+    ]);
+    if let Some(path) = cache.and_then(|c| c.get(&key, "o")) {
+        if let Ok(bytes) = std::fs::read(path) {
+            return Ok(Arc::new(bytes));
+        }
+    }
+    let options = Options {
+        prefix,
+        opt_level,
+        ..Options::default()
+    };
+    let compiled = catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
+        .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
+        .map_err(|e| format!("the compiler refused the module: {e}"))?;
+    if let Some(c) = cache {
+        let _ = c.put(&key, "o", &compiled.object);
+    }
+    Ok(Arc::new(compiled.object))
 }
 
 /// Run one script file.
