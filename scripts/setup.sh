@@ -2,10 +2,21 @@
 # Installs what hako needs on a Debian machine, skipping what is already there:
 # LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
 # QEMU (booting them), and Rust's x86_64-unknown-none target (the kernel).
+#
+# Options:
+#   --browser   also install Debian's `chromium`, for the headless check of the conformance
+#               report page (`.ci/nightly`, `runner/tests/report_browser.rs`). Not needed
+#               for building or for `cargo test --workspace`; the regular CI does not use it.
 set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
           libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev)
+for arg in "$@"; do
+    case "$arg" in
+        --browser) packages+=(chromium) ;;
+        *) echo "setup: unknown option $arg (known: --browser)" >&2; exit 2 ;;
+    esac
+done
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

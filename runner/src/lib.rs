@@ -26,6 +26,7 @@ pub mod image;
 pub mod input;
 pub mod manifest;
 pub mod qemu;
+pub mod report;
 pub mod spec;
 pub mod tools;
 pub mod wasi;

@@ -31,6 +31,9 @@ enum Cmd {
     Spec(hako_runner::spec::cli::SpecArgs),
     /// Run the WASI testsuite in the unikernel and in Wasmtime with wasi-common (the oracle), and compare.
     Wasi(hako_runner::wasi::cli::WasiArgs),
+    /// Run the spec and WASI testsuites and write the conformance report (JSON, Markdown,
+    /// HTML, JUnit XML) into a directory.
+    Report(hako_runner::report::cli::ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Cmd::Compile(args) => compile(args).map(|()| 0),
         Cmd::Spec(args) => hako_runner::spec::cli::main(args),
         Cmd::Wasi(args) => hako_runner::wasi::cli::main(args),
+        Cmd::Report(args) => hako_runner::report::cli::main(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),
