@@ -294,8 +294,12 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Check that the compiler refuses a module.
-pub fn check_rejected(module: &Result<Vec<u8>, String>) -> Status {
+/// Check that the compiler refuses a module: with today's features, or with `base`, the
+/// features the file's proposal was written against ([`tier::proposal_base`]).
+pub fn check_rejected(
+    module: &Result<Vec<u8>, String>,
+    base: Option<wasmparser::WasmFeatures>,
+) -> Status {
     let expected = "the compiler to reject the module".to_string();
     let wasm = match module {
         // The text parser refused it: a malformed module never reaches the compiler.
@@ -304,6 +308,9 @@ pub fn check_rejected(module: &Result<Vec<u8>, String>) -> Status {
     };
     let result = catch_unwind(AssertUnwindSafe(|| match hako_compiler::validate(wasm) {
         Err(_) => Ok(()),
+        Ok(()) if base.is_some_and(|f| hako_compiler::validate_with_features(wasm, f).is_err()) => {
+            Ok(())
+        }
         Ok(()) => {
             let options = Options {
                 opt_level: OptLevel::O0,
@@ -412,11 +419,12 @@ fn error_report(file: &SuiteFile, message: &str, start: Instant) -> FileReport {
 /// Run a planned script: no-boot checks, compilation, boot, comparison.
 pub fn run_plan(plan: FilePlan, options: &RunOptions<'_>) -> FileReport {
     let mut checks = plan.decided.clone();
+    let base = tier::proposal_base(&plan.name);
     for r in &plan.rejections {
         checks.push(Check {
             line: r.line,
             kind: r.kind,
-            status: check_rejected(&r.module),
+            status: check_rejected(&r.module, base),
         });
     }
 
@@ -773,14 +781,26 @@ mod tests {
     #[test]
     fn rejections_are_checked() {
         assert_eq!(
-            check_rejected(&Err("unexpected token".into())),
+            check_rejected(&Err("unexpected token".into()), None),
             Status::Passed
         );
         assert_eq!(
-            check_rejected(&Ok(b"\0asm\x02\0\0\0".to_vec())),
+            check_rejected(&Ok(b"\0asm\x02\0\0\0".to_vec()), None),
             Status::Passed
         );
         let valid = wat::parse_str("(module)").unwrap();
-        assert!(matches!(check_rejected(&Ok(valid)), Status::Failed { .. }));
+        assert!(matches!(
+            check_rejected(&Ok(valid.clone()), None),
+            Status::Failed { .. }
+        ));
+        // Two tables: valid since Wasm 2.0, invalid for a proposal written against 1.0.
+        let two_tables = wat::parse_str("(module (table 1 funcref) (table 1 funcref))").unwrap();
+        assert!(matches!(
+            check_rejected(&Ok(two_tables.clone()), None),
+            Status::Failed { .. }
+        ));
+        let base = tier::proposal_base("proposals/threads/imports.wast");
+        assert_eq!(check_rejected(&Ok(two_tables), base), Status::Passed);
+        assert_eq!(tier::proposal_base("imports.wast"), None);
     }
 }

@@ -73,6 +73,21 @@ pub fn file_tier<'a>(modules: impl IntoIterator<Item = &'a [u8]>) -> Tier {
         .fold(Tier::Core2, |tier, wasm| tier.max(module_tier(wasm, tier)))
 }
 
+/// The feature set a proposal's scripts were written against, where it is not today's
+/// standard: their `assert_invalid` modules are also checked against it.
+///
+/// The threads proposal was written against Wasm 1.0, before reference types allowed several
+/// tables, and its `imports.wast` still expects "multiple tables" to be invalid. Checked
+/// against the proposal's own base (1.0 plus threads), the compiler rejects those modules as
+/// the proposal's reference interpreter does.
+pub fn proposal_base(file: &str) -> Option<WasmFeatures> {
+    if file.starts_with("proposals/threads/") {
+        Some(WasmFeatures::WASM1 | WasmFeatures::THREADS | WasmFeatures::SIGN_EXTENSION)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
