@@ -13,12 +13,13 @@ use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
 use inkwell::types::{
     BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType,
+    VectorType,
 };
 use inkwell::values::FunctionValue;
 use inkwell::AddressSpace;
 use wasmparser::{FuncType, ValType};
 
-use crate::error::{internal, unsupported, Result};
+use crate::error::{internal, Result};
 use crate::module::ModuleInfo;
 
 pub struct ModuleCtx<'ctx, 'a> {
@@ -35,6 +36,9 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub f32: FloatType<'ctx>,
     pub f64: FloatType<'ctx>,
     pub ptr: PointerType<'ctx>,
+    /// The one type of `v128` values on the operand stack, in locals, globals and signatures;
+    /// SIMD operators bitcast it to their lane shape and back.
+    pub v128: VectorType<'ctx>,
 }
 
 impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
@@ -56,6 +60,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             f32: llcx.f32_type(),
             f64: llcx.f64_type(),
             ptr: llcx.ptr_type(AddressSpace::default()),
+            v128: llcx.i64_type().vec_type(2),
         };
         let mut direct = Vec::with_capacity(info.func_types.len());
         let num_imports = info.num_imported_funcs();
@@ -153,7 +158,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             ValType::F32 => self.f32.into(),
             ValType::F64 => self.f64.into(),
             ValType::Ref(_) => self.ptr.into(),
-            ValType::V128 => return Err(unsupported("simd (v128 values)", 0)),
+            ValType::V128 => self.v128.into(),
         })
     }
 

@@ -4,7 +4,7 @@
 //! the translator; it is reported as an internal error, never a panic.
 
 use inkwell::basic_block::BasicBlock;
-use inkwell::values::{BasicValueEnum, FloatValue, IntValue, PhiValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FloatValue, IntValue, PhiValue, PointerValue, VectorValue};
 
 use crate::error::{internal, Result};
 
@@ -52,6 +52,16 @@ impl<'ctx> ValueStack<'ctx> {
             BasicValueEnum::PointerValue(v) => Ok(v),
             other => Err(internal(format!(
                 "expected a reference operand, found {other:?}"
+            ))),
+        }
+    }
+
+    /// A `v128` operand, in its canonical type (see `ModuleCtx::v128`).
+    pub fn pop_v128(&mut self) -> Result<VectorValue<'ctx>> {
+        match self.pop()? {
+            BasicValueEnum::VectorValue(v) => Ok(v),
+            other => Err(internal(format!(
+                "expected a v128 operand, found {other:?}"
             ))),
         }
     }

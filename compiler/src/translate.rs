@@ -2,7 +2,8 @@
 //!
 //! The dispatcher is one flat `match` over [`wasmparser::Operator`]: a pure operator is a
 //! short arm calling a generic helper (binary op, comparison, intrinsic, conversion); every
-//! operator that touches run-time state delegates to [`FuncEnv`]. Control flow follows the
+//! operator that touches run-time state delegates to [`FuncEnv`]. SIMD operators are arms of
+//! the same match; their lane-shape helpers live in `translate/simd.rs`. Control flow follows the
 //! usual SSA construction for structured code: each block gets a continuation block whose
 //! phis receive the results, each loop a header whose phis receive the parameters, and
 //! locals are allocas that `mem2reg` promotes.
@@ -27,6 +28,10 @@ use crate::ctx::ModuleCtx;
 use crate::env::FuncEnv;
 use crate::error::{internal, unsupported, Result};
 use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
+
+mod simd;
+
+use simd::Shape::*;
 
 /// Translates the body of defined function `index` into its (already declared) LLVM
 /// function.
@@ -828,7 +833,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 let v = self.stack.pop()?;
                 // A dropped load must still trap when out of bounds, but LLVM deletes loads
                 // whose value is unused: make it volatile. The load may sit behind the
-                // extension of a narrow load (`i32.load8_s`), so look through casts.
+                // extension of a narrow load (`i32.load8_s`) or in a vector lane, so look through
+                // casts and lane insertions.
                 let mut inst = v.as_instruction_value();
                 while let Some(i) = inst {
                     match i.get_opcode() {
@@ -840,9 +846,17 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                         InstructionOpcode::SExt
                         | InstructionOpcode::ZExt
                         | InstructionOpcode::Trunc
-                        | InstructionOpcode::BitCast => {
+                        | InstructionOpcode::BitCast
+                        | InstructionOpcode::ShuffleVector => {
                             inst = i
                                 .get_operand(0)
+                                .and_then(|o| o.value())
+                                .and_then(|o| o.as_instruction_value());
+                        }
+                        // A SIMD load into a lane (`load_lane`, `load_splat`, `load32_zero`).
+                        InstructionOpcode::InsertElement => {
+                            inst = i
+                                .get_operand(1)
                                 .and_then(|o| o.value())
                                 .and_then(|o| o.as_instruction_value());
                         }
@@ -1096,6 +1110,254 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                     .bulk(builtins::TABLE_INIT, table, elem_index, [d, s, n])?;
             }
             ElemDrop { elem_index } => self.env.drop_segment(builtins::ELEM_DROP, elem_index)?,
+
+            // -- simd: memory, constants and lanes --
+            V128Load { memarg } => self.load(&memarg, cx.v128.into(), None)?,
+            V128Store { memarg } => self.store(&memarg, None)?,
+            V128Load8x8S { memarg } => self.v_load_extend(&memarg, I8x16, true)?,
+            V128Load8x8U { memarg } => self.v_load_extend(&memarg, I8x16, false)?,
+            V128Load16x4S { memarg } => self.v_load_extend(&memarg, I16x8, true)?,
+            V128Load16x4U { memarg } => self.v_load_extend(&memarg, I16x8, false)?,
+            V128Load32x2S { memarg } => self.v_load_extend(&memarg, I32x4, true)?,
+            V128Load32x2U { memarg } => self.v_load_extend(&memarg, I32x4, false)?,
+            V128Load8Splat { memarg } => self.v_load_splat(&memarg, I8x16)?,
+            V128Load16Splat { memarg } => self.v_load_splat(&memarg, I16x8)?,
+            V128Load32Splat { memarg } => self.v_load_splat(&memarg, I32x4)?,
+            V128Load64Splat { memarg } => self.v_load_splat(&memarg, I64x2)?,
+            V128Load32Zero { memarg } => self.v_load_zero(&memarg, I32x4)?,
+            V128Load64Zero { memarg } => self.v_load_zero(&memarg, I64x2)?,
+            V128Load8Lane { memarg, lane } => self.v_load_lane(&memarg, I8x16, lane)?,
+            V128Load16Lane { memarg, lane } => self.v_load_lane(&memarg, I16x8, lane)?,
+            V128Load32Lane { memarg, lane } => self.v_load_lane(&memarg, I32x4, lane)?,
+            V128Load64Lane { memarg, lane } => self.v_load_lane(&memarg, I64x2, lane)?,
+            V128Store8Lane { memarg, lane } => self.v_store_lane(&memarg, I8x16, lane)?,
+            V128Store16Lane { memarg, lane } => self.v_store_lane(&memarg, I16x8, lane)?,
+            V128Store32Lane { memarg, lane } => self.v_store_lane(&memarg, I32x4, lane)?,
+            V128Store64Lane { memarg, lane } => self.v_store_lane(&memarg, I64x2, lane)?,
+            V128Const { value } => self.v128_const(value.i128() as u128),
+            I8x16Shuffle { lanes } => self.v_shuffle(lanes)?,
+            I8x16Swizzle => self.v_swizzle()?,
+            I8x16Splat => self.v_splat(I8x16)?,
+            I16x8Splat => self.v_splat(I16x8)?,
+            I32x4Splat => self.v_splat(I32x4)?,
+            I64x2Splat => self.v_splat(I64x2)?,
+            F32x4Splat => self.v_splat(F32x4)?,
+            F64x2Splat => self.v_splat(F64x2)?,
+            I8x16ExtractLaneS { lane } => self.v_extract_lane(I8x16, lane, Some(true))?,
+            I8x16ExtractLaneU { lane } => self.v_extract_lane(I8x16, lane, Some(false))?,
+            I16x8ExtractLaneS { lane } => self.v_extract_lane(I16x8, lane, Some(true))?,
+            I16x8ExtractLaneU { lane } => self.v_extract_lane(I16x8, lane, Some(false))?,
+            I32x4ExtractLane { lane } => self.v_extract_lane(I32x4, lane, None)?,
+            I64x2ExtractLane { lane } => self.v_extract_lane(I64x2, lane, None)?,
+            F32x4ExtractLane { lane } => self.v_extract_lane(F32x4, lane, None)?,
+            F64x2ExtractLane { lane } => self.v_extract_lane(F64x2, lane, None)?,
+            I8x16ReplaceLane { lane } => self.v_replace_lane(I8x16, lane)?,
+            I16x8ReplaceLane { lane } => self.v_replace_lane(I16x8, lane)?,
+            I32x4ReplaceLane { lane } => self.v_replace_lane(I32x4, lane)?,
+            I64x2ReplaceLane { lane } => self.v_replace_lane(I64x2, lane)?,
+            F32x4ReplaceLane { lane } => self.v_replace_lane(F32x4, lane)?,
+            F64x2ReplaceLane { lane } => self.v_replace_lane(F64x2, lane)?,
+
+            // -- simd: comparisons --
+            I8x16Eq => self.vicmp(I8x16, IntPredicate::EQ)?,
+            I8x16Ne => self.vicmp(I8x16, IntPredicate::NE)?,
+            I8x16LtS => self.vicmp(I8x16, IntPredicate::SLT)?,
+            I8x16LtU => self.vicmp(I8x16, IntPredicate::ULT)?,
+            I8x16GtS => self.vicmp(I8x16, IntPredicate::SGT)?,
+            I8x16GtU => self.vicmp(I8x16, IntPredicate::UGT)?,
+            I8x16LeS => self.vicmp(I8x16, IntPredicate::SLE)?,
+            I8x16LeU => self.vicmp(I8x16, IntPredicate::ULE)?,
+            I8x16GeS => self.vicmp(I8x16, IntPredicate::SGE)?,
+            I8x16GeU => self.vicmp(I8x16, IntPredicate::UGE)?,
+            I16x8Eq => self.vicmp(I16x8, IntPredicate::EQ)?,
+            I16x8Ne => self.vicmp(I16x8, IntPredicate::NE)?,
+            I16x8LtS => self.vicmp(I16x8, IntPredicate::SLT)?,
+            I16x8LtU => self.vicmp(I16x8, IntPredicate::ULT)?,
+            I16x8GtS => self.vicmp(I16x8, IntPredicate::SGT)?,
+            I16x8GtU => self.vicmp(I16x8, IntPredicate::UGT)?,
+            I16x8LeS => self.vicmp(I16x8, IntPredicate::SLE)?,
+            I16x8LeU => self.vicmp(I16x8, IntPredicate::ULE)?,
+            I16x8GeS => self.vicmp(I16x8, IntPredicate::SGE)?,
+            I16x8GeU => self.vicmp(I16x8, IntPredicate::UGE)?,
+            I32x4Eq => self.vicmp(I32x4, IntPredicate::EQ)?,
+            I32x4Ne => self.vicmp(I32x4, IntPredicate::NE)?,
+            I32x4LtS => self.vicmp(I32x4, IntPredicate::SLT)?,
+            I32x4LtU => self.vicmp(I32x4, IntPredicate::ULT)?,
+            I32x4GtS => self.vicmp(I32x4, IntPredicate::SGT)?,
+            I32x4GtU => self.vicmp(I32x4, IntPredicate::UGT)?,
+            I32x4LeS => self.vicmp(I32x4, IntPredicate::SLE)?,
+            I32x4LeU => self.vicmp(I32x4, IntPredicate::ULE)?,
+            I32x4GeS => self.vicmp(I32x4, IntPredicate::SGE)?,
+            I32x4GeU => self.vicmp(I32x4, IntPredicate::UGE)?,
+            I64x2Eq => self.vicmp(I64x2, IntPredicate::EQ)?,
+            I64x2Ne => self.vicmp(I64x2, IntPredicate::NE)?,
+            I64x2LtS => self.vicmp(I64x2, IntPredicate::SLT)?,
+            I64x2GtS => self.vicmp(I64x2, IntPredicate::SGT)?,
+            I64x2LeS => self.vicmp(I64x2, IntPredicate::SLE)?,
+            I64x2GeS => self.vicmp(I64x2, IntPredicate::SGE)?,
+            F32x4Eq => self.vfcmp(F32x4, FloatPredicate::OEQ)?,
+            F32x4Ne => self.vfcmp(F32x4, FloatPredicate::UNE)?,
+            F32x4Lt => self.vfcmp(F32x4, FloatPredicate::OLT)?,
+            F32x4Gt => self.vfcmp(F32x4, FloatPredicate::OGT)?,
+            F32x4Le => self.vfcmp(F32x4, FloatPredicate::OLE)?,
+            F32x4Ge => self.vfcmp(F32x4, FloatPredicate::OGE)?,
+            F64x2Eq => self.vfcmp(F64x2, FloatPredicate::OEQ)?,
+            F64x2Ne => self.vfcmp(F64x2, FloatPredicate::UNE)?,
+            F64x2Lt => self.vfcmp(F64x2, FloatPredicate::OLT)?,
+            F64x2Gt => self.vfcmp(F64x2, FloatPredicate::OGT)?,
+            F64x2Le => self.vfcmp(F64x2, FloatPredicate::OLE)?,
+            F64x2Ge => self.vfcmp(F64x2, FloatPredicate::OGE)?,
+
+            // -- simd: bitwise --
+            V128Not => self.vun(I64x2, |b, x| b.build_not(x, ""))?,
+            V128And => self.vbin(I64x2, |b, x, y| b.build_and(x, y, ""))?,
+            V128AndNot => self.vbin(I64x2, |b, x, y| b.build_and(x, b.build_not(y, "")?, ""))?,
+            V128Or => self.vbin(I64x2, |b, x, y| b.build_or(x, y, ""))?,
+            V128Xor => self.vbin(I64x2, |b, x, y| b.build_xor(x, y, ""))?,
+            V128Bitselect => self.v_bitselect()?,
+            V128AnyTrue => self.v_any_true()?,
+            I8x16AllTrue => self.v_all_true(I8x16)?,
+            I16x8AllTrue => self.v_all_true(I16x8)?,
+            I32x4AllTrue => self.v_all_true(I32x4)?,
+            I64x2AllTrue => self.v_all_true(I64x2)?,
+            I8x16Bitmask => self.v_bitmask(I8x16)?,
+            I16x8Bitmask => self.v_bitmask(I16x8)?,
+            I32x4Bitmask => self.v_bitmask(I32x4)?,
+            I64x2Bitmask => self.v_bitmask(I64x2)?,
+
+            // -- simd: integer arithmetic --
+            I8x16Abs => self.vabs(I8x16)?,
+            I16x8Abs => self.vabs(I16x8)?,
+            I32x4Abs => self.vabs(I32x4)?,
+            I64x2Abs => self.vabs(I64x2)?,
+            I8x16Neg => self.vun(I8x16, |b, x| b.build_int_neg(x, ""))?,
+            I16x8Neg => self.vun(I16x8, |b, x| b.build_int_neg(x, ""))?,
+            I32x4Neg => self.vun(I32x4, |b, x| b.build_int_neg(x, ""))?,
+            I64x2Neg => self.vun(I64x2, |b, x| b.build_int_neg(x, ""))?,
+            I8x16Popcnt => self.vintrinsic(I8x16, "llvm.ctpop", 1)?,
+            I8x16Add => self.vbin(I8x16, |b, x, y| b.build_int_add(x, y, ""))?,
+            I16x8Add => self.vbin(I16x8, |b, x, y| b.build_int_add(x, y, ""))?,
+            I32x4Add => self.vbin(I32x4, |b, x, y| b.build_int_add(x, y, ""))?,
+            I64x2Add => self.vbin(I64x2, |b, x, y| b.build_int_add(x, y, ""))?,
+            I8x16Sub => self.vbin(I8x16, |b, x, y| b.build_int_sub(x, y, ""))?,
+            I16x8Sub => self.vbin(I16x8, |b, x, y| b.build_int_sub(x, y, ""))?,
+            I32x4Sub => self.vbin(I32x4, |b, x, y| b.build_int_sub(x, y, ""))?,
+            I64x2Sub => self.vbin(I64x2, |b, x, y| b.build_int_sub(x, y, ""))?,
+            I16x8Mul => self.vbin(I16x8, |b, x, y| b.build_int_mul(x, y, ""))?,
+            I32x4Mul => self.vbin(I32x4, |b, x, y| b.build_int_mul(x, y, ""))?,
+            I64x2Mul => self.vbin(I64x2, |b, x, y| b.build_int_mul(x, y, ""))?,
+            I8x16AddSatS => self.vintrinsic(I8x16, "llvm.sadd.sat", 2)?,
+            I8x16AddSatU => self.vintrinsic(I8x16, "llvm.uadd.sat", 2)?,
+            I8x16SubSatS => self.vintrinsic(I8x16, "llvm.ssub.sat", 2)?,
+            I8x16SubSatU => self.vintrinsic(I8x16, "llvm.usub.sat", 2)?,
+            I16x8AddSatS => self.vintrinsic(I16x8, "llvm.sadd.sat", 2)?,
+            I16x8AddSatU => self.vintrinsic(I16x8, "llvm.uadd.sat", 2)?,
+            I16x8SubSatS => self.vintrinsic(I16x8, "llvm.ssub.sat", 2)?,
+            I16x8SubSatU => self.vintrinsic(I16x8, "llvm.usub.sat", 2)?,
+            I8x16MinS => self.vintrinsic(I8x16, "llvm.smin", 2)?,
+            I8x16MinU => self.vintrinsic(I8x16, "llvm.umin", 2)?,
+            I8x16MaxS => self.vintrinsic(I8x16, "llvm.smax", 2)?,
+            I8x16MaxU => self.vintrinsic(I8x16, "llvm.umax", 2)?,
+            I16x8MinS => self.vintrinsic(I16x8, "llvm.smin", 2)?,
+            I16x8MinU => self.vintrinsic(I16x8, "llvm.umin", 2)?,
+            I16x8MaxS => self.vintrinsic(I16x8, "llvm.smax", 2)?,
+            I16x8MaxU => self.vintrinsic(I16x8, "llvm.umax", 2)?,
+            I32x4MinS => self.vintrinsic(I32x4, "llvm.smin", 2)?,
+            I32x4MinU => self.vintrinsic(I32x4, "llvm.umin", 2)?,
+            I32x4MaxS => self.vintrinsic(I32x4, "llvm.smax", 2)?,
+            I32x4MaxU => self.vintrinsic(I32x4, "llvm.umax", 2)?,
+            I8x16AvgrU => self.v_avgr_u(I8x16)?,
+            I16x8AvgrU => self.v_avgr_u(I16x8)?,
+            I16x8Q15MulrSatS => self.v_q15mulr_sat()?,
+            I32x4DotI16x8S => self.v_dot()?,
+            I8x16Shl => self.vshift(I8x16, |b, x, n| b.build_left_shift(x, n, ""))?,
+            I16x8Shl => self.vshift(I16x8, |b, x, n| b.build_left_shift(x, n, ""))?,
+            I32x4Shl => self.vshift(I32x4, |b, x, n| b.build_left_shift(x, n, ""))?,
+            I64x2Shl => self.vshift(I64x2, |b, x, n| b.build_left_shift(x, n, ""))?,
+            I8x16ShrS => self.vshift(I8x16, |b, x, n| b.build_right_shift(x, n, true, ""))?,
+            I16x8ShrS => self.vshift(I16x8, |b, x, n| b.build_right_shift(x, n, true, ""))?,
+            I32x4ShrS => self.vshift(I32x4, |b, x, n| b.build_right_shift(x, n, true, ""))?,
+            I64x2ShrS => self.vshift(I64x2, |b, x, n| b.build_right_shift(x, n, true, ""))?,
+            I8x16ShrU => self.vshift(I8x16, |b, x, n| b.build_right_shift(x, n, false, ""))?,
+            I16x8ShrU => self.vshift(I16x8, |b, x, n| b.build_right_shift(x, n, false, ""))?,
+            I32x4ShrU => self.vshift(I32x4, |b, x, n| b.build_right_shift(x, n, false, ""))?,
+            I64x2ShrU => self.vshift(I64x2, |b, x, n| b.build_right_shift(x, n, false, ""))?,
+            I8x16NarrowI16x8S => self.v_narrow(I16x8, true)?,
+            I8x16NarrowI16x8U => self.v_narrow(I16x8, false)?,
+            I16x8NarrowI32x4S => self.v_narrow(I32x4, true)?,
+            I16x8NarrowI32x4U => self.v_narrow(I32x4, false)?,
+            I16x8ExtendLowI8x16S => self.v_extend(I8x16, false, true)?,
+            I16x8ExtendHighI8x16S => self.v_extend(I8x16, true, true)?,
+            I16x8ExtendLowI8x16U => self.v_extend(I8x16, false, false)?,
+            I16x8ExtendHighI8x16U => self.v_extend(I8x16, true, false)?,
+            I32x4ExtendLowI16x8S => self.v_extend(I16x8, false, true)?,
+            I32x4ExtendHighI16x8S => self.v_extend(I16x8, true, true)?,
+            I32x4ExtendLowI16x8U => self.v_extend(I16x8, false, false)?,
+            I32x4ExtendHighI16x8U => self.v_extend(I16x8, true, false)?,
+            I64x2ExtendLowI32x4S => self.v_extend(I32x4, false, true)?,
+            I64x2ExtendHighI32x4S => self.v_extend(I32x4, true, true)?,
+            I64x2ExtendLowI32x4U => self.v_extend(I32x4, false, false)?,
+            I64x2ExtendHighI32x4U => self.v_extend(I32x4, true, false)?,
+            I16x8ExtMulLowI8x16S => self.v_extmul(I8x16, false, true)?,
+            I16x8ExtMulHighI8x16S => self.v_extmul(I8x16, true, true)?,
+            I16x8ExtMulLowI8x16U => self.v_extmul(I8x16, false, false)?,
+            I16x8ExtMulHighI8x16U => self.v_extmul(I8x16, true, false)?,
+            I32x4ExtMulLowI16x8S => self.v_extmul(I16x8, false, true)?,
+            I32x4ExtMulHighI16x8S => self.v_extmul(I16x8, true, true)?,
+            I32x4ExtMulLowI16x8U => self.v_extmul(I16x8, false, false)?,
+            I32x4ExtMulHighI16x8U => self.v_extmul(I16x8, true, false)?,
+            I64x2ExtMulLowI32x4S => self.v_extmul(I32x4, false, true)?,
+            I64x2ExtMulHighI32x4S => self.v_extmul(I32x4, true, true)?,
+            I64x2ExtMulLowI32x4U => self.v_extmul(I32x4, false, false)?,
+            I64x2ExtMulHighI32x4U => self.v_extmul(I32x4, true, false)?,
+            I16x8ExtAddPairwiseI8x16S => self.v_extadd_pairwise(I8x16, true)?,
+            I16x8ExtAddPairwiseI8x16U => self.v_extadd_pairwise(I8x16, false)?,
+            I32x4ExtAddPairwiseI16x8S => self.v_extadd_pairwise(I16x8, true)?,
+            I32x4ExtAddPairwiseI16x8U => self.v_extadd_pairwise(I16x8, false)?,
+
+            // -- simd: float arithmetic --
+            F32x4Add => self.vbin(F32x4, |b, x, y| b.build_float_add(x, y, ""))?,
+            F64x2Add => self.vbin(F64x2, |b, x, y| b.build_float_add(x, y, ""))?,
+            F32x4Sub => self.vbin(F32x4, |b, x, y| b.build_float_sub(x, y, ""))?,
+            F64x2Sub => self.vbin(F64x2, |b, x, y| b.build_float_sub(x, y, ""))?,
+            F32x4Mul => self.vbin(F32x4, |b, x, y| b.build_float_mul(x, y, ""))?,
+            F64x2Mul => self.vbin(F64x2, |b, x, y| b.build_float_mul(x, y, ""))?,
+            F32x4Div => self.vbin(F32x4, |b, x, y| b.build_float_div(x, y, ""))?,
+            F64x2Div => self.vbin(F64x2, |b, x, y| b.build_float_div(x, y, ""))?,
+            F32x4Neg => self.vun(F32x4, |b, x| b.build_float_neg(x, ""))?,
+            F64x2Neg => self.vun(F64x2, |b, x| b.build_float_neg(x, ""))?,
+            F32x4Abs => self.vintrinsic(F32x4, "llvm.fabs", 1)?,
+            F64x2Abs => self.vintrinsic(F64x2, "llvm.fabs", 1)?,
+            F32x4Sqrt => self.vintrinsic(F32x4, "llvm.sqrt", 1)?,
+            F64x2Sqrt => self.vintrinsic(F64x2, "llvm.sqrt", 1)?,
+            F32x4Ceil => self.vintrinsic(F32x4, "llvm.ceil", 1)?,
+            F64x2Ceil => self.vintrinsic(F64x2, "llvm.ceil", 1)?,
+            F32x4Floor => self.vintrinsic(F32x4, "llvm.floor", 1)?,
+            F64x2Floor => self.vintrinsic(F64x2, "llvm.floor", 1)?,
+            F32x4Trunc => self.vintrinsic(F32x4, "llvm.trunc", 1)?,
+            F64x2Trunc => self.vintrinsic(F64x2, "llvm.trunc", 1)?,
+            F32x4Nearest => self.vintrinsic(F32x4, "llvm.roundeven", 1)?,
+            F64x2Nearest => self.vintrinsic(F64x2, "llvm.roundeven", 1)?,
+            F32x4Min => self.v_min_max(F32x4, "llvm.minimum")?,
+            F64x2Min => self.v_min_max(F64x2, "llvm.minimum")?,
+            F32x4Max => self.v_min_max(F32x4, "llvm.maximum")?,
+            F64x2Max => self.v_min_max(F64x2, "llvm.maximum")?,
+            F32x4PMin => self.v_pmin_max(F32x4, false)?,
+            F64x2PMin => self.v_pmin_max(F64x2, false)?,
+            F32x4PMax => self.v_pmin_max(F32x4, true)?,
+            F64x2PMax => self.v_pmin_max(F64x2, true)?,
+
+            // -- simd: conversions --
+            I32x4TruncSatF32x4S => self.v_trunc_sat(F32x4, true)?,
+            I32x4TruncSatF32x4U => self.v_trunc_sat(F32x4, false)?,
+            I32x4TruncSatF64x2SZero => self.v_trunc_sat(F64x2, true)?,
+            I32x4TruncSatF64x2UZero => self.v_trunc_sat(F64x2, false)?,
+            F32x4ConvertI32x4S => self.v_convert(F32x4, true)?,
+            F32x4ConvertI32x4U => self.v_convert(F32x4, false)?,
+            F64x2ConvertLowI32x4S => self.v_convert(F64x2, true)?,
+            F64x2ConvertLowI32x4U => self.v_convert(F64x2, false)?,
+            F32x4DemoteF64x2Zero => self.v_demote_zero()?,
+            F64x2PromoteLowF32x4 => self.v_promote_low()?,
 
             // -- not translated (yet) --
             ReturnCall { .. } | ReturnCallIndirect { .. } | ReturnCallRef { .. } => {

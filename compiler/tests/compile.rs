@@ -70,16 +70,6 @@ fn invalid_module_reports_offset() {
 }
 
 #[test]
-fn simd_is_unsupported() {
-    let wasm = wat(r#"(module (func (export "f") (param i32) (result i32)
-        local.get 0 i32x4.splat i32x4.extract_lane 1))"#);
-    match compile(&wasm, &Options::default()) {
-        Err(e @ CompileError::Unsupported { .. }) => assert!(e.to_string().contains("simd"), "{e}"),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
 fn opt_level_parses_and_displays() {
     for (s, l) in [
         ("0", OptLevel::O0),

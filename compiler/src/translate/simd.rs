@@ -1,0 +1,749 @@
+//! The helpers behind the dispatcher's SIMD (`v128`) arms.
+//!
+//! A `v128` is one canonical LLVM type everywhere (operand stack, locals, globals, phis,
+//! signatures): `<2 x i64>` (`ModuleCtx::v128`). Each operator bitcasts its operands to its
+//! lane shape (`<16 x i8>` ... `<2 x double>`), works on LLVM vector values and bitcasts the
+//! result back; the casts are free, so LLVM selects the SSE/AVX instruction of each
+//! operation. Where LLVM's generic operation differs from Wasm's (out-of-range swizzle
+//! indices, shift counts, float `min`/`max` NaNs, saturation), the exact form is emitted.
+
+use inkwell::types::VectorType;
+use inkwell::values::{BasicMetadataValueEnum, VectorValue};
+
+use super::*;
+
+/// The lane interpretation of a `v128` an operator works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Shape {
+    I8x16,
+    I16x8,
+    I32x4,
+    I64x2,
+    F32x4,
+    F64x2,
+}
+
+use Shape::*;
+
+impl Shape {
+    fn lanes(self) -> u32 {
+        match self {
+            I8x16 => 16,
+            I16x8 => 8,
+            I32x4 | F32x4 => 4,
+            I64x2 | F64x2 => 2,
+        }
+    }
+
+    fn lane_bits(self) -> u32 {
+        128 / self.lanes()
+    }
+
+    /// The integer shape of the same lanes (what a comparison produces).
+    fn int(self) -> Shape {
+        match self {
+            F32x4 => I32x4,
+            F64x2 => I64x2,
+            s => s,
+        }
+    }
+
+    /// Half as many lanes, twice as wide (the result of extending half of `self`).
+    fn widened(self) -> Result<Shape> {
+        Ok(match self {
+            I8x16 => I16x8,
+            I16x8 => I32x4,
+            I32x4 => I64x2,
+            F32x4 => F64x2,
+            _ => return Err(internal("no wider lane shape")),
+        })
+    }
+}
+
+impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
+    // ---- types, casts and constants ----
+
+    fn vty(&self, s: Shape) -> VectorType<'ctx> {
+        let cx = self.cx();
+        match s {
+            I8x16 => cx.i8.vec_type(16),
+            I16x8 => cx.llcx.i16_type().vec_type(8),
+            I32x4 => cx.i32.vec_type(4),
+            I64x2 => cx.v128,
+            F32x4 => cx.f32.vec_type(4),
+            F64x2 => cx.f64.vec_type(2),
+        }
+    }
+
+    /// The integer type of `bits` bits.
+    fn int_ty(&self, bits: u32) -> Result<IntType<'ctx>> {
+        let bits = core::num::NonZeroU32::new(bits).ok_or_else(|| internal("zero-bit integer"))?;
+        self.cx()
+            .llcx
+            .custom_width_int_type(bits)
+            .map_err(|e| internal(format!("integer type: {e}")))
+    }
+
+    /// The vector of `n` integer lanes of `bits` bits.
+    fn ivec(&self, bits: u32, n: u32) -> Result<VectorType<'ctx>> {
+        Ok(self.int_ty(bits)?.vec_type(n))
+    }
+
+    fn cast_v(&self, v: VectorValue<'ctx>, s: Shape) -> Result<VectorValue<'ctx>> {
+        Ok(self
+            .b()
+            .build_bit_cast(v, self.vty(s), "")?
+            .into_vector_value())
+    }
+
+    /// Pops a `v128` as lanes of shape `s`.
+    fn pop_v(&mut self, s: Shape) -> Result<VectorValue<'ctx>> {
+        let v = self.stack.pop_v128()?;
+        self.cast_v(v, s)
+    }
+
+    /// Pushes any 128-bit vector as a `v128`.
+    fn push_v(&mut self, v: VectorValue<'ctx>) -> Result<()> {
+        let r = self.b().build_bit_cast(v, self.cx().v128, "")?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    pub(super) fn v128_const(&mut self, bits: u128) {
+        let i64 = self.cx().i64;
+        let v = VectorType::const_vector(&[
+            i64.const_int(bits as u64, false),
+            i64.const_int((bits >> 64) as u64, false),
+        ]);
+        self.stack.push(v);
+    }
+
+    /// A constant shuffle mask.
+    fn mask(&self, lanes: impl IntoIterator<Item = u32>) -> VectorValue<'ctx> {
+        let i32 = self.cx().i32;
+        let lanes: Vec<_> = lanes
+            .into_iter()
+            .map(|l| i32.const_int(u64::from(l), false))
+            .collect();
+        VectorType::const_vector(&lanes)
+    }
+
+    /// The integer vector of type `ty` with every lane `value`.
+    fn splat_const(&self, ty: VectorType<'ctx>, value: u64) -> VectorValue<'ctx> {
+        let lane = ty.get_element_type().into_int_type();
+        let lanes: Vec<_> = (0..ty.get_size())
+            .map(|_| lane.const_int(value, true))
+            .collect();
+        VectorType::const_vector(&lanes)
+    }
+
+    /// The float vector of type `ty` with every lane `value`.
+    fn fsplat(&self, ty: VectorType<'ctx>, value: f64) -> VectorValue<'ctx> {
+        let lane = ty.get_element_type().into_float_type();
+        let lanes: Vec<_> = (0..ty.get_size())
+            .map(|_| lane.const_float(value))
+            .collect();
+        VectorType::const_vector(&lanes)
+    }
+
+    fn shuffle(
+        &self,
+        x: VectorValue<'ctx>,
+        y: VectorValue<'ctx>,
+        lanes: impl IntoIterator<Item = u32>,
+    ) -> Result<VectorValue<'ctx>> {
+        Ok(self.b().build_shuffle_vector(x, y, self.mask(lanes), "")?)
+    }
+
+    /// The low or high half of the lanes of `v`.
+    fn half(&self, v: VectorValue<'ctx>, high: bool) -> Result<VectorValue<'ctx>> {
+        let n = v.get_type().get_size();
+        let start = if high { n / 2 } else { 0 };
+        self.shuffle(v, v.get_type().get_poison(), start..start + n / 2)
+    }
+
+    /// Every other lane of `v`, starting at `first` (0: the even lanes, 1: the odd ones).
+    fn every_other(&self, v: VectorValue<'ctx>, first: u32) -> Result<VectorValue<'ctx>> {
+        let n = v.get_type().get_size();
+        self.shuffle(v, v.get_type().get_poison(), (first..n).step_by(2))
+    }
+
+    /// `v` (half a `v128`) with zero lanes appended up to 128 bits.
+    fn zero_extend_lanes(&self, v: VectorValue<'ctx>) -> Result<VectorValue<'ctx>> {
+        let n = v.get_type().get_size();
+        self.shuffle(v, v.get_type().const_zero(), 0..2 * n)
+    }
+
+    fn extend(
+        &self,
+        v: VectorValue<'ctx>,
+        to: VectorType<'ctx>,
+        signed: bool,
+    ) -> Result<VectorValue<'ctx>> {
+        Ok(if signed {
+            self.b().build_int_s_extend(v, to, "")?
+        } else {
+            self.b().build_int_z_extend(v, to, "")?
+        })
+    }
+
+    /// `x` extended to lanes twice as wide.
+    fn extend_wide(&self, x: VectorValue<'ctx>, signed: bool) -> Result<VectorValue<'ctx>> {
+        let ty = x.get_type();
+        let bits = ty.get_element_type().into_int_type().get_bit_width();
+        self.extend(x, self.ivec(2 * bits, ty.get_size())?, signed)
+    }
+
+    fn call_intrinsic(
+        &self,
+        name: &str,
+        types: &[BasicTypeEnum<'ctx>],
+        args: &[BasicValueEnum<'ctx>],
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let f = self.cx().intrinsic(name, types)?;
+        let args: Vec<BasicMetadataValueEnum> = args.iter().map(|a| (*a).into()).collect();
+        self.b()
+            .build_call(f, &args, "")?
+            .try_as_basic_value()
+            .basic()
+            .ok_or_else(|| internal("intrinsic without result"))
+    }
+
+    /// A lane-wise intrinsic overloaded on the vector type of its operands.
+    fn vcall(
+        &self,
+        name: &str,
+        args: &[VectorValue<'ctx>],
+        extra: &[BasicValueEnum<'ctx>],
+    ) -> Result<VectorValue<'ctx>> {
+        let ty = args
+            .first()
+            .ok_or_else(|| internal("intrinsic without operands"))?
+            .get_type();
+        let mut all: Vec<BasicValueEnum> = args.iter().map(|a| (*a).into()).collect();
+        all.extend_from_slice(extra);
+        Ok(self
+            .call_intrinsic(name, &[ty.into()], &all)?
+            .into_vector_value())
+    }
+
+    /// A scalar operand as a lane of `s` (`i32` operands of 8- and 16-bit lanes truncated).
+    fn lane_scalar(&self, s: Shape, x: BasicValueEnum<'ctx>) -> Result<BasicValueEnum<'ctx>> {
+        let lane = self.vty(s).get_element_type();
+        Ok(match (x, lane) {
+            (BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t))
+                if i.get_type().get_bit_width() > t.get_bit_width() =>
+            {
+                self.b().build_int_truncate(i, t, "")?.into()
+            }
+            _ => x,
+        })
+    }
+
+    fn splat_value(&self, s: Shape, x: BasicValueEnum<'ctx>) -> Result<VectorValue<'ctx>> {
+        let ty = self.vty(s);
+        let zero = self.cx().i32.const_zero();
+        let v = self
+            .b()
+            .build_insert_element(ty.get_poison(), x, zero, "")?;
+        self.shuffle(v, ty.get_poison(), (0..s.lanes()).map(|_| 0))
+    }
+
+    fn lane_index(&self, lane: u8) -> IntValue<'ctx> {
+        self.cx().i32.const_int(u64::from(lane), false)
+    }
+
+    // ---- generic operator shapes ----
+
+    pub(super) fn vun(
+        &mut self,
+        s: Shape,
+        f: impl FnOnce(&Builder<'ctx>, VectorValue<'ctx>) -> BResult<VectorValue<'ctx>>,
+    ) -> Result<()> {
+        let x = self.pop_v(s)?;
+        let r = f(self.b(), x)?;
+        self.push_v(r)
+    }
+
+    pub(super) fn vbin(
+        &mut self,
+        s: Shape,
+        f: impl FnOnce(
+            &Builder<'ctx>,
+            VectorValue<'ctx>,
+            VectorValue<'ctx>,
+        ) -> BResult<VectorValue<'ctx>>,
+    ) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let r = f(self.b(), x, y)?;
+        self.push_v(r)
+    }
+
+    /// A lane-wise intrinsic on the top `n` operands of shape `s`.
+    pub(super) fn vintrinsic(&mut self, s: Shape, name: &str, n: usize) -> Result<()> {
+        let mut args = Vec::with_capacity(n);
+        for _ in 0..n {
+            args.push(self.pop_v(s)?);
+        }
+        args.reverse();
+        let r = self.vcall(name, &args, &[])?;
+        self.push_v(r)
+    }
+
+    /// `abs` (of the minimum integer: itself, not poison).
+    pub(super) fn vabs(&mut self, s: Shape) -> Result<()> {
+        let x = self.pop_v(s)?;
+        let no_poison = self.cx().llcx.bool_type().const_zero().into();
+        let r = self.vcall("llvm.abs", &[x], &[no_poison])?;
+        self.push_v(r)
+    }
+
+    /// A comparison: all ones in the lanes where it holds.
+    pub(super) fn vicmp(&mut self, s: Shape, pred: IntPredicate) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let c = self.b().build_int_compare(pred, x, y, "")?;
+        let r = self.b().build_int_s_extend(c, self.vty(s), "")?;
+        self.push_v(r)
+    }
+
+    pub(super) fn vfcmp(&mut self, s: Shape, pred: FloatPredicate) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let c = self.b().build_float_compare(pred, x, y, "")?;
+        let r = self.b().build_int_s_extend(c, self.vty(s.int()), "")?;
+        self.push_v(r)
+    }
+
+    /// Shifts take the (scalar) count modulo the lane width.
+    pub(super) fn vshift(
+        &mut self,
+        s: Shape,
+        f: impl FnOnce(
+            &Builder<'ctx>,
+            VectorValue<'ctx>,
+            VectorValue<'ctx>,
+        ) -> BResult<VectorValue<'ctx>>,
+    ) -> Result<()> {
+        let n = self.stack.pop_int()?;
+        let x = self.pop_v(s)?;
+        let mask = n.get_type().const_int(u64::from(s.lane_bits() - 1), false);
+        let n = self.b().build_and(n, mask, "")?;
+        let lane = self.vty(s).get_element_type().into_int_type();
+        let n = self.b().build_int_cast_sign_flag(n, lane, false, "")?;
+        let n = self.splat_value(s, n.into())?;
+        let r = f(self.b(), x, n)?;
+        self.push_v(r)
+    }
+
+    // ---- lanes ----
+
+    pub(super) fn v_splat(&mut self, s: Shape) -> Result<()> {
+        let x = self.stack.pop()?;
+        let x = self.lane_scalar(s, x)?;
+        let v = self.splat_value(s, x)?;
+        self.push_v(v)
+    }
+
+    /// `extract_lane`, extending 8- and 16-bit lanes to `i32` (signed or not) when `ext`.
+    pub(super) fn v_extract_lane(&mut self, s: Shape, lane: u8, ext: Option<bool>) -> Result<()> {
+        let v = self.pop_v(s)?;
+        let x = self
+            .b()
+            .build_extract_element(v, self.lane_index(lane), "")?;
+        let x = match ext {
+            None => x,
+            Some(signed) => {
+                let i32 = self.cx().i32;
+                self.b()
+                    .build_int_cast_sign_flag(x.into_int_value(), i32, signed, "")?
+                    .into()
+            }
+        };
+        self.stack.push(x);
+        Ok(())
+    }
+
+    pub(super) fn v_replace_lane(&mut self, s: Shape, lane: u8) -> Result<()> {
+        let x = self.stack.pop()?;
+        let x = self.lane_scalar(s, x)?;
+        let v = self.pop_v(s)?;
+        let r = self
+            .b()
+            .build_insert_element(v, x, self.lane_index(lane), "")?;
+        self.push_v(r)
+    }
+
+    pub(super) fn v_shuffle(&mut self, lanes: [u8; 16]) -> Result<()> {
+        let y = self.pop_v(I8x16)?;
+        let x = self.pop_v(I8x16)?;
+        let r = self.shuffle(x, y, lanes.iter().map(|l| u32::from(*l)))?;
+        self.push_v(r)
+    }
+
+    /// `swizzle`: lane `i` is `v[idx[i]]`, or 0 when `idx[i] >= 16`. Written as a variable
+    /// permute (extracting with the index masked to 4 bits) and a select of the in-range
+    /// lanes; x86 instruction selection turns the permute into one `pshufb` with SSSE3 (and
+    /// a correct sequence without), where the `llvm.x86.ssse3.pshuf.b.128` intrinsic would
+    /// abort code generation for a CPU without SSSE3.
+    pub(super) fn v_swizzle(&mut self) -> Result<()> {
+        let idx = self.pop_v(I8x16)?;
+        let v = self.pop_v(I8x16)?;
+        let ty = self.vty(I8x16);
+        let b = self.b();
+        let masked = b.build_and(idx, self.splat_const(ty, 15), "")?;
+        let mut r = ty.get_poison();
+        for lane in 0..16 {
+            let at = self.lane_index(lane);
+            let i = b.build_extract_element(masked, at, "")?.into_int_value();
+            let x = b.build_extract_element(v, i, "")?;
+            r = b.build_insert_element(r, x, at, "")?;
+        }
+        let in_range = b.build_int_compare(IntPredicate::ULT, idx, self.splat_const(ty, 16), "")?;
+        let r = b
+            .build_select(in_range, r, ty.const_zero(), "")?
+            .into_vector_value();
+        self.push_v(r)
+    }
+
+    // ---- bitwise and boolean reductions ----
+
+    pub(super) fn v_bitselect(&mut self) -> Result<()> {
+        let c = self.pop_v(I64x2)?;
+        let y = self.pop_v(I64x2)?;
+        let x = self.pop_v(I64x2)?;
+        let b = self.b();
+        let nc = b.build_not(c, "")?;
+        let x = b.build_and(x, c, "")?;
+        let y = b.build_and(y, nc, "")?;
+        let r = b.build_or(x, y, "")?;
+        self.push_v(r)
+    }
+
+    pub(super) fn v_any_true(&mut self) -> Result<()> {
+        let v = self.stack.pop_v128()?;
+        let i128 = self.cx().llcx.i128_type();
+        let bits = self.b().build_bit_cast(v, i128, "")?.into_int_value();
+        let c = self
+            .b()
+            .build_int_compare(IntPredicate::NE, bits, i128.const_zero(), "")?;
+        self.push_bool(c)
+    }
+
+    /// The lanes of `v` for which `pred(lane, 0)` holds, as an `N`-bit integer (lane 0 in
+    /// the lowest bit).
+    fn lane_bits_where(&self, v: VectorValue<'ctx>, pred: IntPredicate) -> Result<IntValue<'ctx>> {
+        let c = self
+            .b()
+            .build_int_compare(pred, v, v.get_type().const_zero(), "")?;
+        let n = v.get_type().get_size();
+        let int = self.int_ty(n)?;
+        Ok(self.b().build_bit_cast(c, int, "")?.into_int_value())
+    }
+
+    pub(super) fn v_all_true(&mut self, s: Shape) -> Result<()> {
+        let v = self.pop_v(s)?;
+        let zeros = self.lane_bits_where(v, IntPredicate::EQ)?;
+        let c = self.b().build_int_compare(
+            IntPredicate::EQ,
+            zeros,
+            zeros.get_type().const_zero(),
+            "",
+        )?;
+        self.push_bool(c)
+    }
+
+    pub(super) fn v_bitmask(&mut self, s: Shape) -> Result<()> {
+        let v = self.pop_v(s)?;
+        let bits = self.lane_bits_where(v, IntPredicate::SLT)?;
+        let r = self.b().build_int_z_extend(bits, self.cx().i32, "")?;
+        self.stack.push(r);
+        Ok(())
+    }
+
+    // ---- integer arithmetic ----
+
+    /// `narrow`: the lanes of both operands, saturated to half their width (signed, or
+    /// unsigned from signed input).
+    pub(super) fn v_narrow(&mut self, from: Shape, signed: bool) -> Result<()> {
+        let y = self.pop_v(from)?;
+        let x = self.pop_v(from)?;
+        let n = from.lanes();
+        let both = self.shuffle(x, y, 0..2 * n)?;
+        let half = from.lane_bits() / 2;
+        let (lo, hi) = if signed {
+            ((-1i64 << (half - 1)) as u64, (1u64 << (half - 1)) - 1)
+        } else {
+            (0, (1u64 << half) - 1)
+        };
+        let ty = both.get_type();
+        let both = self.vcall("llvm.smax", &[both, self.splat_const(ty, lo)], &[])?;
+        let both = self.vcall("llvm.smin", &[both, self.splat_const(ty, hi)], &[])?;
+        let r = self
+            .b()
+            .build_int_truncate(both, self.ivec(half, 2 * n)?, "")?;
+        self.push_v(r)
+    }
+
+    /// `extend_low`/`extend_high`.
+    pub(super) fn v_extend(&mut self, from: Shape, high: bool, signed: bool) -> Result<()> {
+        let x = self.pop_v(from)?;
+        let h = self.half(x, high)?;
+        let r = self.extend(h, self.vty(from.widened()?), signed)?;
+        self.push_v(r)
+    }
+
+    /// `extmul_low`/`extmul_high`: the product of the extended halves.
+    pub(super) fn v_extmul(&mut self, from: Shape, high: bool, signed: bool) -> Result<()> {
+        let y = self.pop_v(from)?;
+        let x = self.pop_v(from)?;
+        let to = self.vty(from.widened()?);
+        let x = self.half(x, high)?;
+        let x = self.extend(x, to, signed)?;
+        let y = self.half(y, high)?;
+        let y = self.extend(y, to, signed)?;
+        let r = self.b().build_int_mul(x, y, "")?;
+        self.push_v(r)
+    }
+
+    /// `extadd_pairwise`: the sums of adjacent lanes, extended.
+    pub(super) fn v_extadd_pairwise(&mut self, from: Shape, signed: bool) -> Result<()> {
+        let x = self.pop_v(from)?;
+        let even = self.every_other(x, 0)?;
+        let even = self.extend_wide(even, signed)?;
+        let odd = self.every_other(x, 1)?;
+        let odd = self.extend_wide(odd, signed)?;
+        let r = self.b().build_int_add(even, odd, "")?;
+        self.push_v(r)
+    }
+
+    /// `i32x4.dot_i16x8_s`: the sums of adjacent signed products (`pmaddwd`).
+    pub(super) fn v_dot(&mut self) -> Result<()> {
+        let y = self.pop_v(I16x8)?;
+        let x = self.pop_v(I16x8)?;
+        let wide = self.ivec(32, 8)?;
+        let x = self.extend(x, wide, true)?;
+        let y = self.extend(y, wide, true)?;
+        let p = self.b().build_int_mul(x, y, "")?;
+        let even = self.every_other(p, 0)?;
+        let odd = self.every_other(p, 1)?;
+        let r = self.b().build_int_add(even, odd, "")?;
+        self.push_v(r)
+    }
+
+    /// `avgr_u`: `(x + y + 1) / 2` without overflow (`pavgb`/`pavgw`).
+    pub(super) fn v_avgr_u(&mut self, s: Shape) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let wide = self.ivec(2 * s.lane_bits(), s.lanes())?;
+        let x = self.extend(x, wide, false)?;
+        let y = self.extend(y, wide, false)?;
+        let b = self.b();
+        let sum = b.build_int_add(x, y, "")?;
+        let sum = b.build_int_add(sum, self.splat_const(wide, 1), "")?;
+        let avg = b.build_right_shift(sum, self.splat_const(wide, 1), false, "")?;
+        let r = b.build_int_truncate(avg, self.vty(s), "")?;
+        self.push_v(r)
+    }
+
+    /// `i16x8.q15mulr_sat_s`: `(x * y + 0x4000) >> 15`, saturated (only `-0x8000 * -0x8000`
+    /// overflows).
+    pub(super) fn v_q15mulr_sat(&mut self) -> Result<()> {
+        let y = self.pop_v(I16x8)?;
+        let x = self.pop_v(I16x8)?;
+        let wide = self.ivec(32, 8)?;
+        let x = self.extend(x, wide, true)?;
+        let y = self.extend(y, wide, true)?;
+        let b = self.b();
+        let p = b.build_int_mul(x, y, "")?;
+        let p = b.build_int_add(p, self.splat_const(wide, 0x4000), "")?;
+        let p = b.build_right_shift(p, self.splat_const(wide, 15), true, "")?;
+        let p = self.vcall("llvm.smin", &[p, self.splat_const(wide, 0x7fff)], &[])?;
+        let r = self.b().build_int_truncate(p, self.vty(I16x8), "")?;
+        self.push_v(r)
+    }
+
+    // ---- float arithmetic ----
+
+    /// `min`/`max`, as the scalar `min_max`: `llvm.minimum`/`llvm.maximum`, with `x + y` (a
+    /// quiet NaN) in the lanes where either operand is NaN.
+    pub(super) fn v_min_max(&mut self, s: Shape, name: &str) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let r = self.vcall(name, &[x, y], &[])?;
+        let b = self.b();
+        let unordered = b.build_float_compare(FloatPredicate::UNO, x, y, "")?;
+        let quiet = b.build_float_add(x, y, "")?;
+        let r = b.build_select(unordered, quiet, r, "")?.into_vector_value();
+        self.push_v(r)
+    }
+
+    /// `pmin` (`y < x ? y : x`) and `pmax` (`x < y ? y : x`): exactly `minps`/`maxps`.
+    pub(super) fn v_pmin_max(&mut self, s: Shape, max: bool) -> Result<()> {
+        let y = self.pop_v(s)?;
+        let x = self.pop_v(s)?;
+        let b = self.b();
+        let c = if max {
+            b.build_float_compare(FloatPredicate::OLT, x, y, "")?
+        } else {
+            b.build_float_compare(FloatPredicate::OLT, y, x, "")?
+        };
+        let r = b.build_select(c, y, x, "")?.into_vector_value();
+        self.push_v(r)
+    }
+
+    // ---- conversions ----
+
+    /// `i32x4.trunc_sat_f32x4` and `i32x4.trunc_sat_f64x2_zero` (NaN gives 0, out of range
+    /// clamps; two `f64` lanes give two `i32` lanes and two zero lanes). LLVM scalarises
+    /// the vector `llvm.fpto[su]i.sat`, so the lanes are made convertible first: NaN and
+    /// (unsigned) negative lanes become 0, lanes at or above the exclusive bound are
+    /// converted as 0 and replaced by the maximum. Signed `f32` lanes go through `cvttps2dq`
+    /// (SSE2, so every x86_64 CPU), whose result for NaN and out-of-range lanes is `i32::MIN`
+    /// — already right below the range.
+    pub(super) fn v_trunc_sat(&mut self, from: Shape, signed: bool) -> Result<()> {
+        let x = self.pop_v(from)?;
+        let fty = x.get_type();
+        let ity = self.ivec(32, from.lanes())?;
+        let b = self.b();
+        let ordered = b.build_float_compare(FloatPredicate::ORD, x, x, "")?;
+        let (bound, max) = if signed {
+            (2147483648.0, i32::MAX as u64)
+        } else {
+            (4294967296.0, u64::from(u32::MAX))
+        };
+        let over = b.build_float_compare(FloatPredicate::OGE, x, self.fsplat(fty, bound), "")?;
+        let r = if from == F32x4 && signed {
+            let r = self
+                .call_intrinsic("llvm.x86.sse2.cvttps2dq", &[], &[x.into()])?
+                .into_vector_value();
+            let r = b.build_select(over, self.splat_const(ity, max), r, "")?;
+            b.build_select(ordered, r, ity.const_zero().into(), "")?
+                .into_vector_value()
+        } else {
+            let x = b
+                .build_select(ordered, x, fty.const_zero(), "")?
+                .into_vector_value();
+            let lo = self.fsplat(fty, if signed { -2147483648.0 } else { 0.0 });
+            let below = b.build_float_compare(FloatPredicate::OLT, x, lo, "")?;
+            let x = b.build_select(below, lo, x, "")?.into_vector_value();
+            let x = b
+                .build_select(over, fty.const_zero(), x, "")?
+                .into_vector_value();
+            let r = if signed {
+                b.build_float_to_signed_int(x, ity, "")?
+            } else {
+                b.build_float_to_unsigned_int(x, ity, "")?
+            };
+            b.build_select(over, self.splat_const(ity, max), r, "")?
+                .into_vector_value()
+        };
+        let r = if from.lanes() == 2 {
+            self.zero_extend_lanes(r)?
+        } else {
+            r
+        };
+        self.push_v(r)
+    }
+
+    /// `f32x4.convert_i32x4` and `f64x2.convert_low_i32x4`.
+    pub(super) fn v_convert(&mut self, to: Shape, signed: bool) -> Result<()> {
+        let x = self.pop_v(I32x4)?;
+        let x = if to == F64x2 { self.half(x, false)? } else { x };
+        let ty = self.vty(to);
+        let r = if signed {
+            self.b().build_signed_int_to_float(x, ty, "")?
+        } else {
+            self.b().build_unsigned_int_to_float(x, ty, "")?
+        };
+        self.push_v(r)
+    }
+
+    pub(super) fn v_demote_zero(&mut self) -> Result<()> {
+        let x = self.pop_v(F64x2)?;
+        let r = self
+            .b()
+            .build_float_trunc(x, self.cx().f32.vec_type(2), "")?;
+        let r = self.zero_extend_lanes(r)?;
+        self.push_v(r)
+    }
+
+    pub(super) fn v_promote_low(&mut self) -> Result<()> {
+        let x = self.pop_v(F32x4)?;
+        let x = self.half(x, false)?;
+        let r = self.b().build_float_ext(x, self.vty(F64x2), "")?;
+        self.push_v(r)
+    }
+
+    // ---- memory ----
+
+    /// `v128.loadNxM_[su]`: half a `v128` of `from` lanes, extended.
+    pub(super) fn v_load_extend(
+        &mut self,
+        memarg: &MemArg,
+        from: Shape,
+        signed: bool,
+    ) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let addr = self.stack.pop_int()?;
+        let lane = self.vty(from).get_element_type();
+        let half = match lane {
+            BasicTypeEnum::IntType(t) => t.vec_type(from.lanes() / 2),
+            _ => return Err(internal("extending load of float lanes")),
+        };
+        let v = self
+            .env
+            .load(mem, memarg.offset, addr, half.into())?
+            .into_vector_value();
+        let r = self.extend(v, self.vty(from.widened()?), signed)?;
+        self.push_v(r)
+    }
+
+    pub(super) fn v_load_splat(&mut self, memarg: &MemArg, s: Shape) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let addr = self.stack.pop_int()?;
+        let x = self
+            .env
+            .load(mem, memarg.offset, addr, self.vty(s).get_element_type())?;
+        let v = self.splat_value(s, x)?;
+        self.push_v(v)
+    }
+
+    /// `v128.load32_zero`/`v128.load64_zero`: the scalar in lane 0, zeros elsewhere.
+    pub(super) fn v_load_zero(&mut self, memarg: &MemArg, s: Shape) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let addr = self.stack.pop_int()?;
+        let ty = self.vty(s);
+        let x = self
+            .env
+            .load(mem, memarg.offset, addr, ty.get_element_type())?;
+        let v = self
+            .b()
+            .build_insert_element(ty.const_zero(), x, self.lane_index(0), "")?;
+        self.push_v(v)
+    }
+
+    pub(super) fn v_load_lane(&mut self, memarg: &MemArg, s: Shape, lane: u8) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let v = self.pop_v(s)?;
+        let addr = self.stack.pop_int()?;
+        let x = self
+            .env
+            .load(mem, memarg.offset, addr, self.vty(s).get_element_type())?;
+        let r = self
+            .b()
+            .build_insert_element(v, x, self.lane_index(lane), "")?;
+        self.push_v(r)
+    }
+
+    pub(super) fn v_store_lane(&mut self, memarg: &MemArg, s: Shape, lane: u8) -> Result<()> {
+        let mem = self.memory(memarg)?;
+        let v = self.pop_v(s)?;
+        let addr = self.stack.pop_int()?;
+        let x = self
+            .b()
+            .build_extract_element(v, self.lane_index(lane), "")?;
+        self.env.store(mem, memarg.offset, addr, x)
+    }
+}
