@@ -88,6 +88,9 @@ pub mod record {
     pub const UNRESOLVED: &str = "unresolved";
     /// `error <message>`: the kernel could not instantiate or start the program.
     pub const ERROR: &str = "error";
+    /// `bench start <ns>` / `bench end <ns>`: the program called the `bench.start` /
+    /// `bench.end` import (Sightglass benchmarks), at this monotonic time in nanoseconds.
+    pub const BENCH: &str = "bench";
     /// `panic <message>`: a kernel panic or an unexpected CPU exception.
     pub const PANIC: &str = "panic";
     /// `stdin`: the program is about to read stdin; the runner starts sending the

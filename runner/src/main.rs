@@ -174,6 +174,18 @@ fn run(args: RunArgs) -> Result<i32> {
             run.wall_time.as_secs_f64() * 1e3,
             config.accel
         );
+        let bench = |which: &str| {
+            run.records
+                .iter()
+                .filter(|r| r.kind == hako_abi::boot::record::BENCH)
+                .find_map(|r| r.rest.strip_prefix(which)?.trim().parse::<u64>().ok())
+        };
+        if let (Some(start), Some(end)) = (bench("start"), bench("end")) {
+            eprintln!(
+                "hako: bench.start to bench.end {:.3} ms",
+                end.saturating_sub(start) as f64 / 1e6
+            );
+        }
         for call in run.unsupported_calls() {
             eprintln!("hako: unsupported import called: {call}");
         }

@@ -254,6 +254,23 @@ pub mod wasi_fns {
     }
 }
 
+/// `bench.start` and `bench.end` (`[] -> []`), the imports the Sightglass benchmarks call
+/// around their measured region: each writes a harness record `bench start <ns>` /
+/// `bench end <ns>` with the monotonic clock (the calibrated TSC), for `hako bench`.
+pub fn bench_symbol(name: &[u8]) -> Option<*const u8> {
+    extern "C" fn bench_start(_vmctx: *mut VmContext) {
+        serial::record(format_args!("{} start {}", hako_abi::boot::record::BENCH, time::monotonic_ns()));
+    }
+    extern "C" fn bench_end(_vmctx: *mut VmContext) {
+        serial::record(format_args!("{} end {}", hako_abi::boot::record::BENCH, time::monotonic_ns()));
+    }
+    match name {
+        b"start" => Some(bench_start as *const u8),
+        b"end" => Some(bench_end as *const u8),
+        _ => None,
+    }
+}
+
 /// The kernel's definition of WASI function `name`, for imports the compiler did not link.
 pub fn wasi_symbol(name: &str) -> Option<*const u8> {
     use wasi_fns::*;

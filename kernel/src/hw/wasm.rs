@@ -400,4 +400,4 @@ pub fn spectest_nop_addr() -> *const u8 {
 
 // ----- WASI: see `hw::wasi` ------------------------------------------------------------
 
-pub use super::wasi::{set_wasi, wasi_symbol};
+pub use super::wasi::{bench_symbol, set_wasi, wasi_symbol};
