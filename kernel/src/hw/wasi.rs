@@ -259,10 +259,18 @@ pub mod wasi_fns {
 /// `bench end <ns>` with the monotonic clock (the calibrated TSC), for `hako bench`.
 pub fn bench_symbol(name: &[u8]) -> Option<*const u8> {
     extern "C" fn bench_start(_vmctx: *mut VmContext) {
-        serial::record(format_args!("{} start {}", hako_abi::boot::record::BENCH, time::monotonic_ns()));
+        serial::record(format_args!(
+            "{} start {}",
+            hako_abi::boot::record::BENCH,
+            time::monotonic_ns()
+        ));
     }
     extern "C" fn bench_end(_vmctx: *mut VmContext) {
-        serial::record(format_args!("{} end {}", hako_abi::boot::record::BENCH, time::monotonic_ns()));
+        serial::record(format_args!(
+            "{} end {}",
+            hako_abi::boot::record::BENCH,
+            time::monotonic_ns()
+        ));
     }
     match name {
         b"start" => Some(bench_start as *const u8),

@@ -142,7 +142,10 @@ fn clocks_random_enosys() {
     // Process and thread CPU time are supported (the program is the VM's only thread).
     assert_eq!(c.clock_res_get(&mut h, &mut m, 3, 16), Ok(()));
     assert_eq!(c.clock_time_get(&mut h, &mut m, 2, 1, 16), Ok(()));
-    assert_eq!(c.clock_time_get(&mut h, &mut m, 4, 1, 16), Err(errno::INVAL));
+    assert_eq!(
+        c.clock_time_get(&mut h, &mut m, 4, 1, 16),
+        Err(errno::INVAL)
+    );
     c.random_get(&mut h, &mut m, 32, 32).unwrap();
     assert!(m.bytes(32, 32).unwrap().iter().any(|&b| b != 0));
     let first = m.bytes(32, 32).unwrap().to_vec();
