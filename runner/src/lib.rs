@@ -20,6 +20,7 @@
 //! The contract with the kernel (ports, records, exit codes, command-line keys) is
 //! `hako_abi::boot`.
 
+pub mod bench;
 pub mod cache;
 pub mod expectations;
 pub mod image;

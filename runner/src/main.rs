@@ -34,6 +34,9 @@ enum Cmd {
     /// Run the spec and WASI testsuites and write the conformance report (JSON, Markdown,
     /// HTML, JUnit XML) into a directory.
     Report(hako_runner::report::cli::ReportArgs),
+    /// Measure the Sightglass benchmarks against Wasmtime (run time), compile throughput and
+    /// cold start; prints a table (`--json FILE` for the full results).
+    Bench(hako_runner::bench::cli::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Cmd::Spec(args) => hako_runner::spec::cli::main(args),
         Cmd::Wasi(args) => hako_runner::wasi::cli::main(args),
         Cmd::Report(args) => hako_runner::report::cli::main(args),
+        Cmd::Bench(args) => hako_runner::bench::cli::main(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),

@@ -1,0 +1,117 @@
+//! `hako bench [FILTER] [--json FILE] [--iterations N] [-O N] [--suite DIR]`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{compile_times, discover, run_program, suite_root, Options, Report};
+use crate::cache::Cache;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Only the programs whose name (`quicksort`, `shootout/shootout-fib2`, `rust/fd_advise`) contains this.
+    pub filter: Option<String>,
+    /// Also write the full results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Runs of each program in each runtime (and at least 5 boots for the cold start).
+    #[arg(long, default_value = "3", value_name = "N")]
+    pub iterations: usize,
+    /// Optimisation level of hako: 0, 1, 2 or 3.
+    #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
+    pub opt_level: hako_compiler::OptLevel,
+    /// The Sightglass benchmarks' directory (default: $HAKO_BENCHMARKS, else
+    /// ../shared/benchmarks/sightglass/benchmarks).
+    #[arg(long, value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+    /// The WASI testsuite root, for compile times (default: $HAKO_WASI_SUITE, else
+    /// ../shared/wasi-testsuite).
+    #[arg(long, value_name = "DIR")]
+    pub wasi_suite: Option<PathBuf>,
+    /// Time limit of one hako boot, in seconds.
+    #[arg(long, default_value = "600", value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Skip the run times.
+    #[arg(long)]
+    pub no_run: bool,
+    /// Skip the compile times.
+    #[arg(long)]
+    pub no_compile: bool,
+    /// Skip the compile times at -O0.
+    #[arg(long)]
+    pub no_o0: bool,
+    /// Skip the cold start.
+    #[arg(long)]
+    pub no_cold_start: bool,
+}
+
+pub fn main(args: BenchArgs) -> Result<i32> {
+    let options = Options {
+        iterations: args.iterations.max(1),
+        opt_level: args.opt_level,
+        timeout: Duration::from_secs(args.timeout),
+    };
+    let cache = Cache::default_location();
+    let programs = discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?;
+    let filter = args.filter.as_deref();
+
+    let mut runs = Vec::new();
+    if !args.no_run {
+        for (i, program) in programs.iter().enumerate() {
+            eprintln!("bench: run {}/{} {}", i + 1, programs.len(), program.name);
+            let run = run_program(program, &options, &cache);
+            let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
+            let err = |s: &super::Side| s.error.clone().unwrap_or_default();
+            eprintln!(
+                "bench:   hako median {} {}; wasmtime median {} {}; ratio {}",
+                ms(run.hako.median_ms),
+                err(&run.hako),
+                ms(run.wasmtime.median_ms),
+                err(&run.wasmtime),
+                run.ratio.map_or("-".to_string(), |r| format!("{r:.3}"))
+            );
+            runs.push(run);
+        }
+    }
+
+    let mut compile = Vec::new();
+    if !args.no_compile {
+        let mut inputs: Vec<(String, &'static str, PathBuf)> = programs
+            .iter()
+            .map(|p| (p.name.clone(), "sightglass", p.wasm.clone()))
+            .collect();
+        let wasi_root = crate::wasi::suite::suite_root(args.wasi_suite.as_deref());
+        match crate::wasi::suite::discover(&wasi_root, filter) {
+            Ok(wasi) => inputs.extend(wasi.into_iter().map(|p| (p.name, "wasi", p.wasm))),
+            Err(e) => eprintln!("bench: no WASI testsuite programs for compile times: {e:#}"),
+        }
+        for (i, (name, suite, path)) in inputs.iter().enumerate() {
+            eprintln!("bench: compile {}/{} {name}", i + 1, inputs.len());
+            let wasm =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            compile.push(compile_times(
+                name,
+                suite,
+                &wasm,
+                options.opt_level,
+                !args.no_o0,
+            ));
+        }
+    }
+
+    let cold = if args.no_cold_start {
+        Ok(None)
+    } else {
+        eprintln!("bench: cold start");
+        super::cold_start(options.iterations.max(5), options.opt_level, &cache).map(Some)
+    };
+
+    let report = Report::new(&options, runs, compile, cold);
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(0)
+}
