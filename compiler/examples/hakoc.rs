@@ -7,7 +7,11 @@ fn main() {
         eprintln!("usage: hakoc in.wasm out.o [-O<n>] [--ir out.ll]");
         std::process::exit(2);
     };
-    let mut options = hako_compiler::Options::default();
+    // One object out: no parallel parts (`hako compile` merges them).
+    let mut options = hako_compiler::Options {
+        threads: 1,
+        ..hako_compiler::Options::default()
+    };
     let mut ir_path = None;
     let mut rest = args[2..].iter();
     while let Some(a) = rest.next() {
@@ -27,7 +31,7 @@ fn main() {
                 wasm.len(),
                 start.elapsed()
             );
-            std::fs::write(output, &c.object).expect("write object");
+            std::fs::write(output, &c.objects[0]).expect("write object");
             if let (Some(p), Some(ir)) = (ir_path, c.llvm_ir) {
                 std::fs::write(p, ir).expect("write IR");
             }

@@ -3,8 +3,9 @@
 //! builtins.
 //!
 //! Everything here is created before the first body is translated, so a function's
-//! translation depends only on this context and its own body; splitting the functions over
-//! several LLVM modules for parallel code generation only needs one `ModuleCtx` per part.
+//! translation depends only on this context and its own body. Large modules are split over
+//! several LLVM modules compiled in parallel (see `lib.rs`): each part has its own
+//! `ModuleCtx`, which defines the functions of its range and declares all others.
 
 use hako_abi::builtins;
 use inkwell::attributes::{Attribute, AttributeLoc};
@@ -15,8 +16,10 @@ use inkwell::types::{
     BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType,
     VectorType,
 };
-use inkwell::values::FunctionValue;
+use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
+use inkwell::GlobalVisibility;
+use std::ops::Range;
 use wasmparser::{FuncType, ValType};
 
 use crate::error::{internal, Result};
@@ -27,6 +30,11 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub module: Module<'ctx>,
     pub info: &'a ModuleInfo<'a>,
     pub prefix: &'a str,
+    /// The defined functions (function indices) whose bodies this LLVM module holds.
+    pub defined: Range<u32>,
+    /// Whether the module is one part of several: then the functions and trampolines it
+    /// defines are hidden globals that the other parts (and the descriptor) refer to.
+    pub split: bool,
     /// Per function index: the LLVM function a call goes to directly (defined functions and
     /// WASI-linked imports), `None` for imports called through their `VmContext::funcs` slot.
     pub direct: Vec<Option<FunctionValue<'ctx>>>,
@@ -47,12 +55,16 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         module: Module<'ctx>,
         info: &'a ModuleInfo<'a>,
         prefix: &'a str,
+        defined: Range<u32>,
+        split: bool,
     ) -> Result<Self> {
         let mut cx = ModuleCtx {
             llcx,
             module,
             info,
             prefix,
+            defined,
+            split,
             direct: Vec::new(),
             i8: llcx.i8_type(),
             i32: llcx.i32_type(),
@@ -89,17 +101,47 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                     }
                     None => None,
                 });
+            } else if cx.defined.contains(&index) {
+                let name = cx.function_name(index);
+                let f = cx.module.add_function(
+                    &name,
+                    cx.native_fn_type(ty)?,
+                    Some(cx.definition_linkage()),
+                );
+                cx.set_part_visibility(f.as_global_value());
+                cx.add_body_attributes(f);
+                direct.push(Some(f));
             } else {
+                // Defined in another part: a declaration of its hidden global symbol.
                 let name = cx.function_name(index);
                 let f =
                     cx.module
-                        .add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::Internal));
-                cx.add_body_attributes(f);
+                        .add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::External));
+                cx.set_part_visibility(f.as_global_value());
+                cx.add_nounwind(f);
                 direct.push(Some(f));
             }
         }
         cx.direct = direct;
         Ok(cx)
+    }
+
+    /// The linkage of what this part defines for the others: internal in a module of one
+    /// part, else external (with hidden visibility, see [`Self::set_part_visibility`]).
+    pub fn definition_linkage(&self) -> Linkage {
+        if self.split {
+            Linkage::External
+        } else {
+            Linkage::Internal
+        }
+    }
+
+    /// Symbols shared between parts are hidden: global only so that the parts link together,
+    /// never part of the object's interface (which is the descriptor alone).
+    pub fn set_part_visibility(&self, g: GlobalValue<'ctx>) {
+        if self.split {
+            g.set_visibility(GlobalVisibility::Hidden);
+        }
     }
 
     /// `<prefix>_f<index>`, with the name-section name appended for readable disassembly.

@@ -1,13 +1,15 @@
 //! # hako-compiler: WebAssembly to native x86_64 objects through LLVM
 //!
-//! [`compile`] turns a Wasm module into an ELF relocatable object that the kernel links in
-//! and instantiates. The object contains:
+//! [`compile`] turns a Wasm module into an ELF relocatable object (several, for a large
+//! module compiled in parallel) that the kernel links in and instantiates. The object
+//! contains:
 //!
 //! - one internal function per defined Wasm function, with the native calling convention of
 //!   `hako_abi` (the instance's `VmContext` first);
 //! - one array-call trampoline per exported function, for the kernel's generic calls;
 //! - the module descriptor `<prefix>_module` (see `hako_abi::module`) from which the kernel
-//!   instantiates the module — the only symbol the object defines globally;
+//!   instantiates the module — the only symbol the object exports (the parts of a split
+//!   module share their functions as hidden symbols);
 //! - undefined references to the kernel builtins (`hako_*`) and to the WASI functions the
 //!   module imports with their exact signature (`wasi_snapshot_preview1__*`).
 //!
@@ -15,6 +17,9 @@
 //! a [`module::ModuleInfo`], declare every function, translate every body
 //! (`translate.rs`, with all ABI-dependent code in `env.rs`), emit trampolines and the
 //! descriptor, verify, optimise with LLVM's new pass manager and emit the object in memory.
+//! A module with more code than [`MIN_PART_BYTES`] is split after parsing into one
+//! contiguous range of functions per core, and each range goes through translation,
+//! optimisation and code generation on its own thread in its own LLVM context.
 //!
 //! Why the module is validated up front: translation then only deals with well-typed code,
 //! and malformed input is always reported as [`CompileError::Invalid`] with wasmparser's
@@ -117,6 +122,18 @@ pub struct Options {
     pub cpu: String,
     /// Also return the optimised LLVM IR as text (for debugging).
     pub emit_ir: bool,
+    /// How many threads may compile one large module in parallel (0: one per core).
+    pub threads: usize,
+}
+
+impl Options {
+    /// [`Options::threads`], with 0 resolved to the number of cores.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 impl Default for Options {
@@ -126,6 +143,7 @@ impl Default for Options {
             opt_level: OptLevel::default(),
             cpu: "x86-64-v2".to_string(),
             emit_ir: false,
+            threads: 0,
         }
     }
 }
@@ -133,8 +151,10 @@ impl Default for Options {
 /// The result of [`compile`].
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    /// An x86_64 ELF relocatable object.
-    pub object: Vec<u8>,
+    /// x86_64 ELF relocatable objects: one, or one per part of a module compiled in
+    /// parallel (see [`compile`]). Together they define the descriptor and need each other:
+    /// link all of them (or merge them with `ld.lld -r`).
+    pub objects: Vec<Vec<u8>>,
     /// The optimised LLVM IR, when [`Options::emit_ir`] asked for it.
     pub llvm_ir: Option<String>,
     /// The descriptor symbol the object defines (`<prefix>_module`).
@@ -154,32 +174,145 @@ pub fn validate_with_features(wasm: &[u8], features: WasmFeatures) -> Result<(),
     Ok(())
 }
 
-/// Compiles a Wasm module to a native object.
+/// Below this much function-body code (bytes of Wasm) a module is compiled as one part:
+/// splitting costs a thread, a target machine and the declarations of every function per
+/// part, and calls between parts cannot be inlined.
+pub const MIN_PART_BYTES: usize = 64 * 1024;
+
+/// Compiles a Wasm module to native code: one object, or several for a large module (see
+/// [`Compiled::objects`]).
+///
+/// A module with more function-body code than [`MIN_PART_BYTES`] is split into as many parts
+/// as [`Options::threads`] allows, each a contiguous range of functions of about the same code
+/// size, translated, optimised and compiled by its own thread in its own LLVM context. Part 0
+/// also holds the descriptor. Functions and trampolines that the parts share are hidden
+/// globals, so linking the parts together (`ld.lld -r`, or directly into an image) resolves
+/// them and still exports nothing but the descriptor.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError> {
     validate(wasm)?;
     let info = module::ModuleInfo::parse(wasm)?;
-    let machine = target_machine(options)?;
-
-    let llcx = Context::create();
-    let llmod = llcx.create_module(&options.prefix);
-    llmod.set_triple(&machine.get_triple());
-    llmod.set_data_layout(&machine.get_target_data().get_data_layout());
-    let cx = ctx::ModuleCtx::new(&llcx, llmod, &info, &options.prefix)?;
-
-    let num_imported = info.num_imported_funcs();
-    for (i, body) in info.bodies.iter().enumerate() {
-        translate::translate_function(&cx, num_imported + i as u32, body)?;
+    let ranges = partition(&info, options.thread_count());
+    let split = ranges.len() > 1;
+    let parts: Vec<Result<(Vec<u8>, Option<String>)>> = if split {
+        // Initialise the target before the threads race to do it.
+        target_machine(options)?;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .enumerate()
+                .map(|(p, range)| {
+                    let info = &info;
+                    let range = range.clone();
+                    std::thread::Builder::new()
+                        .name(format!("hako-compile-{p}"))
+                        // Deeply nested Wasm code makes for deep recursion in LLVM.
+                        .stack_size(64 << 20)
+                        .spawn_scoped(s, move || compile_part(info, options, p, range, true))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| match h {
+                    Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    Err(e) => Err(internal(format!("cannot start a compiler thread: {e}"))),
+                })
+                .collect()
+        })
+    } else {
+        vec![compile_part(&info, options, 0, ranges[0].clone(), false)]
+    };
+    let mut objects = Vec::with_capacity(parts.len());
+    let mut ir = Vec::new();
+    for part in parts {
+        let (object, part_ir) = part?;
+        objects.push(object);
+        ir.extend(part_ir);
     }
-    let mut trampolines = vec![None; info.bodies.len()];
-    for export in &info.exports {
-        if matches!(export.kind, wasmparser::ExternalKind::Func) && export.index >= num_imported {
-            let slot = &mut trampolines[(export.index - num_imported) as usize];
-            if slot.is_none() {
-                *slot = Some(trampoline::emit_trampoline(&cx, export.index)?);
-            }
+    Ok(Compiled {
+        objects,
+        llvm_ir: options.emit_ir.then(|| ir.concat()),
+        descriptor_symbol: hako_abi::module::descriptor_symbol(&options.prefix).to_string(),
+    })
+}
+
+/// Splits the defined functions into at most `parts` contiguous ranges (of function indices)
+/// of similar code size, each of at least [`MIN_PART_BYTES`] but for the last.
+#[allow(clippy::single_range_in_vec_init)] // a list of one range, not a range of values
+fn partition(info: &module::ModuleInfo<'_>, parts: usize) -> Vec<std::ops::Range<u32>> {
+    let first = info.num_imported_funcs();
+    let sizes: Vec<usize> = info
+        .bodies
+        .iter()
+        .map(|b| (b.range().end - b.range().start) as usize)
+        .collect();
+    let total: usize = sizes.iter().sum();
+    let parts = parts.min(total / MIN_PART_BYTES).max(1);
+    let end = first + sizes.len() as u32;
+    if parts == 1 {
+        return vec![first..end];
+    }
+    let target = total.div_ceil(parts);
+    let mut ranges = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (first, 0);
+    for (i, size) in sizes.iter().enumerate() {
+        acc += size;
+        if acc >= target && ranges.len() + 1 < parts {
+            let next = first + i as u32 + 1;
+            ranges.push(start..next);
+            start = next;
+            acc = 0;
         }
     }
-    descriptor::emit(&cx, &trampolines)?;
+    ranges.push(start..end);
+    ranges
+}
+
+/// Translates, optimises and compiles the functions `defined` (part `part` of a split
+/// module when `split`; part 0 holds the descriptor) into an object, with its IR when asked.
+fn compile_part(
+    info: &module::ModuleInfo<'_>,
+    options: &Options,
+    part: usize,
+    defined: std::ops::Range<u32>,
+    split: bool,
+) -> Result<(Vec<u8>, Option<String>)> {
+    let machine = target_machine(options)?;
+    let llcx = Context::create();
+    let name = if split {
+        format!("{}.{part}", options.prefix)
+    } else {
+        options.prefix.clone()
+    };
+    let llmod = llcx.create_module(&name);
+    llmod.set_triple(&machine.get_triple());
+    llmod.set_data_layout(&machine.get_target_data().get_data_layout());
+    let cx = ctx::ModuleCtx::new(&llcx, llmod, info, &options.prefix, defined.clone(), split)?;
+
+    let num_imported = info.num_imported_funcs();
+    for index in defined.clone() {
+        let body = &info.bodies[(index - num_imported) as usize];
+        translate::translate_function(&cx, index, body)?;
+    }
+    // Every exported function gets a trampoline, in the part that defines the function;
+    // part 0 refers to those of the other parts from the descriptor.
+    let mut trampolines = vec![None; info.bodies.len()];
+    for export in &info.exports {
+        if !matches!(export.kind, wasmparser::ExternalKind::Func) || export.index < num_imported {
+            continue;
+        }
+        let slot = &mut trampolines[(export.index - num_imported) as usize];
+        if slot.is_some() {
+            continue;
+        }
+        if defined.contains(&export.index) {
+            *slot = Some(trampoline::emit_trampoline(&cx, export.index)?);
+        } else if part == 0 {
+            *slot = Some(trampoline::declare_trampoline(&cx, export.index));
+        }
+    }
+    if part == 0 {
+        descriptor::emit(&cx, &trampolines)?;
+    }
 
     cx.module.verify().map_err(|e| {
         internal(format!(
@@ -200,11 +333,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     let buffer = machine
         .write_to_memory_buffer(&cx.module, FileType::Object)
         .map_err(|e| internal(format!("LLVM code generation failed: {}", e.to_string())))?;
-    Ok(Compiled {
-        object: buffer.as_slice().to_vec(),
-        llvm_ir,
-        descriptor_symbol: hako_abi::module::descriptor_symbol(&options.prefix).to_string(),
-    })
+    Ok((buffer.as_slice().to_vec(), llvm_ir))
 }
 
 /// x86_64 CPUs LLVM 19 knows. LLVM aborts the process on a CPU it does not know that lacks

@@ -12,6 +12,26 @@ use crate::error::{internal, Result};
 /// Size of one `ValRaw` slot.
 const SLOT: u64 = core::mem::size_of::<hako_abi::vm::ValRaw>() as u64;
 
+fn name(cx: &ModuleCtx<'_, '_>, index: u32) -> String {
+    format!("{}_array_f{index}", cx.prefix)
+}
+
+fn fn_type<'ctx>(cx: &ModuleCtx<'ctx, '_>) -> inkwell::types::FunctionType<'ctx> {
+    cx.llcx
+        .void_type()
+        .fn_type(&[cx.ptr.into(), cx.ptr.into()], false)
+}
+
+/// Declares the trampoline of defined function `index`, which another part defines.
+pub fn declare_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> FunctionValue<'ctx> {
+    let f = cx
+        .module
+        .add_function(&name(cx, index), fn_type(cx), Some(Linkage::External));
+    cx.set_part_visibility(f.as_global_value());
+    cx.add_nounwind(f);
+    f
+}
+
 /// Emits the trampoline of defined function `index` and returns it.
 pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<FunctionValue<'ctx>> {
     let callee = cx
@@ -24,14 +44,11 @@ pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<Fun
         .info
         .func_type(index)
         .ok_or_else(|| internal("function index"))?;
-    let fn_ty = cx
-        .llcx
-        .void_type()
-        .fn_type(&[cx.ptr.into(), cx.ptr.into()], false);
-    let name = format!("{}_array_f{index}", cx.prefix);
+    let fn_ty = fn_type(cx);
     let f = cx
         .module
-        .add_function(&name, fn_ty, Some(Linkage::Internal));
+        .add_function(&name(cx, index), fn_ty, Some(cx.definition_linkage()));
+    cx.set_part_visibility(f.as_global_value());
     cx.add_body_attributes(f);
     let b = cx.llcx.create_builder();
     b.position_at_end(cx.llcx.append_basic_block(f, "entry"));

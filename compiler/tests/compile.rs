@@ -19,7 +19,13 @@ fn compile_ok(src: &str) -> Vec<u8> {
             panic!("compile at -O{level} failed: {e}");
         }
     }
-    compile(&wasm, &Options::default()).unwrap().object
+    single(compile(&wasm, &Options::default()).unwrap())
+}
+
+/// The one object of a module too small to be split.
+fn single(c: hako_compiler::Compiled) -> Vec<u8> {
+    assert_eq!(c.objects.len(), 1, "a small module is compiled as one part");
+    c.objects.into_iter().next().unwrap()
 }
 
 #[test]
@@ -324,7 +330,7 @@ fn prefix_names_the_descriptor_and_ir_is_returned() {
         ir.contains("define internal i32 @other_f0"),
         "functions are internal"
     );
-    let file = object::File::parse(&*c.object).unwrap();
+    let file = object::File::parse(&*c.objects[0]).unwrap();
     assert!(file
         .symbols()
         .any(|s| s.name() == Ok("other_module") && s.is_global() && !s.is_undefined()));
@@ -354,4 +360,87 @@ fn bad_cpu_is_an_internal_error_not_a_panic() {
         },
     )
     .unwrap();
+}
+
+/// A module of `n` functions, each about 600 bytes of code, where function `i` calls
+/// `i - 1` (so calls cross every part boundary), all in a table and the last exported.
+fn large_module(n: usize) -> String {
+    let mut s = String::from("(module (table funcref (elem");
+    for i in 0..n {
+        s += &format!(" {i}");
+    }
+    s += "))\n";
+    for i in 0..n {
+        s += &format!("(func (param i32) (result i32) local.get 0\n");
+        for k in 0..150 {
+            s += &format!("i32.const {} i32.xor\n", (i * 7 + k) % 100);
+        }
+        if i > 0 {
+            s += &format!("call {}\n", i - 1);
+        }
+        s += ")\n";
+    }
+    s += &format!(
+        "(export \"last\" (func {}))\n(export \"first\" (func 0)))",
+        n - 1
+    );
+    s
+}
+
+#[test]
+fn large_modules_are_split_into_parts_that_share_hidden_symbols() {
+    let wasm = wat(&large_module(400));
+    let parts = |threads: usize| {
+        let options = Options {
+            threads,
+            opt_level: OptLevel::O0,
+            ..Options::default()
+        };
+        compile(&wasm, &options).unwrap().objects
+    };
+    assert_eq!(parts(1).len(), 1);
+    let objects = parts(3);
+    assert_eq!(objects.len(), 3, "one part per thread");
+    let files: Vec<_> = objects
+        .iter()
+        .map(|o| object::File::parse(&**o).unwrap())
+        .collect();
+    let defines = |f: &object::File, name: &str| {
+        f.symbols()
+            .any(|s| s.name() == Ok(name) && !s.is_undefined())
+    };
+    // The descriptor is in part 0 only, and global.
+    assert!(files[0]
+        .symbols()
+        .any(|s| s.name() == Ok("hako_main_module") && s.is_global() && !s.is_undefined()));
+    assert!(!defines(&files[1], "hako_main_module") && !defines(&files[2], "hako_main_module"));
+    // Every function and trampoline is defined exactly once, and what one part defines for
+    // the others is hidden.
+    for name in [
+        "hako_main_f0",
+        "hako_main_f399",
+        "hako_main_array_f0",
+        "hako_main_array_f399",
+    ] {
+        let definers: Vec<_> = files.iter().filter(|f| defines(f, name)).collect();
+        assert_eq!(definers.len(), 1, "{name} defined {} times", definers.len());
+    }
+    let last = files
+        .iter()
+        .flat_map(|f| f.symbols())
+        .find(|s| s.name() == Ok("hako_main_f399") && !s.is_undefined())
+        .unwrap();
+    assert!(last.is_global());
+    assert!(
+        matches!(
+            last.flags(),
+            object::SymbolFlags::Elf { st_other, .. } if st_other & 3 == object::elf::STV_HIDDEN
+        ),
+        "{:?}",
+        last.flags()
+    );
+    // Part 0 (the first functions and the descriptor) refers to the last function.
+    assert!(files[0]
+        .symbols()
+        .any(|s| s.name() == Ok("hako_main_f399") && s.is_undefined()));
 }

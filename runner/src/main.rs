@@ -44,6 +44,15 @@ struct CompileOpts {
     /// Optimisation level: 0, 1, 2 or 3.
     #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
     opt_level: OptLevel,
+    /// Threads that compile a large module in parallel (default: one per core).
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        default_value = "0",
+        value_name = "N",
+        hide_default_value = true
+    )]
+    jobs: usize,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +143,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let mut report = BuildReport::default();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
+        jobs: args.compile.jobs,
     };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
@@ -223,6 +233,7 @@ fn build(args: BuildArgs) -> Result<()> {
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
+        jobs: args.compile.jobs,
     };
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
@@ -234,6 +245,7 @@ fn compile(args: CompileArgs) -> Result<()> {
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
+        jobs: args.compile.jobs,
     };
     let (_, object) =
         image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;

@@ -101,3 +101,36 @@ fn compile_reports_invalid_module() {
         r.stderr
     );
 }
+
+/// A large module is compiled by several threads into parts; `hako compile` still writes one
+/// object that exports only the descriptor, and the image runs the same with any thread count.
+#[test]
+fn large_modules_compile_in_parallel_parts_to_one_object() {
+    let wat = large_program(600);
+    let out = tmp().join("large.o");
+    let r = ran(hako()
+        .args(["compile", "-O0", "-j", "3"])
+        .arg(&wat)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let bytes = std::fs::read(&out).unwrap();
+    let obj = object::File::parse(&*bytes).unwrap();
+    assert_eq!(obj.kind(), object::ObjectKind::Relocatable);
+    let exported: Vec<_> = obj
+        .symbols()
+        .filter(|s| s.is_definition() && s.is_global())
+        .filter(|s| {
+            !matches!(s.flags(), object::SymbolFlags::Elf { st_other, .. }
+                if st_other & 3 == object::elf::STV_HIDDEN)
+        })
+        .filter_map(|s| s.name().ok().map(String::from))
+        .collect();
+    assert_eq!(exported, [hako_abi::module::MAIN_DESCRIPTOR_SYMBOL]);
+    for jobs in ["1", "3"] {
+        let r = run(&["-O1", "-j", jobs, wat.to_str().unwrap()]);
+        assert_eq!(r.status, 0, "-j {jobs}: {}", r.stderr);
+    }
+}

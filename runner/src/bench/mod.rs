@@ -257,6 +257,7 @@ fn hako_iterations(
     let module = input::read(&program.wasm)?;
     let build = BuildOptions {
         opt_level: options.opt_level,
+        ..BuildOptions::default()
     };
     let image = image::build_image(&module, &build, cache, &mut BuildReport::default())?;
     let mut config = BootConfig::new(program.argv())?;
@@ -354,11 +355,15 @@ pub fn compile_times(
             opt_level: level,
             ..hako_compiler::Options::default()
         };
+        // Compiling includes merging the parts of a large module into one object.
         let start = Instant::now();
-        match hako_compiler::compile(wasm, &options) {
+        match hako_compiler::compile(wasm, &options)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| image::merge_objects(c.objects))
+        {
             Ok(_) => Some(ms(start.elapsed())),
             Err(e) => {
-                errors.push(format!("hako -O{level}: {e}"));
+                errors.push(format!("hako -O{level}: {e:#}"));
                 None
             }
         }
@@ -462,7 +467,10 @@ pub fn cold_start(runs: usize, opt_level: OptLevel, cache: &Cache) -> Result<Col
     let scratch = tempfile::tempdir()?;
     let hello = build_hello(scratch.path())?;
     let module = input::read(&hello)?;
-    let build = BuildOptions { opt_level };
+    let build = BuildOptions {
+        opt_level,
+        ..BuildOptions::default()
+    };
     let image = image::build_image(&module, &build, cache, &mut BuildReport::default())?;
     let baseline = scratch.path().join("do-nothing.elf");
     std::fs::write(&baseline, pvh::do_nothing_kernel())?;

@@ -373,10 +373,11 @@ pub fn compile_module(
     let compiled = catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
         .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
         .map_err(|e| format!("the compiler refused the module: {e}"))?;
+    let object = crate::image::merge_objects(compiled.objects).map_err(|e| format!("{e:#}"))?;
     if let Some(c) = cache {
-        let _ = c.put(&key, "o", &compiled.object);
+        let _ = c.put(&key, "o", &object);
     }
-    Ok(Arc::new(compiled.object))
+    Ok(Arc::new(object))
 }
 
 /// Run one script file.

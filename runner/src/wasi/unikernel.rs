@@ -97,6 +97,7 @@ fn boot(
 ) -> anyhow::Result<qemu::Run> {
     let build_options = BuildOptions {
         opt_level: options.opt_level,
+        ..BuildOptions::default()
     };
     let image = image::build_image(module, &build_options, &options.cache, build)?;
     let mut config = BootConfig::new(argv.to_vec())?;

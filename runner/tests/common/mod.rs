@@ -77,3 +77,40 @@ pub fn run(args: &[&str]) -> Ran {
         .output()
         .expect("cannot run hako"))
 }
+
+/// A `.wat` program large enough to be compiled in parallel parts: `n` functions of about
+/// 600 bytes each, function `i` calling `i - 1` (every part calls into the one before), all in
+/// a table. `_start` calls the last one through the table and exits 0 when the result is the
+/// one the chain must compute, else 1.
+pub fn large_program(n: usize) -> PathBuf {
+    let mut s = String::from(
+        "(module (import \"wasi_snapshot_preview1\" \"proc_exit\" (func (param i32)))\n\
+         (memory (export \"memory\") 1) (type $t (func (param i32) (result i32)))\n\
+         (table funcref (elem",
+    );
+    for i in 0..n {
+        s += &format!(" {}", i + 1);
+    }
+    s += "))\n";
+    let mut expected: i32 = 12345;
+    for i in 0..n {
+        s += "(func (type $t) local.get 0\n";
+        for k in 0..150 {
+            let c = ((i * 7 + k) % 1000) as i32;
+            expected ^= c;
+            s += &format!("i32.const {c} i32.xor\n");
+        }
+        if i > 0 {
+            s += &format!("call {i}\n");
+        }
+        s += ")\n";
+    }
+    s += &format!(
+        "(func (export \"_start\") (call 0 (i32.ne (i32.const {expected}) \
+         (call_indirect (type $t) (i32.const 12345) (i32.const {})))))\n)",
+        n - 1
+    );
+    let path = tmp().join(format!("large{n}.wat"));
+    std::fs::write(&path, s).unwrap();
+    path
+}
