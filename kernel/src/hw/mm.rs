@@ -96,8 +96,20 @@ unsafe impl FrameAllocator<Size4KiB> for Alloc<'_> {
 pub struct MapError;
 
 /// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
-/// not executable.
+/// not executable. For memory the guest can see (linear memories).
 pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
+    map_fresh(start, len, true)
+}
+
+/// Like [`map_zeroed`] without clearing the frames: for kernel-private memory that is
+/// written before it is read and that no guest can address (the Wasm stack). Frames are
+/// never reused, so they hold at most what the boot loader left in RAM; skipping the clear
+/// keeps QEMU from faulting in every page of an 8 MiB stack at start-up.
+pub fn map_uncleared(start: u64, len: u64) -> Result<(), MapError> {
+    map_fresh(start, len, false)
+}
+
+fn map_fresh(start: u64, len: u64, zero: bool) -> Result<(), MapError> {
     // Enough frames for the pages and their page tables?
     let pages = len / PAGE;
     if free_frames() < pages + pages / 512 + 4 {
@@ -117,21 +129,25 @@ pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
         let mut addr = start;
         while addr < start + len {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
-            // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
-            // references yet.
-            unsafe {
-                core::ptr::write_bytes(
-                    frame.start_address().as_u64() as usize as *mut u8,
-                    0,
-                    PAGE as usize,
-                )
-            };
+            if zero {
+                // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
+                // references yet.
+                unsafe {
+                    core::ptr::write_bytes(
+                        frame.start_address().as_u64() as usize as *mut u8,
+                        0,
+                        PAGE as usize,
+                    )
+                };
+            }
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
             // SAFETY: the page is in a kernel-owned virtual region (linear memories, Wasm
             // stack) that nothing else maps, and the frame is unused.
             let flush =
                 unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
-            flush.flush();
+            // The page was not present, and x86 caches no translation of a page that is
+            // not present: there is nothing to invalidate.
+            flush.ignore();
             addr += PAGE;
         }
         Ok(())

@@ -96,7 +96,7 @@ pub fn call(code: *const u8, vmctx: *mut VmContext, values: &mut [ValRaw]) -> Re
         return Err(TrapCode::NullReference);
     }
     if !STACK_MAPPED.load(Ordering::Relaxed) {
-        if super::mm::map_zeroed(STACK_LO, STACK_SIZE).is_err() {
+        if super::mm::map_uncleared(STACK_LO, STACK_SIZE).is_err() {
             super::fatal(format_args!("out of memory for the Wasm stack"));
         }
         STACK_MAPPED.store(true, Ordering::Relaxed);
