@@ -177,7 +177,7 @@ pub fn validate_with_features(wasm: &[u8], features: WasmFeatures) -> Result<(),
 /// Below this much function-body code (bytes of Wasm) a module is compiled as one part:
 /// splitting costs a thread, a target machine and the declarations of every function per
 /// part, and calls between parts cannot be inlined.
-pub const MIN_PART_BYTES: usize = 64 * 1024;
+pub const MIN_PART_BYTES: usize = 16 * 1024;
 
 /// Compiles a Wasm module to native code: one object, or several for a large module (see
 /// [`Compiled::objects`]).
