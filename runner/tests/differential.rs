@@ -35,9 +35,9 @@
 //!   exactly the spec tests' `nan:arithmetic` / `nan:canonical` patterns, and the check is
 //!   `hako_runner::spec::compare`'s. When Wasmtime's result is not a NaN, a NaN from hako
 //!   is a mismatch.
-//! - One known bug is tolerated (and counted in the summary line): see
-//!   [`is_known_snan_fold`] and [`known_bug_snan_identity_folds`], which checks that the bug
-//!   is still there (it fails once the bug is fixed, so the tolerance cannot outlive it).
+//! - Nothing is tolerated. (LLVM's identity folds of a signalling NaN, `x * 1.0` -> `x`,
+//!   were a known bug found here; the compiler now hides such immediates from LLVM, and
+//!   [`snan_identity_operands_come_out_quiet`] keeps it fixed.)
 //!
 //! ## Shrinking and regressions
 //!
@@ -785,51 +785,13 @@ struct Verdict {
     statuses: Vec<(&'static str, Status)>,
 }
 
-/// hako's float result in a failure's `actual` (`(f32:7f800001)`), if it is one.
-fn reported_float(actual: &str) -> Option<u64> {
-    let hex = actual
-        .strip_prefix("(f32:")
-        .or_else(|| actual.strip_prefix("(f64:"))?
-        .strip_suffix(')')?;
-    u64::from_str_radix(hex, 16).ok()
-}
-
-/// KNOWN BUG (see [`known_bug_snan_identity_folds`]): LLVM folds `x * 1.0`, `x / 1.0`,
-/// `x + -0.0`, `x - 0.0` to `x`, `x * -1.0`, `x / -1.0`, `-0.0 - x` to `-x` (and `min`/`max`,
-/// whose NaN path is `x + y`, with them) even when `x` is a signalling NaN, which must come
-/// out quiet in Wasm. It takes an immediate (or a constant LLVM propagated) to happen, so
-/// this tolerates exactly that outcome: an arithmetic operator with immediates whose result
-/// is a signalling NaN operand, or its negation, unchanged.
-fn is_known_snan_fold(call: &Call, form: &str, actual: &str) -> bool {
-    let def = call.def();
-    let name = def.name.rsplit('.').next().unwrap_or_default();
-    let Some(bits) = reported_float(actual) else {
-        return false;
-    };
-    let t = def.result;
-    let sign = if t.is_32() { 1u64 << 31 } else { 1u64 << 63 };
-    let quiet = if t.is_32() { 1u64 << 22 } else { 1u64 << 51 };
-    call.consts != 0
-        && form.ends_with("with immediates")
-        && matches!(name, "add" | "sub" | "mul" | "div" | "min" | "max")
-        && t.is_nan(bits)
-        && bits & quiet == 0
-        && call.args.iter().any(|&a| a == bits || a ^ sign == bits)
-}
-
 impl Verdict {
-    /// One line per compiled form that failed (leaving out the known bug of
-    /// [`is_known_snan_fold`] unless `strict`).
-    fn failures(&self, call: &Call, strict: bool) -> Vec<String> {
+    /// One line per compiled form that failed.
+    fn failures(&self, call: &Call) -> Vec<String> {
         self.statuses
             .iter()
             .filter_map(|(form, status)| match status {
                 Status::Passed => None,
-                Status::Failed { actual, .. }
-                    if !strict && is_known_snan_fold(call, form, actual) =>
-                {
-                    None
-                }
                 Status::Failed { expected, actual } => Some(format!(
                     "{call:?} at {form}: hako {actual}, wasmtime {} (expected {expected})",
                     show_oracle(call, self.oracle)
@@ -1002,12 +964,11 @@ impl Harness {
         }
     }
 
-    /// Every failure among `calls` (all of them must have been run); `strict` counts the
-    /// known bug of [`is_known_snan_fold`] too.
-    fn failures(&self, calls: &[Call], strict: bool) -> Vec<String> {
+    /// Every failure among `calls` (all of them must have been run).
+    fn failures(&self, calls: &[Call]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for c in calls {
-            for f in self.seen[c].failures(c, strict) {
+            for f in self.seen[c].failures(c) {
                 if !out.contains(&f) {
                     out.push(f);
                 }
@@ -1056,7 +1017,7 @@ fn differential(name: &'static str) {
             }
             harness.run(&calls);
         }
-        let failures = harness.failures(&calls, false);
+        let failures = harness.failures(&calls);
         if failures.is_empty() {
             return Ok(());
         }
@@ -1074,14 +1035,8 @@ fn differential(name: &'static str) {
         Err(TestCaseError::fail(failures.join("\n")))
     });
     let (harness, _) = state.into_inner().unwrap();
-    let known = harness
-        .seen
-        .iter()
-        .filter(|(c, v)| v.failures(c, true).len() > v.failures(c, false).len())
-        .count();
     eprintln!(
-        "differential {name}: {} boots, {} distinct invocations ({known} tolerated as the \
-         known sNaN-fold bug), {:.1} s",
+        "differential {name}: {} boots, {} distinct invocations, {:.1} s",
         harness.boots,
         harness.seen.len(),
         start.elapsed().as_secs_f64()
@@ -1130,7 +1085,7 @@ fn differential_conversions() {
 fn check_calls(group_name: &'static str, calls: &[Call]) {
     let mut harness = Harness::new(group_name);
     harness.run(calls);
-    let failures = harness.failures(calls, true);
+    let failures = harness.failures(calls);
     assert!(
         failures.is_empty(),
         "hako differs from Wasmtime:\n{}",
@@ -1187,23 +1142,18 @@ fn regressions_float() {
     ] {
         calls.extend(every_form("f32", op, args));
     }
-    // With parameters only: see `known_bug_snan_identity_folds`.
-    calls.push(Call::new("f32", "f32.mul", &[SNAN, ONE]));
-    calls.push(Call::new("f32", "f32.min", &[SNAN, 0x8000_0000]));
+    calls.extend(every_form("f32", "f32.mul", &[SNAN, ONE]));
+    calls.extend(every_form("f32", "f32.min", &[SNAN, 0x8000_0000]));
     check_calls("f32", &calls);
 }
 
-/// KNOWN BUG, found by the differential tests: LLVM's identity folds keep a signalling NaN
-/// signalling (`f32.mul(sNaN, const 1.0)` returns the sNaN; Wasm requires a quiet NaN). LLVM
-/// is allowed to (its default floating-point environment treats sNaN as qNaN), so the
-/// compiler must stop it; until then the property tests tolerate exactly this outcome
-/// ([`is_known_snan_fold`]).
-///
-/// Checked both ways, like the expectations files: this test passes while the bug is there
-/// and FAILS once it is fixed, so that the tolerance and this test are removed (turn it into
-/// a plain regression test then).
+/// Found by the differential tests: LLVM folds `x * 1.0`, `x / 1.0`, `x + -0.0`, `x - 0.0`
+/// to `x` (`x * -1.0`, `x / -1.0`, `-0.0 - x` to `-x`, and `min`/`max`, whose NaN path is
+/// `x + y`, with them) even when `x` is a signalling NaN, which must come out quiet in
+/// Wasm. The compiler hides such immediates from LLVM (`opaque_identity` in the translator);
+/// these are the cases, in every form (parameters and immediates).
 #[test]
-fn known_bug_snan_identity_folds() {
+fn snan_identity_operands_come_out_quiet() {
     const SNAN: u64 = 0x7f80_0001;
     let mut calls = Vec::new();
     for (op, args) in [
@@ -1217,15 +1167,9 @@ fn known_bug_snan_identity_folds() {
         ("f32.min", &[SNAN, 0x8000_0000]),
         ("f32.max", &[SNAN, 0]),
     ] {
-        calls.push(Call::new("f32", op, args).with_consts(0b10));
-        calls.push(Call::new("f32", op, args).with_consts(0b11));
+        calls.extend(every_form("f32", op, args));
     }
-    let still_there = std::panic::catch_unwind(|| check_calls("f32", &calls)).is_err();
-    assert!(
-        still_there,
-        "the signalling-NaN identity-fold bug is fixed: remove `is_known_snan_fold` and make \
-         `known_bug_snan_identity_folds` a plain regression test"
-    );
+    check_calls("f32", &calls);
 }
 
 #[test]
