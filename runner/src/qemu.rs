@@ -56,10 +56,11 @@ impl Accel {
     /// Whether `/dev/kvm` opens read-write and is hardware KVM.
     ///
     /// Some nested hosts provide `/dev/kvm` through `kvm-pvm` (pagetable-based virtual
-    /// machines) instead of hardware virtualisation. It boots our kernel but cannot run SSE
-    /// instructions in the guest (the VM stops with an emulation error, and compiled Wasm uses
-    /// SSE for every float), and it starts a VM in about a second where TCG takes 50 ms. So
-    /// it does not count as usable; `--accel kvm` still selects it.
+    /// machines) instead of hardware virtualisation. It boots our kernel and runs small
+    /// programs (scalar float code included, checked on 2026-12-02), but it starts a VM in
+    /// about 1.4 s where TCG takes 50 ms, and larger programs hang under it (the Sightglass
+    /// `quicksort` never finishes; an earlier check saw the VM stop with an emulation error on
+    /// SSE code). So it does not count as usable; `--accel kvm` still selects it.
     pub fn kvm_usable() -> bool {
         let opens = std::fs::OpenOptions::new()
             .read(true)
