@@ -46,7 +46,37 @@ pub struct BenchArgs {
     pub no_cold_start: bool,
 }
 
+impl Default for BenchArgs {
+    /// What `hako bench` with no flags measures.
+    fn default() -> Self {
+        BenchArgs {
+            filter: None,
+            json: None,
+            iterations: 3,
+            opt_level: hako_compiler::OptLevel::O2,
+            suite: None,
+            wasi_suite: None,
+            timeout: 600,
+            no_run: false,
+            no_compile: false,
+            no_o0: false,
+            no_cold_start: false,
+        }
+    }
+}
+
 pub fn main(args: BenchArgs) -> Result<i32> {
+    let report = measure(&args)?;
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(0)
+}
+
+/// Everything `args` asks for, with progress on stderr.
+pub fn measure(args: &BenchArgs) -> Result<Report> {
     let options = Options {
         iterations: args.iterations.max(1),
         opt_level: args.opt_level,
@@ -107,11 +137,5 @@ pub fn main(args: BenchArgs) -> Result<i32> {
         super::cold_start(options.iterations.max(5), options.opt_level, &cache).map(Some)
     };
 
-    let report = Report::new(&options, runs, compile, cold);
-    print!("{}", report.table());
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(0)
+    Ok(Report::new(&options, runs, compile, cold))
 }

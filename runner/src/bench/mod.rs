@@ -578,6 +578,34 @@ impl Report {
         }
     }
 
+    /// One line: the geometric mean, the compile ratios, the cold start.
+    pub fn summary(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        let mut parts = vec![format!(
+            "run time: geomean ratio wasmtime/hako {} over {} program(s), {} excluded (hako on QEMU {})",
+            opt(self.geomean_ratio),
+            self.runs.len() - self.excluded.len(),
+            self.excluded.len(),
+            self.accel.to_uppercase()
+        )];
+        if let Some(c) = &self.compile_summary {
+            parts.push(format!(
+                "compile throughput hako/wasmtime: {:.3} at -{}, {} at -O0 ({} programs)",
+                c.ratio,
+                self.opt_level,
+                opt(c.ratio_o0),
+                c.programs
+            ));
+        }
+        if let Some(c) = &self.cold_start {
+            parts.push(format!(
+                "cold start hello/do-nothing kernel: {:.3} ({:.1} ms vs {:.1} ms), hello image {} bytes",
+                c.ratio, c.hello_median_ms, c.baseline_median_ms, c.hello_image_bytes
+            ));
+        }
+        parts.join("; ")
+    }
+
     /// The human-readable table.
     pub fn table(&self) -> String {
         use std::fmt::Write;

@@ -15,8 +15,8 @@ pub struct ReportArgs {
     /// Earlier report.json files (`DIR/*.json` and `DIR/*/report.json`) for the trend chart.
     #[arg(long, value_name = "DIR")]
     pub history: Option<PathBuf>,
-    /// Also run the benchmarks. There is no `hako bench` yet: the report records "not
-    /// available yet" instead of numbers.
+    /// Also run the benchmarks (`hako bench` with its defaults: tens of minutes under TCG)
+    /// and keep their summary and results.
     #[arg(long)]
     pub bench: bool,
     /// Do not run the suites: render the four files from this earlier report.json.

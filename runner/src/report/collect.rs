@@ -260,11 +260,19 @@ pub fn functions(
         .collect()
 }
 
-/// The benchmarks' entry: there is no `hako bench` yet.
+/// The benchmarks' entry: `hako bench` with its default settings.
 pub fn benchmarks() -> Benchmarks {
-    Benchmarks {
-        available: false,
-        note: NO_BENCH.to_string(),
+    match crate::bench::cli::measure(&crate::bench::cli::BenchArgs::default()) {
+        Ok(report) => Benchmarks {
+            available: true,
+            note: report.summary(),
+            result: serde_json::to_value(&report).ok(),
+        },
+        Err(e) => Benchmarks {
+            available: false,
+            note: format!("benchmarks: could not run: {e:#}"),
+            result: None,
+        },
     }
 }
 

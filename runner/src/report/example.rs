@@ -281,6 +281,7 @@ pub fn synthetic() -> Report {
         benchmarks: Some(Benchmarks {
             available: false,
             note: NO_BENCH.into(),
+            result: None,
         }),
         notes: vec![],
     }

@@ -596,11 +596,38 @@ pub fn render(report: &Report, history: Option<&[Point]>) -> String {
     }
 
     if let Some(b) = &report.benchmarks {
-        let _ = writeln!(
+        let _ = write!(
             h,
-            "<section id=\"benchmarks\"><h2>Benchmarks</h2><p>{}</p></section>",
+            "<section id=\"benchmarks\"><h2>Benchmarks</h2><p>{}</p>",
             esc(&b.note)
         );
+        let runs = b
+            .result
+            .as_ref()
+            .and_then(|r| r.get("runs"))
+            .and_then(|r| r.as_array());
+        if let Some(runs) = runs.filter(|r| !r.is_empty()) {
+            h.push_str(
+                "<table><thead><tr><th>program</th><th>hako median (ms)</th>\
+                 <th>Wasmtime median (ms)</th><th>ratio (&gt;1: hako faster)</th></tr></thead><tbody>",
+            );
+            let num = |v: Option<&serde_json::Value>| {
+                v.and_then(|v| v.as_f64())
+                    .map_or("-".to_string(), |v| format!("{v:.3}"))
+            };
+            for r in runs {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(r.get("name").and_then(|n| n.as_str()).unwrap_or("?")),
+                    num(r.pointer("/hako/median_ms")),
+                    num(r.pointer("/wasmtime/median_ms")),
+                    num(r.get("ratio")),
+                );
+            }
+            h.push_str("</tbody></table>");
+        }
+        h.push_str("</section>\n");
     }
     if !report.notes.is_empty() {
         h.push_str("<section id=\"notes\"><h2>Notes</h2><ul>");

@@ -15,8 +15,8 @@
 //! - `junit.xml`: one `<testsuite>` per suite, one `<testcase>` per file or program
 //!   ([`junit`]).
 //!
-//! Benchmarks: there is no `hako bench` yet, so `--bench` records "not available yet" in the
-//! report instead of numbers.
+//! Benchmarks: `--bench` runs `hako bench` (all of it, default settings) and keeps its
+//! summary line and its whole JSON result in the report.
 //!
 //! "Per proposal" groups `proposals/<name>/…` files by proposal name, `legacy/…` as
 //! `legacy`, and the top-level files by their tier (see [`group_of`]).
@@ -302,11 +302,15 @@ impl WasiFunction {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Benchmarks {
     pub available: bool,
+    /// One line: the summary of `hako bench`, or why there are no numbers.
     pub note: String,
+    /// The whole `hako bench --json` result, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
-/// The message `--bench` records until `hako bench` exists.
-pub const NO_BENCH: &str = "benchmarks: not available yet (there is no `hako bench`)";
+/// The message of an example report without benchmarks.
+pub const NO_BENCH: &str = "benchmarks: not run";
 
 /// The group of a spec file: `proposals/<name>/…` is `<name>`, `legacy/…` is `legacy`, a
 /// top-level file is its tier's name.
