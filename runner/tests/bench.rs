@@ -63,6 +63,14 @@ fn bench_noop_in_both_runtimes() {
         assert!(json.get(key).is_some(), "no `{key}` in {json}");
     }
     assert_eq!(json["runs"][0]["name"], "noop");
+    let summary = report.summary();
+    for part in [
+        "run time: geomean ratio",
+        "compile throughput",
+        "cold start",
+    ] {
+        assert!(summary.contains(part), "no `{part}` in {summary}");
+    }
     let table = report.table();
     for line in ["noop", "geomean ratio", "Compile throughput", "Cold start"] {
         assert!(table.contains(line), "no `{line}` in:\n{table}");

@@ -176,3 +176,30 @@ fn partial_is_told_apart() {
     assert_eq!(unknown[0].status, FunctionStatus::Unknown);
     assert_eq!(unknown[1].status, FunctionStatus::Partial);
 }
+
+#[test]
+fn benchmark_results_are_shown_per_program() {
+    let mut r = example::synthetic();
+    r.benchmarks = Some(Benchmarks {
+        available: true,
+        note: "run time: geomean ratio wasmtime/hako 1.250".into(),
+        result: Some(serde_json::json!({
+            "runs": [{
+                "name": "quick<sort>",
+                "hako": {"median_ms": 2.0},
+                "wasmtime": {"median_ms": 2.5},
+                "ratio": 1.25
+            }]
+        })),
+    });
+    let page = html::render(&r, None);
+    assert!(page.contains("run time: geomean ratio wasmtime/hako 1.250"));
+    assert!(page
+        .contains("<tr><td>quick&lt;sort&gt;</td><td>2.000</td><td>2.500</td><td>1.250</td></tr>"));
+    let json = serde_json::to_string(&r).unwrap();
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        back.benchmarks.unwrap().result.unwrap()["runs"][0]["ratio"],
+        1.25
+    );
+}
