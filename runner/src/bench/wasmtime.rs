@@ -2,7 +2,7 @@
 //! no epoch interruption), `wasi-common`, the program's folder preopened as `.`, and
 //! `bench.start`/`bench.end` defined with [`Linker::func_wrap`] taking [`Instant::now`].
 
-use std::io::{Read, Seek, SeekFrom};
+use crate::wasi::oracle::read_back;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -57,17 +57,10 @@ pub fn run(module: &Module, argv: &[String], dir: &Path) -> WasmtimeRun {
         Ok(r) => r,
         Err(e) => (Err(e), None),
     };
-    let bytes = |file: &mut std::fs::File| {
-        let mut out = Vec::new();
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| file.read_to_end(&mut out))
-            .map(|_| out)
-            .unwrap_or_default()
-    };
     WasmtimeRun {
         status,
-        stdout: bytes(&mut stdout),
-        stderr: bytes(&mut stderr),
+        stdout: read_back(&mut stdout),
+        stderr: read_back(&mut stderr),
         measured,
     }
 }

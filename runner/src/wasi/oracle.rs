@@ -88,18 +88,20 @@ pub fn run(
     };
     let ending = execute(wasm, argv, env, root, timeout, &stdout, &stderr)
         .unwrap_or_else(|message| Ending::Error { message });
-    let bytes = |file: &mut std::fs::File| {
-        let mut out = Vec::new();
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| file.read_to_end(&mut out))
-            .map(|_| out)
-            .unwrap_or_default()
-    };
     OracleRun {
         ending,
-        stdout: bytes(&mut stdout),
-        stderr: bytes(&mut stderr),
+        stdout: read_back(&mut stdout),
+        stderr: read_back(&mut stderr),
     }
+}
+
+/// Everything written to a temporary output file (empty when it cannot be read back).
+pub(crate) fn read_back(file: &mut std::fs::File) -> Vec<u8> {
+    let mut out = Vec::new();
+    file.seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_end(&mut out))
+        .map(|_| out)
+        .unwrap_or_default()
 }
 
 fn execute(
