@@ -263,7 +263,10 @@ fn partition(info: &module::ModuleInfo<'_>, parts: usize) -> Vec<std::ops::Range
             acc = 0;
         }
     }
-    ranges.push(start..end);
+    // A last function larger than the target can leave nothing for the last part.
+    if start < end || ranges.is_empty() {
+        ranges.push(start..end);
+    }
     ranges
 }
 
@@ -416,4 +419,44 @@ fn target_machine(options: &Options) -> Result<TargetMachine> {
                 options.cpu
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module whose functions have these many `i32.const 1 i32.xor` pairs (3 bytes each).
+    fn module(sizes: &[usize]) -> Vec<u8> {
+        let mut s = String::from("(module\n");
+        for n in sizes {
+            s += "(func (param i32) (result i32) local.get 0\n";
+            s += &"i32.const 1 i32.xor\n".repeat(*n);
+            s += ")\n";
+        }
+        s += ")";
+        wat::parse_str(&s).unwrap()
+    }
+
+    fn ranges(sizes: &[usize], parts: usize) -> Vec<std::ops::Range<u32>> {
+        let wasm = module(sizes);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        partition(&info, parts)
+    }
+
+    #[test]
+    fn parts_cover_every_function_once_and_none_is_empty() {
+        let big = MIN_PART_BYTES; // about 3 * MIN_PART_BYTES bytes
+                                  // Small modules are one part whatever the thread count.
+        assert_eq!(ranges(&[10, 10], 8), vec![0..2]);
+        assert_eq!(ranges(&[], 8), vec![0..0]);
+        // A large last function would leave the last part empty.
+        assert_eq!(ranges(&[10, big], 2), vec![0..2]);
+        let r = ranges(&[big / 2, big / 2, big / 2, big / 2, big / 2, big / 2], 3);
+        assert_eq!(r, vec![0..2, 2..4, 4..6]);
+        let r = ranges(&[big, 10, 10, big, 10], 2);
+        assert_eq!(r.first().unwrap().start, 0);
+        assert_eq!(r.last().unwrap().end, 5);
+        assert!(r.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(r.iter().all(|p| !p.is_empty()));
+    }
 }
