@@ -371,7 +371,7 @@ fn large_module(n: usize) -> String {
     }
     s += "))\n";
     for i in 0..n {
-        s += &format!("(func (param i32) (result i32) local.get 0\n");
+        s += "(func (param i32) (result i32) local.get 0\n";
         for k in 0..150 {
             s += &format!("i32.const {} i32.xor\n", (i * 7 + k) % 100);
         }
