@@ -136,7 +136,8 @@ extern "C" {
 }
 
 fn ist_stack() -> VirtAddr {
-    let stack = Box::leak(vec![0u8; IST_STACK].into_boxed_slice());
+    // Not cleared: a stack is written before it is read.
+    let stack = Box::leak(Box::<[u8]>::new_uninit_slice(IST_STACK));
     VirtAddr::from_ptr(stack.as_ptr_range().end).align_down(16u64)
 }
 

@@ -2,15 +2,16 @@
 //!
 //! Physical memory below 4 GiB is identity-mapped by the boot page tables (2 MiB pages), so
 //! a frame's physical address is also a usable virtual address. Only frames below 4 GiB are
-//! used. Linear memories and the Wasm stack are mapped with 4 KiB pages above 512 GiB through
-//! an [`OffsetPageTable`] with offset 0.
+//! used. Linear memories (4 KiB pages) and the Wasm stack (2 MiB pages, frames cut from the
+//! top of RAM) are mapped above 512 GiB through an [`OffsetPageTable`] with offset 0.
 
 use super::boot::{MemMapEntry, E820_RAM};
 use super::Global;
 use linked_list_allocator::LockedHeap;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size2MiB,
+    Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -18,6 +19,7 @@ use x86_64::{PhysAddr, VirtAddr};
 static HEAP: LockedHeap = LockedHeap::empty();
 
 const PAGE: u64 = 4096;
+const HUGE_PAGE: u64 = 2 << 20;
 const MAX_REGIONS: usize = 32;
 const IDENTITY_LIMIT: u64 = 4 << 30;
 
@@ -91,6 +93,24 @@ unsafe impl FrameAllocator<Size4KiB> for Alloc<'_> {
     }
 }
 
+impl Frames {
+    /// A 2 MiB-aligned run of `len` bytes (a multiple of 2 MiB), cut from the top of the
+    /// first region that holds one; what lies above it up to the region's end is given up.
+    /// Taken from the top so that the 4 KiB frames, which are handed out from the bottom,
+    /// stay together.
+    fn take_huge(&mut self, len: u64) -> Option<u64> {
+        self.regions[..self.count].iter_mut().find_map(|(s, e)| {
+            let top = *e & !(HUGE_PAGE - 1);
+            let lo = top.checked_sub(len)?;
+            if lo < *s {
+                return None;
+            }
+            *e = lo;
+            Some(lo)
+        })
+    }
+}
+
 /// Could not map: out of frames, or the page was mapped already.
 #[derive(Debug, Clone, Copy)]
 pub struct MapError;
@@ -98,18 +118,49 @@ pub struct MapError;
 /// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
 /// not executable. For memory the guest can see (linear memories).
 pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
-    map_fresh(start, len, true)
+    map_fresh(start, len)
 }
 
-/// Like [`map_zeroed`] without clearing the frames: for kernel-private memory that is
-/// written before it is read and that no guest can address (the Wasm stack). Frames are
-/// never reused, so they hold at most what the boot loader left in RAM; skipping the clear
-/// keeps QEMU from faulting in every page of an 8 MiB stack at start-up.
-pub fn map_uncleared(start: u64, len: u64) -> Result<(), MapError> {
-    map_fresh(start, len, false)
+/// Map `[start, start + len)` (2 MiB-aligned) with 2 MiB pages to physically contiguous
+/// frames that are not cleared, readable, writable and not executable: for kernel-private
+/// memory that is written before it is read and that no guest can address (the Wasm
+/// stack). Frames are never reused, so they hold at most what the boot loader left in RAM.
+/// A handful of page-table entries instead of one per 4 KiB page, and the frames a program
+/// never touches stay untouched: at boot this keeps QEMU from clearing host memory for the
+/// page tables of an 8 MiB stack spread over its frames.
+pub fn map_uncleared_huge(start: u64, len: u64) -> Result<(), MapError> {
+    if start % HUGE_PAGE != 0 || len % HUGE_PAGE != 0 || free_frames() < 4 {
+        return Err(MapError);
+    }
+    FRAMES.with(|f| {
+        let base = f.take_huge(len).ok_or(MapError)?;
+        let mut alloc = Alloc(f);
+        let (l4_frame, _) = Cr3::read();
+        // SAFETY: as in `map_fresh`: CR3's PML4 is identity-mapped and not otherwise
+        // referenced while `FRAMES` is borrowed exclusively (single core).
+        let mut mapper = unsafe {
+            let l4 = &mut *(l4_frame.start_address().as_u64() as usize as *mut PageTable);
+            OffsetPageTable::new(l4, VirtAddr::new(0))
+        };
+        let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
+        let mut off = 0;
+        while off < len {
+            let page: Page<Size2MiB> = Page::containing_address(VirtAddr::new(start + off));
+            let frame: PhysFrame<Size2MiB> =
+                PhysFrame::containing_address(PhysAddr::new(base + off));
+            // SAFETY: the page is in a kernel-owned virtual region that nothing else maps,
+            // and the frames were just cut out of the free RAM.
+            let flush =
+                unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
+            // Not present before: nothing cached to invalidate.
+            flush.ignore();
+            off += HUGE_PAGE;
+        }
+        Ok(())
+    })
 }
 
-fn map_fresh(start: u64, len: u64, zero: bool) -> Result<(), MapError> {
+fn map_fresh(start: u64, len: u64) -> Result<(), MapError> {
     // Enough frames for the pages and their page tables?
     let pages = len / PAGE;
     if free_frames() < pages + pages / 512 + 4 {
@@ -129,17 +180,15 @@ fn map_fresh(start: u64, len: u64, zero: bool) -> Result<(), MapError> {
         let mut addr = start;
         while addr < start + len {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
-            if zero {
-                // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
-                // references yet.
-                unsafe {
-                    core::ptr::write_bytes(
-                        frame.start_address().as_u64() as usize as *mut u8,
-                        0,
-                        PAGE as usize,
-                    )
-                };
-            }
+            // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
+            // references yet.
+            unsafe {
+                core::ptr::write_bytes(
+                    frame.start_address().as_u64() as usize as *mut u8,
+                    0,
+                    PAGE as usize,
+                )
+            };
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
             // SAFETY: the page is in a kernel-owned virtual region (linear memories, Wasm
             // stack) that nothing else maps, and the frame is unused.

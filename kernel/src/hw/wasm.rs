@@ -12,9 +12,10 @@ use hako_abi::script::ImageManifest;
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::{MemoryDef, ValRaw, VmContext};
 
-/// The Wasm stack: 8 MiB, with a 1 MiB unmapped guard region below it.
+/// The Wasm stack: 8 MiB (mapped with 2 MiB pages), with a 2 MiB unmapped guard region
+/// below it.
 const STACK_REGION: u64 = 0x80_0000_0000;
-const STACK_GUARD: u64 = 1 << 20;
+const STACK_GUARD: u64 = 2 << 20;
 const STACK_SIZE: u64 = 8 << 20;
 const STACK_LO: u64 = STACK_REGION + STACK_GUARD;
 const STACK_TOP: u64 = STACK_LO + STACK_SIZE;
@@ -96,7 +97,7 @@ pub fn call(code: *const u8, vmctx: *mut VmContext, values: &mut [ValRaw]) -> Re
         return Err(TrapCode::NullReference);
     }
     if !STACK_MAPPED.load(Ordering::Relaxed) {
-        if super::mm::map_uncleared(STACK_LO, STACK_SIZE).is_err() {
+        if super::mm::map_uncleared_huge(STACK_LO, STACK_SIZE).is_err() {
             super::fatal(format_args!("out of memory for the Wasm stack"));
         }
         STACK_MAPPED.store(true, Ordering::Relaxed);
