@@ -6,7 +6,6 @@
 //! call with a trap (see [`super::wasm`]) or reports a panic and exits.
 
 use alloc::boxed::Box;
-use alloc::vec;
 use core::arch::{asm, global_asm};
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::load_tss;
