@@ -115,12 +115,6 @@ impl Frames {
 #[derive(Debug, Clone, Copy)]
 pub struct MapError;
 
-/// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
-/// not executable. For memory the guest can see (linear memories).
-pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
-    map_fresh(start, len)
-}
-
 /// Map `[start, start + len)` (2 MiB-aligned) with 2 MiB pages to physically contiguous
 /// frames that are not cleared, readable, writable and not executable: for kernel-private
 /// memory that is written before it is read and that no guest can address (the Wasm
@@ -132,17 +126,9 @@ pub fn map_uncleared_huge(start: u64, len: u64) -> Result<(), MapError> {
     if start % HUGE_PAGE != 0 || len % HUGE_PAGE != 0 || free_frames() < 4 {
         return Err(MapError);
     }
-    FRAMES.with(|f| {
+    with_mapper(|mapper, f| {
         let base = f.take_huge(len).ok_or(MapError)?;
         let mut alloc = Alloc(f);
-        let (l4_frame, _) = Cr3::read();
-        // SAFETY: as in `map_fresh`: CR3's PML4 is identity-mapped and not otherwise
-        // referenced while `FRAMES` is borrowed exclusively (single core).
-        let mut mapper = unsafe {
-            let l4 = &mut *(l4_frame.start_address().as_u64() as usize as *mut PageTable);
-            OffsetPageTable::new(l4, VirtAddr::new(0))
-        };
-        let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
         let mut off = 0;
         while off < len {
             let page: Page<Size2MiB> = Page::containing_address(VirtAddr::new(start + off));
@@ -151,7 +137,7 @@ pub fn map_uncleared_huge(start: u64, len: u64) -> Result<(), MapError> {
             // SAFETY: the page is in a kernel-owned virtual region that nothing else maps,
             // and the frames were just cut out of the free RAM.
             let flush =
-                unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
+                unsafe { mapper.map_to(page, frame, DATA, &mut alloc) }.map_err(|_| MapError)?;
             // Not present before: nothing cached to invalidate.
             flush.ignore();
             off += HUGE_PAGE;
@@ -160,23 +146,36 @@ pub fn map_uncleared_huge(start: u64, len: u64) -> Result<(), MapError> {
     })
 }
 
-fn map_fresh(start: u64, len: u64) -> Result<(), MapError> {
-    // Enough frames for the pages and their page tables?
-    let pages = len / PAGE;
-    if free_frames() < pages + pages / 512 + 4 {
-        return Err(MapError);
-    }
+/// Readable, writable, not executable.
+const DATA: PageTableFlags = PageTableFlags::PRESENT
+    .union(PageTableFlags::WRITABLE)
+    .union(PageTableFlags::NO_EXECUTE);
+
+/// Run `body` with the active page tables and the frame allocator.
+fn with_mapper<R>(body: impl FnOnce(&mut OffsetPageTable<'_>, &mut Frames) -> R) -> R {
     FRAMES.with(|f| {
-        let mut alloc = Alloc(f);
         let (l4_frame, _) = Cr3::read();
         // SAFETY: CR3 holds the active PML4, identity-mapped (offset 0) like every page table
-        // frame, and no other reference to it exists while this function runs (single core,
+        // frame, and no other reference to it exists while `body` runs (single core,
         // `FRAMES` is borrowed exclusively).
         let mut mapper = unsafe {
             let l4 = &mut *(l4_frame.start_address().as_u64() as usize as *mut PageTable);
             OffsetPageTable::new(l4, VirtAddr::new(0))
         };
-        let flags = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::NO_EXECUTE;
+        body(&mut mapper, f)
+    })
+}
+
+/// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
+/// not executable. For memory the guest can see (linear memories).
+pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
+    // Enough frames for the pages and their page tables?
+    let pages = len / PAGE;
+    if free_frames() < pages + pages / 512 + 4 {
+        return Err(MapError);
+    }
+    with_mapper(|mapper, f| {
+        let mut alloc = Alloc(f);
         let mut addr = start;
         while addr < start + len {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
@@ -190,10 +189,10 @@ fn map_fresh(start: u64, len: u64) -> Result<(), MapError> {
                 )
             };
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
-            // SAFETY: the page is in a kernel-owned virtual region (linear memories, Wasm
-            // stack) that nothing else maps, and the frame is unused.
+            // SAFETY: the page is in a kernel-owned virtual region (linear memories) that
+            // nothing else maps, and the frame is unused.
             let flush =
-                unsafe { mapper.map_to(page, frame, flags, &mut alloc) }.map_err(|_| MapError)?;
+                unsafe { mapper.map_to(page, frame, DATA, &mut alloc) }.map_err(|_| MapError)?;
             // The page was not present, and x86 caches no translation of a page that is
             // not present: there is nothing to invalidate.
             flush.ignore();
