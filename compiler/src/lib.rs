@@ -29,6 +29,7 @@ mod ctx;
 mod descriptor;
 mod env;
 mod error;
+mod merge;
 mod module;
 mod stack;
 mod trampoline;
@@ -47,6 +48,7 @@ use inkwell::OptimizationLevel;
 use wasmparser::{Validator, WasmFeatures};
 
 pub use error::CompileError;
+pub use merge::merge_objects;
 use error::{internal, Result};
 
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
@@ -153,12 +155,20 @@ impl Default for Options {
 pub struct Compiled {
     /// x86_64 ELF relocatable objects: one, or one per part of a module compiled in
     /// parallel (see [`compile`]). Together they define the descriptor and need each other:
-    /// link all of them (or merge them with `ld.lld -r`).
+    /// link all of them, or merge them into one with [`Compiled::into_object`].
     pub objects: Vec<Vec<u8>>,
     /// The optimised LLVM IR, when [`Options::emit_ir`] asked for it.
     pub llvm_ir: Option<String>,
     /// The descriptor symbol the object defines (`<prefix>_module`).
     pub descriptor_symbol: String,
+}
+
+impl Compiled {
+    /// The module as one relocatable object: the parts merged in process (see
+    /// [`merge_objects`]).
+    pub fn into_object(self) -> Result<Vec<u8>, CompileError> {
+        merge_objects(self.objects)
+    }
 }
 
 /// Validates `wasm` as a Wasm 2.0 module.

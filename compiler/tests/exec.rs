@@ -419,3 +419,62 @@ int main(void) {
     assert_eq!(output, "Hello, world! 42 xxx 99 3.142\n");
     assert_eq!(outcome, Outcome::Exit(7));
 }
+
+/// A module large enough to be compiled in parts runs the same as one part once the parts
+/// are merged into one object: calls, indirect calls and constants cross part boundaries.
+#[test]
+fn a_module_compiled_in_parts_runs_from_the_merged_object() {
+    const N: u32 = 300;
+    let key = |i: u32| (0..150u32).fold(0u32, |k, j| k ^ ((i * 7 + j) % 100));
+    let mut src = String::from("(module (table funcref (elem");
+    for i in 0..N {
+        src += &format!(" {i}");
+    }
+    src += "))\n(memory 1) (data (i32.const 16) \"\\2a\")\n";
+    // Function `i` xors its argument with its constants and calls `i - 1`.
+    for i in 0..N {
+        src += "(func (param i32) (result i32) local.get 0\n";
+        for j in 0..150 {
+            src += &format!("i32.const {} i32.xor\n", (i * 7 + j) % 100);
+        }
+        if i > 0 {
+            src += &format!("call {}\n", i - 1);
+        }
+        src += ")\n";
+    }
+    src += &format!(
+        r#"(func (export "last") (param i32) (result i32) local.get 0 call {last})
+  (func (export "dispatch") (param i32 i32) (result i32)
+    local.get 1 local.get 0 call_indirect (param i32) (result i32))
+  (func (export "scaled") (param i32) (result i32)
+    local.get 0 f64.convert_i32_s f64.const 1.5 f64.mul i32.trunc_f64_s
+    i32.const 16 i32.load8_u i32.add))"#,
+        last = N - 1
+    );
+    let wasm = wat::parse_str(&src).unwrap();
+    let expected = |i: u32, x: u32| (0..=i).fold(x, |acc, k| acc ^ key(k));
+    for threads in [1, 3] {
+        let mut instance = Instance::with_options(
+            &wasm,
+            &Options {
+                threads,
+                opt_level: OptLevel::O0,
+                ..Options::default()
+            },
+        );
+        let x = 0x1234_5678u32;
+        assert_eq!(
+            instance.call1("last", &[ValRaw::from_u32(x)]),
+            Ok(u64::from(expected(N - 1, x))),
+            "-j {threads}"
+        );
+        for index in [0, N / 2, N - 1] {
+            assert_eq!(
+                instance.call1("dispatch", &[v32(index as i32), ValRaw::from_u32(x)]),
+                Ok(u64::from(expected(index, x))),
+                "-j {threads}: call_indirect {index}"
+            );
+        }
+        assert_eq!(instance.call1("scaled", &[v32(10)]), Ok(57), "-j {threads}");
+    }
+}

@@ -75,47 +75,12 @@ pub fn compile_object(
         return Ok((key, path));
     }
     let start = Instant::now();
-    let compiled = hako_compiler::compile(&module.wasm, &options.compiler_options())
+    let object = hako_compiler::compile(&module.wasm, &options.compiler_options())
+        .and_then(hako_compiler::Compiled::into_object)
         .with_context(|| format!("cannot compile {}", module.path))?;
-    let object = merge_objects(compiled.objects)?;
     report.compile_time = Some(start.elapsed());
     let path = cache.put(&key, "o", &object)?;
     Ok((key, path))
-}
-
-/// One relocatable object from the compiler's output: the parts of a module compiled in
-/// parallel (see `hako_compiler::compile`) are merged with `ld.lld -r`; their shared
-/// symbols stay hidden, so the object still exports only its descriptor.
-pub fn merge_objects(mut objects: Vec<Vec<u8>>) -> Result<Vec<u8>> {
-    if objects.len() == 1 {
-        return Ok(objects.pop().unwrap_or_default());
-    }
-    let dir = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let mut paths = Vec::with_capacity(objects.len());
-    for (i, object) in objects.iter().enumerate() {
-        let path = dir.path().join(format!("part{i}.o"));
-        std::fs::write(&path, object)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        paths.push(path);
-    }
-    let out = dir.path().join("merged.o");
-    let ld = tools::LINKER.find()?;
-    let output = Command::new(&ld)
-        .arg("-r")
-        .arg("-o")
-        .arg(&out)
-        .args(&paths)
-        .output()
-        .with_context(|| format!("cannot run {}", ld.display()))?;
-    if !output.status.success() {
-        bail!(
-            "merging the {} compiled parts with `{} -r` failed:\n{}",
-            objects.len(),
-            ld.display(),
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        );
-    }
-    std::fs::read(&out).with_context(|| format!("cannot read {}", out.display()))
 }
 
 /// Compile `module` and link it with the kernel into a bootable ELF image (from the cache when

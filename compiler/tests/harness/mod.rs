@@ -352,14 +352,10 @@ impl Instance {
 
     pub fn with_options(wasm: &[u8], options: &Options) -> Instance {
         let compiled = compile(wasm, options).unwrap_or_else(|e| panic!("{e}"));
-        // The harness loads one object: test modules are below the size at which a module
-        // is split into parts (or the test asks for one thread).
-        assert_eq!(
-            compiled.objects.len(),
-            1,
-            "the harness loads single-part modules"
-        );
-        let addr = load_object(&compiled.objects[0], &compiled.descriptor_symbol);
+        let symbol = compiled.descriptor_symbol.clone();
+        // A module compiled in parts is loaded as the one object they merge into.
+        let object = compiled.into_object().unwrap_or_else(|e| panic!("{e}"));
+        let addr = load_object(&object, &symbol);
         // SAFETY: `addr` is the loaded descriptor symbol; the mapping is never unmapped.
         let desc: &'static ModuleDescriptor = unsafe { &*(addr as *const ModuleDescriptor) };
         assert_eq!(desc.abi_version, hako_abi::ABI_VERSION);

@@ -359,7 +359,7 @@ pub fn compile_times(
         let start = Instant::now();
         match hako_compiler::compile(wasm, &options)
             .map_err(anyhow::Error::from)
-            .and_then(|c| image::merge_objects(c.objects))
+            .and_then(|c| c.into_object().map_err(anyhow::Error::from))
         {
             Ok(_) => Some(ms(start.elapsed())),
             Err(e) => {

@@ -373,7 +373,9 @@ pub fn compile_module(
     let compiled = catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
         .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
         .map_err(|e| format!("the compiler refused the module: {e}"))?;
-    let object = crate::image::merge_objects(compiled.objects).map_err(|e| format!("{e:#}"))?;
+    let object = compiled
+        .into_object()
+        .map_err(|e| format!("the compiler cannot merge its parts: {e}"))?;
     if let Some(c) = cache {
         let _ = c.put(&key, "o", &object);
     }
