@@ -520,6 +520,8 @@ pub struct Report {
     pub excluded: Vec<String>,
     pub compile: Vec<CompileReport>,
     pub compile_summary: Option<CompileSummary>,
+    /// The same per suite (`sightglass`, `wasi`), for the suites with programs.
+    pub compile_by_suite: Vec<(String, CompileSummary)>,
     pub cold_start: Option<ColdStart>,
     /// Why the cold start could not be measured.
     pub cold_start_error: Option<String>,
@@ -572,6 +574,13 @@ impl Report {
             runs,
             excluded,
             compile_summary: compile_summary(&compile),
+            compile_by_suite: ["wasi", "sightglass"]
+                .into_iter()
+                .filter_map(|suite| {
+                    let of: Vec<_> = compile.iter().filter(|r| r.suite == suite).cloned().collect();
+                    compile_summary(&of).map(|c| (suite.to_string(), c))
+                })
+                .collect(),
             compile,
             cold_start,
             cold_start_error,
@@ -678,6 +687,19 @@ impl Report {
                     s,
                     "  hako -O0: {o0:.3} MB/s   ratio (hako/wasmtime): {r:.3}"
                 );
+            }
+            if self.compile_by_suite.len() > 1 {
+                for (suite, c) in &self.compile_by_suite {
+                    let _ = writeln!(
+                        s,
+                        "  {suite} ({} programs, {:.2} MB): -{} ratio {:.3}, -O0 ratio {}",
+                        c.programs,
+                        c.wasm_bytes as f64 / 1e6,
+                        self.opt_level.trim_start_matches('-'),
+                        c.ratio,
+                        c.ratio_o0.map_or("-".to_string(), |r| format!("{r:.3}"))
+                    );
+                }
             }
             for r in self.compile.iter().filter(|r| r.error.is_some()) {
                 let _ = writeln!(
