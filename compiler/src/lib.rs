@@ -64,7 +64,7 @@ pub const FEATURES: WasmFeatures = WasmFeatures::WASM2;
 /// vectorised; what its translation mostly needs is Wasm locals in registers and the
 /// address arithmetic of linear-memory accesses folded. The default level does that with a
 /// short function pipeline and LLVM's fast instruction selector (FastISel) with the greedy
-/// register allocator: about 3x the compile speed of LLVM's own `-O2` for run times within a
+/// register allocator: about 4x the compile speed of LLVM's own `-O2` for run times within a
 /// few percent of it on the Sightglass programs (see CONTRIBUTING.md, "Optimisation levels").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptLevel {
