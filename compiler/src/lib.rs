@@ -49,8 +49,8 @@ use inkwell::OptimizationLevel;
 use wasmparser::{Validator, WasmFeatures};
 
 pub use error::CompileError;
-pub use merge::merge_objects;
 use error::{internal, Result};
+pub use merge::merge_objects;
 
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";

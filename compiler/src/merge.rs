@@ -15,8 +15,8 @@ use object::elf;
 use object::read::elf::{ElfFile64, SectionHeader as _};
 use object::write::{self, SectionId, SymbolId, SymbolSection};
 use object::{
-    Endianness, Object as _, ObjectSection as _, ObjectSymbol as _, RelocationTarget,
-    SectionFlags, SectionIndex, SectionKind, SymbolFlags, SymbolIndex, SymbolKind,
+    Endianness, Object as _, ObjectSection as _, ObjectSymbol as _, RelocationTarget, SectionFlags,
+    SectionIndex, SectionKind, SymbolFlags, SymbolIndex, SymbolKind,
 };
 
 use crate::error::{internal, Result};
@@ -230,5 +230,141 @@ impl Merger {
         self.out
             .write()
             .map_err(|e| internal(format!("writing the merged object: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+
+    /// A part that defines `defines` (hidden, in `.text`, 16 bytes of code and an 8-byte
+    /// constant in `.rodata.cst8`) and calls `calls` (undefined) from offset 4.
+    fn part(defines: &str, calls: &str) -> Vec<u8> {
+        let mut obj = write::Object::new(
+            object::BinaryFormat::Elf,
+            object::Architecture::X86_64,
+            Endianness::Little,
+        );
+        let text = obj.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        obj.append_section_data(text, &[0x90; 16], 16);
+        let cst = obj.add_section(
+            Vec::new(),
+            b".rodata.cst8".to_vec(),
+            SectionKind::ReadOnlyData,
+        );
+        obj.append_section_data(cst, &7u64.to_le_bytes(), 8);
+        obj.section_mut(cst).flags = SectionFlags::Elf {
+            sh_flags: u64::from(elf::SHF_ALLOC | elf::SHF_MERGE),
+        };
+        let hidden = SymbolFlags::Elf {
+            st_info: (elf::STB_GLOBAL << 4) | elf::STT_FUNC,
+            st_other: elf::STV_HIDDEN,
+        };
+        obj.add_symbol(write::Symbol {
+            name: defines.as_bytes().to_vec(),
+            value: 0,
+            size: 16,
+            kind: SymbolKind::Text,
+            scope: object::SymbolScope::Linkage,
+            weak: false,
+            section: SymbolSection::Section(text),
+            flags: hidden,
+        });
+        let callee = obj.add_symbol(write::Symbol {
+            name: calls.as_bytes().to_vec(),
+            value: 0,
+            size: 0,
+            kind: SymbolKind::Unknown,
+            scope: object::SymbolScope::Unknown,
+            weak: false,
+            section: SymbolSection::Undefined,
+            flags: SymbolFlags::None,
+        });
+        obj.add_relocation(
+            text,
+            write::Relocation {
+                offset: 4,
+                symbol: callee,
+                addend: -4,
+                flags: object::RelocationFlags::Elf {
+                    r_type: elf::R_X86_64_PLT32,
+                },
+            },
+        )
+        .unwrap();
+        let cst_symbol = obj.section_symbol(cst);
+        obj.add_relocation(
+            text,
+            write::Relocation {
+                offset: 8,
+                symbol: cst_symbol,
+                addend: 0,
+                flags: object::RelocationFlags::Elf {
+                    r_type: elf::R_X86_64_PC32,
+                },
+            },
+        )
+        .unwrap();
+        obj.write().unwrap()
+    }
+
+    #[test]
+    fn parts_that_call_each_other_merge_into_one_object_with_both_defined() {
+        let merged = merge_objects(vec![part("f", "g"), part("g", "f")]).unwrap();
+        let file = object::File::parse(&*merged).unwrap();
+        for name in ["f", "g"] {
+            let symbols: Vec<_> = file.symbols().filter(|s| s.name() == Ok(name)).collect();
+            assert_eq!(symbols.len(), 1, "one symbol `{name}`");
+            assert!(!symbols[0].is_undefined() && symbols[0].is_global());
+            assert!(matches!(symbols[0].flags(),
+                SymbolFlags::Elf { st_other, .. } if st_other == elf::STV_HIDDEN));
+        }
+        // Each part's sections are kept; every call now targets the other part's definition.
+        let texts: Vec<_> = file
+            .sections()
+            .filter(|s| s.name() == Ok(".text"))
+            .collect();
+        assert_eq!(texts.len(), 2);
+        for (text, callee) in texts.iter().zip(["g", "f"]) {
+            let relocations: Vec<_> = text.relocations().collect();
+            assert_eq!(relocations.len(), 2);
+            let (offset, call) = &relocations[0];
+            assert_eq!((*offset, call.addend()), (4, -4));
+            let RelocationTarget::Symbol(index) = call.target() else {
+                panic!("call target {:?}", call.target())
+            };
+            let target = file.symbol_by_index(index).unwrap();
+            assert_eq!(target.name(), Ok(callee));
+            assert_ne!(
+                target.section_index(),
+                Some(text.index()),
+                "{callee} is in the other part"
+            );
+        }
+        // A mergeable-constants section without an entry size in the output is plain data.
+        let cst = file
+            .sections()
+            .find(|s| s.name() == Ok(".rodata.cst8"))
+            .unwrap();
+        let object::SectionFlags::Elf { sh_flags } = cst.flags() else {
+            panic!()
+        };
+        assert_eq!(sh_flags & u64::from(elf::SHF_MERGE), 0);
+        assert_eq!(cst.data().unwrap(), 7u64.to_le_bytes());
+    }
+
+    #[test]
+    fn a_symbol_defined_by_two_parts_is_an_error_not_a_panic() {
+        let err = merge_objects(vec![part("f", "g"), part("f", "h")]).unwrap_err();
+        assert!(err.to_string().contains("two parts define `f`"), "{err}");
+        let err = merge_objects(vec![part("f", "g"), b"not an object".to_vec()]).unwrap_err();
+        assert!(err.to_string().contains("part 1"), "{err}");
+    }
+
+    #[test]
+    fn one_part_is_returned_as_it_is() {
+        let one = part("f", "g");
+        assert_eq!(merge_objects(vec![one.clone()]).unwrap(), one);
     }
 }

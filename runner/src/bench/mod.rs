@@ -577,7 +577,11 @@ impl Report {
             compile_by_suite: ["wasi", "sightglass"]
                 .into_iter()
                 .filter_map(|suite| {
-                    let of: Vec<_> = compile.iter().filter(|r| r.suite == suite).cloned().collect();
+                    let of: Vec<_> = compile
+                        .iter()
+                        .filter(|r| r.suite == suite)
+                        .cloned()
+                        .collect();
                     compile_summary(&of).map(|c| (suite.to_string(), c))
                 })
                 .collect(),
