@@ -236,7 +236,6 @@ impl Merger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 
     /// A part that defines `defines` (hidden, in `.text`, 16 bytes of code and an 8-byte
     /// constant in `.rodata.cst8`) and calls `calls` (undefined) from offset 4.
