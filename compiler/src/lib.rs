@@ -219,8 +219,8 @@ pub const MIN_PART_BYTES: usize = 16 * 1024;
 /// as [`Options::threads`] allows, each a contiguous range of functions of about the same code
 /// size, translated, optimised and compiled by its own thread in its own LLVM context. Part 0
 /// also holds the descriptor. Functions and trampolines that the parts share are hidden
-/// globals, so linking the parts together (`ld.lld -r`, or directly into an image) resolves
-/// them and still exports nothing but the descriptor.
+/// globals, so linking the parts together ([`Compiled::into_object`], or directly into an
+/// image) resolves them and still exports nothing but the descriptor.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError> {
     validate(wasm)?;
     let info = module::ModuleInfo::parse(wasm)?;
