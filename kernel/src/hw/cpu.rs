@@ -8,10 +8,10 @@
 use alloc::boxed::Box;
 use core::arch::{asm, global_asm};
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
-use x86_64::instructions::tables::load_tss;
+use x86_64::instructions::tables::{lidt, load_tss};
 use x86_64::registers::control::Cr2;
 use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
-use x86_64::structures::idt::InterruptDescriptorTable;
+use x86_64::structures::DescriptorTablePointer;
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::VirtAddr;
 
@@ -164,40 +164,83 @@ pub fn init() {
         load_tss(tss_sel);
     }
 
-    let idt = Box::leak(Box::new(InterruptDescriptorTable::new()));
-    macro_rules! set {
-        ($field:ident, $stub:ident, $ist:expr) => {
-            // SAFETY: the stub is a valid exception entry point (see the assembly above) and
-            // the IST index refers to a stack set in the TSS.
-            unsafe {
-                idt.$field
-                    .set_handler_addr(VirtAddr::new($stub as *const () as usize as u64))
-                    .set_stack_index($ist);
-            }
-        };
+    let idt = Box::leak(Box::new(Idt([Gate::MISSING; 32])));
+    for &(vector, stub, ist) in STUBS {
+        idt.0[usize::from(vector)] = Gate::new(stub as *const () as usize as u64, code.0, ist);
     }
-    set!(divide_error, hako_exc_0, OTHER_IST);
-    set!(debug, hako_exc_1, OTHER_IST);
-    set!(non_maskable_interrupt, hako_exc_2, OTHER_IST);
-    set!(breakpoint, hako_exc_3, OTHER_IST);
-    set!(overflow, hako_exc_4, OTHER_IST);
-    set!(bound_range_exceeded, hako_exc_5, OTHER_IST);
-    set!(invalid_opcode, hako_exc_6, OTHER_IST);
-    set!(device_not_available, hako_exc_7, OTHER_IST);
-    set!(double_fault, hako_exc_8, DOUBLE_FAULT_IST);
-    set!(invalid_tss, hako_exc_10, OTHER_IST);
-    set!(segment_not_present, hako_exc_11, OTHER_IST);
-    set!(stack_segment_fault, hako_exc_12, OTHER_IST);
-    set!(general_protection_fault, hako_exc_13, OTHER_IST);
-    set!(page_fault, hako_exc_14, PAGE_FAULT_IST);
-    set!(x87_floating_point, hako_exc_16, OTHER_IST);
-    set!(alignment_check, hako_exc_17, OTHER_IST);
-    set!(machine_check, hako_exc_18, OTHER_IST);
-    set!(simd_floating_point, hako_exc_19, OTHER_IST);
-    set!(virtualization, hako_exc_20, OTHER_IST);
-    set!(cp_protection_exception, hako_exc_21, OTHER_IST);
-    let idt: &'static InterruptDescriptorTable = idt;
-    idt.load();
+    let pointer = DescriptorTablePointer {
+        limit: (core::mem::size_of::<Idt>() - 1) as u16,
+        base: VirtAddr::from_ptr(idt as *const Idt),
+    };
+    // SAFETY: the IDT is leaked, so it lives forever; every present gate points at an
+    // exception stub (see the assembly above) with the kernel code segment loaded above and
+    // an IST index of a stack set in the TSS.
+    unsafe { lidt(&pointer) };
+}
+
+/// The exception vectors with a stub, their stubs and IST stacks (TSS indices). Filled in a
+/// loop rather than field by field: under TCG every instruction run once costs its
+/// translation, and this runs on every boot.
+const STUBS: &[(u8, unsafe extern "C" fn(), u16)] = &[
+    (0, hako_exc_0, OTHER_IST),
+    (1, hako_exc_1, OTHER_IST),
+    (2, hako_exc_2, OTHER_IST),
+    (3, hako_exc_3, OTHER_IST),
+    (4, hako_exc_4, OTHER_IST),
+    (5, hako_exc_5, OTHER_IST),
+    (6, hako_exc_6, OTHER_IST),
+    (7, hako_exc_7, OTHER_IST),
+    (8, hako_exc_8, DOUBLE_FAULT_IST),
+    (10, hako_exc_10, OTHER_IST),
+    (11, hako_exc_11, OTHER_IST),
+    (12, hako_exc_12, OTHER_IST),
+    (13, hako_exc_13, OTHER_IST),
+    (14, hako_exc_14, PAGE_FAULT_IST),
+    (16, hako_exc_16, OTHER_IST),
+    (17, hako_exc_17, OTHER_IST),
+    (18, hako_exc_18, OTHER_IST),
+    (19, hako_exc_19, OTHER_IST),
+    (20, hako_exc_20, OTHER_IST),
+    (21, hako_exc_21, OTHER_IST),
+];
+
+/// The 32 exception gates (the kernel enables no interrupts, so no other vector is used).
+#[repr(C, align(16))]
+struct Idt([Gate; 32]);
+
+/// A 64-bit interrupt gate (Intel SDM vol. 3, 6.14.1).
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    /// Bits 0..3: IST index + 1 (0: none); 8..12: type (0xE, interrupt gate); 15: present.
+    options: u16,
+    offset_mid: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+impl Gate {
+    const MISSING: Gate = Gate {
+        offset_low: 0,
+        selector: 0,
+        options: 0x0e00,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    };
+
+    fn new(handler: u64, selector: u16, ist: u16) -> Gate {
+        Gate {
+            offset_low: handler as u16,
+            selector,
+            options: 0x8e00 | (ist + 1),
+            offset_mid: (handler >> 16) as u16,
+            offset_high: (handler >> 32) as u32,
+            reserved: 0,
+        }
+    }
 }
 
 /// The Rust side of every exception stub.
