@@ -56,8 +56,7 @@ impl Merger {
             object::Architecture::X86_64,
             Endianness::Little,
         );
-        // Nothing in the parts needs the symbol-address-significance table LLVM emits; the
-        // final link can do without it.
+        // x86_64 ELF objects carry no `e_flags`.
         out.flags = object::FileFlags::None;
         Merger {
             out,

@@ -402,9 +402,11 @@ pub struct CompileSummary {
     pub ratio_o0: Option<f64>,
 }
 
-pub fn compile_summary(reports: &[CompileReport]) -> Option<CompileSummary> {
+pub fn compile_summary<'a>(
+    reports: impl IntoIterator<Item = &'a CompileReport>,
+) -> Option<CompileSummary> {
     let ok: Vec<_> = reports
-        .iter()
+        .into_iter()
         .filter(|r| r.hako_ms.is_some() && r.wasmtime_ms.is_some())
         .collect();
     if ok.is_empty() {
@@ -577,12 +579,8 @@ impl Report {
             compile_by_suite: ["wasi", "sightglass"]
                 .into_iter()
                 .filter_map(|suite| {
-                    let of: Vec<_> = compile
-                        .iter()
-                        .filter(|r| r.suite == suite)
-                        .cloned()
-                        .collect();
-                    compile_summary(&of).map(|c| (suite.to_string(), c))
+                    compile_summary(compile.iter().filter(|r| r.suite == suite))
+                        .map(|c| (suite.to_string(), c))
                 })
                 .collect(),
             compile,
@@ -699,7 +697,7 @@ impl Report {
                         "  {suite} ({} programs, {:.2} MB): -{} ratio {:.3}, -O0 ratio {}",
                         c.programs,
                         c.wasm_bytes as f64 / 1e6,
-                        self.opt_level.trim_start_matches('-'),
+                        self.opt_level,
                         c.ratio,
                         c.ratio_o0.map_or("-".to_string(), |r| format!("{r:.3}"))
                     );
