@@ -473,13 +473,17 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
             .with_context(|| format!("cannot start {}", qemu.display()))?,
     );
     let mut qemu_stderr = child.0.stderr.take().expect("stderr is piped");
+    // QEMU's stderr reaches end-of-file when QEMU exits: the reader's message is the exit
+    // notice `wait` blocks on, so the wall time ends with QEMU, not with a polling step.
+    let (eof_tx, eof_rx) = std::sync::mpsc::channel();
     let qemu_messages = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = qemu_stderr.read_to_string(&mut text);
+        let _ = eof_tx.send(());
         text
     });
 
-    let status = wait(&mut child, config.timeout)?;
+    let status = wait(&mut child, &eof_rx, config.timeout)?;
     let wall_time = start.elapsed();
     let stdout = stdout.finish()?;
     let stderr = stderr.finish()?;
@@ -501,10 +505,19 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     })
 }
 
-/// Wait for QEMU to exit, polling so that the timeout can kill it. `None` means timed out.
-fn wait(child: &mut Child, timeout: Duration) -> Result<Option<ExitStatus>> {
+/// Wait for QEMU to exit or kill it at the timeout; `None` means timed out.
+///
+/// Blocks until QEMU's stderr closes (`stderr_eof`), which it does when it exits, then reaps
+/// it; should QEMU close stderr and live on, polls for the exit until the deadline.
+fn wait(
+    child: &mut Child,
+    stderr_eof: &std::sync::mpsc::Receiver<()>,
+    timeout: Duration,
+) -> Result<Option<ExitStatus>> {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_micros(200);
+    // `Disconnected` (the reader panicked) is treated like end-of-file: fall back to polling.
+    let _ = stderr_eof.recv_timeout(timeout);
+    let mut pause = Duration::from_micros(50);
     loop {
         if let Some(status) = child.0.try_wait().context("waiting for QEMU")? {
             return Ok(Some(status));
