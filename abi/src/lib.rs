@@ -41,7 +41,7 @@ pub mod wasi;
 
 /// Bumped whenever a layout or protocol in this crate changes incompatibly. The compiler
 /// writes it into every [`module::ModuleDescriptor`]; the kernel refuses other versions.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Value type codes, as in the Wasm binary format. Used in function types and global types
 /// of the descriptor.

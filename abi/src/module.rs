@@ -11,6 +11,8 @@
 //! `memories` and `globals` describe the *defined* entities only; their index is the Wasm
 //! index minus the number of imports of that kind.
 
+use crate::vm::{FuncRef, MemoryDef, TableDef, ValRaw, VmContext};
+
 /// "No index", e.g. for a module without a start function.
 pub const NO_INDEX: u32 = u32::MAX;
 /// "No maximum" for memory and table limits.
@@ -88,6 +90,59 @@ pub struct ModuleDescriptor {
     pub elements: Slice<ElementSegment>,
     /// The module's name from the `name` section, or empty.
     pub name: Bytes,
+    /// The module's instance, laid out by the compiler, or null (see [`Prebuilt`]).
+    pub prebuilt: *const Prebuilt,
+}
+
+/// A program's instance, laid out ahead of time: the instance context and everything it
+/// points to, as writable data of the image, so that the kernel's program mode does not have
+/// to build them at boot (under QEMU's TCG, every distinct piece of kernel code that runs
+/// once at start-up costs about a microsecond per instruction to translate).
+///
+/// The compiler emits one when the module needs nothing at instantiation that only the
+/// kernel knows: every import is a function it linked by symbol (see [`Import::linked`]),
+/// every global initialiser, segment offset and element is a constant it can evaluate, every
+/// segment is active (or declared) and fits the initial memory or table. The kernel still
+/// creates the memories and tables (it owns the address space): it writes their
+/// [`MemoryDef`]/[`TableDef`] addresses into `memory_slots`, `table_slots` and
+/// `vmctx.memory0`, copies `table_inits` and `data_inits` into them, and runs the start
+/// function. One layout serves one instance: the kernel adopts it only for the first
+/// instance of a program-mode image, and instantiates from the descriptor otherwise.
+///
+/// Type ids are the canonical ids the kernel's type registry gives the module's types when
+/// it is the first module: the index of the first type with the same parameters and results.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Prebuilt {
+    /// The instance context. `memories` and `tables` point to `memory_slots` and
+    /// `table_slots`; `memory0` is null and `instance` is 0 (the first instance).
+    pub vmctx: *mut VmContext,
+    /// One entry per function index, imports first.
+    pub funcs: Slice<FuncRef>,
+    /// The canonical id of each type index.
+    pub type_ids: Slice<u32>,
+    /// One pointer per global index to its slot, which holds the initial value.
+    pub globals: Slice<*mut ValRaw>,
+    /// One null pointer per defined memory, for the kernel to fill.
+    pub memory_slots: Slice<*mut MemoryDef>,
+    /// One null pointer per defined table, for the kernel to fill.
+    pub table_slots: Slice<*mut TableDef>,
+    /// The initial entries of each defined table (`min` of them, with the active element
+    /// segments applied).
+    pub table_inits: Slice<Slice<*const u8>>,
+    /// The active data segments, in order, with their offsets evaluated.
+    pub data_inits: Slice<DataInit>,
+}
+
+/// An active data segment of a [`Prebuilt`] instance: `bytes` go to `offset` in defined
+/// memory `memory`, where they fit.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DataInit {
+    pub memory: u32,
+    pub _pad: u32,
+    pub offset: u64,
+    pub bytes: Bytes,
 }
 
 /// A function type: parameter and result [`crate::valtype`] codes.
@@ -277,7 +332,9 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 10 * 16);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 10 * 16 + 8);
+        assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
+        assert_eq!(size_of::<DataInit>(), 32);
     }
 
     #[test]

@@ -11,11 +11,11 @@ use hako_abi::module::{const_op, extern_kind, segment_mode, NO_INDEX, NO_MAX};
 use inkwell::context::Context;
 use inkwell::module::Linkage;
 use inkwell::types::{BasicTypeEnum, StructType};
-use inkwell::values::{BasicValueEnum, FunctionValue, StructValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, PointerValue, StructValue};
 use wasmparser::{ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator, TypeRef};
 
 use crate::ctx::ModuleCtx;
-use crate::error::{unsupported, Result};
+use crate::error::{internal, unsupported, Result};
 use crate::module::{ref_code, val_code};
 
 /// The LLVM struct type of every descriptor type.
@@ -33,6 +33,10 @@ pub struct Layouts<'ctx> {
     pub data_segment: StructType<'ctx>,
     pub element_segment: StructType<'ctx>,
     pub module_descriptor: StructType<'ctx>,
+    pub func_ref: StructType<'ctx>,
+    pub vm_context: StructType<'ctx>,
+    pub prebuilt: StructType<'ctx>,
+    pub data_init: StructType<'ctx>,
 }
 
 impl<'ctx> Layouts<'ctx> {
@@ -67,7 +71,11 @@ impl<'ctx> Layouts<'ctx> {
             export: st(&[s, i32, i32]),
             data_segment: st(&[i32, i32, s, s]),
             element_segment: st(&[i32, i32, i32, i32, s, s]),
-            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s]),
+            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s, ptr]),
+            func_ref: st(&[ptr, ptr, ptr, i32, i32]),
+            vm_context: st(&[ptr, ptr, ptr, ptr, ptr, ptr, ptr]),
+            prebuilt: st(&[ptr, s, s, s, s, s, s, s]),
+            data_init: st(&[i32, i32, i64, s]),
         }
     }
 }
@@ -79,10 +87,12 @@ struct Emitter<'c, 'ctx, 'a> {
 }
 
 /// Emits `<prefix>_module`. `trampolines[i]` is the array-call trampoline of defined
-/// function `i`, if it has one.
+/// function `i`, if it has one. With `prebuild`, also the module's instance when it can be
+/// laid out ahead of time (see [`hako_abi::module::Prebuilt`]).
 pub fn emit<'ctx>(
     cx: &ModuleCtx<'ctx, '_>,
     trampolines: &[Option<FunctionValue<'ctx>>],
+    prebuild: bool,
 ) -> Result<()> {
     let mut e = Emitter {
         cx,
@@ -175,6 +185,7 @@ pub fn emit<'ctx>(
     let exports = e.array(e.l.export, exports, "exports");
 
     let mut data = Vec::new();
+    let mut data_bytes = Vec::new();
     for d in &info.data {
         let (mode, memory, offset) = match &d.kind {
             DataKind::Passive => (segment_mode::PASSIVE, 0, e.slice_null()),
@@ -188,6 +199,7 @@ pub fn emit<'ctx>(
             ),
         };
         let bytes = e.bytes(d.data, "data");
+        data_bytes.push(bytes);
         data.push(e.l.data_segment.const_named_struct(&[
             e.u32(mode),
             e.u32(memory),
@@ -240,6 +252,11 @@ pub fn emit<'ctx>(
     let elements = e.array(e.l.element_segment, elements, "elements");
 
     let name = e.bytes(info.module_name.unwrap_or("").as_bytes(), "name");
+    let prebuilt = match prebuild {
+        true => e.prebuilt(trampolines, &data_bytes)?,
+        false => None,
+    };
+    let prebuilt = prebuilt.unwrap_or_else(|| cx.ptr.const_null().into());
     let root = e.l.module_descriptor.const_named_struct(&[
         e.u32(hako_abi::ABI_VERSION),
         e.u32(info.start.unwrap_or(NO_INDEX)),
@@ -253,6 +270,7 @@ pub fn emit<'ctx>(
         data.into(),
         elements.into(),
         name.into(),
+        prebuilt,
     ]);
     let symbol = hako_abi::module::descriptor_symbol(cx.prefix).to_string();
     let g = cx.module.add_global(e.l.module_descriptor, None, &symbol);
@@ -505,11 +523,449 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
     }
 }
 
+/// Most table entries a [`Prebuilt`](hako_abi::module::Prebuilt) instance lays out: its
+/// tables' initial entries are data of the image, 8 bytes each.
+const MAX_PREBUILT_TABLE_ENTRIES: u64 = 1 << 16;
+
+/// A value the compiler knows at compile time, for a prebuilt instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Const {
+    /// Raw bits, as in `ValRaw`.
+    Bits(u128),
+    /// `ref.func`: the address of the function's `FuncRef`.
+    Func(u32),
+    Null,
+}
+
+/// Evaluates a constant expression of a module without imported globals, `globals` holding
+/// the values of the globals before it. `None` when it is not such a constant.
+fn eval_const(expr: &ConstExpr<'_>, globals: &[Const]) -> Option<Const> {
+    let mut stack = Vec::new();
+    let mut reader = expr.get_operators_reader();
+    while !reader.eof() {
+        let v = match reader.read().ok()? {
+            Operator::I32Const { value } => Const::Bits(u128::from(value as u32)),
+            Operator::I64Const { value } => Const::Bits(u128::from(value as u64)),
+            Operator::F32Const { value } => Const::Bits(u128::from(value.bits())),
+            Operator::F64Const { value } => Const::Bits(u128::from(value.bits())),
+            Operator::V128Const { value } => Const::Bits(value.i128() as u128),
+            Operator::GlobalGet { global_index } => *globals.get(global_index as usize)?,
+            Operator::RefNull { .. } => Const::Null,
+            Operator::RefFunc { function_index } => Const::Func(function_index),
+            Operator::End => continue,
+            op => {
+                let (Some(Const::Bits(b)), Some(Const::Bits(a))) = (stack.pop(), stack.pop())
+                else {
+                    return None;
+                };
+                let (a32, b32, a64, b64) = (a as u32, b as u32, a as u64, b as u64);
+                Const::Bits(match op {
+                    Operator::I32Add => u128::from(a32.wrapping_add(b32)),
+                    Operator::I32Sub => u128::from(a32.wrapping_sub(b32)),
+                    Operator::I32Mul => u128::from(a32.wrapping_mul(b32)),
+                    Operator::I64Add => u128::from(a64.wrapping_add(b64)),
+                    Operator::I64Sub => u128::from(a64.wrapping_sub(b64)),
+                    Operator::I64Mul => u128::from(a64.wrapping_mul(b64)),
+                    _ => return None,
+                })
+            }
+        };
+        stack.push(v);
+    }
+    match stack[..] {
+        [v] => Some(v),
+        _ => None,
+    }
+}
+
+/// An offset of a 32-bit (`wide` false) or 64-bit index space.
+fn offset(v: Const, wide: bool) -> Option<u64> {
+    match v {
+        Const::Bits(b) if wide => Some(b as u64),
+        Const::Bits(b) => Some(u64::from(b as u32)),
+        _ => None,
+    }
+}
+
+/// What a prebuilt instance holds, computed from the module.
+#[derive(Debug, PartialEq, Eq)]
+struct Plan {
+    /// The canonical id of each type index.
+    type_ids: Vec<u32>,
+    /// The initial value of each global.
+    globals: Vec<Const>,
+    /// The initial entries of each table.
+    tables: Vec<Vec<Const>>,
+    /// Per active data segment: (segment, memory, offset).
+    data: Vec<(usize, u32, u64)>,
+}
+
+/// The plan of a module's prebuilt instance, or `None` when the module needs something at
+/// instantiation that only the kernel can provide or decide (see
+/// [`hako_abi::module::Prebuilt`]).
+fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>> {
+    let linked = info.imports.len() == info.func_imports.len()
+        && info.func_imports.iter().all(|f| f.wasi_symbol.is_some());
+    if !linked {
+        return Ok(None);
+    }
+    // The ids the kernel's type registry gives when this is the first module.
+    let mut canonical: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut type_ids = Vec::with_capacity(info.types.len());
+    for t in &info.types {
+        let key = (codes_or_v128(t.params())?, codes_or_v128(t.results())?);
+        let id = match canonical.iter().position(|k| *k == key) {
+            Some(id) => id,
+            None => {
+                canonical.push(key);
+                canonical.len() - 1
+            }
+        };
+        type_ids.push(id as u32);
+    }
+    let mut globals = Vec::with_capacity(info.global_inits.len());
+    for g in &info.global_inits {
+        let Some(v) = eval_const(&g.init, &globals) else {
+            return Ok(None);
+        };
+        globals.push(v);
+    }
+    if info.tables.iter().map(|t| t.initial).sum::<u64>() > MAX_PREBUILT_TABLE_ENTRIES {
+        return Ok(None);
+    }
+    let mut tables: Vec<Vec<Const>> = info
+        .tables
+        .iter()
+        .map(|t| vec![Const::Null; t.initial as usize])
+        .collect();
+    for el in &info.elements {
+        let (table, offset_expr) = match &el.kind {
+            ElementKind::Declared => continue,
+            ElementKind::Passive => return Ok(None),
+            ElementKind::Active {
+                table_index,
+                offset_expr,
+            } => (table_index.unwrap_or(0) as usize, offset_expr),
+        };
+        let items: Vec<Option<Const>> = match &el.items {
+            ElementItems::Functions(funcs) => funcs
+                .clone()
+                .into_iter()
+                .map(|f| f.ok().map(Const::Func))
+                .collect(),
+            ElementItems::Expressions(_, exprs) => exprs
+                .clone()
+                .into_iter()
+                .map(|e| e.ok().and_then(|e| eval_const(&e, &globals)))
+                .collect(),
+        };
+        let (Some(t), Some(start)) = (
+            info.tables.get(table),
+            eval_const(offset_expr, &globals).and_then(|v| offset(v, false)),
+        ) else {
+            return Ok(None);
+        };
+        if t.table64 || start.saturating_add(items.len() as u64) > t.initial {
+            return Ok(None); // out of bounds: instantiation traps
+        }
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Some(v @ (Const::Func(_) | Const::Null)) => tables[table][start as usize + i] = v,
+                _ => return Ok(None),
+            }
+        }
+    }
+    let mut data = Vec::with_capacity(info.data.len());
+    for (i, d) in info.data.iter().enumerate() {
+        let DataKind::Active {
+            memory_index,
+            offset_expr,
+        } = &d.kind
+        else {
+            return Ok(None);
+        };
+        let Some(m) = info.memories.get(*memory_index as usize) else {
+            return Ok(None);
+        };
+        let Some(start) = eval_const(offset_expr, &globals).and_then(|v| offset(v, m.memory64))
+        else {
+            return Ok(None);
+        };
+        let size = u128::from(m.initial) * u128::from(hako_abi::vm::WASM_PAGE_SIZE);
+        if u128::from(start) + d.data.len() as u128 > size {
+            return Ok(None); // out of bounds: instantiation traps
+        }
+        data.push((i, *memory_index, start));
+    }
+    Ok(Some(Plan {
+        type_ids,
+        globals,
+        tables,
+        data,
+    }))
+}
+
+impl<'ctx> Emitter<'_, 'ctx, '_> {
+    /// The module's prebuilt instance (a pointer to its `Prebuilt`), or `None` when the
+    /// module cannot have one. `data_bytes[i]` is the descriptor's slice of data segment `i`.
+    fn prebuilt(
+        &mut self,
+        trampolines: &[Option<FunctionValue<'ctx>>],
+        data_bytes: &[StructValue<'ctx>],
+    ) -> Result<Option<BasicValueEnum<'ctx>>> {
+        let info = self.cx.info;
+        let Some(plan) = plan(info)? else {
+            return Ok(None);
+        };
+        let null = self.cx.ptr.const_null();
+        let l = &self.l;
+        let (func_ref, vm_context, slice, data_init, prebuilt) =
+            (l.func_ref, l.vm_context, l.slice, l.data_init, l.prebuilt);
+
+        self.counter += 1;
+        let vmctx = self.cx.module.add_global(
+            vm_context,
+            None,
+            &format!("{}_vmctx.{}", self.cx.prefix, self.counter),
+        );
+        vmctx.set_linkage(Linkage::Private);
+        vmctx.set_alignment(8);
+        let vmctx_ptr = vmctx.as_pointer_value();
+
+        let num_imported = info.num_imported_funcs() as usize;
+        let mut funcs = Vec::with_capacity(info.func_types.len());
+        for (i, &type_index) in info.func_types.iter().enumerate() {
+            let code = self.fn_ptr(self.cx.direct.get(i).copied().flatten());
+            let array_call = match i.checked_sub(num_imported) {
+                Some(d) => self.fn_ptr(trampolines.get(d).copied().flatten()),
+                None => null.into(),
+            };
+            let Some(&type_id) = plan.type_ids.get(type_index as usize) else {
+                return Err(internal(format!("function {i} has no type {type_index}")));
+            };
+            funcs.push(func_ref.const_named_struct(&[
+                code,
+                array_call,
+                vmctx_ptr.into(),
+                self.u32(type_id),
+                self.u32(0),
+            ]));
+        }
+        let n = funcs.len();
+        let (funcs_ptr, funcs) =
+            self.data_array(func_ref.const_array(&funcs).into(), n, "funcs", 16, false);
+        let func_addr = |f: u32| -> BasicValueEnum<'ctx> {
+            let off = self
+                .cx
+                .i64
+                .const_int(u64::from(f) * hako_abi::vm::FUNCREF_SIZE as u64, false);
+            // SAFETY: a plain (not inbounds) constant GEP on i8 is address arithmetic.
+            unsafe { funcs_ptr.const_gep(self.cx.i8, &[off]) }.into()
+        };
+        let value = |v: Const| -> BasicValueEnum<'ctx> {
+            match v {
+                Const::Bits(_) | Const::Null => null.into(),
+                Const::Func(f) => func_addr(f),
+            }
+        };
+
+        let ids: Vec<_> = plan
+            .type_ids
+            .iter()
+            .map(|&t| self.cx.i32.const_int(u64::from(t), false))
+            .collect();
+        let (type_ids_ptr, type_ids) = self.data_array(
+            self.cx.i32.const_array(&ids).into(),
+            ids.len(),
+            "type_ids",
+            4,
+            false,
+        );
+
+        // Global slots: 16 bytes each, written by compiled code.
+        let slots: Vec<BasicValueEnum<'ctx>> = plan
+            .globals
+            .iter()
+            .map(|&g| {
+                let fields: [BasicValueEnum<'ctx>; 2] = match g {
+                    Const::Bits(b) => [self.u64(b as u64), self.u64((b >> 64) as u64)],
+                    other => [value(other), self.u64(0)],
+                };
+                self.cx.llcx.const_struct(&fields, false).into()
+            })
+            .collect();
+        let init = self.cx.llcx.const_struct(&slots, false);
+        let (base, _) = self.data_array(init.into(), slots.len(), "global_slots", 16, true);
+        let ptrs: Vec<_> = (0..slots.len() as u64)
+            .map(|i| {
+                let off = self.cx.i64.const_int(i * 16, false);
+                // SAFETY: a plain constant GEP on i8 is address arithmetic.
+                unsafe { base.const_gep(self.cx.i8, &[off]) }
+            })
+            .collect();
+        let (globals_ptr, globals) = self.data_array(
+            self.cx.ptr.const_array(&ptrs).into(),
+            ptrs.len(),
+            "globals",
+            8,
+            false,
+        );
+
+        let (memory_slots_ptr, memory_slots) = self.null_slots(info.memories.len(), "memory_slots");
+        let (table_slots_ptr, table_slots) = self.null_slots(info.tables.len(), "table_slots");
+        let mut table_inits = Vec::with_capacity(plan.tables.len());
+        for entries in &plan.tables {
+            let vals: Vec<_> = entries
+                .iter()
+                .map(|&v| value(v).into_pointer_value())
+                .collect();
+            let init = self.cx.ptr.const_array(&vals).into();
+            table_inits.push(self.data_array(init, vals.len(), "table_init", 8, false).1);
+        }
+        let table_inits = self.array(slice, table_inits, "table_inits");
+        let mut data_inits = Vec::with_capacity(plan.data.len());
+        for &(segment, memory, start) in &plan.data {
+            let Some(&bytes) = data_bytes.get(segment) else {
+                return Err(internal(format!("no bytes for data segment {segment}")));
+            };
+            data_inits.push(data_init.const_named_struct(&[
+                self.u32(memory),
+                self.u32(0),
+                self.u64(start),
+                bytes.into(),
+            ]));
+        }
+        let data_inits = self.array(data_init, data_inits, "data_inits");
+
+        vmctx.set_initializer(&vm_context.const_named_struct(&[
+            null.into(),
+            memory_slots_ptr.into(),
+            table_slots_ptr.into(),
+            globals_ptr.into(),
+            funcs_ptr.into(),
+            type_ids_ptr.into(),
+            null.into(),
+        ]));
+        let root = prebuilt.const_named_struct(&[
+            vmctx_ptr.into(),
+            funcs.into(),
+            type_ids.into(),
+            globals.into(),
+            memory_slots.into(),
+            table_slots.into(),
+            table_inits.into(),
+            data_inits.into(),
+        ]);
+        Ok(Some(self.private_global(root.into(), "prebuilt", 8)))
+    }
+
+    /// `n` null pointers as a writable array, for the kernel to fill.
+    fn null_slots(&mut self, n: usize, what: &str) -> (PointerValue<'ctx>, StructValue<'ctx>) {
+        let init = self.cx.ptr.array_type(n as u32).const_zero();
+        self.data_array(init.into(), n, what, 8, true)
+    }
+
+    /// A private global holding `init`, an array of `len` elements (constant or writable),
+    /// as its address and a `Slice`; null and an empty slice when `len` is 0.
+    fn data_array(
+        &mut self,
+        init: BasicValueEnum<'ctx>,
+        len: usize,
+        what: &str,
+        align: u32,
+        writable: bool,
+    ) -> (PointerValue<'ctx>, StructValue<'ctx>) {
+        if len == 0 {
+            return (self.cx.ptr.const_null(), self.slice_null());
+        }
+        let p = if writable {
+            self.counter += 1;
+            let name = format!("{}_{what}.{}", self.cx.prefix, self.counter);
+            let g = self.cx.module.add_global(init.get_type(), None, &name);
+            g.set_initializer(&init);
+            g.set_linkage(Linkage::Private);
+            g.set_alignment(align);
+            g.as_pointer_value()
+        } else {
+            self.private_global(init, what, align).into_pointer_value()
+        };
+        (p, self.slice(p.into(), len))
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::{plan, Const, Plan};
+
+    fn plan_of(wat: &str) -> Option<Plan> {
+        let wasm = wat::parse_str(wat).unwrap();
+        let info = crate::module::ModuleInfo::parse(&wasm).unwrap();
+        plan(&info).unwrap()
+    }
+
+    const EXIT: &str = r#"(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))"#;
+
+    #[test]
+    fn a_constant_module_is_laid_out() {
+        let p = plan_of(&format!(
+            r#"(module {EXIT}
+                 (type $a (func (result i32)))
+                 (type $b (func (result i32)))
+                 (memory 1)
+                 (global (mut i64) (i64.const -2))
+                 (global funcref (ref.func $f))
+                 (table 3 funcref)
+                 (elem (i32.const 1) func $f)
+                 (elem declare func $f)
+                 (data (i32.const 8) "hi")
+                 (func $f (type $b) (i32.const 1)))"#
+        ))
+        .expect("laid out");
+        // Types: `$a` and `$b`, equal, share the first id; the import's `(i32) -> ()` comes
+        // after them.
+        assert_eq!(p.type_ids, [0, 0, 1]);
+        assert_eq!(
+            p.globals,
+            [Const::Bits(u128::from(-2i64 as u64)), Const::Func(1)]
+        );
+        assert_eq!(p.tables, [vec![Const::Null, Const::Func(1), Const::Null]]);
+        assert_eq!(p.data, [(0, 0, 8)]);
+    }
+
+    #[test]
+    fn modules_that_need_the_kernel_are_not() {
+        for body in [
+            // An import the compiler does not link.
+            r#"(import "env" "f" (func))"#,
+            // A memory import.
+            r#"(import "env" "m" (memory 1))"#,
+            // A global initialised from an imported global.
+            r#"(import "env" "g" (global i32)) (global i32 (global.get 0))"#,
+            // Passive segments stay for `memory.init`/`table.init`.
+            r#"(memory 1) (data "x")"#,
+            r#"(table 1 funcref) (elem func $f) (func $f)"#,
+            // Segments that do not fit: instantiation traps.
+            r#"(memory 1) (data (i32.const 65535) "xy")"#,
+            r#"(table 1 funcref) (elem (i32.const 1) func $f) (func $f)"#,
+        ] {
+            let p = plan_of(&format!("(module {EXIT} {body})"));
+            assert_eq!(p, None, "{body}");
+        }
+    }
+
+    #[test]
+    fn large_tables_are_not() {
+        assert!(plan_of("(module (table 65536 funcref))").is_some());
+        assert_eq!(plan_of("(module (table 65537 funcref))"), None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Layouts;
     use core::mem::{offset_of, size_of};
     use hako_abi::module::*;
+    use hako_abi::vm::{FuncRef, VmContext};
     use inkwell::context::Context;
     use inkwell::types::StructType;
 
@@ -630,8 +1086,36 @@ mod tests {
             &td,
             l.module_descriptor,
             size_of::<ModuleDescriptor>(),
-            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, name),
+            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, name, prebuilt),
             "ModuleDescriptor",
+        );
+        check(
+            &td,
+            l.func_ref,
+            size_of::<FuncRef>(),
+            offs!(FuncRef: code, array_call, vmctx, type_id, _pad),
+            "FuncRef",
+        );
+        check(
+            &td,
+            l.vm_context,
+            size_of::<VmContext>(),
+            offs!(VmContext: memory0, memories, tables, globals, funcs, type_ids, instance),
+            "VmContext",
+        );
+        check(
+            &td,
+            l.prebuilt,
+            size_of::<Prebuilt>(),
+            offs!(Prebuilt: vmctx, funcs, type_ids, globals, memory_slots, table_slots, table_inits, data_inits),
+            "Prebuilt",
+        );
+        check(
+            &td,
+            l.data_init,
+            size_of::<DataInit>(),
+            offs!(DataInit: memory, _pad, offset, bytes),
+            "DataInit",
         );
     }
 }

@@ -149,6 +149,10 @@ pub struct Options {
     pub emit_ir: bool,
     /// How many threads may compile one large module in parallel (0: one per core).
     pub threads: usize,
+    /// Also lay out the module's instance ahead of time when it can be (see
+    /// [`hako_abi::module::Prebuilt`]): for the program of an image, which the kernel
+    /// instantiates once.
+    pub prebuild: bool,
 }
 
 impl Options {
@@ -169,6 +173,7 @@ impl Default for Options {
             cpu: "x86-64-v2".to_string(),
             emit_ir: false,
             threads: 0,
+            prebuild: false,
         }
     }
 }
@@ -347,7 +352,7 @@ fn compile_part(
         }
     }
     if part == 0 {
-        descriptor::emit(&cx, &trampolines)?;
+        descriptor::emit(&cx, &trampolines, options.prebuild)?;
     }
 
     // The translation of validated Wasm always yields valid IR; checking that costs about a

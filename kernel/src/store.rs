@@ -17,7 +17,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr;
 use hako_abi::module::{
-    extern_kind, segment_mode, ConstExpr, GlobalType, ModuleDescriptor, NO_INDEX, NO_MAX,
+    extern_kind, segment_mode, ConstExpr, GlobalType, ModuleDescriptor, Prebuilt, NO_INDEX, NO_MAX,
 };
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
@@ -77,25 +77,25 @@ pub enum Extern {
     Global(*mut ValRaw, GlobalType),
 }
 
-/// One instance. Several fields are never read by the kernel: they own what the instance's
-/// `VmContext` points to, for compiled code.
-#[allow(dead_code)]
+/// One instance. Instances live as long as the kernel, so its `VmContext` and the arrays it
+/// points to (functions, globals and their slots, memory and table pointers, type ids) are
+/// leaked allocations, or static data of the image for a prebuilt instance.
 #[derive(Debug)]
 pub struct Instance {
     pub desc: &'static ModuleDescriptor,
-    pub vmctx: Box<VmContext>,
-    pub funcs: Box<[FuncRef]>,
+    /// The context compiled code runs with (kept for debugging; compiled code has it).
+    #[allow(dead_code)]
+    pub vmctx: *mut VmContext,
+    pub funcs: &'static [FuncRef],
     pub memories: Vec<usize>,
     pub tables: Vec<usize>,
-    memory_ptrs: Vec<*mut MemoryDef>,
-    table_ptrs: Vec<*mut TableDef>,
-    global_ptrs: Vec<*mut ValRaw>,
-    global_types: Vec<GlobalType>,
-    _global_slots: Box<[ValRaw]>,
-    type_ids: Vec<u32>,
+    global_ptrs: &'static [*mut ValRaw],
+    /// The types of the imported globals (the descriptor has those of the defined ones).
+    imported_global_types: Vec<GlobalType>,
+    /// The data segments; a dropped one is empty, and one past the end counts as dropped.
     data: Vec<&'static [u8]>,
+    /// The element segments, the same way.
     elems: Vec<Vec<*const u8>>,
-    num_imported_funcs: usize,
 }
 
 #[derive(Debug)]
@@ -192,6 +192,20 @@ impl ConstEnv for Env<'_> {
         self.funcs
             .get(index as usize)
             .map(|f| f as *const FuncRef as u64)
+    }
+}
+
+/// The start function of an instance of `desc` with functions `funcs`.
+fn start_function(
+    desc: &ModuleDescriptor,
+    funcs: &[FuncRef],
+) -> Result<Option<FuncRef>, InstError> {
+    match desc.start {
+        NO_INDEX => Ok(None),
+        i => match funcs.get(i as usize) {
+            Some(f) => Ok(Some(*f)),
+            None => Err(InstError::Error(format!("bad start function {i}"))),
+        },
     }
 }
 
@@ -334,6 +348,11 @@ impl Store {
                 hako_abi::ABI_VERSION
             )));
         }
+        if !strict && self.instances.is_empty() {
+            if let Some(pre) = hw::take_prebuilt(desc) {
+                return self.adopt(desc, pre);
+            }
+        }
         let id = self.instances.len();
         let types = hw::slice(&desc.types);
         let type_ids: Vec<u32> = types
@@ -365,7 +384,7 @@ impl Store {
         let mut memories = Vec::new();
         let mut tables = Vec::new();
         let mut global_ptrs: Vec<*mut ValRaw> = Vec::new();
-        let mut global_types = Vec::new();
+        let mut imported_global_types = Vec::new();
 
         for imp in hw::slice(&desc.imports) {
             let (module, name) = (hw::slice(&imp.module), hw::slice(&imp.name));
@@ -413,7 +432,7 @@ impl Store {
                 Some(Extern::Table(t)) => tables.push(t),
                 Some(Extern::Global(p, t)) => {
                     global_ptrs.push(p);
-                    global_types.push(t);
+                    imported_global_types.push(t);
                 }
                 None if strict => {
                     return Err(InstError::Unlinkable(format!(
@@ -475,7 +494,6 @@ impl Store {
                 }
             }
         }
-        let num_imported_funcs = funcs.len();
         for f in hw::slice(&desc.functions) {
             funcs.push(FuncRef {
                 code: f.code,
@@ -514,7 +532,6 @@ impl Store {
                 funcs: &funcs,
             };
             slots[i] = eval(&g.init, &env)?;
-            global_types.push(g.ty);
         }
         // Re-take the slot pointers after the writes above (same addresses; keeps the
         // pointers derived from the final borrow).
@@ -556,29 +573,22 @@ impl Store {
             .map(|d| hw::slice(&d.bytes))
             .collect();
 
-        let start = match desc.start {
-            NO_INDEX => None,
-            i => Some(
-                *funcs
-                    .get(i as usize)
-                    .ok_or_else(|| InstError::Error(format!("bad start function {i}")))?,
-            ),
-        };
+        let start = start_function(desc, &funcs)?;
+        // Compiled code holds on to all of these for the instance's (the kernel's) lifetime.
+        Box::leak(slots);
+        Vec::leak(memory_ptrs);
+        Vec::leak(table_ptrs);
+        Vec::leak(type_ids);
         self.instances.push(Box::new(Instance {
             desc,
-            vmctx,
-            funcs,
+            vmctx: Box::into_raw(vmctx),
+            funcs: Box::leak(funcs),
             memories,
             tables,
-            memory_ptrs,
-            table_ptrs,
-            global_ptrs,
-            global_types,
-            _global_slots: slots,
-            type_ids,
+            global_ptrs: Vec::leak(global_ptrs),
+            imported_global_types,
             data,
             elems,
-            num_imported_funcs,
         }));
 
         // Active segments (2.0: in order, trapping on the first that does not fit).
@@ -587,9 +597,9 @@ impl Store {
                 segment_mode::ACTIVE => {
                     let inst = &self.instances[id];
                     let env = Env {
-                        globals: &inst.global_ptrs,
+                        globals: inst.global_ptrs,
                         readable: inst.global_ptrs.len(),
-                        funcs: &inst.funcs,
+                        funcs: inst.funcs,
                     };
                     let off = eval(&seg.offset, &env)?.u64();
                     let off = if self.table_is_64(id, seg.table) {
@@ -610,9 +620,9 @@ impl Store {
             if seg.mode == segment_mode::ACTIVE {
                 let inst = &self.instances[id];
                 let env = Env {
-                    globals: &inst.global_ptrs,
+                    globals: inst.global_ptrs,
                     readable: inst.global_ptrs.len(),
-                    funcs: &inst.funcs,
+                    funcs: inst.funcs,
                 };
                 let off = eval(&seg.offset, &env)?.u64();
                 let mem64 = self
@@ -626,6 +636,69 @@ impl Store {
             }
         }
         Ok((id, start))
+    }
+
+    /// Program mode's instantiation of a module with a prebuilt instance (see
+    /// [`Prebuilt`]): create its memories and tables, copy the initial table entries and the
+    /// data segments into them, link them into the laid-out context, and adopt the rest as
+    /// it is. Only for the store's first instance (id 0, as the layout has it). The type
+    /// registry is left alone: the layout carries the module's canonical type ids, and the
+    /// registry is only asked about types of imports and in script mode.
+    fn adopt(
+        &mut self,
+        desc: &'static ModuleDescriptor,
+        pre: &'static Prebuilt,
+    ) -> Result<(usize, Option<FuncRef>), InstError> {
+        let mut memories = Vec::new();
+        let mut memory_defs = Vec::new();
+        for m in hw::slice(&desc.memories) {
+            let id = self.new_memory(m.min_pages, m.max_pages, m.memory64 != 0, m.shared != 0)?;
+            memories.push(id);
+            memory_defs.push(&mut self.memories[id].def as *mut MemoryDef);
+        }
+        let mut tables = Vec::new();
+        let mut table_defs = Vec::new();
+        let inits = hw::slice(&pre.table_inits);
+        for (i, t) in hw::slice(&desc.tables).iter().enumerate() {
+            let id = self.new_table(t.elem_type, t.min, t.max)?;
+            let init = inits.get(i).map_or(&[][..], hw::slice);
+            let table = &mut self.tables[id];
+            if init.len() != table.elems.len() {
+                return Err(InstError::Error(format!(
+                    "prebuilt table {i} has {} entries, not {}",
+                    init.len(),
+                    table.elems.len()
+                )));
+            }
+            table.elems.copy_from_slice(init);
+            tables.push(id);
+            table_defs.push(&mut table.def as *mut TableDef);
+        }
+        for d in hw::slice(&pre.data_inits) {
+            let Some(&m) = memories.get(d.memory as usize) else {
+                return Err(InstError::Error(format!("bad memory {}", d.memory)));
+            };
+            let bytes = hw::slice(&d.bytes);
+            let to = hw::memory_bytes(&self.memories[m].def);
+            let n = bytes.len() as u64;
+            bulk::copy_from(to, bytes, d.offset, 0, n, TrapCode::DataSegmentOutOfBounds)
+                .map_err(InstError::Trap)?;
+        }
+        hw::link_prebuilt(pre, &memory_defs, &table_defs);
+        let funcs = hw::slice(&pre.funcs);
+        let start = start_function(desc, funcs)?;
+        self.instances.push(Box::new(Instance {
+            desc,
+            vmctx: pre.vmctx,
+            funcs,
+            memories,
+            tables,
+            global_ptrs: hw::slice(&pre.globals),
+            imported_global_types: Vec::new(),
+            data: Vec::new(),
+            elems: Vec::new(),
+        }));
+        Ok((self.instances.len() - 1, start))
     }
 
     /// The type an export or a `spectest` entity has now (memories and tables: current size).
@@ -769,7 +842,12 @@ impl Store {
             extern_kind::MEMORY => Extern::Memory(*inst.memories.get(i)?),
             extern_kind::TABLE => Extern::Table(*inst.tables.get(i)?),
             extern_kind::GLOBAL => {
-                Extern::Global(*inst.global_ptrs.get(i)?, *inst.global_types.get(i)?)
+                let imported = inst.imported_global_types.len();
+                let ty = match i.checked_sub(imported) {
+                    None => inst.imported_global_types[i],
+                    Some(d) => hw::slice(&inst.desc.globals).get(d)?.ty,
+                };
+                Extern::Global(*inst.global_ptrs.get(i)?, ty)
             }
             _ => return None,
         })

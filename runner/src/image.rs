@@ -43,6 +43,8 @@ impl BuildOptions {
         Options {
             opt_level: self.opt_level,
             threads: self.jobs,
+            // Images built here run their module as the program: once.
+            prebuild: true,
             ..Options::default()
         }
     }

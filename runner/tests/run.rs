@@ -86,6 +86,20 @@ fn unbounded_recursion_traps() {
     assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
 }
 
+/// A program the compiler lays out ahead of time: what the kernel adopts behaves like an
+/// instantiated module (globals, tables, canonical type ids, data, start function, growth).
+#[test]
+fn prebuilt_instance_behaves_like_an_instantiated_one() {
+    let r = run(&[&path("prebuilt.wat")]);
+    assert_eq!(
+        r.stdout, "prebuilt ok\n",
+        "status {}, stderr: {}",
+        r.status, r.stderr
+    );
+    assert_eq!(r.stderr, "error: wasm trap: indirect call type mismatch\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
 #[test]
 fn unknown_import_links_and_returns_enosys() {
     let r = run(&["--verbose", &path("unknown_import.wat")]);

@@ -7,10 +7,10 @@ use crate::guest::GuestMemory;
 use crate::store::{LINMEM_BASE, LINMEM_END, STORE};
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use hako_abi::module::{ModuleDescriptor, Slice};
+use hako_abi::module::{ModuleDescriptor, Prebuilt, Slice};
 use hako_abi::script::ImageManifest;
 use hako_abi::trap::TrapCode;
-use hako_abi::vm::{MemoryDef, ValRaw, VmContext};
+use hako_abi::vm::{MemoryDef, TableDef, ValRaw, VmContext};
 
 /// The Wasm stack: 8 MiB (mapped with 2 MiB pages), with a 2 MiB unmapped guard region
 /// below it.
@@ -170,6 +170,45 @@ pub fn manifest_module(m: &ImageManifest, i: u32) -> Option<&'static ModuleDescr
     // SAFETY: the module table of a manifest whose magic and version were checked holds
     // pointers to the compiler-emitted descriptors linked into the image (constant data).
     unsafe { p.as_ref() }
+}
+
+/// Whether the one prebuilt instance of the image has been adopted.
+static PREBUILT_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The prebuilt instance of `desc` (see [`Prebuilt`]), the first time it is asked for;
+/// `None` when the module has none, or after the first call: its data serves one instance.
+pub fn take_prebuilt(desc: &ModuleDescriptor) -> Option<&'static Prebuilt> {
+    if desc.prebuilt.is_null() || PREBUILT_TAKEN.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: a non-null `prebuilt` of a compiler-emitted descriptor points to the
+    // constant `Prebuilt` the compiler emitted beside it in the image.
+    unsafe { desc.prebuilt.as_ref() }
+}
+
+/// Complete a prebuilt instance: point its memory and table slots (and `memory0`) at the
+/// store's `MemoryDef`s and `TableDef`s. `memories`/`tables` must have one entry per slot.
+pub fn link_prebuilt(pre: &Prebuilt, memories: &[*mut MemoryDef], tables: &[*mut TableDef]) {
+    if memories.len() as u64 != pre.memory_slots.len || tables.len() as u64 != pre.table_slots.len {
+        super::fatal(format_args!(
+            "a prebuilt instance does not match its descriptor"
+        ));
+    }
+    // SAFETY: the compiler emits `memory_slots` and `table_slots` as writable arrays of
+    // that many pointers, and the instance context as a writable `VmContext`, private to
+    // this prebuilt instance, which `take_prebuilt` hands out once; no Wasm code of the
+    // instance has run yet, so nothing else reads them while they are written.
+    unsafe {
+        for (i, &m) in memories.iter().enumerate() {
+            (pre.memory_slots.ptr as *mut *mut MemoryDef)
+                .add(i)
+                .write(m);
+        }
+        for (i, &t) in tables.iter().enumerate() {
+            (pre.table_slots.ptr as *mut *mut TableDef).add(i).write(t);
+        }
+        (*pre.vmctx).memory0 = memories.first().copied().unwrap_or(core::ptr::null_mut());
+    }
 }
 
 /// The value in a global slot (`p` is a store-owned slot pointer).
