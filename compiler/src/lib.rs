@@ -10,6 +10,11 @@
 //! - the module descriptor `<prefix>_module` (see `hako_abi::module`) from which the kernel
 //!   instantiates the module — the only symbol the object exports (the parts of a split
 //!   module share their functions as hidden symbols);
+//! - with [`Options::prebuild`] (images of programs), when the module needs nothing at
+//!   instantiation but constants and linked WASI functions, its instance laid out as data
+//!   (`hako_abi::module::Prebuilt`: instance context, function references, canonical type
+//!   ids, global slots, initial table entries, data segments with evaluated offsets), which
+//!   the kernel's program mode adopts instead of instantiating;
 //! - undefined references to the kernel builtins (`hako_*`) and to the WASI functions the
 //!   module imports with their exact signature (`wasi_snapshot_preview1__*`).
 //!

@@ -1,54 +1,91 @@
-//! The kernel command line: `hako.arg=` and `hako.env=` tokens (see [`hako_abi::boot`]),
-//! and the script-mode restart keys `hako.script.resume=` / `hako.script.skip=` (see
-//! [`hako_abi::script`]).
+//! The kernel command line, read in one pass: `hako.arg=`, `hako.env=`, `hako.preopen=` and
+//! `hako.stdin=` tokens (see [`hako_abi::boot`]), and the script-mode restart keys
+//! `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]). Unknown tokens
+//! (QEMU's own, such as `virtio_mmio.device=`) are ignored here.
 
 use alloc::vec::Vec;
-use hako_abi::boot::{percent_decode, ARG_KEY, ENV_KEY};
+use hako_abi::boot::{percent_decode, ARG_KEY, ENV_KEY, PREOPEN_KEY, STDIN_KEY};
 use hako_abi::script::{RESUME_KEY, SKIP_KEY};
 
-/// Program arguments and environment decoded from the command line.
+/// What the command line asks for.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CommandLine {
     pub args: Vec<Vec<u8>>,
     pub env: Vec<Vec<u8>>,
+    /// Preopened directories (virtio-9p mount tag, guest path) in order.
+    pub preopens: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Bytes the runner sends on COM1 as stdin; absent: stdin is empty.
+    pub stdin_len: u64,
     /// Script mode: report from this command id on (earlier ones run silently).
     pub resume: Option<u32>,
     /// Script mode: command ids never to execute.
     pub skip: Vec<u32>,
 }
 
-fn decimal(v: &[u8]) -> Option<u32> {
-    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+/// A non-empty decimal number of ASCII digits that fits `u64`.
+fn decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
         return None;
     }
-    core::str::from_utf8(v).ok()?.parse().ok()
+    v.iter().try_fold(0u64, |n, &b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
-/// Parse the command line. Unknown tokens are ignored; a malformed value is an error naming
-/// the token.
+fn decimal_u32(v: &[u8]) -> Option<u32> {
+    decimal(v).and_then(|n| u32::try_from(n).ok())
+}
+
+fn decoded(v: &[u8]) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(v.len());
+    percent_decode(v, |b| bytes.push(b)).ok()?;
+    Some(bytes)
+}
+
+/// Parse the command line. A malformed value is an error naming its token.
 pub fn parse(line: &[u8]) -> Result<CommandLine, &[u8]> {
     let mut out = CommandLine::default();
     for tok in line.split(|&b| b == b' ' || b == b'\t' || b == b'\n' || b == 0) {
-        if let Some(v) = tok.strip_prefix(RESUME_KEY.as_bytes()) {
-            out.resume = Some(decimal(v).ok_or(tok)?);
-            continue;
-        }
-        if let Some(v) = tok.strip_prefix(SKIP_KEY.as_bytes()) {
-            out.skip.push(decimal(v).ok_or(tok)?);
-            continue;
-        }
-        let (dst, val) = if let Some(v) = tok.strip_prefix(ARG_KEY.as_bytes()) {
-            (&mut out.args, v)
+        let ok = if let Some(v) = tok.strip_prefix(ARG_KEY.as_bytes()) {
+            decoded(v).map(|a| out.args.push(a))
         } else if let Some(v) = tok.strip_prefix(ENV_KEY.as_bytes()) {
-            (&mut out.env, v)
+            decoded(v).map(|e| out.env.push(e))
+        } else if let Some(v) = tok.strip_prefix(PREOPEN_KEY.as_bytes()) {
+            v.iter().position(|&b| b == b':').and_then(|colon| {
+                let guest = decoded(&v[colon + 1..])?;
+                out.preopens.push((v[..colon].to_vec(), guest));
+                Some(())
+            })
+        } else if let Some(v) = tok.strip_prefix(STDIN_KEY.as_bytes()) {
+            decimal(v).map(|n| out.stdin_len = n)
+        } else if let Some(v) = tok.strip_prefix(RESUME_KEY.as_bytes()) {
+            decimal_u32(v).map(|n| out.resume = Some(n))
+        } else if let Some(v) = tok.strip_prefix(SKIP_KEY.as_bytes()) {
+            decimal_u32(v).map(|n| out.skip.push(n))
         } else {
-            continue;
+            Some(())
         };
-        let mut bytes = Vec::with_capacity(val.len());
-        percent_decode(val, |b| bytes.push(b)).map_err(|_| tok)?;
-        dst.push(bytes);
+        ok.ok_or(tok)?;
     }
     Ok(out)
+}
+
+/// A decimal or `0x` hexadecimal number, with an optional `K`/`M`/`G` suffix (QEMU's
+/// `virtio_mmio.device=` sizes and addresses).
+pub fn number(v: &[u8]) -> Option<u64> {
+    let (v, mul) = match v.last() {
+        Some(b'K' | b'k') => (&v[..v.len() - 1], 1 << 10),
+        Some(b'M' | b'm') => (&v[..v.len() - 1], 1 << 20),
+        Some(b'G' | b'g') => (&v[..v.len() - 1], 1 << 30),
+        _ => (v, 1),
+    };
+    let s = core::str::from_utf8(v).ok()?;
+    let n = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok()?,
+        None => s.parse().ok()?,
+    };
+    n.checked_mul(mul)
 }
 
 #[cfg(test)]
@@ -63,7 +100,31 @@ mod tests {
         );
         assert_eq!(c.env, vec![b"A=1".to_vec()]);
         assert_eq!(parse(b"hako.arg=%4"), Err(&b"hako.arg=%4"[..]));
+        assert_eq!(parse(b"hako.env=%zz"), Err(&b"hako.env=%zz"[..]));
         assert_eq!(parse(b"").unwrap(), CommandLine::default());
+    }
+
+    #[test]
+    fn preopens_and_stdin() {
+        let c = parse(b"hako.arg=x hako.preopen=hako0:/ hako.preopen=hako1:a%20b hako.stdin=12 virtio_mmio.device=512@0xfeb00e00:12").unwrap();
+        assert_eq!(
+            c.preopens,
+            vec![
+                (b"hako0".to_vec(), b"/".to_vec()),
+                (b"hako1".to_vec(), b"a b".to_vec())
+            ]
+        );
+        assert_eq!(c.stdin_len, 12);
+        assert_eq!(parse(b"hako.stdin=0").unwrap().stdin_len, 0);
+        assert!(parse(b"hako.preopen=nocolon").is_err());
+        assert!(parse(b"hako.preopen=t:%").is_err());
+        assert!(parse(b"hako.stdin=0x10").is_err());
+        assert!(parse(b"hako.stdin=").is_err());
+        assert!(parse(b"hako.stdin=18446744073709551616").is_err());
+        assert_eq!(
+            parse(b"hako.stdin=18446744073709551615").unwrap().stdin_len,
+            u64::MAX
+        );
     }
 
     #[test]
@@ -83,6 +144,18 @@ mod tests {
             parse(b"hako.script.resume=99999999999").unwrap_err(),
             b"hako.script.resume=99999999999"
         );
+        assert_eq!(
+            parse(b"hako.script.resume=4294967295").unwrap().resume,
+            Some(u32::MAX)
+        );
         assert_eq!(parse(b"hako.arg=x").unwrap().resume, None);
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(number(b"0xfeb00e00"), Some(0xfeb00e00));
+        assert_eq!(number(b"4K"), Some(4096));
+        assert_eq!(number(b"512"), Some(512));
+        assert_eq!(number(b"x"), None);
     }
 }

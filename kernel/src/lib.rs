@@ -34,7 +34,11 @@
 //!   (`cargo test -p hako-kernel`).
 //! - `store`/`runtime` (bare metal only, safe code): instantiation from
 //!   [`hako_abi::module::ModuleDescriptor`] (imports checked with [`link`]), the `spectest`
-//!   instance, and the program and script modes.
+//!   instance, and the program and script modes. A program whose instance the compiler laid
+//!   out ahead of time ([`hako_abi::module::Prebuilt`]: all 72 WASI testsuite programs and
+//!   the hello fixture) is not instantiated from the descriptor: program mode creates its
+//!   memories and tables, copies in the initial contents and adopts the rest, which keeps
+//!   the code that runs once at boot (and that TCG must translate) small.
 //!
 //! ## Script mode resources
 //!

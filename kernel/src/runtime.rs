@@ -62,7 +62,7 @@ pub fn main(line: &[u8]) -> ! {
 // ----- program mode ---------------------------------------------------------------------
 
 fn program(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
-    wasm::set_wasi(WasiCtx::new(cl.args, cl.env));
+    wasm::set_wasi(WasiCtx::new(cl.args, cl.env), cl.preopens, cl.stdin_len);
     let Some(desc) = wasm::manifest_module(manifest, 0) else {
         hw::fatal(format_args!("the program image has no module"))
     };
@@ -107,7 +107,11 @@ enum Outcome {
 
 fn run_script(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
     // Spec modules import no WASI, but a module that does gets a working (empty) context.
-    wasm::set_wasi(WasiCtx::new(Vec::new(), Vec::new()));
+    wasm::set_wasi(
+        WasiCtx::new(Vec::new(), Vec::new()),
+        cl.preopens,
+        cl.stdin_len,
+    );
     let script = match Script::parse(wasm::slice(&manifest.script)) {
         Ok(s) => s,
         Err(e) => hw::fatal(format_args!("bad script in the image: {e}")),

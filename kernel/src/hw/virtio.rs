@@ -297,7 +297,7 @@ pub fn mmio_bases(cmdline: &[u8]) -> Vec<u64> {
         };
         let rest = &v[at + 1..];
         let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
-        if let Some(a) = crate::wasi::boot::number(&rest[..end]) {
+        if let Some(a) = crate::cmdline::number(&rest[..end]) {
             out.push(a);
         }
     }

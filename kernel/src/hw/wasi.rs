@@ -25,19 +25,12 @@ static STDIN_ASKED: Global<bool> = Global::new(false);
 /// 9P message size we ask for (QEMU may grant less).
 const MSIZE: u32 = 128 << 10;
 
-/// Install the WASI context, adding the preopened directories and stdin the command line
-/// names (`hako.preopen=`, `hako.stdin=`).
-pub fn set_wasi(mut ctx: WasiCtx) {
-    let line = super::boot::cmdline();
-    let boot = match wasi::boot::parse(line) {
-        Ok(b) => b,
-        Err(tok) => super::fatal(format_args!(
-            "bad command-line token {}",
-            core::str::from_utf8(tok).unwrap_or("?")
-        )),
-    };
-    STDIN_LEFT.with(|s| *s = boot.stdin_len);
-    if !boot.preopens.is_empty() {
+/// Install the WASI context, with the preopened directories (virtio-9p mount tag, guest
+/// path) and the length of stdin from the command line (`hako.preopen=`, `hako.stdin=`).
+pub fn set_wasi(mut ctx: WasiCtx, preopens: Vec<(Vec<u8>, Vec<u8>)>, stdin_len: u64) {
+    STDIN_LEFT.with(|s| *s = stdin_len);
+    if !preopens.is_empty() {
+        let line = super::boot::cmdline();
         let mut devices: Vec<(Vec<u8>, Mmio)> = Vec::new();
         let mut bases = virtio::mmio_bases(line);
         if bases.is_empty() {
@@ -51,7 +44,7 @@ pub fn set_wasi(mut ctx: WasiCtx) {
                 }
             }
         }
-        for (tag, guest) in boot.preopens {
+        for (tag, guest) in preopens {
             let Some(i) = devices.iter().position(|(t, _)| *t == tag) else {
                 super::fatal(format_args!(
                     "no virtio-9p device with mount tag {}",

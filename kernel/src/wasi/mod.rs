@@ -9,7 +9,6 @@
 //! the same errno values, the same descriptor numbering (never reused), the same cap-std
 //! sandbox rules (see [`path`]).
 
-pub mod boot;
 pub mod path;
 pub mod vfs;
 
