@@ -9,15 +9,16 @@
 //! the same errno values, the same descriptor numbering (never reused), the same cap-std
 //! sandbox rules (see [`path`]).
 
+pub mod fdtable;
 pub mod path;
 pub mod vfs;
 
 use crate::guest::{Errno, GuestMemory};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
+use fdtable::FdTable;
 use hako_abi::wasi::FUNCTIONS;
 use path::{resolve, Resolved};
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -240,7 +241,7 @@ pub struct WasiCtx {
     env: Vec<Vec<u8>>,
     enosys_seen: [bool; FUNCTIONS.len()],
     rng: Option<ChaCha20Rng>,
-    fds: BTreeMap<u32, Entry>,
+    fds: FdTable<Entry>,
     next_fd: u32,
     fs: Vec<Box<dyn Backend>>,
 }
@@ -373,7 +374,7 @@ fn write_filestat(mem: &mut GuestMemory, buf: u32, dev: u64, st: &Stat, ft: u8) 
 
 impl WasiCtx {
     pub fn new(args: Vec<Vec<u8>>, env: Vec<Vec<u8>>) -> Self {
-        let mut fds = BTreeMap::new();
+        let mut fds = FdTable::default();
         fds.insert(0, Entry::Stdin);
         fds.insert(1, Entry::Stdout);
         fds.insert(2, Entry::Stderr);
@@ -402,7 +403,7 @@ impl WasiCtx {
     }
 
     fn push(&mut self, e: Entry) -> u32 {
-        while self.fds.contains_key(&self.next_fd) {
+        while self.fds.contains(self.next_fd) {
             self.next_fd += 1;
         }
         let fd = self.next_fd;
@@ -476,7 +477,7 @@ impl WasiCtx {
     // ----- descriptors ---------------------------------------------------------------
 
     fn entry(&self, fd: u32) -> Result<&Entry, Errno> {
-        self.fds.get(&fd).ok_or(errno::BADF)
+        self.fds.get(fd).ok_or(errno::BADF)
     }
 
     /// A descriptor that is not a directory (Wasmtime's `get_file`).
@@ -488,14 +489,14 @@ impl WasiCtx {
     }
 
     fn file_mut(&mut self, fd: u32) -> Result<&mut FileFd, Errno> {
-        match self.fds.get_mut(&fd) {
+        match self.fds.get_mut(fd) {
             Some(Entry::File(f)) => Ok(f),
             _ => Err(errno::BADF),
         }
     }
 
     fn dir(&self, fd: u32) -> Result<(usize, Fid), Errno> {
-        match self.fds.get(&fd) {
+        match self.fds.get(fd) {
             Some(Entry::Dir(d)) => Ok((d.fs, d.fid)),
             _ => Err(errno::BADF),
         }
@@ -815,16 +816,16 @@ impl WasiCtx {
     }
 
     pub fn fd_close(&mut self, fd: u32) -> R {
-        let e = self.fds.remove(&fd).ok_or(errno::BADF)?;
+        let e = self.fds.remove(fd).ok_or(errno::BADF)?;
         self.release(e);
         Ok(())
     }
 
     pub fn fd_renumber(&mut self, from: u32, to: u32) -> R {
-        if !self.fds.contains_key(&from) || !self.fds.contains_key(&to) {
+        if !self.fds.contains(from) || !self.fds.contains(to) {
             return Err(errno::BADF);
         }
-        let e = self.fds.remove(&from).ok_or(errno::BADF)?;
+        let e = self.fds.remove(from).ok_or(errno::BADF)?;
         if let Some(old) = self.fds.insert(to, e) {
             self.release(old);
         }
@@ -832,7 +833,7 @@ impl WasiCtx {
     }
 
     pub fn fd_prestat_get(&mut self, mem: &mut GuestMemory, fd: u32, buf: u32) -> R {
-        match self.fds.get(&fd) {
+        match self.fds.get(fd) {
             Some(Entry::Dir(d)) => match &d.preopen {
                 Some(name) => {
                     let n = name.len() as u32;
@@ -852,7 +853,7 @@ impl WasiCtx {
         path: u32,
         len: u32,
     ) -> R {
-        match self.fds.get(&fd) {
+        match self.fds.get(fd) {
             Some(Entry::Dir(d)) => match &d.preopen {
                 Some(name) => {
                     if name.len() > len as usize {
@@ -987,7 +988,7 @@ impl WasiCtx {
         }
         let (oflags, fdflags) = (oflags as u16, fdflags as u16);
         if let Some(Entry::File(_) | Entry::Stdin | Entry::Stdout | Entry::Stderr) =
-            self.fds.get(&dirfd)
+            self.fds.get(dirfd)
         {
             return Err(errno::NOTDIR);
         }
