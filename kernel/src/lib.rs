@@ -50,8 +50,8 @@
 //!
 //! ## Traps
 //!
-//! The kernel enters Wasm through an export's array-call trampoline on a dedicated 8 MiB
-//! stack (with a 64 KiB unmapped guard below it) after saving the callee-saved registers and
+//! The kernel enters Wasm through an export's array-call trampoline on a dedicated stack of
+//! 8 MiB + 64 KiB (with a 2 MiB unmapped guard below it) after saving the callee-saved registers and
 //! `rsp` (setjmp-style); every outermost entry starts at the top of that stack again, so a
 //! trap in one script command leaves nothing behind for the next. `hako_trap`, the builtins and the page-fault handler longjmp back
 //! directly (the exception handler runs on its own IST stack and never `iretq`s: no interrupt

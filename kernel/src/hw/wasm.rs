@@ -12,13 +12,16 @@ use hako_abi::script::ImageManifest;
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::{MemoryDef, TableDef, ValRaw, VmContext};
 
-/// The Wasm stack: 8 MiB (mapped with 2 MiB pages), with a 2 MiB unmapped guard region
-/// below it.
+/// The Wasm stack: 8 MiB mapped with 2 MiB pages and, on top, 64 KiB mapped with 4 KiB
+/// pages (the part every program uses: its frames come from RAM the host has already
+/// backed, see `mm::init`, so that starting a program does not cost a fresh 2 MiB host
+/// page), with a 2 MiB unmapped guard region below it.
 const STACK_REGION: u64 = 0x80_0000_0000;
 const STACK_GUARD: u64 = 2 << 20;
-const STACK_SIZE: u64 = 8 << 20;
+const STACK_HUGE: u64 = 8 << 20;
+const STACK_SMALL: u64 = 64 << 10;
 const STACK_LO: u64 = STACK_REGION + STACK_GUARD;
-const STACK_TOP: u64 = STACK_LO + STACK_SIZE;
+const STACK_TOP: u64 = STACK_LO + STACK_HUGE + STACK_SMALL;
 
 global_asm!(
     r#"
@@ -97,7 +100,11 @@ pub fn call(code: *const u8, vmctx: *mut VmContext, values: &mut [ValRaw]) -> Re
         return Err(TrapCode::NullReference);
     }
     if !STACK_MAPPED.load(Ordering::Relaxed) {
-        if super::mm::map_uncleared_huge(STACK_LO, STACK_SIZE).is_err() {
+        let huge = super::mm::map_uncleared_huge(STACK_LO, STACK_HUGE);
+        if huge
+            .and(super::mm::map_zeroed(STACK_LO + STACK_HUGE, STACK_SMALL))
+            .is_err()
+        {
             super::fatal(format_args!("out of memory for the Wasm stack"));
         }
         STACK_MAPPED.store(true, Ordering::Relaxed);
