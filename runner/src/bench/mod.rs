@@ -353,6 +353,8 @@ pub fn compile_times(
     let mut ours = |level: OptLevel| {
         let options = hako_compiler::Options {
             opt_level: level,
+            // As `hako run` and `hako build` compile programs.
+            prebuild: true,
             ..hako_compiler::Options::default()
         };
         // Compiling includes merging the parts of a large module into one object.
