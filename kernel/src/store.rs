@@ -649,19 +649,26 @@ impl Store {
         desc: &'static ModuleDescriptor,
         pre: &'static Prebuilt,
     ) -> Result<(usize, Option<FuncRef>), InstError> {
-        let mut memories = Vec::new();
-        let mut memory_defs = Vec::new();
-        for m in hw::slice(&desc.memories) {
+        let (mems, tabs) = (hw::slice(&desc.memories), hw::slice(&desc.tables));
+        let inits = hw::slice(&pre.table_inits);
+        if pre.memory_slots.len != mems.len() as u64
+            || pre.table_slots.len != tabs.len() as u64
+            || inits.len() != tabs.len()
+        {
+            return Err(InstError::Error(
+                "the prebuilt instance does not match its descriptor".into(),
+            ));
+        }
+        let mut memories = Vec::with_capacity(mems.len());
+        for (i, m) in mems.iter().enumerate() {
             let id = self.new_memory(m.min_pages, m.max_pages, m.memory64 != 0, m.shared != 0)?;
             memories.push(id);
-            memory_defs.push(&mut self.memories[id].def as *mut MemoryDef);
+            hw::link_prebuilt_memory(pre, i, &mut self.memories[id].def);
         }
-        let mut tables = Vec::new();
-        let mut table_defs = Vec::new();
-        let inits = hw::slice(&pre.table_inits);
-        for (i, t) in hw::slice(&desc.tables).iter().enumerate() {
+        let mut tables = Vec::with_capacity(tabs.len());
+        for (i, (t, init)) in tabs.iter().zip(inits).enumerate() {
             let id = self.new_table(t.elem_type, t.min, t.max)?;
-            let init = inits.get(i).map_or(&[][..], hw::slice);
+            let init = hw::slice(init);
             let table = &mut self.tables[id];
             if init.len() != table.elems.len() {
                 return Err(InstError::Error(format!(
@@ -672,7 +679,7 @@ impl Store {
             }
             table.elems.copy_from_slice(init);
             tables.push(id);
-            table_defs.push(&mut table.def as *mut TableDef);
+            hw::link_prebuilt_table(pre, i, &mut table.def);
         }
         for d in hw::slice(&pre.data_inits) {
             let Some(&m) = memories.get(d.memory as usize) else {
@@ -684,7 +691,6 @@ impl Store {
             bulk::copy_from(to, bytes, d.offset, 0, n, TrapCode::DataSegmentOutOfBounds)
                 .map_err(InstError::Trap)?;
         }
-        hw::link_prebuilt(pre, &memory_defs, &table_defs);
         let funcs = hw::slice(&pre.funcs);
         let start = start_function(desc, funcs)?;
         self.instances.push(Box::new(Instance {

@@ -193,29 +193,39 @@ pub fn take_prebuilt(desc: &ModuleDescriptor) -> Option<&'static Prebuilt> {
     unsafe { desc.prebuilt.as_ref() }
 }
 
-/// Complete a prebuilt instance: point its memory and table slots (and `memory0`) at the
-/// store's `MemoryDef`s and `TableDef`s. `memories`/`tables` must have one entry per slot.
-pub fn link_prebuilt(pre: &Prebuilt, memories: &[*mut MemoryDef], tables: &[*mut TableDef]) {
-    if memories.len() as u64 != pre.memory_slots.len || tables.len() as u64 != pre.table_slots.len {
-        super::fatal(format_args!(
-            "a prebuilt instance does not match its descriptor"
-        ));
+/// Point slot `i` of a prebuilt instance's memories at the store's `def` (and `memory0`,
+/// for memory 0). Out-of-range slots are ignored (the store checks the counts first).
+pub fn link_prebuilt_memory(pre: &Prebuilt, i: usize, def: &mut MemoryDef) {
+    if i as u64 >= pre.memory_slots.len {
+        return;
     }
-    // SAFETY: the compiler emits `memory_slots` and `table_slots` as writable arrays of
-    // that many pointers, and the instance context as a writable `VmContext`, private to
-    // this prebuilt instance, which `take_prebuilt` hands out once; no Wasm code of the
-    // instance has run yet, so nothing else reads them while they are written.
+    let def: *mut MemoryDef = def;
+    // SAFETY: the compiler emits `memory_slots` as a writable array of that many pointers,
+    // and the instance context as a writable `VmContext`, private to this prebuilt
+    // instance, which `take_prebuilt` hands out once; no Wasm code of the instance has run
+    // yet, so nothing else reads them while they are written.
     unsafe {
-        for (i, &m) in memories.iter().enumerate() {
-            (pre.memory_slots.ptr as *mut *mut MemoryDef)
-                .add(i)
-                .write(m);
+        (pre.memory_slots.ptr as *mut *mut MemoryDef)
+            .add(i)
+            .write(def);
+        if i == 0 {
+            (*pre.vmctx).memory0 = def;
         }
-        for (i, &t) in tables.iter().enumerate() {
-            (pre.table_slots.ptr as *mut *mut TableDef).add(i).write(t);
-        }
-        (*pre.vmctx).memory0 = memories.first().copied().unwrap_or(core::ptr::null_mut());
     }
+}
+
+/// Point slot `i` of a prebuilt instance's tables at the store's `def`, as above.
+pub fn link_prebuilt_table(pre: &Prebuilt, i: usize, def: &mut TableDef) {
+    if i as u64 >= pre.table_slots.len {
+        return;
+    }
+    let def: *mut TableDef = def;
+    // SAFETY: as in `link_prebuilt_memory`, for the writable `table_slots` array.
+    unsafe {
+        (pre.table_slots.ptr as *mut *mut TableDef)
+            .add(i)
+            .write(def)
+    };
 }
 
 /// The value in a global slot (`p` is a store-owned slot pointer).
