@@ -22,6 +22,13 @@ impl<T> Default for FdTable<T> {
 }
 
 impl<T> FdTable<T> {
+    /// A table of `entries`, which must be sorted by descriptor without duplicates (one
+    /// allocation, no searching: the table of a starting program).
+    pub fn from_sorted(entries: Vec<(u32, T)>) -> Self {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+        FdTable { entries }
+    }
+
     fn index(&self, fd: u32) -> Result<usize, usize> {
         self.entries.binary_search_by_key(&fd, |(k, _)| *k)
     }
@@ -62,6 +69,15 @@ impl<T> FdTable<T> {
 #[cfg(test)]
 mod tests {
     use super::FdTable;
+
+    #[test]
+    fn from_sorted_then_insert() {
+        let mut t = FdTable::from_sorted(vec![(0, 'a'), (1, 'b'), (2, 'c')]);
+        assert_eq!(t.get(2), Some(&'c'));
+        assert_eq!(t.insert(3, 'd'), None);
+        assert_eq!(t.remove(0), Some('a'));
+        assert_eq!(t.get(3), Some(&'d'));
+    }
 
     #[test]
     fn insert_get_remove() {

@@ -374,10 +374,11 @@ fn write_filestat(mem: &mut GuestMemory, buf: u32, dev: u64, st: &Stat, ft: u8) 
 
 impl WasiCtx {
     pub fn new(args: Vec<Vec<u8>>, env: Vec<Vec<u8>>) -> Self {
-        let mut fds = FdTable::default();
-        fds.insert(0, Entry::Stdin);
-        fds.insert(1, Entry::Stdout);
-        fds.insert(2, Entry::Stderr);
+        let fds = FdTable::from_sorted(vec![
+            (0, Entry::Stdin),
+            (1, Entry::Stdout),
+            (2, Entry::Stderr),
+        ]);
         WasiCtx {
             args,
             env,
