@@ -38,7 +38,7 @@ static FRAMES: Global<Frames> = Global::new(Frames {
 /// Heap bytes handed to the allocator.
 static HEAP_INFO: Global<(u64, u64)> = Global::new((0, 0));
 
-/// Most of the rest of the image's last 2 MiB that the first frames come from.
+/// At most this much of the rest of the image's last 2 MiB goes to the first frames.
 const MAX_WARM_FRAMES: u64 = 512 << 10;
 
 /// Build the frame allocator and the heap from the memory map.
