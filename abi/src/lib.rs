@@ -8,7 +8,9 @@
 //!   function receives as its hidden first argument, function references, tables, memories
 //!   and the 16-byte value slot [`vm::ValRaw`];
 //! - [`module`]: the module descriptor the compiler emits beside the code, from which the
-//!   kernel instantiates the module;
+//!   kernel instantiates the module, and the prebuilt instance of a program;
+//! - [`constexpr`]: the evaluator of the descriptor's constant expressions, shared by the
+//!   kernel (at instantiation) and the compiler (for a prebuilt instance);
 //! - [`builtins`]: the names and signatures of the kernel functions compiled code calls;
 //! - [`wasi`]: the 46 `wasi_snapshot_preview1` functions with their core signatures and the
 //!   symbol each one is linked under;
@@ -33,6 +35,7 @@
 
 pub mod boot;
 pub mod builtins;
+pub mod constexpr;
 pub mod module;
 pub mod script;
 pub mod trap;

@@ -279,8 +279,9 @@ pub struct ElementSegment {
     pub items: Slice<ConstExpr>,
 }
 
-/// A constant expression as a small stack program, evaluated by the kernel at instantiation
-/// (the `end` is implicit).
+/// A constant expression as a small stack program (the `end` is implicit), evaluated by
+/// [`crate::constexpr::eval`]: by the kernel at instantiation, and by the compiler for a
+/// [`Prebuilt`] instance.
 pub type ConstExpr = Slice<ConstOp>;
 
 #[repr(C)]

@@ -7,11 +7,13 @@
 //! through the target data layout. Arrays the descriptor points to are private constants;
 //! only the descriptor itself (`<prefix>_module`) is an external symbol.
 
-use hako_abi::module::{const_op, extern_kind, segment_mode, NO_INDEX, NO_MAX};
+use hako_abi::constexpr::{self, ConstEnv};
+use hako_abi::module::{const_op, extern_kind, segment_mode, ConstOp, NO_INDEX, NO_MAX};
+use hako_abi::vm::ValRaw;
 use inkwell::context::Context;
 use inkwell::module::Linkage;
-use inkwell::types::{BasicTypeEnum, StructType};
-use inkwell::values::{BasicValueEnum, FunctionValue, PointerValue, StructValue};
+use inkwell::types::{BasicType, BasicTypeEnum, StructType};
+use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, PointerValue, StructValue};
 use wasmparser::{ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator, TypeRef};
 
 use crate::ctx::ModuleCtx;
@@ -227,7 +229,8 @@ pub fn emit<'ctx>(
             ElementItems::Functions(funcs) => {
                 let mut items = Vec::new();
                 for f in funcs.clone() {
-                    items.push(e.ops(&[e.op(const_op::REF_FUNC, u64::from(f?), 0)], "elem_item"));
+                    let item = make_op(const_op::REF_FUNC, u64::from(f?), 0);
+                    items.push(e.ops(&[item], "elem_item"));
                 }
                 (hako_abi::valtype::FUNCREF, items)
             }
@@ -281,6 +284,68 @@ pub fn emit<'ctx>(
     Ok(())
 }
 
+fn make_op(op: u32, imm0: u64, imm1: u64) -> ConstOp {
+    ConstOp {
+        op,
+        _pad: 0,
+        imm: [imm0, imm1],
+    }
+}
+
+/// A constant expression as the descriptor's `ConstOp` program (the `end` left out).
+fn const_ops(expr: &ConstExpr<'_>) -> Result<Vec<ConstOp>> {
+    let mut reader = expr.get_operators_reader();
+    let mut ops = Vec::new();
+    while !reader.eof() {
+        let (op, offset) = reader.read_with_offset()?;
+        let op = match op {
+            Operator::I32Const { value } => {
+                make_op(const_op::I32_CONST, u64::from(value as u32), 0)
+            }
+            Operator::I64Const { value } => make_op(const_op::I64_CONST, value as u64, 0),
+            Operator::F32Const { value } => {
+                make_op(const_op::F32_CONST, u64::from(value.bits()), 0)
+            }
+            Operator::F64Const { value } => make_op(const_op::F64_CONST, value.bits(), 0),
+            Operator::V128Const { value } => {
+                let v = value.i128() as u128;
+                make_op(const_op::V128_CONST, v as u64, (v >> 64) as u64)
+            }
+            Operator::GlobalGet { global_index } => {
+                make_op(const_op::GLOBAL_GET, u64::from(global_index), 0)
+            }
+            Operator::RefNull { hty } => {
+                let code = match hty {
+                    wasmparser::HeapType::Abstract {
+                        ty: wasmparser::AbstractHeapType::Extern,
+                        ..
+                    } => hako_abi::valtype::EXTERNREF,
+                    _ => hako_abi::valtype::FUNCREF,
+                };
+                make_op(const_op::REF_NULL, u64::from(code), 0)
+            }
+            Operator::RefFunc { function_index } => {
+                make_op(const_op::REF_FUNC, u64::from(function_index), 0)
+            }
+            Operator::I32Add => make_op(const_op::I32_ADD, 0, 0),
+            Operator::I32Sub => make_op(const_op::I32_SUB, 0, 0),
+            Operator::I32Mul => make_op(const_op::I32_MUL, 0, 0),
+            Operator::I64Add => make_op(const_op::I64_ADD, 0, 0),
+            Operator::I64Sub => make_op(const_op::I64_SUB, 0, 0),
+            Operator::I64Mul => make_op(const_op::I64_MUL, 0, 0),
+            Operator::End => continue,
+            other => {
+                return Err(unsupported(
+                    format!("constant expression operator {other:?}"),
+                    offset as usize,
+                ))
+            }
+        };
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
 /// Type codes for the descriptor; unlike code generation, `v128` is just a code here.
 fn codes_or_v128(types: &[wasmparser::ValType]) -> Result<Vec<u8>> {
     types.iter().map(|t| val_code(*t)).collect()
@@ -318,15 +383,26 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
         what: &str,
         align: u32,
     ) -> BasicValueEnum<'ctx> {
-        self.counter += 1;
-        let name = format!("{}_{what}.{}", self.cx.prefix, self.counter);
-        let g = self.cx.module.add_global(init.get_type(), None, &name);
+        let g = self.new_private_global(init.get_type(), what, align);
         g.set_initializer(&init);
         g.set_constant(true);
-        g.set_linkage(Linkage::Private);
         g.set_unnamed_addr(true);
-        g.set_alignment(align);
         g.as_pointer_value().into()
+    }
+
+    /// A private global of type `ty`, without initialiser, named `<prefix>_<what>.<n>`.
+    fn new_private_global(
+        &mut self,
+        ty: impl BasicType<'ctx>,
+        what: &str,
+        align: u32,
+    ) -> GlobalValue<'ctx> {
+        self.counter += 1;
+        let name = format!("{}_{what}.{}", self.cx.prefix, self.counter);
+        let g = self.cx.module.add_global(ty, None, &name);
+        g.set_linkage(Linkage::Private);
+        g.set_alignment(align);
+        g
     }
 
     /// A byte string as a `Slice<u8>`.
@@ -354,71 +430,24 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
         self.slice(p, elems.len())
     }
 
-    fn op(&self, op: u32, imm0: u64, imm1: u64) -> StructValue<'ctx> {
+    fn op(&self, op: &ConstOp) -> StructValue<'ctx> {
         let imm = self.cx.i64.const_array(&[
-            self.cx.i64.const_int(imm0, false),
-            self.cx.i64.const_int(imm1, false),
+            self.cx.i64.const_int(op.imm[0], false),
+            self.cx.i64.const_int(op.imm[1], false),
         ]);
         self.l
             .const_op
-            .const_named_struct(&[self.u32(op), self.u32(0), imm.into()])
+            .const_named_struct(&[self.u32(op.op), self.u32(0), imm.into()])
     }
 
-    fn ops(&mut self, ops: &[StructValue<'ctx>], what: &str) -> StructValue<'ctx> {
-        self.array(self.l.const_op, ops.to_vec(), what)
+    fn ops(&mut self, ops: &[ConstOp], what: &str) -> StructValue<'ctx> {
+        let ops = ops.iter().map(|o| self.op(o)).collect();
+        self.array(self.l.const_op, ops, what)
     }
 
     /// A constant expression as a `ConstOp` program.
     fn const_expr(&mut self, expr: &ConstExpr<'_>) -> Result<StructValue<'ctx>> {
-        let mut reader = expr.get_operators_reader();
-        let mut ops = Vec::new();
-        while !reader.eof() {
-            let (op, offset) = reader.read_with_offset()?;
-            let op = match op {
-                Operator::I32Const { value } => {
-                    self.op(const_op::I32_CONST, u64::from(value as u32), 0)
-                }
-                Operator::I64Const { value } => self.op(const_op::I64_CONST, value as u64, 0),
-                Operator::F32Const { value } => {
-                    self.op(const_op::F32_CONST, u64::from(value.bits()), 0)
-                }
-                Operator::F64Const { value } => self.op(const_op::F64_CONST, value.bits(), 0),
-                Operator::V128Const { value } => {
-                    let v = value.i128() as u128;
-                    self.op(const_op::V128_CONST, v as u64, (v >> 64) as u64)
-                }
-                Operator::GlobalGet { global_index } => {
-                    self.op(const_op::GLOBAL_GET, u64::from(global_index), 0)
-                }
-                Operator::RefNull { hty } => {
-                    let code = match hty {
-                        wasmparser::HeapType::Abstract {
-                            ty: wasmparser::AbstractHeapType::Extern,
-                            ..
-                        } => hako_abi::valtype::EXTERNREF,
-                        _ => hako_abi::valtype::FUNCREF,
-                    };
-                    self.op(const_op::REF_NULL, u64::from(code), 0)
-                }
-                Operator::RefFunc { function_index } => {
-                    self.op(const_op::REF_FUNC, u64::from(function_index), 0)
-                }
-                Operator::I32Add => self.op(const_op::I32_ADD, 0, 0),
-                Operator::I32Sub => self.op(const_op::I32_SUB, 0, 0),
-                Operator::I32Mul => self.op(const_op::I32_MUL, 0, 0),
-                Operator::I64Add => self.op(const_op::I64_ADD, 0, 0),
-                Operator::I64Sub => self.op(const_op::I64_SUB, 0, 0),
-                Operator::I64Mul => self.op(const_op::I64_MUL, 0, 0),
-                Operator::End => continue,
-                other => {
-                    return Err(unsupported(
-                        format!("constant expression operator {other:?}"),
-                        offset as usize,
-                    ))
-                }
-            };
-            ops.push(op);
-        }
+        let ops = const_ops(expr)?;
         Ok(self.ops(&ops, "const_expr"))
     }
 
@@ -537,53 +566,48 @@ enum Const {
     Null,
 }
 
-/// Evaluates a constant expression of a module without imported globals, `globals` holding
-/// the values of the globals before it. `None` when it is not such a constant.
-fn eval_const(expr: &ConstExpr<'_>, globals: &[Const]) -> Option<Const> {
-    let mut stack = Vec::new();
-    let mut reader = expr.get_operators_reader();
-    while !reader.eof() {
-        let v = match reader.read().ok()? {
-            Operator::I32Const { value } => Const::Bits(u128::from(value as u32)),
-            Operator::I64Const { value } => Const::Bits(u128::from(value as u64)),
-            Operator::F32Const { value } => Const::Bits(u128::from(value.bits())),
-            Operator::F64Const { value } => Const::Bits(u128::from(value.bits())),
-            Operator::V128Const { value } => Const::Bits(value.i128() as u128),
-            Operator::GlobalGet { global_index } => *globals.get(global_index as usize)?,
-            Operator::RefNull { .. } => Const::Null,
-            Operator::RefFunc { function_index } => Const::Func(function_index),
-            Operator::End => continue,
-            op => {
-                let (Some(Const::Bits(b)), Some(Const::Bits(a))) = (stack.pop(), stack.pop())
-                else {
-                    return None;
-                };
-                let (a32, b32, a64, b64) = (a as u32, b as u32, a as u64, b as u64);
-                Const::Bits(match op {
-                    Operator::I32Add => u128::from(a32.wrapping_add(b32)),
-                    Operator::I32Sub => u128::from(a32.wrapping_sub(b32)),
-                    Operator::I32Mul => u128::from(a32.wrapping_mul(b32)),
-                    Operator::I64Add => u128::from(a64.wrapping_add(b64)),
-                    Operator::I64Sub => u128::from(a64.wrapping_sub(b64)),
-                    Operator::I64Mul => u128::from(a64.wrapping_mul(b64)),
-                    _ => return None,
-                })
-            }
-        };
-        stack.push(v);
+/// What the plan's constant expressions may refer to: the values of the globals before
+/// them (a module with a prebuilt instance imports none), and functions, whose reference is
+/// encoded as the function index + 1 (0 is `ref.null`) and decoded by [`reference`].
+struct PlanEnv<'a>(&'a [ValRaw]);
+
+impl ConstEnv for PlanEnv<'_> {
+    fn global(&self, index: u32) -> Option<ValRaw> {
+        self.0.get(index as usize).copied()
     }
-    match stack[..] {
-        [v] => Some(v),
-        _ => None,
+    fn func_ref(&self, index: u32) -> Option<u64> {
+        Some(u64::from(index) + 1)
+    }
+}
+
+/// Evaluates a constant expression as the kernel would (the same evaluator), `None` when it
+/// refers to something the compiler does not know.
+fn eval_const(expr: &ConstExpr<'_>, globals: &[ValRaw]) -> Result<Option<ValRaw>> {
+    Ok(constexpr::eval(&const_ops(expr)?, &PlanEnv(globals)).ok())
+}
+
+/// A reference value of [`PlanEnv`].
+fn reference(v: ValRaw) -> Const {
+    match v.u64() {
+        0 => Const::Null,
+        f => Const::Func((f - 1) as u32),
+    }
+}
+
+/// The value of a global of type `ty`.
+fn global_value(v: ValRaw, ty: wasmparser::ValType) -> Const {
+    match ty {
+        wasmparser::ValType::Ref(_) => reference(v),
+        _ => Const::Bits(v.u128()),
     }
 }
 
 /// An offset of a 32-bit (`wide` false) or 64-bit index space.
-fn offset(v: Const, wide: bool) -> Option<u64> {
-    match v {
-        Const::Bits(b) if wide => Some(b as u64),
-        Const::Bits(b) => Some(u64::from(b as u32)),
-        _ => None,
+fn offset(v: ValRaw, wide: bool) -> u64 {
+    if wide {
+        v.u64()
+    } else {
+        u64::from(v.u32())
     }
 }
 
@@ -623,13 +647,18 @@ fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>> {
         };
         type_ids.push(id as u32);
     }
-    let mut globals = Vec::with_capacity(info.global_inits.len());
+    let mut values = Vec::with_capacity(info.global_inits.len());
     for g in &info.global_inits {
-        let Some(v) = eval_const(&g.init, &globals) else {
+        let Some(v) = eval_const(&g.init, &values)? else {
             return Ok(None);
         };
-        globals.push(v);
+        values.push(v);
     }
+    let globals = values
+        .iter()
+        .zip(&info.globals)
+        .map(|(&v, g)| global_value(v, g.content_type))
+        .collect();
     if info.tables.iter().map(|t| t.initial).sum::<u64>() > MAX_PREBUILT_TABLE_ENTRIES {
         return Ok(None);
     }
@@ -647,33 +676,32 @@ fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>> {
                 offset_expr,
             } => (table_index.unwrap_or(0) as usize, offset_expr),
         };
-        let items: Vec<Option<Const>> = match &el.items {
-            ElementItems::Functions(funcs) => funcs
-                .clone()
-                .into_iter()
-                .map(|f| f.ok().map(Const::Func))
-                .collect(),
-            ElementItems::Expressions(_, exprs) => exprs
-                .clone()
-                .into_iter()
-                .map(|e| e.ok().and_then(|e| eval_const(&e, &globals)))
-                .collect(),
-        };
-        let (Some(t), Some(start)) = (
-            info.tables.get(table),
-            eval_const(offset_expr, &globals).and_then(|v| offset(v, false)),
-        ) else {
+        let mut items = Vec::new();
+        match &el.items {
+            ElementItems::Functions(funcs) => {
+                for f in funcs.clone() {
+                    items.push(Const::Func(f?));
+                }
+            }
+            ElementItems::Expressions(_, exprs) => {
+                for e in exprs.clone() {
+                    let Some(v) = eval_const(&e?, &values)? else {
+                        return Ok(None);
+                    };
+                    items.push(reference(v));
+                }
+            }
+        }
+        let (Some(t), Some(start)) = (info.tables.get(table), eval_const(offset_expr, &values)?)
+        else {
             return Ok(None);
         };
+        let start = offset(start, false);
         if t.table64 || start.saturating_add(items.len() as u64) > t.initial {
             return Ok(None); // out of bounds: instantiation traps
         }
-        for (i, item) in items.into_iter().enumerate() {
-            match item {
-                Some(v @ (Const::Func(_) | Const::Null)) => tables[table][start as usize + i] = v,
-                _ => return Ok(None),
-            }
-        }
+        let at = start as usize;
+        tables[table][at..at + items.len()].copy_from_slice(&items);
     }
     let mut data = Vec::with_capacity(info.data.len());
     for (i, d) in info.data.iter().enumerate() {
@@ -687,10 +715,10 @@ fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>> {
         let Some(m) = info.memories.get(*memory_index as usize) else {
             return Ok(None);
         };
-        let Some(start) = eval_const(offset_expr, &globals).and_then(|v| offset(v, m.memory64))
-        else {
+        let Some(start) = eval_const(offset_expr, &values)? else {
             return Ok(None);
         };
+        let start = offset(start, m.memory64);
         let size = u128::from(m.initial) * u128::from(hako_abi::vm::WASM_PAGE_SIZE);
         if u128::from(start) + d.data.len() as u128 > size {
             return Ok(None); // out of bounds: instantiation traps
@@ -722,14 +750,8 @@ impl<'ctx> Emitter<'_, 'ctx, '_> {
         let (func_ref, vm_context, slice, data_init, prebuilt) =
             (l.func_ref, l.vm_context, l.slice, l.data_init, l.prebuilt);
 
-        self.counter += 1;
-        let vmctx = self.cx.module.add_global(
-            vm_context,
-            None,
-            &format!("{}_vmctx.{}", self.cx.prefix, self.counter),
-        );
-        vmctx.set_linkage(Linkage::Private);
-        vmctx.set_alignment(8);
+        // Initialised last: it points to the arrays, and the functions point back to it.
+        let vmctx = self.new_private_global(vm_context, "vmctx", 8);
         let vmctx_ptr = vmctx.as_pointer_value();
 
         let num_imported = info.num_imported_funcs() as usize;
@@ -879,12 +901,8 @@ impl<'ctx> Emitter<'_, 'ctx, '_> {
             return (self.cx.ptr.const_null(), self.slice_null());
         }
         let p = if writable {
-            self.counter += 1;
-            let name = format!("{}_{what}.{}", self.cx.prefix, self.counter);
-            let g = self.cx.module.add_global(init.get_type(), None, &name);
+            let g = self.new_private_global(init.get_type(), what, align);
             g.set_initializer(&init);
-            g.set_linkage(Linkage::Private);
-            g.set_alignment(align);
             g.as_pointer_value()
         } else {
             self.private_global(init, what, align).into_pointer_value()

@@ -28,7 +28,7 @@
 //!   compiled code calls (builtins and the 46 WASI functions). Each of those symbols turns its
 //!   raw arguments into safe views and calls into the safe modules below.
 //! - [`wasi`] (with the fd table, path resolution and the [`wasi::vfs::Backend`] file-system
-//!   interface), [`p9`] (9P2000.L messages and client), [`guest`], [`bulk`], [`constexpr`], [`types`], [`cmdline`], [`clock`],
+//!   interface), [`p9`] (9P2000.L messages and client), [`guest`], [`bulk`], [`types`], [`cmdline`], [`clock`],
 //!   [`link`] (import matching rules) and [`script`] (manifest check, restart dispositions,
 //!   instance names, `Invoke` typing) are safe, target-independent logic with host unit tests
 //!   (`cargo test -p hako-kernel`).
@@ -67,7 +67,6 @@ extern crate alloc;
 pub mod bulk;
 pub mod clock;
 pub mod cmdline;
-pub mod constexpr;
 pub mod guest;
 pub mod link;
 pub mod p9;

@@ -5,7 +5,6 @@
 //! are read through the small accessors of `hw::wasm`.
 
 use crate::bulk;
-use crate::constexpr::{self, ConstEnv};
 use crate::hw::wasm as hw;
 use crate::hw::Global;
 use crate::link::{self, ExternType, Limits};
@@ -16,6 +15,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr;
+use hako_abi::constexpr::{self, ConstEnv};
 use hako_abi::module::{
     extern_kind, segment_mode, ConstExpr, GlobalType, ModuleDescriptor, Prebuilt, NO_INDEX, NO_MAX,
 };

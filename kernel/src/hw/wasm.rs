@@ -196,36 +196,32 @@ pub fn take_prebuilt(desc: &ModuleDescriptor) -> Option<&'static Prebuilt> {
 /// Point slot `i` of a prebuilt instance's memories at the store's `def` (and `memory0`,
 /// for memory 0). Out-of-range slots are ignored (the store checks the counts first).
 pub fn link_prebuilt_memory(pre: &Prebuilt, i: usize, def: &mut MemoryDef) {
-    if i as u64 >= pre.memory_slots.len {
-        return;
-    }
     let def: *mut MemoryDef = def;
-    // SAFETY: the compiler emits `memory_slots` as a writable array of that many pointers,
-    // and the instance context as a writable `VmContext`, private to this prebuilt
-    // instance, which `take_prebuilt` hands out once; no Wasm code of the instance has run
-    // yet, so nothing else reads them while they are written.
-    unsafe {
-        (pre.memory_slots.ptr as *mut *mut MemoryDef)
-            .add(i)
-            .write(def);
-        if i == 0 {
-            (*pre.vmctx).memory0 = def;
-        }
+    if write_slot(&pre.memory_slots, i, def) && i == 0 {
+        // SAFETY: the compiler emits the instance context as a writable `VmContext`, private
+        // to this prebuilt instance, which `take_prebuilt` hands out once; no Wasm code of
+        // the instance has run yet, so nothing else reads it while it is written.
+        unsafe { (*pre.vmctx).memory0 = def };
     }
 }
 
 /// Point slot `i` of a prebuilt instance's tables at the store's `def`, as above.
 pub fn link_prebuilt_table(pre: &Prebuilt, i: usize, def: &mut TableDef) {
-    if i as u64 >= pre.table_slots.len {
-        return;
+    write_slot(&pre.table_slots, i, def);
+}
+
+/// Write `p` into slot `i` of a prebuilt instance's writable slot array; false when out of
+/// range.
+fn write_slot<T>(slots: &Slice<*mut T>, i: usize, p: *mut T) -> bool {
+    if i as u64 >= slots.len {
+        return false;
     }
-    let def: *mut TableDef = def;
-    // SAFETY: as in `link_prebuilt_memory`, for the writable `table_slots` array.
-    unsafe {
-        (pre.table_slots.ptr as *mut *mut TableDef)
-            .add(i)
-            .write(def)
-    };
+    // SAFETY: the compiler emits `memory_slots` and `table_slots` as writable arrays of
+    // `len` pointers, private to the prebuilt instance `take_prebuilt` hands out once; no
+    // Wasm code of the instance has run yet, so nothing else reads them while they are
+    // written.
+    unsafe { (slots.ptr as *mut *mut T).add(i).write(p) };
+    true
 }
 
 /// The value in a global slot (`p` is a store-owned slot pointer).

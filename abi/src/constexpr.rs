@@ -1,19 +1,23 @@
-//! The constant-expression evaluator (global initialisers, segment offsets and element items).
+//! The constant-expression evaluator (global initialisers, segment offsets and element
+//! items), for [`crate::module::ConstExpr`] programs. The kernel evaluates them at
+//! instantiation; the compiler evaluates them ahead of time for a prebuilt instance
+//! ([`crate::module::Prebuilt`]), with the same code, so the two cannot disagree.
 
-use hako_abi::module::{const_op, ConstOp};
-use hako_abi::vm::ValRaw;
+use crate::module::{const_op, ConstOp};
+use crate::vm::ValRaw;
 
 /// What a constant expression may refer to.
 pub trait ConstEnv {
     /// The current value of global `index`, if it exists (and may be read).
     fn global(&self, index: u32) -> Option<ValRaw>;
-    /// The reference value (a `*const FuncRef` as an integer) of function `index`.
+    /// The reference value of function `index` (for the kernel a `*const FuncRef` as an
+    /// integer; any non-zero encoding the environment can decode, since `ref.null` is 0).
     fn func_ref(&self, index: u32) -> Option<u64>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConstError {
-    /// An operator code the kernel does not know.
+    /// An operator code the evaluator does not know.
     UnknownOp(u32),
     /// The program popped more than it pushed, or left other than one value.
     StackMismatch,
@@ -75,7 +79,7 @@ pub fn eval(ops: &[ConstOp], env: &impl ConstEnv) -> Result<ValRaw, ConstError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hako_abi::module::const_op::*;
+    use crate::module::const_op::*;
 
     struct Env;
     impl ConstEnv for Env {
