@@ -120,15 +120,19 @@ hako_pvh_start:
 6:  hlt
     jmp 6b
 
-    .section .rodata.hako_boot, "a"
+    /* The kernel's one GDT, loaded here and kept: `cpu::init` fills in the TSS descriptor
+       and loads the task register. Writable, as the CPU sets accessed bits. */
+    .section .data.hako_boot, "aw"
     .balign 16
-hako_boot_gdt:
+    .global hako_gdt
+hako_gdt:
     .quad 0
-    .quad 0x00af9a000000ffff            /* 0x08: 64-bit code */
-    .quad 0x00cf92000000ffff            /* 0x10: data */
+    .quad 0x00af9b000000ffff            /* 0x08: 64-bit code */
+    .quad 0x00cf93000000ffff            /* 0x10: data */
+    .quad 0, 0                          /* 0x18: the TSS (16 bytes) */
 hako_boot_gdt_ptr:
-    .word hako_boot_gdt_ptr - hako_boot_gdt - 1
-    .long hako_boot_gdt
+    .word hako_boot_gdt_ptr - hako_gdt - 1
+    .long hako_gdt
 
     .section .bss.hako_boot, "aw", @nobits
     .balign 4096

@@ -1,4 +1,5 @@
-//! GDT, TSS (IST stacks), IDT and the CPU exception handler; CPUID, RDRAND/RDSEED.
+//! TSS (IST stacks) in the boot GDT, IDT and the CPU exception handler; CPUID,
+//! RDRAND/RDSEED.
 //!
 //! Exception stubs are plain assembly (stable Rust has no `x86-interrupt` ABI): each pushes
 //! its vector (and a zero error code when the CPU pushes none), saves the general registers
@@ -7,10 +8,9 @@
 
 use alloc::boxed::Box;
 use core::arch::{asm, global_asm};
-use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
 use x86_64::instructions::tables::{lidt, load_tss};
 use x86_64::registers::control::Cr2;
-use x86_64::structures::gdt::{Descriptor, GlobalDescriptorTable};
+use x86_64::structures::gdt::{Descriptor, SegmentSelector};
 use x86_64::structures::tss::TaskStateSegment;
 use x86_64::structures::DescriptorTablePointer;
 use x86_64::VirtAddr;
@@ -140,42 +140,69 @@ fn ist_stack() -> VirtAddr {
     VirtAddr::from_ptr(stack.as_ptr_range().end).align_down(16u64)
 }
 
-/// Load a GDT with a TSS (IST stacks for double faults, page faults and the rest) and the IDT.
+/// The kernel code segment of the boot GDT (`hako_gdt` in the boot assembly).
+const KERNEL_CODE: u16 = 0x08;
+/// The TSS descriptor's slot in the boot GDT (two entries).
+const TSS_SELECTOR: u16 = 0x18;
+
+extern "C" {
+    /// The GDT the boot assembly loaded: null, 64-bit code (0x08), data (0x10) and an empty
+    /// 16-byte slot for the TSS (0x18).
+    static mut hako_gdt: [u64; 5];
+}
+
+/// The TSS and the IDT: static, so that setting them up is a few stores (under TCG every
+/// instruction run once costs its translation, and this runs on every boot).
+struct Tables {
+    tss: TaskStateSegment,
+    idt: Idt,
+}
+
+static mut TABLES: Tables = Tables {
+    tss: TaskStateSegment::new(),
+    idt: Idt([Gate::MISSING; 32]),
+};
+
+/// Give the boot GDT a TSS (IST stacks for double faults, page faults and the rest), load
+/// the task register and the IDT. The code and data segments the boot assembly loaded stay.
 pub fn init() {
-    let tss = Box::leak(Box::new(TaskStateSegment::new()));
+    // SAFETY: `init` runs once, on the one CPU, before any exception can be taken, so
+    // nothing else reads or writes `TABLES` or `hako_gdt` while they are set up here; the
+    // CPU reads them (through TR, the GDTR and the IDTR) only after that, and they live
+    // forever.
+    let (tss, idt, gdt) = unsafe {
+        let t = &mut *core::ptr::addr_of_mut!(TABLES);
+        (
+            &mut t.tss,
+            &mut t.idt,
+            &mut *core::ptr::addr_of_mut!(hako_gdt),
+        )
+    };
     tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = ist_stack();
     tss.interrupt_stack_table[PAGE_FAULT_IST as usize] = ist_stack();
     tss.interrupt_stack_table[OTHER_IST as usize] = ist_stack();
-    let tss: &'static TaskStateSegment = tss;
-
-    let gdt = Box::leak(Box::new(GlobalDescriptorTable::new()));
-    let code = gdt.append(Descriptor::kernel_code_segment());
-    let data = gdt.append(Descriptor::kernel_data_segment());
-    let tss_sel = gdt.append(Descriptor::tss_segment(tss));
-    let gdt: &'static GlobalDescriptorTable = gdt;
-    gdt.load();
-    // SAFETY: the selectors index the GDT just loaded, whose segments are flat 64-bit
-    // code/data and a valid TSS that lives forever.
-    unsafe {
-        CS::set_reg(code);
-        SS::set_reg(data);
-        DS::set_reg(data);
-        ES::set_reg(data);
-        load_tss(tss_sel);
-    }
-
-    let idt = Box::leak(Box::new(Idt([Gate::MISSING; 32])));
+    // SAFETY: the TSS is a static, so it lives (at this address) forever.
+    let Descriptor::SystemSegment(low, high) = (unsafe { Descriptor::tss_segment_unchecked(tss) })
+    else {
+        unreachable!("a TSS descriptor is a system segment")
+    };
+    gdt[3] = low;
+    gdt[4] = high;
     for &(vector, stub, ist) in STUBS {
-        idt.0[usize::from(vector)] = Gate::new(stub as *const () as usize as u64, code.0, ist);
+        idt.0[usize::from(vector)] = Gate::new(stub as *const () as usize as u64, KERNEL_CODE, ist);
     }
     let pointer = DescriptorTablePointer {
         limit: (core::mem::size_of::<Idt>() - 1) as u16,
         base: VirtAddr::from_ptr(idt as *const Idt),
     };
-    // SAFETY: the IDT is leaked, so it lives forever; every present gate points at an
-    // exception stub (see the assembly above) with the kernel code segment loaded above and
-    // an IST index of a stack set in the TSS.
-    unsafe { lidt(&pointer) };
+    // SAFETY: the selector indexes the TSS descriptor just written into the loaded GDT,
+    // for a TSS that lives forever; the IDT lives forever, and every present gate points at
+    // an exception stub (see the assembly above) with the kernel code segment the boot
+    // assembly loaded and an IST index of a stack set in the TSS.
+    unsafe {
+        load_tss(SegmentSelector(TSS_SELECTOR));
+        lidt(&pointer);
+    }
 }
 
 /// The exception vectors with a stub, their stubs and IST stacks (TSS indices). Filled in a
