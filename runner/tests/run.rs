@@ -100,6 +100,19 @@ fn prebuilt_instance_behaves_like_an_instantiated_one() {
     assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
 }
 
+/// Fresh linear memory reads zero, in the initial pages (from the frames the kernel does
+/// not clear again) and after `memory.grow`.
+#[test]
+fn fresh_memory_reads_zero() {
+    let r = run(&[&path("zeroed_memory.wat")]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "zeroed ok\n"),
+        "stderr: {}",
+        r.stderr
+    );
+}
+
 #[test]
 fn unknown_import_links_and_returns_enosys() {
     let r = run(&["--verbose", &path("unknown_import.wat")]);

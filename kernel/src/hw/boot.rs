@@ -24,7 +24,9 @@ hako_pvh_start:
     cld
     movl %ebx, %ebp                     /* keep the start info pointer */
 
-    /* Zero .bss (the page tables and the boot stack live there). */
+    /* Zero .bss (Rust statics and the top two page-table levels). Under TCG each `rep`
+       iteration is a translated-block execution, so the boot stack and the page
+       directories, which need no clearing, are not in it. */
     movl $__bss_start, %edi
     movl $__bss_end, %ecx
     subl %edi, %ecx
@@ -141,6 +143,11 @@ hako_boot_pml4:
     .skip 4096
 hako_boot_pdpt:
     .skip 4096
+
+    /* Not cleared (see `.noinit` in link.ld): the loop above writes every entry of the
+       page directories, and a stack is written before it is read. */
+    .section .noinit.hako_boot, "aw", @nobits
+    .balign 4096
 hako_boot_pd:
     .skip 4096 * 4
     .balign 16

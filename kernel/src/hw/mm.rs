@@ -28,11 +28,14 @@ struct Frames {
     /// Free physical ranges `[start, end)`, page-aligned; allocation bumps `start`.
     regions: [(u64, u64); MAX_REGIONS],
     count: usize,
+    /// The warm frames (see [`init`]) end here; they are zero when handed out.
+    warm_end: u64,
 }
 
 static FRAMES: Global<Frames> = Global::new(Frames {
     regions: [(0, 0); MAX_REGIONS],
     count: 0,
+    warm_end: 0,
 });
 
 /// Heap bytes handed to the allocator.
@@ -61,6 +64,7 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
         if warm > 0 && warm_in_ram {
             f.regions[0] = (image_end, image_end + warm);
             f.count = 1;
+            f.warm_end = image_end + warm;
             low += warm;
         }
         let first_ram = f.count;
@@ -190,8 +194,25 @@ fn with_mapper<R>(body: impl FnOnce(&mut OffsetPageTable<'_>, &mut Frames) -> R)
 }
 
 /// Map `[start, start + len)` (page-aligned) to fresh zeroed frames, readable, writable and
-/// not executable. For memory the guest can see (linear memories).
+/// not executable. For memory the guest can see (linear memories). Warm frames are not
+/// cleared again: they lie in the 2 MiB that holds the end of the image, right after it,
+/// where the loader wrote nothing (it zero-fills the image's `.bss`, and the host backs the
+/// rest of that 2 MiB with a fresh, cleared page) and the firmware cannot know to put
+/// anything; they are handed out once. Clearing them cost about 0.15 ms of the hello
+/// image's boot under TCG (`runner/tests/run.rs` checks that a program's initial memory
+/// reads zero).
 pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
+    map_small(start, len, true)
+}
+
+/// Map `[start, start + len)` (page-aligned) to fresh frames that are not cleared, readable,
+/// writable and not executable: for kernel-private memory that is written before it is read
+/// and that no guest can address (the top of the Wasm stack; see [`map_uncleared_huge`]).
+pub fn map_uncleared(start: u64, len: u64) -> Result<(), MapError> {
+    map_small(start, len, false)
+}
+
+fn map_small(start: u64, len: u64, clear: bool) -> Result<(), MapError> {
     // Enough frames for the pages and their page tables?
     let pages = len / PAGE;
     if free_frames() < pages + pages / 512 + 4 {
@@ -202,18 +223,15 @@ pub fn map_zeroed(start: u64, len: u64) -> Result<(), MapError> {
         let mut addr = start;
         while addr < start + len {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
-            // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
-            // references yet.
-            unsafe {
-                core::ptr::write_bytes(
-                    frame.start_address().as_u64() as usize as *mut u8,
-                    0,
-                    PAGE as usize,
-                )
-            };
+            let phys = frame.start_address().as_u64();
+            if clear && phys >= alloc.0.warm_end {
+                // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
+                // references yet.
+                unsafe { core::ptr::write_bytes(phys as usize as *mut u8, 0, PAGE as usize) };
+            }
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
-            // SAFETY: the page is in a kernel-owned virtual region (linear memories) that
-            // nothing else maps, and the frame is unused.
+            // SAFETY: the page is in a kernel-owned virtual region (linear memories, the Wasm
+            // stack) that nothing else maps, and the frame is unused.
             let flush =
                 unsafe { mapper.map_to(page, frame, DATA, &mut alloc) }.map_err(|_| MapError)?;
             // The page was not present, and x86 caches no translation of a page that is

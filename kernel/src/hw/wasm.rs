@@ -102,7 +102,7 @@ pub fn call(code: *const u8, vmctx: *mut VmContext, values: &mut [ValRaw]) -> Re
     if !STACK_MAPPED.load(Ordering::Relaxed) {
         let huge = super::mm::map_uncleared_huge(STACK_LO, STACK_HUGE);
         if huge
-            .and(super::mm::map_zeroed(STACK_LO + STACK_HUGE, STACK_SMALL))
+            .and(super::mm::map_uncleared(STACK_LO + STACK_HUGE, STACK_SMALL))
             .is_err()
         {
             super::fatal(format_args!("out of memory for the Wasm stack"));
