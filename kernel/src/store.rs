@@ -263,22 +263,54 @@ impl Store {
         min: u64,
         declared_max: u64,
     ) -> Result<usize, InstError> {
-        let max = declared_max;
-        let max = if max == NO_MAX {
+        let max = self.table_max(min, declared_max)?;
+        let mut elems = Vec::new();
+        elems
+            .try_reserve_exact(min as usize)
+            .map_err(|_| InstError::Error(format!("out of memory for a table of {min} entries")))?;
+        elems.resize(min as usize, ptr::null());
+        Ok(self.push_table(elems, elem_type, max, declared_max))
+    }
+
+    /// A table whose initial entries are `init` (a prebuilt instance's, see [`Self::adopt`]).
+    fn new_table_from(
+        &mut self,
+        elem_type: u32,
+        init: &[*const u8],
+        declared_max: u64,
+    ) -> Result<usize, InstError> {
+        let n = init.len() as u64;
+        let max = self.table_max(n, declared_max)?;
+        let mut elems = Vec::new();
+        elems
+            .try_reserve_exact(init.len())
+            .map_err(|_| InstError::Error(format!("out of memory for a table of {n} entries")))?;
+        elems.extend_from_slice(init);
+        Ok(self.push_table(elems, elem_type, max, declared_max))
+    }
+
+    /// The largest size a table of `min` entries may grow to, or why it cannot be created.
+    fn table_max(&self, min: u64, declared_max: u64) -> Result<u64, InstError> {
+        let max = if declared_max == NO_MAX {
             MAX_TABLE
         } else {
-            max.min(MAX_TABLE)
+            declared_max.min(MAX_TABLE)
         };
         if min > max {
             return Err(InstError::Error(format!(
                 "table of {min} entries is too large"
             )));
         }
-        let mut elems = Vec::new();
-        elems
-            .try_reserve_exact(min as usize)
-            .map_err(|_| InstError::Error(format!("out of memory for a table of {min} entries")))?;
-        elems.resize(min as usize, ptr::null());
+        Ok(max)
+    }
+
+    fn push_table(
+        &mut self,
+        elems: Vec<*const u8>,
+        elem_type: u32,
+        max: u64,
+        declared_max: u64,
+    ) -> usize {
         let mut t = Box::new(TableObj {
             def: TableDef {
                 base: ptr::null_mut(),
@@ -291,7 +323,7 @@ impl Store {
         });
         t.sync();
         self.tables.push(t);
-        Ok(self.tables.len() - 1)
+        self.tables.len() - 1
     }
 
     /// `memory.grow`: the old size in pages, or `None`.
@@ -667,17 +699,16 @@ impl Store {
         }
         let mut tables = Vec::with_capacity(tabs.len());
         for (i, (t, init)) in tabs.iter().zip(inits).enumerate() {
-            let id = self.new_table(t.elem_type, t.min, t.max)?;
             let init = hw::slice(init);
-            let table = &mut self.tables[id];
-            if init.len() != table.elems.len() {
+            if init.len() as u64 != t.min {
                 return Err(InstError::Error(format!(
                     "prebuilt table {i} has {} entries, not {}",
                     init.len(),
-                    table.elems.len()
+                    t.min
                 )));
             }
-            table.elems.copy_from_slice(init);
+            let id = self.new_table_from(t.elem_type, init, t.max)?;
+            let table = &mut self.tables[id];
             tables.push(id);
             hw::link_prebuilt_table(pre, i, &mut table.def);
         }
