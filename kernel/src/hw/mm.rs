@@ -3,12 +3,16 @@
 //! Physical memory below 4 GiB is identity-mapped by the boot page tables (2 MiB pages), so
 //! a frame's physical address is also a usable virtual address. Only frames below 4 GiB are
 //! used. Linear memories (4 KiB pages) and the Wasm stack (2 MiB pages, frames cut from the
-//! top of RAM) are mapped above 512 GiB through an [`OffsetPageTable`] with offset 0.
+//! top of RAM, and 64 KiB of 4 KiB pages on top) are mapped above 512 GiB: what every
+//! program maps at boot (the stack, the first 2 MiB of memory 0) through static page tables
+//! (the boot windows, see [`WINDOWS`]), the rest through an [`OffsetPageTable`] with
+//! offset 0.
 
 use super::boot::{MemMapEntry, E820_RAM};
 use super::Global;
 use linked_list_allocator::LockedHeap;
 use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::{
     FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size2MiB,
     Size4KiB,
@@ -94,6 +98,101 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
         HEAP.lock()
             .init(heap_start as usize as *mut u8, heap_size as usize)
     };
+    link_windows();
+}
+
+/// The two 2 MiB windows of virtual memory every program maps at boot: the 4 KiB part on top
+/// of the Wasm stack (its 2 MiB part lies in the same page directory, just below) and the
+/// start of linear memory 0. Their page tables are static and linked into the PML4 by
+/// [`init`] with a few stores, and [`map_zeroed`], [`map_uncleared`] and
+/// [`map_uncleared_huge`] write their entries directly: under TCG every instruction run once
+/// costs its translation, and the general `Mapper` path (walking, creating and clearing
+/// tables) took about 70 translated blocks of every boot. Ranges outside the windows, and
+/// later growth past them, go through the `Mapper`, which walks these tables like any other.
+const WINDOWS: [u64; 2] = [super::wasm::STACK_SMALL_BASE, crate::store::LINMEM_BASE];
+
+/// A window's page tables: the level-3 table its PML4 entry points to, the level-2 table for
+/// its GiB and the level-1 table for the window itself.
+#[repr(C)]
+struct WindowTables {
+    l3: Table,
+    l2: Table,
+    l1: Table,
+}
+
+/// A page table as a plain array, so that runs of entries can be sliced.
+#[repr(C, align(4096))]
+struct Table([PageTableEntry; 512]);
+
+/// In `.bss` (all zero: no entry present), cleared by the boot code.
+static mut WINDOW_TABLES: [WindowTables; 2] = [WindowTables::EMPTY, WindowTables::EMPTY];
+
+impl WindowTables {
+    const EMPTY: WindowTables = WindowTables {
+        l3: Table([const { PageTableEntry::new() }; 512]),
+        l2: Table([const { PageTableEntry::new() }; 512]),
+        l1: Table([const { PageTableEntry::new() }; 512]),
+    };
+}
+
+/// Which window holds all of `[start, start + len)`, and the index of its first 4 KiB page.
+fn window_of(start: u64, len: u64) -> Option<(usize, usize)> {
+    let inside = |w: u64| start >= w && start + len <= w + HUGE_PAGE && len > 0;
+    let i = if inside(WINDOWS[1]) {
+        1
+    } else if inside(WINDOWS[0]) {
+        0
+    } else {
+        return None;
+    };
+    Some((i, ((start - WINDOWS[i]) / PAGE) as usize))
+}
+
+/// The tables of window `i`.
+fn window(i: usize) -> &'static mut WindowTables {
+    // SAFETY: the window tables are only touched here, by [`link_windows`] and the map
+    // functions, which run on the one CPU with `FRAMES` borrowed exclusively (so never
+    // twice at once), and the CPU's page walks only read them.
+    unsafe { &mut (*core::ptr::addr_of_mut!(WINDOW_TABLES))[i] }
+}
+
+/// Point the active PML4 at the window tables (once, from [`init`]).
+fn link_windows() {
+    let (l4_frame, _) = Cr3::read();
+    // SAFETY: CR3 holds the active PML4, identity-mapped; the boot code set only its first
+    // entry (the identity map), and each window has its own PML4 entry (checked below).
+    let l4 = unsafe { &mut *(l4_frame.start_address().as_u64() as usize as *mut PageTable) };
+    for (i, &w) in WINDOWS.iter().enumerate() {
+        let v = VirtAddr::new(w);
+        let t = window(i);
+        let table = |t: &Table| PhysAddr::new(t as *const Table as u64);
+        if !l4[v.p4_index()].is_unused() {
+            super::fatal(format_args!("boot window {w:#x} shares a PML4 entry"));
+        }
+        l4[v.p4_index()].set_addr(table(&t.l3), TABLE);
+        t.l3.0[usize::from(v.p3_index())].set_addr(table(&t.l2), TABLE);
+        t.l2.0[usize::from(v.p2_index())].set_addr(table(&t.l1), TABLE);
+    }
+}
+
+/// Flags of an intermediate table entry.
+const TABLE: PageTableFlags = PageTableFlags::PRESENT.union(PageTableFlags::WRITABLE);
+
+/// Whether none of `entries` (not empty) is present. A window is mapped from its bottom up
+/// in runs, so a run that overlaps what is mapped has its first or its last entry mapped.
+fn all_unused(entries: &[PageTableEntry]) -> bool {
+    match (entries.first(), entries.last()) {
+        (Some(a), Some(b)) => a.is_unused() & b.is_unused(),
+        _ => false,
+    }
+}
+
+/// Point `entries` at consecutive frames from `base`, `step` bytes apart. The entries were
+/// not present: there is nothing cached to invalidate.
+fn fill(entries: &mut [PageTableEntry], base: u64, step: u64, flags: PageTableFlags) {
+    for (k, e) in entries.iter_mut().enumerate() {
+        e.set_addr(PhysAddr::new_truncate(base + k as u64 * step), flags);
+    }
 }
 
 /// Free 4 KiB frames left.
@@ -121,6 +220,18 @@ unsafe impl FrameAllocator<Size4KiB> for Alloc<'_> {
 }
 
 impl Frames {
+    /// `len` bytes (a multiple of 4 KiB) of physically contiguous frames from the bottom of
+    /// the first region that holds them.
+    fn take_run(&mut self, len: u64) -> Option<u64> {
+        self.regions[..self.count].iter_mut().find_map(|(s, e)| {
+            let lo = *s;
+            (*e - lo >= len).then(|| {
+                *s += len;
+                lo
+            })
+        })
+    }
+
     /// A 2 MiB-aligned run of `len` bytes (a multiple of 2 MiB), cut from the top of the
     /// first region that holds one; what lies above it up to the region's end is given up.
     /// Taken from the top so that the 4 KiB frames, which are handed out from the bottom,
@@ -150,7 +261,24 @@ pub struct MapError;
 /// never touches stay untouched: at boot this keeps QEMU from clearing host memory for the
 /// page tables of an 8 MiB stack spread over its frames.
 pub fn map_uncleared_huge(start: u64, len: u64) -> Result<(), MapError> {
-    if start % HUGE_PAGE != 0 || len % HUGE_PAGE != 0 || free_frames() < 4 {
+    if start % HUGE_PAGE != 0 || len % HUGE_PAGE != 0 || len == 0 {
+        return Err(MapError);
+    }
+    // Below the stack window, in the same GiB: entries of its level-2 table.
+    if start + len <= WINDOWS[0] && start >> 30 == WINDOWS[0] >> 30 {
+        let first = usize::from(VirtAddr::new(start).p2_index());
+        let n = (len / HUGE_PAGE) as usize;
+        return FRAMES.with(|f| {
+            let entries = &mut window(0).l2.0[first..first + n];
+            if !all_unused(entries) {
+                return Err(MapError);
+            }
+            let base = f.take_huge(len).ok_or(MapError)?;
+            fill(entries, base, HUGE_PAGE, DATA | PageTableFlags::HUGE_PAGE);
+            Ok(())
+        });
+    }
+    if free_frames() < 4 {
         return Err(MapError);
     }
     with_mapper(|mapper, f| {
@@ -213,8 +341,31 @@ pub fn map_uncleared(start: u64, len: u64) -> Result<(), MapError> {
 }
 
 fn map_small(start: u64, len: u64, clear: bool) -> Result<(), MapError> {
-    // Enough frames for the pages and their page tables?
     let pages = len / PAGE;
+    if let Some((w, first)) = window_of(start, len) {
+        return FRAMES.with(|f| {
+            let entries = &mut window(w).l1.0[first..first + pages as usize];
+            if !all_unused(entries) {
+                return Err(MapError);
+            }
+            let base = f.take_run(len).ok_or(MapError)?;
+            let cleared_from = base.max(f.warm_end);
+            if clear && cleared_from < base + len {
+                // SAFETY: the frames are fresh RAM below 4 GiB (identity-mapped) that nothing
+                // references yet.
+                unsafe {
+                    core::ptr::write_bytes(
+                        cleared_from as usize as *mut u8,
+                        0,
+                        (base + len - cleared_from) as usize,
+                    )
+                };
+            }
+            fill(entries, base, PAGE, DATA);
+            Ok(())
+        });
+    }
+    // Enough frames for the pages and their page tables?
     if free_frames() < pages + pages / 512 + 4 {
         return Err(MapError);
     }

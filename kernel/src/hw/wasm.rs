@@ -21,7 +21,9 @@ const STACK_GUARD: u64 = 2 << 20;
 const STACK_HUGE: u64 = 8 << 20;
 const STACK_SMALL: u64 = 64 << 10;
 const STACK_LO: u64 = STACK_REGION + STACK_GUARD;
-const STACK_TOP: u64 = STACK_LO + STACK_HUGE + STACK_SMALL;
+/// Where the 4 KiB part of the stack begins (a boot window of `mm`, 2 MiB-aligned).
+pub(super) const STACK_SMALL_BASE: u64 = STACK_LO + STACK_HUGE;
+const STACK_TOP: u64 = STACK_SMALL_BASE + STACK_SMALL;
 
 global_asm!(
     r#"
@@ -102,7 +104,7 @@ pub fn call(code: *const u8, vmctx: *mut VmContext, values: &mut [ValRaw]) -> Re
     if !STACK_MAPPED.load(Ordering::Relaxed) {
         let huge = super::mm::map_uncleared_huge(STACK_LO, STACK_HUGE);
         if huge
-            .and(super::mm::map_uncleared(STACK_LO + STACK_HUGE, STACK_SMALL))
+            .and(super::mm::map_uncleared(STACK_SMALL_BASE, STACK_SMALL))
             .is_err()
         {
             super::fatal(format_args!("out of memory for the Wasm stack"));
