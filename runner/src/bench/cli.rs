@@ -8,6 +8,11 @@ use std::time::Duration;
 use super::{compile_times, discover, run_program, suite_root, Options, Report};
 use crate::cache::Cache;
 
+/// Boots of each kernel at least, for the cold start: on a shared 2-core host single boots of
+/// the same image vary by several milliseconds (a tenth of a boot), so a median of five
+/// moves by more than the effect being measured.
+const MIN_COLD_START_BOOTS: usize = 20;
+
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Only the programs whose name (`quicksort`, `shootout/shootout-fib2`, `rust/fd_advise`) contains this.
@@ -15,7 +20,7 @@ pub struct BenchArgs {
     /// Also write the full results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Runs of each program in each runtime (and at least 5 boots for the cold start).
+    /// Runs of each program in each runtime (and at least 20 boots for the cold start).
     #[arg(long, default_value = "3", value_name = "N")]
     pub iterations: usize,
     /// Optimisation level of hako: 0, 1, 2 or 3.
@@ -134,7 +139,12 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         Ok(None)
     } else {
         eprintln!("bench: cold start");
-        super::cold_start(options.iterations.max(5), options.opt_level, &cache).map(Some)
+        super::cold_start(
+            options.iterations.max(MIN_COLD_START_BOOTS),
+            options.opt_level,
+            &cache,
+        )
+        .map(Some)
     };
 
     Ok(Report::new(&options, runs, compile, cold))
