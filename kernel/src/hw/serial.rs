@@ -9,6 +9,9 @@ use x86_64::instructions::port::Port;
 
 struct Ports {
     com: [Uart16550<PioBackend>; 3],
+    /// Whether the port answered at set-up; output to a missing port is dropped (its line
+    /// status register may never say it is ready).
+    present: [bool; 3],
 }
 
 /// The UART driver for a standard COM port (constant: the driver only records the base).
@@ -22,6 +25,7 @@ const fn com(base: u16) -> Uart16550<PioBackend> {
 
 static PORTS: Global<Ports> = Global::new(Ports {
     com: [com(STDOUT_PORT), com(STDERR_PORT), com(HARNESS_PORT)],
+    present: [false; 3],
 });
 
 /// Which serial port.
@@ -34,6 +38,7 @@ pub enum Com {
 
 /// Set up the three ports: 8 data bits, no parity, one stop bit, interrupts off, FIFOs on
 /// and cleared (the FIFO keeps QEMU from dropping bytes while the host side is not reading).
+/// A port whose line control register does not read back is missing: its output is dropped.
 ///
 /// This is done with three register writes per port rather than `Uart16550::init`, which
 /// also probes the scratch register, programs the baud divisor, drains the receiver and
@@ -45,16 +50,23 @@ pub fn init() {
     const LCR: u16 = 3;
     const FIFO_ON_CLEARED_14: u8 = 0xc7;
     const EIGHT_N_ONE: u8 = 0x03;
-    for base in [STDOUT_PORT, STDERR_PORT, HARNESS_PORT] {
-        // SAFETY: these are the standard COM1-3 I/O ports, used by nothing else in the
-        // kernel; the writes only configure the UART (a missing port ignores them, and its
-        // output is lost).
-        unsafe {
-            Port::<u8>::new(base + LCR).write(EIGHT_N_ONE);
-            Port::<u8>::new(base + IER).write(0);
-            Port::<u8>::new(base + FCR).write(FIFO_ON_CLEARED_14);
+    PORTS.with(|p| {
+        for (i, base) in [STDOUT_PORT, STDERR_PORT, HARNESS_PORT]
+            .into_iter()
+            .enumerate()
+        {
+            // SAFETY: these are the standard COM1-3 I/O ports, used by nothing else in the
+            // kernel; the writes only configure the UART, and a missing port ignores them.
+            p.present[i] = unsafe {
+                let mut lcr = Port::<u8>::new(base + LCR);
+                lcr.write(EIGHT_N_ONE);
+                Port::<u8>::new(base + IER).write(0);
+                Port::<u8>::new(base + FCR).write(FIFO_ON_CLEARED_14);
+                // A 16550 reads back its line control register.
+                lcr.read() == EIGHT_N_ONE
+            };
         }
-    }
+    });
 }
 
 /// Write raw bytes to a port.
@@ -62,7 +74,11 @@ pub fn write(com: Com, bytes: &[u8]) {
     if PORTS.is_busy() {
         return; // a panic while writing: drop rather than deadlock
     }
-    PORTS.with(|p| p.com[com as usize].send_bytes_exact(bytes));
+    PORTS.with(|p| {
+        if p.present[com as usize] {
+            p.com[com as usize].send_bytes_exact(bytes);
+        }
+    });
 }
 
 /// The harness channel as a `fmt::Write` (for the `hako_abi::script` line writers, which
