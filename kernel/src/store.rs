@@ -263,11 +263,7 @@ impl Store {
         min: u64,
         declared_max: u64,
     ) -> Result<usize, InstError> {
-        let max = self.table_max(min, declared_max)?;
-        let mut elems = Vec::new();
-        elems
-            .try_reserve_exact(min as usize)
-            .map_err(|_| InstError::Error(format!("out of memory for a table of {min} entries")))?;
+        let (max, mut elems) = Self::table_parts(min, declared_max)?;
         elems.resize(min as usize, ptr::null());
         Ok(self.push_table(elems, elem_type, max, declared_max))
     }
@@ -279,18 +275,16 @@ impl Store {
         init: &[*const u8],
         declared_max: u64,
     ) -> Result<usize, InstError> {
-        let n = init.len() as u64;
-        let max = self.table_max(n, declared_max)?;
-        let mut elems = Vec::new();
-        elems
-            .try_reserve_exact(init.len())
-            .map_err(|_| InstError::Error(format!("out of memory for a table of {n} entries")))?;
+        let (max, mut elems) = Self::table_parts(init.len() as u64, declared_max)?;
         elems.extend_from_slice(init);
         Ok(self.push_table(elems, elem_type, max, declared_max))
     }
 
-    /// The largest size a table of `min` entries may grow to, or why it cannot be created.
-    fn table_max(&self, min: u64, declared_max: u64) -> Result<u64, InstError> {
+    /// The largest size a table of `min` entries may grow to and an empty vector with room
+    /// for them, or why the table cannot be created.
+    // Inlined: adoption runs it at every boot, and under TCG a call costs translated blocks.
+    #[inline(always)]
+    fn table_parts(min: u64, declared_max: u64) -> Result<(u64, Vec<*const u8>), InstError> {
         let max = if declared_max == NO_MAX {
             MAX_TABLE
         } else {
@@ -301,7 +295,11 @@ impl Store {
                 "table of {min} entries is too large"
             )));
         }
-        Ok(max)
+        let mut elems = Vec::new();
+        elems
+            .try_reserve_exact(min as usize)
+            .map_err(|_| InstError::Error(format!("out of memory for a table of {min} entries")))?;
+        Ok((max, elems))
     }
 
     fn push_table(

@@ -220,6 +220,19 @@ unsafe impl FrameAllocator<Size4KiB> for Alloc<'_> {
 }
 
 impl Frames {
+    /// Zero the frames `[base, base + len)`, just handed out, but for the warm ones, which are
+    /// zero already (see [`map_zeroed`]).
+    fn clear_fresh(&self, base: u64, len: u64) {
+        let from = base.max(self.warm_end);
+        if from < base + len {
+            // SAFETY: the frames were just handed out: fresh RAM below 4 GiB (identity-mapped)
+            // that nothing references yet.
+            unsafe {
+                core::ptr::write_bytes(from as usize as *mut u8, 0, (base + len - from) as usize)
+            };
+        }
+    }
+
     /// `len` bytes (a multiple of 4 KiB) of physically contiguous frames from the bottom of
     /// the first region that holds them.
     fn take_run(&mut self, len: u64) -> Option<u64> {
@@ -349,17 +362,8 @@ fn map_small(start: u64, len: u64, clear: bool) -> Result<(), MapError> {
                 return Err(MapError);
             }
             let base = f.take_run(len).ok_or(MapError)?;
-            let cleared_from = base.max(f.warm_end);
-            if clear && cleared_from < base + len {
-                // SAFETY: the frames are fresh RAM below 4 GiB (identity-mapped) that nothing
-                // references yet.
-                unsafe {
-                    core::ptr::write_bytes(
-                        cleared_from as usize as *mut u8,
-                        0,
-                        (base + len - cleared_from) as usize,
-                    )
-                };
+            if clear {
+                f.clear_fresh(base, len);
             }
             fill(entries, base, PAGE, DATA);
             Ok(())
@@ -374,11 +378,8 @@ fn map_small(start: u64, len: u64, clear: bool) -> Result<(), MapError> {
         let mut addr = start;
         while addr < start + len {
             let frame = alloc.allocate_frame().ok_or(MapError)?;
-            let phys = frame.start_address().as_u64();
-            if clear && phys >= alloc.0.warm_end {
-                // SAFETY: the frame is fresh RAM below 4 GiB (identity-mapped) that nothing
-                // references yet.
-                unsafe { core::ptr::write_bytes(phys as usize as *mut u8, 0, PAGE as usize) };
+            if clear {
+                alloc.0.clear_fresh(frame.start_address().as_u64(), PAGE);
             }
             let page: Page<Size4KiB> = Page::containing_address(VirtAddr::new(addr));
             // SAFETY: the page is in a kernel-owned virtual region (linear memories, the Wasm
