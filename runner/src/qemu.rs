@@ -57,10 +57,10 @@ impl Accel {
     ///
     /// Some nested hosts provide `/dev/kvm` through `kvm-pvm` (pagetable-based virtual
     /// machines) instead of hardware virtualisation. It boots our kernel and runs small
-    /// programs (scalar float code included, checked on 2026-12-02), but it starts a VM in
-    /// about 1.4 s where TCG takes 50 ms, and larger programs hang under it (the Sightglass
-    /// `quicksort` never finishes; an earlier check saw the VM stop with an emulation error on
-    /// SSE code). So it does not count as usable; `--accel kvm` still selects it.
+    /// programs, but only in PVM's emulated "non-PVM mode", which our guest never leaves:
+    /// KVM's instruction emulator runs every instruction, thousands of times slower than TCG
+    /// (the Sightglass `quicksort` never finishes; see CONTRIBUTING.md, "Benchmarks", for
+    /// what was checked). So it does not count as usable; `--accel kvm` still selects it.
     pub fn kvm_usable() -> bool {
         let opens = std::fs::OpenOptions::new()
             .read(true)

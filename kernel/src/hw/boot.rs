@@ -1,6 +1,7 @@
 //! The PVH entry point: 32-bit protected mode, paging off, `ebx` = physical address of the
-//! `hvm_start_info`. Zero `.bss`, identity-map the first 4 GiB with 2 MiB pages, enter long
-//! mode, enable SSE (and XSAVE/AVX when the CPU has them) and call [`hako_kernel_start`].
+//! `hvm_start_info`. Identity-map the first 4 GiB (1 GiB pages, or 2 MiB pages on CPUs
+//! without them), enter long mode, enable SSE (and XSAVE/AVX when the CPU has them) and call
+//! [`hako_kernel_start`]. `.bss` arrives zero-filled by the ELF loader.
 
 use core::arch::global_asm;
 
@@ -24,21 +25,32 @@ hako_pvh_start:
     cld
     movl %ebx, %ebp                     /* keep the start info pointer */
 
-    /* Zero .bss (Rust statics and the top two page-table levels). Under TCG each `rep`
-       iteration is a translated-block execution, so the boot stack and the page
-       directories, which need no clearing, are not in it. */
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    shrl $2, %ecx
-    xorl %eax, %eax
-    rep stosl
+    /* `.bss` is not cleared here: it lies in a PT_LOAD segment whose memory size exceeds its
+       file size, and an ELF loader zero-fills that part (QEMU's PVH loader does so on the
+       host, at no cost to the guest). Under TCG each iteration of a `rep stos` is one
+       translated-block execution: clearing the 40 KiB here was 10,240 of them per boot. */
 
-    /* PML4[0] -> PDPT, PDPT[0..4] -> PD0..PD3, PDx = 2 MiB pages covering 0..4 GiB. */
+    /* PML4[0] -> PDPT. The first 4 GiB are identity-mapped with four 1 GiB pages when the
+       CPU has them (CPUID.80000001h:EDX[26]), else with 2048 2 MiB pages in PD0..PD3. */
     movl $hako_boot_pdpt, %eax
     orl $0x3, %eax
     movl %eax, hako_boot_pml4
-    movl $hako_boot_pd, %eax
+    movl $0x80000000, %eax
+    cpuid
+    cmpl $0x80000001, %eax
+    jb 8f
+    movl $0x80000001, %eax
+    cpuid
+    btl $26, %edx
+    jnc 8f
+    movl $0x83, hako_boot_pdpt          /* present | writable | 1 GiB */
+    movl $0x40000083, hako_boot_pdpt + 8
+    movl $0x80000083, hako_boot_pdpt + 16
+    movl $0xc0000083, hako_boot_pdpt + 24
+    jmp 9f
+
+    /* PDPT[0..4] -> PD0..PD3, PDx = 2 MiB pages covering 0..4 GiB. */
+8:  movl $hako_boot_pd, %eax
     orl $0x3, %eax
     movl $hako_boot_pdpt, %edi
     movl $4, %ecx
@@ -59,6 +71,7 @@ hako_pvh_start:
     cmpl $2048, %eax
     jb 2b
 
+9:
     movl $hako_boot_pml4, %eax
     movl %eax, %cr3
     movl %cr4, %eax
@@ -144,8 +157,9 @@ hako_boot_pml4:
 hako_boot_pdpt:
     .skip 4096
 
-    /* Not cleared (see `.noinit` in link.ld): the loop above writes every entry of the
-       page directories, and a stack is written before it is read. */
+    /* `.noinit` (see link.ld): the 2 MiB-page loop above writes every entry of the page
+       directories (only on CPUs without 1 GiB pages), and a stack is written before it is
+       read. */
     .section .noinit.hako_boot, "aw", @nobits
     .balign 4096
 hako_boot_pd:

@@ -124,7 +124,7 @@ struct WindowTables {
 #[repr(C, align(4096))]
 struct Table([PageTableEntry; 512]);
 
-/// In `.bss` (all zero: no entry present), cleared by the boot code.
+/// In `.bss` (all zero: no entry present; the ELF loader zero-fills it).
 static mut WINDOW_TABLES: [WindowTables; 2] = [WindowTables::EMPTY, WindowTables::EMPTY];
 
 impl WindowTables {

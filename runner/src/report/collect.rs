@@ -382,7 +382,8 @@ pub fn machine() -> Machine {
             } else if a == Accel::Kvm {
                 "/dev/kvm is usable".to_string()
             } else if Path::new("/sys/module/kvm_pvm").exists() {
-                "/dev/kvm is kvm-pvm (slow to start, hangs larger guests), so TCG".to_string()
+                "/dev/kvm is kvm-pvm (guests run only in its instruction emulator), so TCG"
+                    .to_string()
             } else if Path::new("/dev/kvm").exists() {
                 "/dev/kvm is not usable, so TCG".to_string()
             } else {
