@@ -58,9 +58,9 @@ impl Accel {
     /// Some nested hosts provide `/dev/kvm` through `kvm-pvm` (pagetable-based virtual
     /// machines) instead of hardware virtualisation. It boots our kernel and runs small
     /// programs, but only in PVM's emulated "non-PVM mode", which our guest never leaves:
-    /// KVM's instruction emulator runs every instruction, thousands of times slower than TCG
-    /// (the Sightglass `quicksort` never finishes; see CONTRIBUTING.md, "Benchmarks", for
-    /// what was checked). So it does not count as usable; `--accel kvm` still selects it.
+    /// KVM's instruction emulator runs every instruction, far slower than TCG (a loop that TCG
+    /// runs in 0.4 s had not finished after 20 s; see CONTRIBUTING.md, "Benchmarks", for what
+    /// was checked). So it does not count as usable; `--accel kvm` still selects it.
     pub fn kvm_usable() -> bool {
         let opens = std::fs::OpenOptions::new()
             .read(true)
