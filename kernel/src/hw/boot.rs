@@ -157,10 +157,7 @@ hako_boot_pml4:
 hako_boot_pdpt:
     .skip 4096
 
-    /* `.noinit` (see link.ld): the 2 MiB-page loop above writes every entry of the page
-       directories (only on CPUs without 1 GiB pages), and a stack is written before it is
-       read. */
-    .section .noinit.hako_boot, "aw", @nobits
+    /* The page directories are used only on CPUs without 1 GiB pages. */
     .balign 4096
 hako_boot_pd:
     .skip 4096 * 4
