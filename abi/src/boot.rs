@@ -59,6 +59,19 @@ pub const PREOPEN_KEY: &str = "hako.preopen=";
 /// (polling the UART) and then reports end of file. Without the key, stdin is empty (end of
 /// file at once). A serial line has no end-of-file signal of its own, hence the length.
 pub const STDIN_KEY: &str = "hako.stdin=";
+/// `hako.invoke=<percent-encoded name>`: instead of `_start`, call `_initialize` when exported
+/// and then this export (a WASI reactor, `hako run --invoke`), reporting its results as
+/// [`record::RESULT`] records.
+pub const INVOKE_KEY: &str = "hako.invoke=";
+/// `hako.invoke-arg=<hex bits>`: the next argument of the invoked export, in order.
+pub const INVOKE_ARG_KEY: &str = "hako.invoke-arg=";
+/// `hako.umask=<octal>`: the invoking user's file-mode creation mask. Files and directories
+/// the program creates in a preopened directory get mode `0o666 & !umask` and
+/// `0o777 & !umask`, as a host process would (QEMU's 9p server sets the mode the guest asks
+/// for exactly, without applying its own umask). Without the key, `0o022`.
+pub const UMASK_KEY: &str = "hako.umask=";
+/// The mask used when the command line has no [`UMASK_KEY`].
+pub const DEFAULT_UMASK: u32 = 0o022;
 
 /// The virtio-9p mount tag of preopen number `index` (`hako0`, `hako1`, ...).
 pub fn preopen_mount_tag(index: usize) -> PreopenTag {
@@ -97,6 +110,9 @@ pub mod record {
     /// [`crate::boot::STDIN_KEY`] bytes on COM1 now (bytes sent before the kernel set up the
     /// UART would be lost).
     pub const STDIN: &str = "stdin";
+    /// `result <type> <bits>` (both hex; the type as in [`crate::valtype`]): one result of
+    /// an invoked export, in order, before its `exit 0`.
+    pub const RESULT: &str = "result";
 }
 
 fn is_plain(b: u8) -> bool {

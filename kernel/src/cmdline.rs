@@ -1,10 +1,13 @@
-//! The kernel command line, read in one pass: `hako.arg=`, `hako.env=`, `hako.preopen=` and
-//! `hako.stdin=` tokens (see [`hako_abi::boot`]), and the script-mode restart keys
+//! The kernel command line, read in one pass: `hako.arg=`, `hako.env=`, `hako.preopen=`,
+//! `hako.stdin=`, `hako.umask=`, `hako.invoke=` and `hako.invoke-arg=` tokens (see
+//! [`hako_abi::boot`]), and the script-mode restart keys
 //! `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]). Unknown tokens
 //! (QEMU's own, such as `virtio_mmio.device=`) are ignored here.
 
 use alloc::vec::Vec;
-use hako_abi::boot::{percent_decode, ARG_KEY, ENV_KEY, PREOPEN_KEY, STDIN_KEY};
+use hako_abi::boot::{
+    percent_decode, ARG_KEY, ENV_KEY, INVOKE_ARG_KEY, INVOKE_KEY, PREOPEN_KEY, STDIN_KEY, UMASK_KEY,
+};
 use hako_abi::script::{RESUME_KEY, SKIP_KEY};
 
 /// What the command line asks for.
@@ -20,6 +23,12 @@ pub struct CommandLine {
     pub resume: Option<u32>,
     /// Script mode: command ids never to execute.
     pub skip: Vec<u32>,
+    /// The file-mode creation mask; `None`: [`hako_abi::boot::DEFAULT_UMASK`].
+    pub umask: Option<u32>,
+    /// Program mode: the export to invoke instead of `_start` (a WASI reactor).
+    pub invoke: Option<Vec<u8>>,
+    /// The invoked export's arguments, as raw bits, in order.
+    pub invoke_args: Vec<u128>,
 }
 
 /// A non-empty decimal number of ASCII digits that fits `u64`.
@@ -35,6 +44,17 @@ fn decimal(v: &[u8]) -> Option<u64> {
 
 fn decimal_u32(v: &[u8]) -> Option<u32> {
     decimal(v).and_then(|n| u32::try_from(n).ok())
+}
+
+/// A non-empty number of ASCII digits in `radix` (8 or 16) that fits `u128`.
+fn digits(v: &[u8], radix: u32) -> Option<u128> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u128, |n, &b| {
+        let d = (b as char).to_digit(radix)?;
+        n.checked_mul(u128::from(radix))?.checked_add(u128::from(d))
+    })
 }
 
 fn decoded(v: &[u8]) -> Option<Vec<u8>> {
@@ -63,6 +83,14 @@ pub fn parse(line: &[u8]) -> Result<CommandLine, &[u8]> {
             decimal_u32(v).map(|n| out.resume = Some(n))
         } else if let Some(v) = tok.strip_prefix(SKIP_KEY.as_bytes()) {
             decimal_u32(v).map(|n| out.skip.push(n))
+        } else if let Some(v) = tok.strip_prefix(UMASK_KEY.as_bytes()) {
+            digits(v, 8)
+                .filter(|m| *m <= 0o777)
+                .map(|m| out.umask = Some(m as u32))
+        } else if let Some(v) = tok.strip_prefix(INVOKE_KEY.as_bytes()) {
+            decoded(v).map(|name| out.invoke = Some(name))
+        } else if let Some(v) = tok.strip_prefix(INVOKE_ARG_KEY.as_bytes()) {
+            digits(v, 16).map(|bits| out.invoke_args.push(bits))
         } else {
             Some(())
         };
@@ -149,6 +177,29 @@ mod tests {
             Some(u32::MAX)
         );
         assert_eq!(parse(b"hako.arg=x").unwrap().resume, None);
+    }
+
+    #[test]
+    fn umask_and_invoke() {
+        let c =
+            parse(b"hako.umask=027 hako.invoke=add%20x hako.invoke-arg=ffffffff hako.invoke-arg=0")
+                .unwrap();
+        assert_eq!(c.umask, Some(0o027));
+        assert_eq!(c.invoke.as_deref(), Some(&b"add x"[..]));
+        assert_eq!(c.invoke_args, vec![0xffff_ffff, 0]);
+        let c = parse(b"hako.invoke-arg=ffffffffffffffffffffffffffffffff").unwrap();
+        assert_eq!(c.invoke_args, vec![u128::MAX]);
+        assert_eq!(parse(b"hako.arg=x").unwrap().umask, None);
+        for bad in [
+            &b"hako.umask=8"[..],
+            b"hako.umask=1000",
+            b"hako.umask=",
+            b"hako.invoke-arg=g",
+            b"hako.invoke-arg=1ffffffffffffffffffffffffffffffff",
+            b"hako.invoke=%",
+        ] {
+            assert_eq!(parse(bad), Err(bad));
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! [`hako_abi::script`]) and dispatch on its kind.
 //!
 //! - **Program mode**: instantiate `modules[0]` (WASI imports resolved), run its start
-//!   function and `_start`, and report `exit`/`trap`/`error` on the harness channel.
+//!   function and `_start` (or, for a WASI reactor, `_initialize` and the export the command
+//!   line names, reporting its results), and report `exit`/`trap`/`error` on the harness
+//!   channel.
 //! - **Script mode**: execute the encoded command list, one result line per command (see
 //!   [`crate::script`] for the target-independent part), then `done`.
 //!
@@ -17,7 +19,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use hako_abi::boot::EXIT_DONE;
+use hako_abi::boot::{record, EXIT_DONE};
 use hako_abi::script::{self as abi, Command, ImageManifest, Script, SPECTEST_MODULE};
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::ValRaw;
@@ -62,7 +64,11 @@ pub fn main(line: &[u8]) -> ! {
 // ----- program mode ---------------------------------------------------------------------
 
 fn program(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
-    wasm::set_wasi(WasiCtx::new(cl.args, cl.env), cl.preopens, cl.stdin_len);
+    let mut ctx = WasiCtx::new(cl.args, cl.env);
+    if let Some(umask) = cl.umask {
+        ctx.set_umask(umask);
+    }
+    wasm::set_wasi(ctx, cl.preopens, cl.stdin_len);
     let Some(desc) = wasm::manifest_module(manifest, 0) else {
         hw::fatal(format_args!("the program image has no module"))
     };
@@ -78,6 +84,9 @@ fn program(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
             trapped(t);
         }
     }
+    if let Some(name) = cl.invoke {
+        invoke(id, &name, &cl.invoke_args)
+    }
     let Some(f) = STORE.with(|s| s.export_func(id, "_start")) else {
         error(format_args!("the program has no _start export"))
     };
@@ -92,6 +101,48 @@ fn program(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
         }
         Err(t) => trapped(t),
     }
+}
+
+/// A WASI reactor (`hako run --invoke`): `_initialize` when exported, then the export `name`
+/// with `args` (raw bits, checked against its type by the runner and again here); its
+/// results become `result` records.
+fn invoke(instance: usize, name: &[u8], args: &[u128]) -> ! {
+    if let Some(f) = STORE.with(|s| s.export_func(instance, "_initialize")) {
+        if f.array_call.is_null() {
+            error(format_args!("_initialize has no array-call trampoline"));
+        }
+        let mut values = [ValRaw::default(); 1];
+        if let Err(t) = wasm::call(f.array_call, f.vmctx, &mut values) {
+            trapped(t);
+        }
+    }
+    let shown = script::show(name);
+    let found = STORE.with(|s| s.export_func_signature(instance, name));
+    let Some((f, params, results)) = found else {
+        error(format_args!("the program has no function export `{shown}`"))
+    };
+    if params.len() != args.len() {
+        error(format_args!(
+            "`{shown}` takes {} arguments, got {}",
+            params.len(),
+            args.len()
+        ));
+    }
+    if f.array_call.is_null() {
+        error(format_args!("`{shown}` has no array-call trampoline"));
+    }
+    let mut values = vec![ValRaw::default(); params.len().max(results.len()).max(1)];
+    for (slot, bits) in values.iter_mut().zip(args) {
+        *slot = ValRaw::from_u128(*bits);
+    }
+    if let Err(t) = wasm::call(f.array_call, f.vmctx, &mut values) {
+        trapped(t);
+    }
+    for (ty, bits) in script::results(results, &values) {
+        serial::record(format_args!("{} {ty:02x} {bits:x}", record::RESULT));
+    }
+    serial::record(format_args!("{} 0", record::EXIT));
+    done()
 }
 
 // ----- script mode ----------------------------------------------------------------------

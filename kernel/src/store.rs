@@ -865,6 +865,34 @@ impl Store {
         inst.funcs.get(e.index as usize).copied()
     }
 
+    /// The export `name` of instance `id` if it is a function, with its parameter and result
+    /// types read from the descriptor (so it also works for an adopted prebuilt instance,
+    /// whose functions' type ids are the compiler's, not this store's).
+    pub fn export_func_signature(
+        &self,
+        id: usize,
+        name: &[u8],
+    ) -> Option<(FuncRef, &'static [u8], &'static [u8])> {
+        let inst = &self.instances[id];
+        let desc = inst.desc;
+        let e = hw::slice(&desc.exports)
+            .iter()
+            .find(|e| e.kind == extern_kind::FUNC && hw::slice(&e.name) == name)?;
+        let f = *inst.funcs.get(e.index as usize)?;
+        let imported = hw::slice(&desc.imports)
+            .iter()
+            .filter(|i| i.kind == extern_kind::FUNC);
+        let type_index = match imported.clone().nth(e.index as usize) {
+            Some(import) => import.type_index,
+            None => {
+                let defined = e.index as usize - imported.count();
+                hw::slice(&desc.functions).get(defined)?.type_index
+            }
+        };
+        let ty = hw::slice(&desc.types).get(type_index as usize)?;
+        Some((f, hw::slice(&ty.params), hw::slice(&ty.results)))
+    }
+
     /// Any export of instance `id` (for linking other instances).
     pub fn export(&self, id: usize, name: &[u8]) -> Option<Extern> {
         let inst = &self.instances[id];

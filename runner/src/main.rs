@@ -5,8 +5,9 @@ use clap::{Args, Parser, Subcommand};
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
 use hako_runner::image::{self, BuildOptions, BuildReport};
-use hako_runner::input;
+use hako_runner::limits;
 use hako_runner::qemu::{self, Accel, BootConfig};
+use hako_runner::{input, invoke};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +51,8 @@ struct CompileOpts {
         long = "jobs",
         default_value = "0",
         value_name = "N",
-        hide_default_value = true
+        hide_default_value = true,
+        value_parser = limits::jobs
     )]
     jobs: usize,
 }
@@ -66,11 +68,11 @@ struct RunArgs {
     /// Exported to the guest through virtio-9p, read and write.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dir: Vec<String>,
-    /// Kill the guest after this many seconds.
-    #[arg(long, default_value = "300", value_name = "SECONDS")]
-    timeout: f64,
-    /// Guest RAM in MiB.
-    #[arg(long, default_value = "512", value_name = "MIB")]
+    /// Kill the guest after this many seconds (at most a year).
+    #[arg(long, default_value = "300", value_name = "SECONDS", value_parser = limits::timeout)]
+    timeout: Duration,
+    /// Guest RAM in MiB (32 to 4096).
+    #[arg(long, default_value = "512", value_name = "MIB", value_parser = limits::memory_mib)]
     memory: u32,
     /// Virtualisation: `kvm` or `tcg` (default: KVM when /dev/kvm is usable).
     #[arg(long, value_name = "ACCEL")]
@@ -78,9 +80,13 @@ struct RunArgs {
     /// Report build times, unsupported WASI calls and the boot time on stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// Call this exported function instead of `_start` (for a WASI reactor: `_initialize`
+    /// first when exported), with ARGS as its arguments, and print its results.
+    #[arg(long, value_name = "NAME")]
+    invoke: Option<String>,
     #[command(flatten)]
     compile: CompileOpts,
-    /// Arguments for the program (after `--`).
+    /// Arguments for the program, or for the function `--invoke` names (after `--`).
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
 }
@@ -107,6 +113,10 @@ struct CompileArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = hako_runner::process::end_children_on_signals() {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Cmd::Run(args) => run(args),
         Cmd::Build(args) => build(args).map(|()| 0),
@@ -131,14 +141,15 @@ fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|d| qemu::Preopen::parse(d))
         .collect::<Result<Vec<_>>>()?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!(
-            "--timeout must be a positive number of seconds, not {}",
-            args.timeout
-        );
-    }
     let module = input::read(&args.module)?;
     input::validate(&module)?;
+    // Before compiling: a reactor without `--invoke`, or a bad `--invoke`, fails here.
+    let entry = invoke::entry_tokens(
+        &module.path,
+        &module.wasm,
+        args.invoke.as_deref(),
+        &args.args,
+    )?;
     let cache = Cache::default_location();
     let mut report = BuildReport::default();
     let options = BuildOptions {
@@ -148,9 +159,12 @@ fn run(args: RunArgs) -> Result<i32> {
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
     let mut argv = vec![module.path.clone()];
-    argv.extend(args.args);
+    if args.invoke.is_none() {
+        argv.extend(args.args);
+    }
     let mut config = BootConfig::new(argv)?;
-    config.timeout = Duration::from_secs_f64(args.timeout);
+    config.extra_cmdline = entry;
+    config.timeout = args.timeout;
     config.memory_mib = args.memory;
     config.env = environment(&args.env)?;
     config.preopens = preopens;
@@ -207,6 +221,16 @@ fn run(args: RunArgs) -> Result<i32> {
     if let Some(problem) = run.outcome.describe() {
         eprintln!("error: {problem}");
     }
+    if args.invoke.is_some() && run.outcome == qemu::Outcome::Exited(0) {
+        let results = run
+            .records
+            .iter()
+            .filter(|r| r.kind == hako_abi::boot::record::RESULT)
+            .map(|r| r.rest.as_str());
+        for line in invoke::format_results(results)? {
+            println!("{line}");
+        }
+    }
     Ok(run.outcome.exit_status())
 }
 
@@ -230,6 +254,9 @@ fn environment(entries: &[String]) -> Result<Vec<String>> {
 fn build(args: BuildArgs) -> Result<()> {
     let module = input::read(&args.module)?;
     input::validate(&module)?;
+    // The image boots `_start`; a reactor's image is only useful with `hako.invoke=` on the
+    // kernel command line, which `hako run --invoke` writes.
+    invoke::entry_tokens(&module.path, &module.wasm, None, &[])?;
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,

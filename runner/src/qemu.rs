@@ -1,7 +1,8 @@
 //! Booting an image in QEMU and reading what happened.
 //!
 //! The guest's three channels (stdout on COM1, stderr on COM2, harness records on COM3, see
-//! `hako_abi::boot`) reach us through Unix sockets that QEMU connects to as a client, one per
+//! `hako_abi::boot`) reach us through Unix sockets in Linux's abstract namespace (so nothing
+//! is left on disk whatever ends `hako`) that QEMU connects to as a client, one per
 //! channel, so the streams never mix with each other or with QEMU's own messages. The verdict
 //! comes from QEMU's exit status and the harness records, never from grepping the output:
 //!
@@ -13,13 +14,15 @@
 //! | killed by us | timeout |
 //!
 //! The QEMU process is killed when the [`Child`] guard drops, so an error or a panic in the
-//! runner never leaves a VM behind.
+//! runner never leaves a VM behind; a signal or `kill -9` that ends `hako` ends its VMs too
+//! (see [`crate::process`]).
 
 use anyhow::{anyhow, bail, Context, Result};
 use hako_abi::boot;
 use hako_abi::trap::TrapCode;
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -100,13 +103,16 @@ pub struct BootConfig {
     /// The program's stdin, sent on COM1 after the `hako.stdin=<length>` token
     /// ([`boot::STDIN_KEY`]); `None`: stdin is empty.
     pub stdin: Option<Vec<u8>>,
+    /// The mask for modes of files the program creates ([`boot::UMASK_KEY`]); `None`: the
+    /// kernel's default, [`boot::DEFAULT_UMASK`].
+    pub umask: Option<u32>,
     pub stdout: Sink,
     pub stderr: Sink,
 }
 
 impl BootConfig {
     /// Defaults for running `args[0]`: detected accelerator, 512 MiB, 5 minutes, streams
-    /// forwarded.
+    /// forwarded, our own umask.
     pub fn new(args: Vec<String>) -> Result<BootConfig> {
         Ok(BootConfig {
             accel: Accel::detect()?,
@@ -117,6 +123,7 @@ impl BootConfig {
             preopens: Vec::new(),
             extra_cmdline: Vec::new(),
             stdin: None,
+            umask: crate::process::umask(),
             stdout: Sink::Forward,
             stderr: Sink::Forward,
         })
@@ -263,7 +270,8 @@ pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
 }
 
 /// The QEMU arguments that boot `image` with the three channels on these sockets.
-pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> Vec<String> {
+/// `sockets` are names in Linux's abstract socket namespace (nothing on disk to clean up).
+pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-M".into(),
         "microvm,x-option-roms=off,isa-serial=off,rtc=on".into(),
@@ -298,7 +306,7 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
     ];
     for (i, ((port, irq), socket)) in ports.iter().zip(sockets).enumerate() {
         args.push("-chardev".into());
-        args.push(format!("socket,id=ch{i},path={}", socket.display()));
+        args.push(format!("socket,id=ch{i},path={socket},abstract=on"));
         args.push("-device".into());
         args.push(format!(
             "isa-serial,chardev=ch{i},iobase={port:#x},irq={irq}"
@@ -333,14 +341,26 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[PathBuf; 3]) -> V
     if let Some(input) = &config.stdin {
         tokens.push(format!("{}{}", boot::STDIN_KEY, input.len()));
     }
+    if let Some(umask) = config.umask {
+        tokens.push(format!("{}{umask:o}", boot::UMASK_KEY));
+    }
     tokens.extend(config.extra_cmdline.iter().cloned());
     tokens.retain(|t| !t.is_empty());
     args.push(tokens.join(" "));
     args
 }
 
-/// Kills QEMU when dropped, unless it has already been waited for.
+/// A running QEMU: killed when dropped unless it has already been waited for, and listed in
+/// [`crate::process`] meanwhile, so that a signal that ends `hako` ends it too.
 struct Child(std::process::Child);
+
+impl Child {
+    fn spawn(command: &mut Command) -> std::io::Result<Child> {
+        let child = crate::process::spawn_tied(command)?;
+        crate::process::register(child.id());
+        Ok(Child(child))
+    }
+}
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -348,26 +368,29 @@ impl Drop for Child {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
+        crate::process::unregister(self.0.id());
     }
 }
 
 /// A channel's reader: accepts QEMU's connection and copies everything to its sink.
 struct Channel {
-    path: PathBuf,
+    address: SocketAddr,
     connected: Arc<Mutex<bool>>,
     thread: JoinHandle<std::io::Result<Vec<u8>>>,
 }
 
 impl Channel {
     fn open(
-        path: PathBuf,
+        name: &str,
         forward: Option<fn() -> Box<dyn Write>>,
         capture: bool,
         input: Option<(Vec<u8>, std::sync::mpsc::Receiver<()>)>,
         on_stdin_record: Option<std::sync::mpsc::Sender<()>>,
     ) -> Result<Channel> {
-        let listener = UnixListener::bind(&path)
-            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        let address = SocketAddr::from_abstract_name(name.as_bytes())
+            .with_context(|| format!("bad socket name {name}"))?;
+        let listener = UnixListener::bind_addr(&address)
+            .with_context(|| format!("cannot listen on the abstract socket @{name}"))?;
         let connected = Arc::new(Mutex::new(false));
         let flag = connected.clone();
         let thread = std::thread::spawn(move || {
@@ -416,7 +439,7 @@ impl Channel {
             Ok(captured)
         });
         Ok(Channel {
-            path,
+            address,
             connected,
             thread,
         })
@@ -425,7 +448,7 @@ impl Channel {
     /// Wait for the reader to finish; if QEMU never connected, unblock its `accept`.
     fn finish(self) -> Result<Vec<u8>> {
         if !*self.connected.lock().unwrap() {
-            let _ = UnixStream::connect(&self.path);
+            let _ = UnixStream::connect_addr(&self.address);
         }
         self.thread
             .join()
@@ -448,30 +471,25 @@ fn sink_parts(
 /// Boot `image` and wait for it to finish (or kill it at the timeout).
 pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     let qemu = crate::tools::QEMU.find()?;
-    let dir = tempdir()?;
-    let sockets = [
-        dir.join("stdout.sock"),
-        dir.join("stderr.sock"),
-        dir.join("harness.sock"),
-    ];
+    let prefix = socket_prefix();
+    let sockets = ["stdout", "stderr", "harness"].map(|c| format!("{prefix}-{c}"));
     let (out_fwd, out_cap) = sink_parts(config.stdout, || Box::new(std::io::stdout()));
     let (err_fwd, err_cap) = sink_parts(config.stderr, || Box::new(std::io::stderr()));
     let (go_tx, go_rx) = std::sync::mpsc::channel();
     let input = config.stdin.clone().map(|i| (i, go_rx));
-    let stdout = Channel::open(sockets[0].clone(), out_fwd, out_cap, input, None)?;
-    let stderr = Channel::open(sockets[1].clone(), err_fwd, err_cap, None, None)?;
-    let harness = Channel::open(sockets[2].clone(), None, true, None, Some(go_tx))?;
+    let stdout = Channel::open(&sockets[0], out_fwd, out_cap, input, None)?;
+    let stderr = Channel::open(&sockets[1], err_fwd, err_cap, None, None)?;
+    let harness = Channel::open(&sockets[2], None, true, None, Some(go_tx))?;
 
     let start = Instant::now();
-    let mut child = Child(
+    let mut child = Child::spawn(
         Command::new(&qemu)
             .args(qemu_args(image, config, &sockets))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("cannot start {}", qemu.display()))?,
-    );
+            .stderr(Stdio::piped()),
+    )
+    .with_context(|| format!("cannot start {}", qemu.display()))?;
     let mut qemu_stderr = child.0.stderr.take().expect("stderr is piped");
     // QEMU's stderr reaches end-of-file when QEMU exits: the reader's message is the exit
     // notice `wait` blocks on, so the wall time ends with QEMU, not with a polling step.
@@ -489,7 +507,6 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     let stderr = stderr.finish()?;
     let harness = harness.finish()?;
     let qemu_messages = qemu_messages.join().unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
 
     let records = parse_records(&harness);
     let outcome = match status {
@@ -514,7 +531,8 @@ fn wait(
     stderr_eof: &std::sync::mpsc::Receiver<()>,
     timeout: Duration,
 ) -> Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
+    // A limit beyond what the clock can represent is no limit.
+    let deadline = crate::limits::deadline(timeout);
     // `Disconnected` (the reader panicked) is treated like end-of-file: fall back to polling.
     let _ = stderr_eof.recv_timeout(timeout);
     let mut pause = Duration::from_micros(50);
@@ -522,7 +540,7 @@ fn wait(
         if let Some(status) = child.0.try_wait().context("waiting for QEMU")? {
             return Ok(Some(status));
         }
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.0.kill();
             let _ = child.0.wait();
             return Ok(None);
@@ -591,17 +609,15 @@ fn classify(status: ExitStatus, records: &[Record], qemu_messages: &str) -> Resu
     }
 }
 
-/// A fresh private directory for the sockets (short path: Unix socket paths are limited).
-fn tempdir() -> Result<PathBuf> {
+/// A prefix for this boot's socket names, unique among live processes: `hako-PID-N`.
+fn socket_prefix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    format!(
         "hako-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+    )
 }
 
 #[cfg(test)]

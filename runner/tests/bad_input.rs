@@ -101,3 +101,53 @@ fn preopen_of_a_missing_directory() {
         "--dir /nonexistent/dir::/: /nonexistent/dir is not a directory",
     );
 }
+
+/// Numeric flags are range-checked by their parsers: a usage error (status 2) naming the
+/// flag and the range, never a panic.
+#[test]
+fn numeric_flags_out_of_range() {
+    let hello = root().join("fixtures/spin.wat");
+    for (flag, value, needle) in [
+        ("--timeout", "1e20", "at most 31536000 seconds"),
+        ("--timeout", "0", "more than 0"),
+        ("--timeout", "NaN", "out of range"),
+        ("--memory", "1", "32 to 4096 MiB"),
+        ("--memory", "99999999999", "32 to 4096 MiB"),
+        ("-j", "100000", "at most 1024 threads"),
+    ] {
+        let r = ran(hako()
+            .env("HAKO_QEMU", "/nonexistent/qemu")
+            .args(["run", flag, value])
+            .arg(&hello)
+            .output()
+            .unwrap());
+        assert_eq!(r.status, 2, "{flag} {value}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{flag} {value}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+}
+
+/// A module without `_start` (a WASI reactor) is refused before anything is compiled, with
+/// the way to call it.
+#[test]
+fn reactor_without_invoke() {
+    let r = run_bad(&root().join("fixtures/reactor.wat"));
+    assert_one_line_error(&r, "has no `_start` export");
+    assert!(r.stderr.contains("WASI reactor"), "{}", r.stderr);
+    assert!(r.stderr.contains("--invoke NAME"), "{}", r.stderr);
+    let r = ran(hako()
+        .env("HAKO_QEMU", "/nonexistent/qemu")
+        .args(["run", "--invoke", "sub"])
+        .arg(root().join("fixtures/reactor.wat"))
+        .output()
+        .unwrap());
+    assert_one_line_error(&r, "has no function export `sub`");
+    let r = ran(hako()
+        .env("HAKO_QEMU", "/nonexistent/qemu")
+        .args(["run", "--invoke", "add"])
+        .arg(root().join("fixtures/reactor.wat"))
+        .args(["--", "1", "x"])
+        .output()
+        .unwrap());
+    assert_one_line_error(&r, "argument 2: `x` is not an i64");
+}

@@ -202,3 +202,119 @@ fn cpu_time_clocks_advance() {
     let r = run(&[&path("cpu_clock.wat")]);
     assert_eq!(r.status, 0, "stderr: {}", r.stderr);
 }
+
+/// `--invoke` runs a reactor as `wasmtime run --invoke` does: `_initialize`, then the export
+/// with the arguments, and its results printed one per line after the program's output.
+#[test]
+fn invoke_calls_initialize_then_the_export() {
+    let r = run(&["--invoke", "add", &path("reactor.wat"), "--", "-1", "0x10"]);
+    assert_eq!(r.stdout, "init\n115\n8\n", "stderr: {}", r.stderr);
+    assert_eq!(r.status, 0);
+    let r = run(&["--invoke", "boom", &path("reactor.wat")]);
+    assert_eq!(r.status, 134, "stderr: {}", r.stderr);
+    assert_eq!(r.stdout, "init\n");
+    assert!(r.stderr.contains("wasm trap: unreachable"), "{}", r.stderr);
+}
+
+/// The QEMU processes that are children of `pid`, from /proc.
+fn qemu_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if comm.starts_with("qemu") && ppid == Some(&pid.to_string()) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Whether process `pid` is gone (or a zombie nobody has reaped yet: it runs no more).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// Waits (up to `limit`) until `check` holds; a bound on waiting, not a timing assertion.
+fn eventually(limit: std::time::Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    check()
+}
+
+/// Start `hako run spin.wat` (a guest that loops forever) and wait until its QEMU runs.
+fn spinning_guest() -> (std::process::Child, u32) {
+    let mut child = hako()
+        .args(["run", "--timeout", "600", &path("spin.wat")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut qemu = Vec::new();
+    let started = eventually(std::time::Duration::from_secs(120), || {
+        qemu = qemu_children(child.id());
+        !qemu.is_empty()
+    });
+    if !started {
+        let _ = child.kill();
+        panic!("hako did not start QEMU");
+    }
+    (child, qemu[0])
+}
+
+/// SIGTERM, SIGINT or SIGHUP to `hako` stops its VM, and `hako` ends by that signal.
+#[test]
+fn a_signal_to_hako_stops_its_vm() {
+    use std::os::unix::process::ExitStatusExt;
+    for (signal, number) in [("TERM", 15), ("INT", 2), ("HUP", 1)] {
+        let (mut child, qemu) = spinning_guest();
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(number),
+            "hako after SIG{signal}: {status:?}"
+        );
+        assert!(
+            eventually(std::time::Duration::from_secs(10), || gone(qemu)),
+            "QEMU {qemu} outlived hako after SIG{signal}"
+        );
+    }
+}
+
+/// `kill -9` of `hako` runs none of its code; the VM dies with it anyway (PR_SET_PDEATHSIG).
+#[test]
+fn kill_9_of_hako_stops_its_vm() {
+    let (mut child, qemu) = spinning_guest();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || gone(qemu)),
+        "QEMU {qemu} outlived hako after kill -9"
+    );
+}

@@ -116,3 +116,26 @@ fn stdin_piped_in() {
         ("", "stdin: 0 bytes\n")
     );
 }
+
+/// Files and directories the guest creates get the invoking user's umask applied, as a host
+/// process's would (QEMU's 9p server sets the mode the guest asks for exactly).
+#[test]
+fn created_files_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for (umask, file_mode, dir_mode) in [("022", 0o644, 0o755), ("077", 0o600, 0o700)] {
+        let out = fresh(&format!("umask-{umask}"));
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_hako"))
+            .args(["run", "--dir", &dir_arg(&out, "/out"), &path("fs_create.c")])
+            .env("HAKO_CACHE_DIR", tmp().join("cache"))
+            .output()
+            .unwrap();
+        let r = ran(output);
+        assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+        let mode = |p: &str| std::fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("file.txt"), file_mode, "file under umask {umask}");
+        assert_eq!(mode("dir"), dir_mode, "directory under umask {umask}");
+    }
+}

@@ -244,6 +244,8 @@ pub struct WasiCtx {
     fds: FdTable<Entry>,
     next_fd: u32,
     fs: Vec<Box<dyn Backend>>,
+    /// The file-mode creation mask applied to files and directories the program creates.
+    umask: u32,
 }
 
 impl fmt::Debug for WasiCtx {
@@ -386,8 +388,15 @@ impl WasiCtx {
             rng: None,
             fds,
             next_fd: 3,
+            umask: hako_abi::boot::DEFAULT_UMASK,
             fs: Vec::new(),
         }
+    }
+
+    /// Set the file-mode creation mask (default [`hako_abi::boot::DEFAULT_UMASK`]): files the
+    /// program creates get `0o666 & !umask`, directories `0o777 & !umask`.
+    pub fn set_umask(&mut self, umask: u32) {
+        self.umask = umask & 0o777;
     }
 
     /// Preopen the root of `fs` as the next descriptor, named `name` for
@@ -1060,8 +1069,12 @@ impl WasiCtx {
                     return Err(errno::ISDIR);
                 }
                 let dfid = self.parent_of(fs, start, &r)?;
-                let q = match self.fs[fs].lcreate(dfid, &name, flags | lo::CREAT | lo::EXCL, 0o666)
-                {
+                let q = match self.fs[fs].lcreate(
+                    dfid,
+                    &name,
+                    flags | lo::CREAT | lo::EXCL,
+                    0o666 & !self.umask,
+                ) {
                     Ok(q) => q,
                     Err(e) => {
                         self.fs[fs].clunk(dfid);
@@ -1125,7 +1138,7 @@ impl WasiCtx {
             return Err(errno::EXIST);
         };
         let dfid = self.parent_of(fs, start, &r)?;
-        let res = self.fs[fs].mkdir(dfid, &name, 0o777);
+        let res = self.fs[fs].mkdir(dfid, &name, 0o777 & !self.umask);
         self.fs[fs].clunk(dfid);
         res
     }

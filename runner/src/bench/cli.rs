@@ -35,8 +35,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub wasi_suite: Option<PathBuf>,
     /// Time limit of one hako boot, in seconds.
-    #[arg(long, default_value = "600", value_name = "SECONDS")]
-    pub timeout: u64,
+    #[arg(long, default_value = "600", value_name = "SECONDS", value_parser = crate::limits::timeout)]
+    pub timeout: std::time::Duration,
     /// Skip the run times.
     #[arg(long)]
     pub no_run: bool,
@@ -61,7 +61,7 @@ impl Default for BenchArgs {
             opt_level: hako_compiler::OptLevel::O2,
             suite: None,
             wasi_suite: None,
-            timeout: 600,
+            timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
             no_o0: false,
@@ -85,7 +85,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
     let options = Options {
         iterations: args.iterations.max(1),
         opt_level: args.opt_level,
-        timeout: Duration::from_secs(args.timeout),
+        timeout: args.timeout,
     };
     let cache = Cache::default_location();
     let programs = discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?;

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{collect, history, html, junit, markdown, Report, FORMAT};
 
@@ -47,8 +47,8 @@ pub struct ReportArgs {
     #[arg(long, default_value = "2", value_name = "N")]
     pub wasi_opt_level: hako_compiler::OptLevel,
     /// Time limit of each WASI run, on either side, in seconds.
-    #[arg(long, default_value = "120", value_name = "SECONDS")]
-    pub timeout: u64,
+    #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = crate::limits::timeout)]
+    pub timeout: std::time::Duration,
 }
 
 /// Run the suites and write the report. The exit status is 0 when the report was written,
@@ -109,7 +109,7 @@ pub fn run(args: &ReportArgs) -> Report {
             suite: crate::wasi::suite::suite_root(args.wasi_suite.as_deref()),
             filter: args.wasi_filter.clone(),
             opt_level: args.wasi_opt_level,
-            timeout: Duration::from_secs(args.timeout.max(1)),
+            timeout: args.timeout,
         };
         match collect::run_wasi(&options) {
             Ok(w) => Some(w),

@@ -14,16 +14,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct QemuBooter {
     cache: Cache,
-    timeout: Duration,
+    /// The per-boot limit, or why `HAKO_SPEC_TIMEOUT` was refused (then every boot is a
+    /// [`BootProblem`] saying so).
+    timeout: Result<Duration, String>,
 }
 
 impl QemuBooter {
     pub fn new(cache: Cache) -> QemuBooter {
-        let timeout = std::env::var("HAKO_SPEC_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|s| *s > 0.0 && s.is_finite())
-            .map_or(DEFAULT_TIMEOUT, Duration::from_secs_f64);
+        let timeout = crate::limits::env_timeout("HAKO_SPEC_TIMEOUT", DEFAULT_TIMEOUT)
+            .map_err(|e| format!("{e:#}"));
         QemuBooter { cache, timeout }
     }
 
@@ -49,7 +48,7 @@ impl Booter for QemuBooter {
             .map_err(|e| BootProblem(format!("{e:#}")))?;
         let mut config = qemu::BootConfig::new(vec![image.name.clone()])
             .map_err(|e| BootProblem(format!("{e:#}")))?;
-        config.timeout = self.timeout;
+        config.timeout = self.timeout.clone().map_err(BootProblem)?;
         config.stdout = Sink::Capture;
         config.stderr = Sink::Capture;
         config.extra_cmdline = resume.cmdline_tokens();

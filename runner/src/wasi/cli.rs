@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::unikernel::HakoOptions;
 use super::{coverage, suite, ProgramReport, RunOptions};
@@ -31,8 +31,8 @@ pub struct WasiArgs {
     #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
     pub opt_level: hako_compiler::OptLevel,
     /// Time limit of each run, on either side, in seconds.
-    #[arg(long, default_value = "120", value_name = "SECONDS")]
-    pub timeout: u64,
+    #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = crate::limits::timeout)]
+    pub timeout: std::time::Duration,
     /// Also list the programs that pass.
     #[arg(short, long)]
     pub verbose: bool,
@@ -85,7 +85,7 @@ struct JsonReport<'a> {
 pub fn main(args: WasiArgs) -> Result<i32> {
     let root = suite::suite_root(args.suite.as_deref());
     let programs = suite::discover(&root, args.filter.as_deref())?;
-    let timeout = Duration::from_secs(args.timeout.max(1));
+    let timeout = args.timeout;
     let options = RunOptions {
         hako: HakoOptions {
             opt_level: args.opt_level,
