@@ -28,12 +28,14 @@ pub mod input;
 pub mod invoke;
 pub mod limits;
 pub mod manifest;
+pub mod panics;
 pub mod process;
 pub mod qemu;
 pub mod report;
 pub mod spec;
 pub mod tools;
 pub mod wasi;
+pub mod workspace;
 
 /// The exit status `hako run` uses when the guest trapped, as Wasmtime does on Unix
 /// (128 + SIGABRT).

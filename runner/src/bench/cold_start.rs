@@ -28,7 +28,7 @@ pub struct ColdStart {
 
 /// Compile `fixtures/hello.c` with clang-19 (`$CLANG`) into `out_dir`.
 pub fn build_hello(out_dir: &Path) -> Result<PathBuf> {
-    let src = crate::spec::suite::workspace_root().join("fixtures/hello.c");
+    let src = crate::workspace::root().join("fixtures/hello.c");
     let out = out_dir.join("hello.wasm");
     let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-19".into());
     let status = std::process::Command::new(&clang)

@@ -10,13 +10,7 @@ pub const SUITE_ENV: &str = "HAKO_BENCHMARKS";
 
 /// The benchmarks' root from the flag, the environment or the default.
 pub fn suite_root(flag: Option<&Path>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir.to_path_buf();
-    }
-    if let Some(dir) = std::env::var_os(SUITE_ENV) {
-        return PathBuf::from(dir);
-    }
-    crate::spec::suite::workspace_root().join("../shared/benchmarks/sightglass/benchmarks")
+    crate::workspace::suite_root(flag, SUITE_ENV, "benchmarks/sightglass/benchmarks")
 }
 
 /// One Sightglass program.

@@ -310,7 +310,7 @@ pub fn locked_version(package: &str) -> Option<String> {
 /// Versions of hako and of the tools around it.
 pub fn tools() -> Tools {
     let unknown = || "unknown".to_string();
-    let root = spec::suite::workspace_root();
+    let root = crate::workspace::root();
     let git_dir = if root.is_dir() {
         Some(root.as_path())
     } else {

@@ -40,7 +40,7 @@ pub type Expectations = crate::expectations::Expectations<Spec>;
 
 /// The default location, `spec-tests/expectations.toml` in the workspace.
 pub fn default_path() -> PathBuf {
-    super::suite::workspace_root()
+    crate::workspace::root()
         .join("spec-tests")
         .join("expectations.toml")
 }

@@ -31,7 +31,6 @@ pub mod suite;
 pub mod tier;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +40,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::cache::{self, Cache};
+use crate::panics;
 use plan::{FilePlan, Op, Planned};
 use suite::SuiteFile;
 use tier::Tier;
@@ -283,17 +283,6 @@ impl std::fmt::Debug for RunOptions<'_> {
     }
 }
 
-/// The message of a caught panic.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(non-string panic payload)".into()
-    }
-}
-
 /// Check that the compiler refuses a module: with today's features, or with `base`, the
 /// features the file's proposal was written against ([`tier::proposal_base`]).
 pub fn check_rejected(
@@ -306,7 +295,7 @@ pub fn check_rejected(
         Err(_) => return Status::Passed,
         Ok(wasm) => wasm,
     };
-    let result = catch_unwind(AssertUnwindSafe(|| match hako_compiler::validate(wasm) {
+    let result = panics::catch(|| match hako_compiler::validate(wasm) {
         Err(_) => Ok(()),
         Ok(()) if base.is_some_and(|f| hako_compiler::validate_with_features(wasm, f).is_err()) => {
             Ok(())
@@ -321,13 +310,13 @@ pub fn check_rejected(
                 Ok(_) => Err("the module was accepted and compiled".to_string()),
             }
         }
-    }));
+    });
     match result {
         Ok(Ok(())) => Status::Passed,
         Ok(Err(actual)) => Status::Failed { expected, actual },
         Err(panic) => Status::Failed {
             expected,
-            actual: format!("the compiler panicked: {}", panic_message(&*panic)),
+            actual: format!("the compiler panicked: {panic}"),
         },
     }
 }
@@ -370,8 +359,8 @@ pub fn compile_module(
         opt_level,
         ..Options::default()
     };
-    let compiled = catch_unwind(AssertUnwindSafe(|| hako_compiler::compile(wasm, &options)))
-        .map_err(|p| format!("the compiler panicked: {}", panic_message(&*p)))?
+    let compiled = panics::catch(|| hako_compiler::compile(wasm, &options))
+        .map_err(|p| format!("the compiler panicked: {p}"))?
         .map_err(|e| format!("the compiler refused the module: {e}"))?;
     let object = compiled
         .into_object()

@@ -18,26 +18,9 @@ pub struct SuiteFile {
     pub name: String,
 }
 
-/// The workspace root (where the top `Cargo.toml` is).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("runner/ has a parent")
-        .to_path_buf()
-}
-
 /// The suite root from the flag, the environment or the default.
 pub fn suite_root(flag: Option<&Path>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir.to_path_buf();
-    }
-    if let Some(dir) = std::env::var_os(SUITE_ENV) {
-        return PathBuf::from(dir);
-    }
-    workspace_root()
-        .join("..")
-        .join("shared")
-        .join("spec-testsuite")
+    crate::workspace::suite_root(flag, SUITE_ENV, "spec-testsuite")
 }
 
 /// Every `.wast` file under `root` (top level, `proposals/**`, `legacy/**`), sorted by name,

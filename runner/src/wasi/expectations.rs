@@ -32,7 +32,7 @@ pub type Expectations = crate::expectations::Expectations<Wasi>;
 
 /// The default location, `wasi-testsuite/expectations.toml` in the workspace.
 pub fn default_path() -> PathBuf {
-    crate::spec::suite::workspace_root()
+    crate::workspace::root()
         .join("wasi-testsuite")
         .join("expectations.toml")
 }

@@ -42,7 +42,6 @@ pub mod suite;
 pub mod tree;
 pub mod unikernel;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -194,13 +193,8 @@ impl ProgramReport {
 /// Run one program on both sides and compare. Never panics: a panic becomes the program's
 /// error.
 pub fn run_program(program: &Program, options: &RunOptions) -> ProgramReport {
-    match catch_unwind(AssertUnwindSafe(|| run_program_inner(program, options))) {
-        Ok(report) => report,
-        Err(payload) => ProgramReport::failed(
-            &program.name,
-            format!("panic: {}", crate::spec::panic_message(&*payload)),
-        ),
-    }
+    crate::panics::catch(|| run_program_inner(program, options))
+        .unwrap_or_else(|panic| ProgramReport::failed(&program.name, format!("panic: {panic}")))
 }
 
 fn run_program_inner(program: &Program, options: &RunOptions) -> ProgramReport {

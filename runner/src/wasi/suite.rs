@@ -15,16 +15,7 @@ pub const SUITE_ENV: &str = "HAKO_WASI_SUITE";
 
 /// The suite root from the flag, the environment or the default.
 pub fn suite_root(flag: Option<&Path>) -> PathBuf {
-    if let Some(dir) = flag {
-        return dir.to_path_buf();
-    }
-    if let Some(dir) = std::env::var_os(SUITE_ENV) {
-        return PathBuf::from(dir);
-    }
-    crate::spec::suite::workspace_root()
-        .join("..")
-        .join("shared")
-        .join("wasi-testsuite")
+    crate::workspace::suite_root(flag, SUITE_ENV, "wasi-testsuite")
 }
 
 /// A test's `NAME.json`; every field optional.
