@@ -59,7 +59,7 @@ pub fn compile_times(
     let wasmtime_ms = match wasmtime::compile(wasm) {
         Ok(_) => Some(ms(start.elapsed())),
         Err(e) => {
-            errors.push(e);
+            errors.push(format!("{e:#}"));
             None
         }
     };

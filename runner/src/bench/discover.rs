@@ -2,7 +2,7 @@
 //! or `../shared/benchmarks/sightglass/benchmarks` beside the workspace), each program's
 //! name, folder and expected output, and the check of an output against those expectations.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming the benchmarks' root.
@@ -38,8 +38,8 @@ impl Program {
             .into_owned()]
     }
 
-    /// Whether this output is the expected one; `Err` says what differs.
-    pub(super) fn check_output(&self, stdout: &[u8], stderr: &[u8]) -> Result<(), String> {
+    /// Whether this output is the expected one; the error says what differs.
+    pub(super) fn check_output(&self, stdout: &[u8], stderr: &[u8]) -> Result<()> {
         let trim = |b: &[u8]| -> Vec<u8> {
             let end = b
                 .iter()
@@ -59,11 +59,10 @@ impl Program {
         if differs(self.stderr_expected.as_deref(), stderr) {
             wrong.push("stderr");
         }
-        if wrong.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{} differs from the expected", wrong.join(" and ")))
+        if !wrong.is_empty() {
+            bail!("{} differs from the expected", wrong.join(" and "));
         }
+        Ok(())
     }
 }
 

@@ -8,7 +8,7 @@ use crate::cache::Cache;
 use crate::image::{self, BuildOptions, BuildReport};
 use crate::input;
 use crate::qemu::{self, BootConfig, Preopen, Sink};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use hako_compiler::OptLevel;
 use serde::Serialize;
 use std::time::Duration;
@@ -114,9 +114,7 @@ fn hako_iterations(
         if run.outcome.exit_status() != 0 {
             bail!("exited with status {}", run.outcome.exit_status());
         }
-        program
-            .check_output(&run.stdout, &run.stderr)
-            .map_err(anyhow::Error::msg)?;
+        program.check_output(&run.stdout, &run.stderr)?;
         let bench = |which: &str| {
             run.records
                 .iter()
@@ -133,31 +131,27 @@ fn hako_iterations(
 
 fn wasmtime_side(program: &Program, wasm: &[u8], iterations: usize) -> Side {
     let mut side = Side::default();
-    let module = match wasmtime::compile(wasm) {
-        Ok(module) => module,
-        Err(e) => {
-            side.error = Some(e);
-            return side.finish();
-        }
-    };
-    for _ in 0..iterations {
-        let run = wasmtime::run(&module, &program.argv(), &program.dir);
-        let checked = match run.status {
-            Err(e) => Err(e),
-            Ok(0) => program.check_output(&run.stdout, &run.stderr),
-            Ok(code) => Err(format!("exited with status {code}")),
-        }
-        .and_then(|()| {
-            run.measured
-                .ok_or_else(|| "bench.start/bench.end not called".to_string())
-        });
-        match checked {
-            Ok(t) => side.times_ms.push(ms(t)),
-            Err(e) => {
-                side.error = Some(e);
-                break;
-            }
-        }
+    if let Err(e) = wasmtime_iterations(program, wasm, iterations, &mut side) {
+        side.error = Some(format!("{e:#}"));
     }
     side.finish()
+}
+
+fn wasmtime_iterations(
+    program: &Program,
+    wasm: &[u8],
+    iterations: usize,
+    side: &mut Side,
+) -> Result<()> {
+    let module = wasmtime::compile(wasm)?;
+    for _ in 0..iterations {
+        let run = wasmtime::run(&module, &program.argv(), &program.dir);
+        match run.status? {
+            0 => program.check_output(&run.stdout, &run.stderr)?,
+            code => bail!("exited with status {code}"),
+        }
+        let time = run.measured.context("bench.start/bench.end not called")?;
+        side.times_ms.push(ms(time));
+    }
+    Ok(())
 }

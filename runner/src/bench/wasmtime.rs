@@ -1,6 +1,10 @@
 //! The Wasmtime side of `hako bench`: Wasmtime 46 in-process with its defaults (Cranelift,
 //! no epoch interruption), `wasi-common`, the program's folder preopened as `.`, and
 //! `bench.start`/`bench.end` defined with [`Linker::func_wrap`] taking [`Instant::now`].
+//!
+//! Inside, errors are [`wasmtime::Error`] (Wasmtime's `anyhow`-compatible type, with the same
+//! `context`), so that an `I32Exit` in a failure's chain can be found; what leaves this file
+//! is an [`anyhow::Error`] like everywhere else in the runner.
 
 use crate::wasi::oracle::read_back;
 use std::path::Path;
@@ -9,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use wasi_common::sync::{ambient_authority, Dir, WasiCtxBuilder};
 use wasi_common::{I32Exit, WasiCtx};
-use wasmtime::{Caller, Engine, Linker, Module, Store};
+use wasmtime::error::Context;
+use wasmtime::{Caller, Engine, Linker, Module, Result, Store};
 
 /// The shared engine: `Engine::default()`, Cranelift with Wasmtime's default settings.
 pub fn engine() -> &'static Engine {
@@ -18,10 +23,10 @@ pub fn engine() -> &'static Engine {
 }
 
 /// One Wasmtime run of a benchmark.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct WasmtimeRun {
-    /// `Ok(exit status)`, or why the run failed (a trap, a compile error).
-    pub status: Result<u32, String>,
+    /// `Ok(exit status)`, or why the run failed (a trap, a set-up failure).
+    pub status: anyhow::Result<u32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// `bench.end` − `bench.start`, when both were called.
@@ -35,18 +40,25 @@ struct Host {
 }
 
 /// Compile `wasm` once with the shared engine.
-pub fn compile(wasm: &[u8]) -> Result<Module, String> {
-    Module::new(engine(), wasm).map_err(|e| format!("Wasmtime cannot compile the module: {e}"))
+pub fn compile(wasm: &[u8]) -> anyhow::Result<Module> {
+    Module::new(engine(), wasm)
+        .context("Wasmtime cannot compile the module")
+        .map_err(into_anyhow)
+}
+
+/// The same error as an [`anyhow::Error`], its chain kept.
+fn into_anyhow(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::Error::from_boxed(e.into_boxed_dyn_error())
 }
 
 /// Run `module` with `argv`, `dir` preopened as `.`.
 pub fn run(module: &Module, argv: &[String], dir: &Path) -> WasmtimeRun {
     let files = (|| Ok::<_, std::io::Error>((tempfile::tempfile()?, tempfile::tempfile()?)))();
-    let (mut stdout, mut stderr) = match files {
+    let (mut stdout, mut stderr) = match files.context("cannot create temporary files") {
         Ok(files) => files,
         Err(e) => {
             return WasmtimeRun {
-                status: Err(format!("cannot create temporary files: {e}")),
+                status: Err(into_anyhow(e)),
                 stdout: Vec::new(),
                 stderr: Vec::new(),
                 measured: None,
@@ -58,14 +70,16 @@ pub fn run(module: &Module, argv: &[String], dir: &Path) -> WasmtimeRun {
         Err(e) => (Err(e), None),
     };
     WasmtimeRun {
-        status,
+        status: status.map_err(into_anyhow),
         stdout: read_back(&mut stdout),
         stderr: read_back(&mut stderr),
         measured,
     }
 }
 
-type Outcome = (Result<u32, String>, Option<Duration>);
+/// The exit status or the failure of `_start`, and the time between `bench.start` and
+/// `bench.end`.
+type Outcome = (Result<u32>, Option<Duration>);
 
 fn execute(
     module: &Module,
@@ -73,28 +87,25 @@ fn execute(
     dir: &Path,
     stdout: &std::fs::File,
     stderr: &std::fs::File,
-) -> Result<Outcome, String> {
-    let file =
-        |f: std::io::Result<std::fs::File>| -> Result<Box<dyn wasi_common::WasiFile>, String> {
-            let f = f.map_err(|e| format!("cannot set up stdio: {e}"))?;
-            Ok(Box::new(wasi_common::sync::file::File::from_cap_std(
-                cap_std::fs::File::from_std(f),
-            )))
-        };
+) -> Result<Outcome> {
+    let file = |f: std::io::Result<std::fs::File>| -> Result<Box<dyn wasi_common::WasiFile>> {
+        let f = f.context("cannot set up stdio")?;
+        Ok(Box::new(wasi_common::sync::file::File::from_cap_std(
+            cap_std::fs::File::from_std(f),
+        )))
+    };
     let engine = engine();
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .args(argv)
-        .map_err(|e| format!("bad argument: {e}"))?;
+    builder.args(argv).context("bad argument")?;
     builder
         .stdin(file(std::fs::File::open("/dev/null"))?)
         .stdout(file(stdout.try_clone())?)
         .stderr(file(stderr.try_clone())?);
     let preopen = Dir::open_ambient_dir(dir, ambient_authority())
-        .map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+        .with_context(|| format!("cannot open {}", dir.display()))?;
     builder
         .preopened_dir(preopen, ".")
-        .map_err(|e| format!("cannot preopen {}: {e}", dir.display()))?;
+        .with_context(|| format!("cannot preopen {}", dir.display()))?;
     let host = Host {
         wasi: builder.build(),
         start: None,
@@ -103,7 +114,7 @@ fn execute(
     let mut store = Store::new(engine, host);
     let mut linker: Linker<Host> = Linker::new(engine);
     wasi_common::sync::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)
-        .map_err(|e| format!("cannot define WASI: {e}"))?;
+        .context("cannot define WASI")?;
     linker
         .func_wrap("bench", "start", |mut caller: Caller<'_, Host>| {
             caller.data_mut().start = Some(Instant::now());
@@ -113,7 +124,7 @@ fn execute(
                 caller.data_mut().end = Some(Instant::now());
             })
         })
-        .map_err(|e| format!("cannot define bench.start/bench.end: {e}"))?;
+        .context("cannot define bench.start/bench.end")?;
     let result = linker
         .instantiate(&mut store, module)
         .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
@@ -122,11 +133,7 @@ fn execute(
         Ok(()) => Ok(0),
         Err(e) => match e.chain().find_map(|c| c.downcast_ref::<I32Exit>()) {
             Some(exit) => Ok(exit.0 as u32),
-            None => Err(e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ")),
+            None => Err(e),
         },
     };
     let host = store.data();
