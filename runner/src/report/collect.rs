@@ -181,7 +181,8 @@ pub fn run_wasi(options: &WasiOptions) -> Result<WasiSection> {
     bar.finish_and_clear();
     let seconds = start.elapsed().as_secs_f64();
     let t = wasi::cli::Totals::of(&reports);
-    let rows = coverage::table(&reports, &probe);
+    let missing = probe.as_ref().ok();
+    let rows = coverage::table(&reports, missing);
     Ok(WasiSection {
         suite: shown(&options.suite),
         opt_level: options.opt_level.to_string(),
@@ -197,8 +198,8 @@ pub fn run_wasi(options: &WasiOptions) -> Result<WasiSection> {
             .iter()
             .map(|r| wasi_program(r, expected.failing.contains_key(&r.name)))
             .collect(),
-        functions: functions(&rows, &probe),
-        probe_error: probe.as_ref().err().cloned(),
+        functions: functions(&rows, missing),
+        probe_error: probe.as_ref().err().map(|e| format!("{e:#}")),
     })
 }
 
@@ -233,17 +234,12 @@ pub fn wasi_program(r: &wasi::ProgramReport, known_failing: bool) -> WasiProgram
 }
 
 /// The coverage table with "partial" told apart: the probe found the function, but some
-/// program still met `ENOSYS` from it.
-pub fn functions(
-    rows: &[coverage::Row],
-    probe: &std::result::Result<BTreeSet<String>, String>,
-) -> Vec<WasiFunction> {
+/// program still met `ENOSYS` from it. `missing`: the functions the probe found missing
+/// (`None` when it did not finish).
+pub fn functions(rows: &[coverage::Row], missing: Option<&BTreeSet<String>>) -> Vec<WasiFunction> {
     rows.iter()
         .map(|row| {
-            let probed = match probe {
-                Ok(missing) => Some(!missing.contains(row.function)),
-                Err(_) => None,
-            };
+            let probed = missing.map(|missing| !missing.contains(row.function));
             let status = match (probed, row.enosys_in.is_empty()) {
                 (Some(false), _) => FunctionStatus::Missing,
                 (Some(true), true) => FunctionStatus::Implemented,

@@ -150,7 +150,7 @@ pub fn main(args: WasiArgs) -> Result<i32> {
         seconds
     );
     let rows = probe.as_ref().map(|probe| {
-        let rows = coverage::table(&reports, probe);
+        let rows = coverage::table(&reports, probe.as_ref().ok());
         println!();
         print!("{}", coverage::render(&rows, probe));
         rows

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use hako_abi::valtype::{I32, I64};
@@ -79,10 +80,9 @@ fn main_probe_functions() -> Vec<&'static str> {
 /// The functions the probes found unimplemented, or why a probe did not finish. The main
 /// probe must exit with 0; the `proc_raise` probe may end any way but with an `enosys`
 /// record.
-pub fn probe(options: &HakoOptions) -> Result<BTreeSet<String>, String> {
-    let boot = |names: &[&str]| -> Result<unikernel::HakoRun, String> {
-        let wasm = wat::parse_str(probe_wat(names))
-            .map_err(|e| format!("the probe does not assemble: {e}"))?;
+pub fn probe(options: &HakoOptions) -> Result<BTreeSet<String>> {
+    let boot = |names: &[&str]| -> Result<unikernel::HakoRun> {
+        let wasm = wat::parse_str(probe_wat(names)).context("the probe does not assemble")?;
         let module = crate::input::Module {
             path: "wasi-probe.wasm".into(),
             wasm,
@@ -97,11 +97,11 @@ pub fn probe(options: &HakoOptions) -> Result<BTreeSet<String>, String> {
     };
     let main = boot(&main_probe_functions())?;
     if main.ending != (Ending::Exit { code: 0 }) {
-        return Err(format!(
+        bail!(
             "the probe did not finish: {} (ENOSYS so far: {})",
             main.ending.describe(),
             main.enosys.join(", ")
-        ));
+        );
     }
     let raise = boot(&["proc_raise"])?;
     Ok(main.enosys.into_iter().chain(raise.enosys).collect())
@@ -119,8 +119,9 @@ pub struct Row {
     pub enosys_in: Vec<String>,
 }
 
-/// The table for all 46 functions, alphabetically.
-pub fn table(reports: &[ProgramReport], probe: &Result<BTreeSet<String>, String>) -> Vec<Row> {
+/// The table for all 46 functions, alphabetically, from the programs' reports and the
+/// functions the [`probe`] found missing (`None` when it did not finish).
+pub fn table(reports: &[ProgramReport], missing: Option<&BTreeSet<String>>) -> Vec<Row> {
     let mut called: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut enosys: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for r in reports {
@@ -138,10 +139,7 @@ pub fn table(reports: &[ProgramReport], probe: &Result<BTreeSet<String>, String>
             let implemented = if !enosys_in.is_empty() {
                 Some(false)
             } else {
-                match probe {
-                    Ok(missing) => Some(!missing.contains(f.name)),
-                    Err(_) => None,
-                }
+                missing.map(|missing| !missing.contains(f.name))
             };
             Row {
                 function: f.name,
@@ -154,8 +152,8 @@ pub fn table(reports: &[ProgramReport], probe: &Result<BTreeSet<String>, String>
 }
 
 /// The table as text: function, implemented, how many programs call it, and the programs
-/// that met `ENOSYS`.
-pub fn render(rows: &[Row], probe: &Result<BTreeSet<String>, String>) -> String {
+/// that met `ENOSYS`; and why the probe did not finish, if it did not.
+pub fn render(rows: &[Row], probe: &Result<BTreeSet<String>>) -> String {
     let mut out = format!(
         "{:<24} {:<12} {:>11}  {}\n",
         "function", "implemented", "imported by", "ENOSYS in hako from"
@@ -180,7 +178,7 @@ pub fn render(rows: &[Row], probe: &Result<BTreeSet<String>, String>) -> String 
         rows.len()
     ));
     if let Err(e) = probe {
-        out.push_str(&format!("probe: {e}\n"));
+        out.push_str(&format!("probe: {e:#}\n"));
     }
     out
 }
@@ -206,14 +204,14 @@ mod tests {
         let mut report = ProgramReport::failed("c/x", String::new());
         report.wasi_imports = vec!["fd_read".into(), "fd_advise".into()];
         report.enosys = vec!["fd_advise".into()];
-        let rows = table(&[report], &Ok(BTreeSet::from(["path_open".to_string()])));
+        let rows = table(&[report], Some(&BTreeSet::from(["path_open".to_string()])));
         let row = |n: &str| rows.iter().find(|r| r.function == n).unwrap();
         assert_eq!(row("fd_advise").implemented, Some(false));
         assert_eq!(row("fd_advise").enosys_in, ["c/x"]);
         assert_eq!(row("path_open").implemented, Some(false));
         assert_eq!(row("fd_read").implemented, Some(true));
         assert_eq!(row("fd_read").imported_by, ["c/x"]);
-        let none = table(&[], &Err("x".into()));
+        let none = table(&[], None);
         assert_eq!(none[0].implemented, None);
         assert_eq!(none.len(), 46);
         assert!(render(&rows, &Ok(BTreeSet::new())).contains("fd_advise"));

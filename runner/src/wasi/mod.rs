@@ -200,7 +200,7 @@ pub fn run_program(program: &Program, options: &RunOptions) -> ProgramReport {
 fn run_program_inner(program: &Program, options: &RunOptions) -> ProgramReport {
     let spec = match &program.spec {
         Ok(spec) => spec,
-        Err(e) => return ProgramReport::failed(&program.name, format!("bad test spec: {e}")),
+        Err(e) => return ProgramReport::failed(&program.name, format!("bad test spec: {e:#}")),
     };
     let module = match crate::input::read(&program.wasm) {
         Ok(m) => m,
@@ -232,14 +232,12 @@ fn run_program_inner(program: &Program, options: &RunOptions) -> ProgramReport {
         &options.hako,
     );
 
-    let snapshot = |dir: &Option<tempfile::TempDir>| -> Result<Option<tree::Tree>, String> {
-        dir.as_ref()
-            .map(|d| tree::snapshot(d.path()).map_err(|e| format!("{e:#}")))
-            .transpose()
+    let snapshot = |dir: &Option<tempfile::TempDir>| {
+        dir.as_ref().map(|d| tree::snapshot(d.path())).transpose()
     };
     let (oracle_tree, hako_tree) = match (snapshot(&oracle_dir), snapshot(&hako_dir)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return ProgramReport::failed(&program.name, e),
+        (Err(e), _) | (_, Err(e)) => return ProgramReport::failed(&program.name, format!("{e:#}")),
     };
     let hako_millis = hako.boot_time.as_millis() as u64;
     let mut report = judge(

@@ -14,6 +14,9 @@
 //! work: wiggle's host functions find the guest's memory through their caller, and a host
 //! function called from another host function has none. [`super::wasi_imports`] lists the
 //! imports instead.)
+//!
+//! Errors here are [`wasmtime::Error`] (Wasmtime's `anyhow`-compatible type, with the same
+//! `context`); a run reports them as an [`Ending::Error`].
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -22,7 +25,8 @@ use std::time::Duration;
 use std::io::{Read, Seek, SeekFrom};
 use wasi_common::sync::{ambient_authority, Dir, WasiCtxBuilder};
 use wasi_common::{I32Exit, WasiCtx};
-use wasmtime::{Config, Engine, Linker, Module, Store, Trap};
+use wasmtime::error::Context;
+use wasmtime::{Config, Engine, Linker, Module, Result, Store, Trap};
 
 use super::compare::Ending;
 
@@ -42,14 +46,13 @@ struct Host {
 }
 
 /// The process's engine, with its epoch ticker started.
-pub fn engine() -> Result<&'static Engine, String> {
-    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+pub fn engine() -> Result<&'static Engine> {
+    static ENGINE: OnceLock<Result<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
             let mut config = Config::new();
             config.epoch_interruption(true);
-            let engine = Engine::new(&config)
-                .map_err(|e| format!("cannot create the Wasmtime engine: {e}"))?;
+            let engine = Engine::new(&config).context("cannot create the Wasmtime engine")?;
             let ticking = engine.clone();
             std::thread::Builder::new()
                 .name("hako-wasi-epoch".into())
@@ -57,11 +60,12 @@ pub fn engine() -> Result<&'static Engine, String> {
                     std::thread::sleep(TICK);
                     ticking.increment_epoch();
                 })
-                .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+                .context("cannot start the epoch thread")?;
             Ok(engine)
         })
         .as_ref()
-        .map_err(Clone::clone)
+        // The first failure, again, for every later run.
+        .map_err(|e| wasmtime::format_err!("{e:#}"))
 }
 
 /// Run `wasm` to its end. A failure to compile, instantiate or set up is an
@@ -86,8 +90,11 @@ pub fn run(
             }
         }
     };
-    let ending = execute(wasm, argv, env, root, timeout, &stdout, &stderr)
-        .unwrap_or_else(|message| Ending::Error { message });
+    let ending = execute(wasm, argv, env, root, timeout, &stdout, &stderr).unwrap_or_else(|e| {
+        Ending::Error {
+            message: format!("{e:#}"),
+        }
+    });
     OracleRun {
         ending,
         stdout: read_back(&mut stdout),
@@ -112,33 +119,31 @@ fn execute(
     timeout: Duration,
     stdout: &std::fs::File,
     stderr: &std::fs::File,
-) -> Result<Ending, String> {
-    let file =
-        |f: std::io::Result<std::fs::File>| -> Result<Box<dyn wasi_common::WasiFile>, String> {
-            let f = f.map_err(|e| format!("cannot set up stdio: {e}"))?;
-            Ok(Box::new(wasi_common::sync::file::File::from_cap_std(
-                cap_std::fs::File::from_std(f),
-            )))
-        };
+) -> Result<Ending> {
+    let file = |f: std::io::Result<std::fs::File>| -> Result<Box<dyn wasi_common::WasiFile>> {
+        let f = f.context("cannot set up stdio")?;
+        Ok(Box::new(wasi_common::sync::file::File::from_cap_std(
+            cap_std::fs::File::from_std(f),
+        )))
+    };
     let engine = engine()?;
-    let module = Module::new(engine, wasm)
-        .map_err(|e| format!("Wasmtime cannot compile the module: {e}"))?;
+    let module = Module::new(engine, wasm).context("Wasmtime cannot compile the module")?;
 
     let mut builder = WasiCtxBuilder::new();
     builder
         .args(argv)
         .and_then(|b| b.envs(env))
-        .map_err(|e| format!("bad argument or environment: {e}"))?;
+        .context("bad argument or environment")?;
     builder
         .stdin(file(std::fs::File::open("/dev/null"))?)
         .stdout(file(stdout.try_clone())?)
         .stderr(file(stderr.try_clone())?);
     if let Some(root) = root {
         let dir = Dir::open_ambient_dir(root, ambient_authority())
-            .map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+            .with_context(|| format!("cannot open {}", root.display()))?;
         builder
             .preopened_dir(dir, "/")
-            .map_err(|e| format!("cannot preopen {}: {e}", root.display()))?;
+            .with_context(|| format!("cannot preopen {}", root.display()))?;
     }
     let host = Host {
         wasi: builder.build(),
@@ -146,7 +151,7 @@ fn execute(
     let mut store = Store::new(engine, host);
     let mut linker: Linker<Host> = Linker::new(engine);
     wasi_common::sync::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi)
-        .map_err(|e| format!("cannot define WASI: {e}"))?;
+        .context("cannot define WASI")?;
     let ticks = (timeout.as_millis() / TICK.as_millis()).max(1) as u64;
     store.set_epoch_deadline(ticks);
     let result = linker
@@ -187,11 +192,7 @@ fn ending_of(e: &wasmtime::Error, timeout: Duration) -> Ending {
         }
     }
     Ending::Error {
-        message: e
-            .chain()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(": "),
+        message: format!("{e:#}"),
     }
 }
 

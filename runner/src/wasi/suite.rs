@@ -44,13 +44,13 @@ impl TestSpec {
 }
 
 /// One program of the suite.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Program {
     /// `<language>/<stem>`, e.g. `rust/fd_advise`, `c/lseek`.
     pub name: String,
     pub wasm: PathBuf,
     /// The parsed spec, or why it could not be read (the program then fails).
-    pub spec: Result<TestSpec, String>,
+    pub spec: Result<TestSpec>,
 }
 
 impl Program {
@@ -124,11 +124,11 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// A missing spec is the default spec.
-fn read_spec(path: &Path) -> Result<TestSpec, String> {
+fn read_spec(path: &Path) -> Result<TestSpec> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => serde_json::from_str(&text).with_context(|| path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TestSpec::default()),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 
