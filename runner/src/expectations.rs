@@ -16,7 +16,7 @@
 //! [`ListKind`]; the spec list is `spec::expectations::Expectations`, the WASI list
 //! `wasi::expectations::Expectations`.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -84,15 +84,15 @@ impl<K: ListKind> Expectations<K> {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
-    /// `Ok` when the outcome agrees with the list, else the message of the failing test.
-    pub fn check(&self, name: &str, passes: bool, reason: &str) -> Result<(), String> {
+    /// `Ok` when the outcome agrees with the list, else the failing test's message.
+    pub fn check(&self, name: &str, passes: bool, reason: &str) -> Result<()> {
         match (self.failing.get(name), passes) {
             (None, true) | (Some(_), false) => Ok(()),
-            (Some(listed), true) => Err(format!(
+            (Some(listed), true) => bail!(
                 "{name} passes now but {} lists it as failing ({listed}): remove the entry",
                 K::FILE
-            )),
-            (None, false) => Err(format!("{name} does not pass: {reason}")),
+            ),
+            (None, false) => bail!("{name} does not pass: {reason}"),
         }
     }
 
@@ -133,7 +133,7 @@ mod tests {
     fn messages_name_the_file() {
         let mut e = Expectations::<Test>::default();
         e.failing.insert("a".into(), "why".into());
-        let msg = e.check("a", true, "").unwrap_err();
+        let msg = e.check("a", true, "").unwrap_err().to_string();
         assert!(
             msg.contains("test/expectations.toml lists it as failing (why)"),
             "{msg}"

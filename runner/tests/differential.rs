@@ -806,7 +806,7 @@ impl Verdict {
 struct Harness {
     group: &'static Group,
     /// The group's module at each of [`OPT_LEVELS`].
-    objects: Vec<Result<Arc<Vec<u8>>, String>>,
+    objects: Vec<spec::ModuleObject>,
     booter: QemuBooter,
     wasmtime: Wasmtime,
     seen: HashMap<Call, Verdict>,

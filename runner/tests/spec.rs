@@ -60,15 +60,14 @@ fn main() {
                 if bless {
                     return Ok(());
                 }
-                expected
-                    .check(&file.name, passes, &reason)
-                    .map_err(|mut msg| {
-                        for failure in report.failures().take(20) {
-                            msg.push_str("\n  ");
-                            msg.push_str(&failure);
-                        }
-                        Failed::from(msg)
-                    })
+                expected.check(&file.name, passes, &reason).map_err(|e| {
+                    let mut msg = e.to_string();
+                    for failure in report.failures().take(20) {
+                        msg.push_str("\n  ");
+                        msg.push_str(&failure);
+                    }
+                    Failed::from(msg)
+                })
             })
         })
         .collect();

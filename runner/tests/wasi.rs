@@ -70,7 +70,8 @@ fn main() {
                 }
                 expected
                     .check(&program.name, report.passes, &reason)
-                    .map_err(|mut msg| {
+                    .map_err(|e| {
+                        let mut msg = e.to_string();
                         for problem in report.problems().into_iter().take(20) {
                             msg.push_str("\n  ");
                             msg.push_str(&problem);

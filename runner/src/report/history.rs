@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde_json::Value;
 
 use super::{percent, Report};
@@ -103,15 +104,15 @@ pub fn load(dir: &Path) -> (Vec<Point>, Vec<String>) {
     let mut points = Vec::new();
     for path in paths {
         let parsed = std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()));
+            .context("cannot read it")
+            .and_then(|t| serde_json::from_str::<Value>(&t).context("not JSON"));
         match parsed.map(|v| Point::from_json(&v)) {
             Ok(Some(p)) => points.push(p),
             Ok(None) => warnings.push(format!(
                 "history: {} is not a report.json (no date), skipped",
                 path.display()
             )),
-            Err(e) => warnings.push(format!("history: {}: {e}, skipped", path.display())),
+            Err(e) => warnings.push(format!("history: {}: {e:#}, skipped", path.display())),
         }
     }
     points.sort_by(|a, b| a.date.cmp(&b.date));

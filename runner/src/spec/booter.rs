@@ -1,7 +1,7 @@
 //! The QEMU booter for spec images: links the module table, the generated manifest (with the
 //! script) and the kernel into an image, boots it, and hands back the harness lines.
 
-use super::{BootOutput, BootProblem, Booter, Resume, SpecImage};
+use super::{BootOutput, Booter, Resume, SpecImage};
 use crate::cache::Cache;
 use crate::image::{self, BuildReport};
 use crate::manifest;
@@ -14,15 +14,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct QemuBooter {
     cache: Cache,
-    /// The per-boot limit, or why `HAKO_SPEC_TIMEOUT` was refused (then every boot is a
-    /// [`BootProblem`] saying so).
-    timeout: Result<Duration, String>,
+    /// The per-boot limit, or why `HAKO_SPEC_TIMEOUT` was refused (then every boot fails
+    /// saying so).
+    timeout: anyhow::Result<Duration>,
 }
 
 impl QemuBooter {
     pub fn new(cache: Cache) -> QemuBooter {
-        let timeout = crate::limits::env_timeout("HAKO_SPEC_TIMEOUT", DEFAULT_TIMEOUT)
-            .map_err(|e| format!("{e:#}"));
+        let timeout = crate::limits::env_timeout("HAKO_SPEC_TIMEOUT", DEFAULT_TIMEOUT);
         QemuBooter { cache, timeout }
     }
 
@@ -42,17 +41,17 @@ impl QemuBooter {
 }
 
 impl Booter for QemuBooter {
-    fn boot(&self, image: &SpecImage, resume: &Resume) -> Result<BootOutput, BootProblem> {
-        let elf = self
-            .link(image)
-            .map_err(|e| BootProblem(format!("{e:#}")))?;
-        let mut config = qemu::BootConfig::new(vec![image.name.clone()])
-            .map_err(|e| BootProblem(format!("{e:#}")))?;
-        config.timeout = self.timeout.clone().map_err(BootProblem)?;
+    fn boot(&self, image: &SpecImage, resume: &Resume) -> anyhow::Result<BootOutput> {
+        let elf = self.link(image)?;
+        let mut config = qemu::BootConfig::new(vec![image.name.clone()])?;
+        config.timeout = match &self.timeout {
+            Ok(timeout) => *timeout,
+            Err(e) => anyhow::bail!("{e:#}"),
+        };
         config.stdout = Sink::Capture;
         config.stderr = Sink::Capture;
         config.extra_cmdline = resume.cmdline_tokens();
-        let run = qemu::boot(&elf, &config).map_err(|e| BootProblem(format!("{e:#}")))?;
+        let run = qemu::boot(&elf, &config)?;
         let lines = run.harness_lines();
         let finished = lines.iter().any(|l| l == "done");
         let abnormal_end = match (&run.outcome, finished) {

@@ -150,11 +150,11 @@ pub fn main(args: SpecArgs) -> Result<i32> {
 }
 
 fn print_tiers(files: &[suite::SuiteFile]) -> Result<i32> {
-    let tiers: Vec<(String, Result<Tier, String>)> = files
+    let tiers: Vec<(String, Result<Tier>)> = files
         .par_iter()
         .map(|f| {
             let tier = std::fs::read_to_string(&f.path)
-                .map_err(|e| e.to_string())
+                .context("cannot read it")
                 .map(|text| super::plan::plan_source(&f.name, &text).tier);
             (f.name.clone(), tier)
         })
@@ -166,7 +166,7 @@ fn print_tiers(files: &[suite::SuiteFile]) -> Result<i32> {
                 println!("{:<9} {name}", t.name());
                 *counts.entry(*t).or_default() += 1;
             }
-            Err(e) => println!("{:<9} {name} ({e})", "?"),
+            Err(e) => println!("{:<9} {name} ({e:#})", "?"),
         }
     }
     println!();

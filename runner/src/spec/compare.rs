@@ -18,6 +18,8 @@ use hako_abi::script::Outcome;
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
 
+use super::Status;
+
 /// One lane or scalar float pattern over the raw bits of an `f32` (`u32`) or `f64` (`u64`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FloatPattern<T> {
@@ -154,7 +156,7 @@ pub fn show_outcome(outcome: &Outcome<'_>) -> String {
 }
 
 /// The message of a reported trap: ours for a known code, else what the kernel printed.
-fn trap_message<'a>(code: u32, reported: &'a str) -> &'a str {
+fn trap_message(code: u32, reported: &str) -> &str {
     TrapCode::from_u32(code).map_or(reported, |c| c.message())
 }
 
@@ -216,10 +218,22 @@ fn is_ref(t: u8) -> bool {
     t == valtype::FUNCREF || t == valtype::EXTERNREF
 }
 
-/// Compare a reported outcome with the expectation: `Ok(())` on a match, else the actual
-/// outcome as a message.
-pub fn compare(expect: &Expect, outcome: &Outcome<'_>) -> Result<(), String> {
-    let ok = match (expect, outcome) {
+/// Compare a reported outcome with the expectation: passed, or failed with the actual
+/// outcome ([`show_outcome`]).
+pub fn compare(expect: &Expect, outcome: &Outcome<'_>) -> Status {
+    if matches(expect, outcome) {
+        Status::Passed
+    } else {
+        Status::Failed {
+            expected: expect.to_string(),
+            actual: show_outcome(outcome),
+        }
+    }
+}
+
+/// Whether the reported outcome is what the command must do.
+fn matches(expect: &Expect, outcome: &Outcome<'_>) -> bool {
+    match (expect, outcome) {
         (Expect::Instantiated, Outcome::Instantiated) => true,
         (Expect::Success, Outcome::Ok(_) | Outcome::Instantiated) => true,
         (Expect::Return(patterns), Outcome::Ok(values)) => {
@@ -243,11 +257,6 @@ pub fn compare(expect: &Expect, outcome: &Outcome<'_>) -> Result<(), String> {
         (Expect::Unlinkable(_), Outcome::Unlinkable(_)) => true,
         (Expect::Exception, Outcome::Exception) => true,
         _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(show_outcome(outcome))
     }
 }
 
@@ -263,18 +272,21 @@ mod tests {
     #[test]
     fn floats_compare_bit_exactly() {
         let e = Expect::Return(vec![ValuePattern::F32(FloatPattern::Bits(0x8000_0000))]);
-        assert!(compare(&e, &outcome("r 0 ok f32:80000000")).is_ok());
+        assert!(matches(&e, &outcome("r 0 ok f32:80000000")));
         assert_eq!(
             compare(&e, &outcome("r 0 ok f32:00000000")),
-            Err("(f32:00000000)".into())
+            Status::Failed {
+                expected: e.to_string(),
+                actual: "(f32:00000000)".into()
+            }
         );
         // The type counts, not only the bits.
-        assert!(compare(&e, &outcome("r 0 ok i32:80000000")).is_err());
+        assert!(!matches(&e, &outcome("r 0 ok i32:80000000")));
         let e = Expect::Return(vec![ValuePattern::F64(FloatPattern::Bits(
             0x7ff8_0000_0000_0001,
         ))]);
-        assert!(compare(&e, &outcome("r 0 ok f64:7ff8000000000001")).is_ok());
-        assert!(compare(&e, &outcome("r 0 ok f64:7ff8000000000000")).is_err());
+        assert!(matches(&e, &outcome("r 0 ok f64:7ff8000000000001")));
+        assert!(!matches(&e, &outcome("r 0 ok f64:7ff8000000000000")));
     }
 
     #[test]
@@ -360,60 +372,65 @@ mod tests {
     #[test]
     fn traps_match_by_prefix() {
         let e = Expect::Trap("uninitialized element".into());
-        assert!(compare(&e, &outcome("r 3 trap 6 uninitialized element")).is_ok());
+        assert!(matches(&e, &outcome("r 3 trap 6 uninitialized element")));
         assert_eq!(
             compare(&e, &outcome("r 3 trap 7 undefined element")),
-            Err("trap \"undefined element\"".into())
+            Status::Failed {
+                expected: e.to_string(),
+                actual: "trap \"undefined element\"".into()
+            }
         );
         // Our message for the code wins over the kernel's text.
-        assert!(compare(
+        assert!(matches(
             &Expect::Trap("integer divide by zero".into()),
             &outcome("r 3 trap 1 whatever")
-        )
-        .is_ok());
+        ));
         // Details the reference interpreter adds after the message are not required.
-        assert!(compare(
+        assert!(matches(
             &Expect::Trap("uninitialized element 2".into()),
             &outcome("r 3 trap 6 uninitialized element")
-        )
-        .is_ok());
+        ));
         // A prefix of the expected message is not enough.
-        assert!(compare(
+        assert!(!matches(
             &Expect::Trap("out of bounds memory access".into()),
             &outcome("r 3 trap 5 x")
-        )
-        .is_err());
+        ));
         // Unknown codes fall back to the reported text.
-        assert!(compare(
+        assert!(matches(
             &Expect::Trap("unaligned atomic".into()),
             &outcome("r 3 trap 999 unaligned atomic")
-        )
-        .is_ok());
-        assert!(compare(
+        ));
+        assert!(matches(
             &Expect::Exhaustion,
             &outcome("r 3 trap 9 call stack exhausted")
-        )
-        .is_ok());
-        assert!(compare(&Expect::Exhaustion, &outcome("r 3 trap 0 unreachable")).is_err());
-        assert!(compare(&Expect::Trap("unreachable".into()), &outcome("r 3 ok")).is_err());
+        ));
+        assert!(!matches(
+            &Expect::Exhaustion,
+            &outcome("r 3 trap 0 unreachable")
+        ));
+        assert!(!matches(
+            &Expect::Trap("unreachable".into()),
+            &outcome("r 3 ok")
+        ));
     }
 
     #[test]
     fn other_outcomes() {
-        assert!(compare(&Expect::Instantiated, &outcome("r 1 instantiated")).is_ok());
-        assert!(compare(
+        assert!(matches(&Expect::Instantiated, &outcome("r 1 instantiated")));
+        assert!(!matches(
             &Expect::Instantiated,
             &outcome("r 1 unlinkable unknown import")
-        )
-        .is_err());
-        assert!(compare(
+        ));
+        assert!(matches(
             &Expect::Unlinkable("unknown import".into()),
             &outcome("r 1 unlinkable unknown import m.f")
-        )
-        .is_ok());
-        assert!(compare(&Expect::Success, &outcome("r 1 ok i32:00000001")).is_ok());
-        assert!(compare(&Expect::Success, &outcome("r 1 error no export")).is_err());
-        assert!(compare(&Expect::Return(vec![]), &outcome("r 1 ok i32:00000001")).is_err());
-        assert!(compare(&Expect::Exception, &outcome("r 1 exception")).is_ok());
+        ));
+        assert!(matches(&Expect::Success, &outcome("r 1 ok i32:00000001")));
+        assert!(!matches(&Expect::Success, &outcome("r 1 error no export")));
+        assert!(!matches(
+            &Expect::Return(vec![]),
+            &outcome("r 1 ok i32:00000001")
+        ));
+        assert!(matches(&Expect::Exception, &outcome("r 1 exception")));
     }
 }

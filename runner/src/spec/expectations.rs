@@ -59,10 +59,12 @@ mod tests {
         assert!(e
             .check("a.wast", true, "")
             .unwrap_err()
+            .to_string()
             .contains("remove the entry"));
         assert!(e
             .check("b.wast", false, "3 failed")
             .unwrap_err()
+            .to_string()
             .contains("3 failed"));
         e.bless("a.wast", false, "new reason".into());
         assert_eq!(e.failing["a.wast"], "needs kernel script mode");

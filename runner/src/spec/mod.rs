@@ -245,14 +245,11 @@ pub struct BootOutput {
     pub abnormal_end: Option<String>,
 }
 
-/// Booting was not possible at all (no QEMU, link failure): every command not yet reported
-/// is "not run" with this reason.
-#[derive(Debug, Clone)]
-pub struct BootProblem(pub String);
-
-/// Boots spec images. The lead wires QEMU in here; tests can use a fake.
+/// Boots spec images: QEMU ([`booter::QemuBooter`]), or a fake in tests.
 pub trait Booter: Sync {
-    fn boot(&self, image: &SpecImage, resume: &Resume) -> Result<BootOutput, BootProblem>;
+    /// What the boot produced; an error when booting was not possible at all (no QEMU, a link
+    /// failure): every command not yet reported is then "not run" with its message.
+    fn boot(&self, image: &SpecImage, resume: &Resume) -> anyhow::Result<BootOutput>;
 }
 
 /// The booter `hako spec` and `cargo test` use: QEMU, with images linked in the default
@@ -283,50 +280,66 @@ impl std::fmt::Debug for RunOptions<'_> {
     }
 }
 
-/// Check that the compiler refuses a module: with today's features, or with `base`, the
-/// features the file's proposal was written against ([`tier::proposal_base`]).
-pub fn check_rejected(
-    module: &Result<Vec<u8>, String>,
-    base: Option<wasmparser::WasmFeatures>,
-) -> Status {
-    let expected = "the compiler to reject the module".to_string();
-    let wasm = match module {
-        // The text parser refused it: a malformed module never reaches the compiler.
-        Err(_) => return Status::Passed,
-        Ok(wasm) => wasm,
+/// Check that the compiler refuses a module (`None`: the text parser already did): with
+/// today's features, or with `base`, the features the file's proposal was written against
+/// ([`tier::proposal_base`]).
+pub fn check_rejected(module: Option<&[u8]>, base: Option<wasmparser::WasmFeatures>) -> Status {
+    // The text parser refused it: a malformed module never reaches the compiler.
+    let Some(wasm) = module else {
+        return Status::Passed;
     };
-    let result = panics::catch(|| match hako_compiler::validate(wasm) {
-        Err(_) => Ok(()),
-        Ok(()) if base.is_some_and(|f| hako_compiler::validate_with_features(wasm, f).is_err()) => {
-            Ok(())
-        }
-        Ok(()) => {
-            let options = Options {
-                opt_level: OptLevel::O0,
-                ..Options::default()
-            };
-            match hako_compiler::compile(wasm, &options) {
-                Err(_) => Ok(()),
-                Ok(_) => Err("the module was accepted and compiled".to_string()),
-            }
-        }
+    let accepted = panics::catch(|| {
+        let options = Options {
+            opt_level: OptLevel::O0,
+            ..Options::default()
+        };
+        hako_compiler::validate(wasm).is_ok()
+            && !base.is_some_and(|f| hako_compiler::validate_with_features(wasm, f).is_err())
+            && hako_compiler::compile(wasm, &options).is_ok()
     });
-    match result {
-        Ok(Ok(())) => Status::Passed,
-        Ok(Err(actual)) => Status::Failed { expected, actual },
-        Err(panic) => Status::Failed {
-            expected,
-            actual: format!("the compiler panicked: {panic}"),
-        },
+    let actual = match accepted {
+        Ok(false) => return Status::Passed,
+        Ok(true) => "the module was accepted and compiled".to_string(),
+        Err(panic) => format!("the compiler panicked: {panic}"),
+    };
+    Status::Failed {
+        expected: "the compiler to reject the module".into(),
+        actual,
     }
 }
+
+/// Why a module of the table has no object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleError {
+    /// The compiler refused the module.
+    Refused(hako_compiler::CompileError),
+    /// The compiler could not merge the parts of a large module into one object.
+    Merge(hako_compiler::CompileError),
+    /// The compiler panicked.
+    Panicked(panics::Panic),
+}
+
+impl std::fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleError::Refused(e) => write!(f, "the compiler refused the module: {e}"),
+            ModuleError::Merge(e) => write!(f, "the compiler cannot merge its parts: {e}"),
+            ModuleError::Panicked(p) => write!(f, "the compiler panicked: {p}"),
+        }
+    }
+}
+
+impl std::error::Error for ModuleError {}
+
+/// A compiled module of the table: its object, or why there is none.
+pub type ModuleObject = Result<Arc<Vec<u8>>, ModuleError>;
 
 /// Compile every module of the table (in parallel), each with the prefix of its index.
 pub fn compile_modules(
     modules: &[Vec<u8>],
     opt_level: OptLevel,
     cache: Option<&Cache>,
-) -> Vec<Result<Arc<Vec<u8>>, String>> {
+) -> Vec<ModuleObject> {
     modules
         .par_iter()
         .enumerate()
@@ -335,13 +348,13 @@ pub fn compile_modules(
 }
 
 /// Compile one module with the prefix of `index` ([`abi_script::module_prefix`]), through
-/// the cache when there is one. A refusal or a compiler panic is the error.
+/// the cache when there is one.
 pub fn compile_module(
     wasm: &[u8],
     index: u32,
     opt_level: OptLevel,
     cache: Option<&Cache>,
-) -> Result<Arc<Vec<u8>>, String> {
+) -> ModuleObject {
     let prefix = abi_script::module_prefix(index).to_string();
     let key = cache::key(&[
         wasm,
@@ -360,11 +373,9 @@ pub fn compile_module(
         ..Options::default()
     };
     let compiled = panics::catch(|| hako_compiler::compile(wasm, &options))
-        .map_err(|p| format!("the compiler panicked: {p}"))?
-        .map_err(|e| format!("the compiler refused the module: {e}"))?;
-    let object = compiled
-        .into_object()
-        .map_err(|e| format!("the compiler cannot merge its parts: {e}"))?;
+        .map_err(ModuleError::Panicked)?
+        .map_err(ModuleError::Refused)?;
+    let object = compiled.into_object().map_err(ModuleError::Merge)?;
     if let Some(c) = cache {
         let _ = c.put(&key, "o", &object);
     }
@@ -416,7 +427,7 @@ pub fn run_plan(plan: FilePlan, options: &RunOptions<'_>) -> FileReport {
         checks.push(Check {
             line: r.line,
             kind: r.kind,
-            status: check_rejected(&r.module, base),
+            status: check_rejected(r.module.as_deref(), base),
         });
     }
 
@@ -473,7 +484,7 @@ pub fn run_plan(plan: FilePlan, options: &RunOptions<'_>) -> FileReport {
 /// created, are decided as failures here.
 pub fn build_image(
     plan: &FilePlan,
-    compiled: &[Result<Arc<Vec<u8>>, String>],
+    compiled: &[ModuleObject],
 ) -> (SpecImage, HashMap<u32, Status>) {
     let mut decided = HashMap::new();
     let mut table: HashMap<u32, u32> = HashMap::new();
@@ -503,7 +514,7 @@ pub fn build_image(
                         cmd.id,
                         Status::Failed {
                             expected: cmd.expect.to_string(),
-                            actual: e.clone(),
+                            actual: e.to_string(),
                         },
                     );
                     dead.insert(
@@ -577,11 +588,11 @@ pub fn boot_and_compare(
     for _ in 0..MAX_BOOTS {
         let output = match booter.boot(image, &resume) {
             Ok(o) => o,
-            Err(BootProblem(why)) => {
+            Err(e) => {
                 for id in &image.command_ids {
                     statuses
                         .entry(*id)
-                        .or_insert_with(|| Status::NotRun(format!("cannot boot: {why}")));
+                        .or_insert_with(|| Status::NotRun(format!("cannot boot: {e:#}")));
                 }
                 return statuses;
             }
@@ -605,14 +616,7 @@ pub fn boot_and_compare(
             if result.id < resume.from || statuses.contains_key(&result.id) {
                 continue;
             }
-            let status = match compare::compare(&cmd.expect, &result.outcome) {
-                Ok(()) => Status::Passed,
-                Err(actual) => Status::Failed {
-                    expected: cmd.expect.to_string(),
-                    actual,
-                },
-            };
-            statuses.insert(result.id, status);
+            statuses.insert(result.id, compare::compare(&cmd.expect, &result.outcome));
         }
         let next = image
             .command_ids
@@ -659,7 +663,7 @@ mod tests {
     }
 
     impl Booter for Fake {
-        fn boot(&self, image: &SpecImage, resume: &Resume) -> Result<BootOutput, BootProblem> {
+        fn boot(&self, image: &SpecImage, resume: &Resume) -> anyhow::Result<BootOutput> {
             self.boots.lock().unwrap().push(resume.clone());
             let script = abi_script::Script::parse(&image.script).unwrap();
             let mut lines = Vec::new();
@@ -698,7 +702,7 @@ mod tests {
 (assert_invalid (module (func (result i32))) "type mismatch")
 "#;
 
-    fn fake_objects(plan: &FilePlan) -> Vec<Result<Arc<Vec<u8>>, String>> {
+    fn fake_objects(plan: &FilePlan) -> Vec<ModuleObject> {
         plan.modules.iter().map(|_| Ok(Arc::new(vec![]))).collect()
     }
 
@@ -747,7 +751,7 @@ mod tests {
     #[test]
     fn modules_that_do_not_compile_fail_their_commands_without_boot() {
         let plan = plan::plan_source("t.wast", SCRIPT);
-        let compiled = vec![Err("the compiler refused the module: nope".to_string())];
+        let compiled = vec![Err(ModuleError::Panicked(panics::Panic("nope".into())))];
         let (image, decided) = build_image(&plan, &compiled);
         assert!(image.command_ids.is_empty() && image.modules.is_empty());
         assert_eq!(decided.len(), 5);
@@ -772,27 +776,27 @@ mod tests {
 
     #[test]
     fn rejections_are_checked() {
+        assert_eq!(check_rejected(None, None), Status::Passed);
         assert_eq!(
-            check_rejected(&Err("unexpected token".into()), None),
-            Status::Passed
-        );
-        assert_eq!(
-            check_rejected(&Ok(b"\0asm\x02\0\0\0".to_vec()), None),
+            check_rejected(Some(b"\0asm\x02\0\0\0"), None),
             Status::Passed
         );
         let valid = wat::parse_str("(module)").unwrap();
-        assert!(matches!(
-            check_rejected(&Ok(valid.clone()), None),
-            Status::Failed { .. }
-        ));
+        assert_eq!(
+            check_rejected(Some(&valid), None),
+            Status::Failed {
+                expected: "the compiler to reject the module".into(),
+                actual: "the module was accepted and compiled".into()
+            }
+        );
         // Two tables: valid since Wasm 2.0, invalid for a proposal written against 1.0.
         let two_tables = wat::parse_str("(module (table 1 funcref) (table 1 funcref))").unwrap();
         assert!(matches!(
-            check_rejected(&Ok(two_tables.clone()), None),
+            check_rejected(Some(&two_tables), None),
             Status::Failed { .. }
         ));
         let base = tier::proposal_base("proposals/threads/imports.wast");
-        assert_eq!(check_rejected(&Ok(two_tables), base), Status::Passed);
+        assert_eq!(check_rejected(Some(&two_tables), base), Status::Passed);
         assert_eq!(tier::proposal_base("imports.wast"), None);
     }
 }

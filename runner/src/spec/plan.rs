@@ -69,12 +69,44 @@ pub struct Planned {
     pub expect: Expect,
 }
 
-/// A module the compiler must refuse: its binary, or the text parser's own refusal.
+/// A module the compiler must refuse.
 #[derive(Debug, Clone)]
 pub struct Rejection {
     pub line: u32,
     pub kind: &'static str,
-    pub module: Result<Vec<u8>, String>,
+    /// Its binary; `None` when the text parser already refused it.
+    pub module: Option<Vec<u8>>,
+}
+
+/// Why a directive, or the module or instance it needs, could not be planned; the check it
+/// becomes depends on which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unplanned {
+    /// Something hako does not run (components, `ref.host` arguments, GC results): the check
+    /// is "not run".
+    Unsupported(String),
+    /// The script asks for something that is not there (an unknown instance, a module the
+    /// `wast` crate cannot encode, an instance whose module failed): the check fails.
+    Failed(String),
+}
+
+const NO_COMPONENTS: &str = "components are not supported";
+
+impl Unplanned {
+    fn components() -> Unplanned {
+        Unplanned::Unsupported(NO_COMPONENTS.into())
+    }
+
+    /// The check's status, expecting `expected`.
+    fn status(self, expected: &dyn std::fmt::Display) -> Status {
+        match self {
+            Unplanned::Unsupported(reason) => Status::NotRun(reason),
+            Unplanned::Failed(actual) => Status::Failed {
+                expected: expected.to_string(),
+                actual,
+            },
+        }
+    }
 }
 
 /// Everything known about a script before anything is compiled.
@@ -169,15 +201,13 @@ struct Planner<'p> {
     plan: &'p mut FilePlan,
     lines: &'p Lines,
     next_id: u32,
-    /// The instance unnamed commands run on: `Err` with a reason when the last module
-    /// could not be planned.
-    current: Option<Result<u32, String>>,
-    named: HashMap<String, Result<u32, String>>,
-    definitions: HashMap<String, Result<u32, String>>,
-    last_definition: Option<Result<u32, String>>,
+    /// The instance unnamed commands run on: `Err` when the last module could not be
+    /// planned.
+    current: Option<Result<u32, Unplanned>>,
+    named: HashMap<String, Result<u32, Unplanned>>,
+    definitions: HashMap<String, Result<u32, Unplanned>>,
+    last_definition: Option<Result<u32, Unplanned>>,
 }
-
-const NO_COMPONENTS: &str = "components are not supported";
 
 impl Planner<'_> {
     fn decide(&mut self, span: Span, kind: &'static str, status: Status) {
@@ -210,34 +240,31 @@ impl Planner<'_> {
     }
 
     /// Encode a module that must be valid and add it to the module table.
-    fn module(&mut self, module: &mut QuoteWat<'_>) -> Result<u32, String> {
+    fn module(&mut self, module: &mut QuoteWat<'_>) -> Result<u32, Unplanned> {
         if matches!(
             module,
             QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
         ) {
-            return Err(NO_COMPONENTS.into());
+            return Err(Unplanned::components());
         }
-        let wasm = module.encode().map_err(|e| {
-            format!(
-                "the `wast` crate cannot encode this module: {}",
-                e.message()
-            )
-        })?;
+        let wasm = module.encode().map_err(cannot_encode)?;
         self.plan.modules.push(wasm);
         Ok(self.plan.modules.len() as u32 - 1)
     }
 
-    fn instance(&self, id: Option<Id<'_>>) -> Result<u32, String> {
+    fn instance(&self, id: Option<Id<'_>>) -> Result<u32, Unplanned> {
         match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .cloned()
-                .unwrap_or_else(|| Err(format!("no instance named ${}", id.name()))),
-            None => self
-                .current
-                .clone()
-                .unwrap_or_else(|| Err("no module instantiated before this command".into())),
+            Some(id) => self.named.get(id.name()).cloned().unwrap_or_else(|| {
+                Err(Unplanned::Failed(format!(
+                    "no instance named ${}",
+                    id.name()
+                )))
+            }),
+            None => self.current.clone().unwrap_or_else(|| {
+                Err(Unplanned::Failed(
+                    "no module instantiated before this command".into(),
+                ))
+            }),
         }
     }
 
@@ -246,9 +273,9 @@ impl Planner<'_> {
         &mut self,
         span: Span,
         kind: &'static str,
-        module: Result<u32, String>,
+        module: Result<u32, Unplanned>,
         expect: Expect,
-    ) -> Result<u32, String> {
+    ) -> Result<u32, Unplanned> {
         match module {
             Ok(module) => {
                 let id = self.next_id;
@@ -256,19 +283,11 @@ impl Planner<'_> {
                 Ok(id)
             }
             Err(why) => {
-                let status = if why == NO_COMPONENTS {
-                    Status::NotRun(why.clone())
-                } else {
-                    Status::Failed {
-                        expected: expect.to_string(),
-                        actual: why.clone(),
-                    }
-                };
-                self.decide(span, kind, status);
-                Err(format!(
+                self.decide(span, kind, why.status(&expect));
+                Err(Unplanned::Failed(format!(
                     "its module (line {}) could not be built",
                     self.lines.line(span)
-                ))
+                )))
             }
         }
     }
@@ -279,11 +298,12 @@ impl Planner<'_> {
         span: Span,
         kind: &'static str,
         exec: WastExecute<'_>,
-        expect: Result<Expect, String>,
+        expect: Result<Expect, Unplanned>,
     ) {
         let expect = match expect {
             Ok(e) => e,
-            Err(why) => return self.not_run(span, kind, why),
+            // `ret` only finds results it cannot compare: "not run".
+            Err(why) => return self.decide(span, kind, why.status(&"results it can compare")),
         };
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(kind, invoke, expect),
@@ -301,14 +321,7 @@ impl Planner<'_> {
                     },
                     expect,
                 ),
-                Err(why) => self.decide(
-                    span,
-                    kind,
-                    Status::Failed {
-                        expected: expect.to_string(),
-                        actual: why,
-                    },
-                ),
+                Err(why) => self.decide(span, kind, why.status(&expect)),
             },
             WastExecute::Wat(mut wat) => {
                 let span = wat.span();
@@ -318,26 +331,22 @@ impl Planner<'_> {
         }
     }
 
-    fn module_wat(&mut self, wat: &mut Wat<'_>) -> Result<u32, String> {
+    fn module_wat(&mut self, wat: &mut Wat<'_>) -> Result<u32, Unplanned> {
         if matches!(wat, Wat::Component(_)) {
-            return Err(NO_COMPONENTS.into());
+            return Err(Unplanned::components());
         }
-        let wasm = wat.encode().map_err(|e| {
-            format!(
-                "the `wast` crate cannot encode this module: {}",
-                e.message()
-            )
-        })?;
+        let wasm = wat.encode().map_err(cannot_encode)?;
         self.plan.modules.push(wasm);
         Ok(self.plan.modules.len() as u32 - 1)
     }
 
     fn invoke(&mut self, kind: &'static str, invoke: WastInvoke<'_>, expect: Expect) {
         let span = invoke.span;
-        let args: Result<Vec<Arg>, String> = invoke.args.iter().map(arg).collect();
+        let args: Result<Vec<Arg>, Unplanned> = invoke.args.iter().map(arg).collect();
         let args = match args {
             Ok(a) => a,
-            Err(why) => return self.not_run(span, kind, why),
+            // `arg` only finds arguments it cannot pass: "not run".
+            Err(why) => return self.decide(span, kind, why.status(&"arguments it can pass")),
         };
         match self.instance(invoke.module) {
             Ok(instance) => self.push(
@@ -350,14 +359,7 @@ impl Planner<'_> {
                 },
                 expect,
             ),
-            Err(why) => self.decide(
-                span,
-                kind,
-                Status::Failed {
-                    expected: expect.to_string(),
-                    actual: why,
-                },
-            ),
+            Err(why) => self.decide(span, kind, why.status(&expect)),
         }
     }
 
@@ -377,14 +379,7 @@ impl Planner<'_> {
                 let name = module.name().map(|id| id.name().to_string());
                 let m = self.module(&mut module);
                 if let Err(why) = &m {
-                    let status = if why == NO_COMPONENTS {
-                        Status::NotRun(why.clone())
-                    } else {
-                        Status::Failed {
-                            expected: "a valid module definition".into(),
-                            actual: why.clone(),
-                        }
-                    };
+                    let status = why.clone().status(&"a valid module definition");
                     self.decide(span, "module definition", status);
                 }
                 if let Some(name) = name {
@@ -398,15 +393,15 @@ impl Planner<'_> {
                 module,
             } => {
                 let m = match module {
-                    Some(id) => self
-                        .definitions
-                        .get(id.name())
-                        .cloned()
-                        .unwrap_or_else(|| Err(format!("no module definition ${}", id.name()))),
-                    None => self
-                        .last_definition
-                        .clone()
-                        .unwrap_or_else(|| Err("no module definition before this".into())),
+                    Some(id) => self.definitions.get(id.name()).cloned().unwrap_or_else(|| {
+                        Err(Unplanned::Failed(format!(
+                            "no module definition ${}",
+                            id.name()
+                        )))
+                    }),
+                    None => self.last_definition.clone().unwrap_or_else(|| {
+                        Err(Unplanned::Failed("no module definition before this".into()))
+                    }),
                 };
                 let created = self.instantiate(span, "module instance", m, Expect::Instantiated);
                 if let Some(name) = instance {
@@ -440,14 +435,7 @@ impl Planner<'_> {
                     },
                     Expect::Success,
                 ),
-                Err(why) => self.decide(
-                    span,
-                    "register",
-                    Status::Failed {
-                        expected: Expect::Success.to_string(),
-                        actual: why,
-                    },
-                ),
+                Err(why) => self.decide(span, "register", why.status(&Expect::Success)),
             },
             WastDirective::Invoke(invoke) => self.invoke("invoke", invoke, Expect::Success),
             WastDirective::AssertTrap {
@@ -514,7 +502,7 @@ impl Planner<'_> {
         ) {
             return self.not_run(span, kind, NO_COMPONENTS);
         }
-        let module = module.encode().map_err(|e| e.message());
+        let module = module.encode().ok();
         self.plan.rejections.push(Rejection {
             line: self.lines.line(span),
             kind,
@@ -523,7 +511,15 @@ impl Planner<'_> {
     }
 }
 
-fn ref_type(heap: &HeapType<'_>) -> Result<u8, String> {
+/// The error of a module the `wast` crate cannot encode.
+fn cannot_encode(e: wast::Error) -> Unplanned {
+    Unplanned::Failed(format!(
+        "the `wast` crate cannot encode this module: {}",
+        e.message()
+    ))
+}
+
+fn ref_type(heap: &HeapType<'_>) -> Result<u8, Unplanned> {
     match heap {
         HeapType::Abstract {
             shared: false,
@@ -533,15 +529,15 @@ fn ref_type(heap: &HeapType<'_>) -> Result<u8, String> {
             shared: false,
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
         } => Ok(valtype::EXTERNREF),
-        other => Err(format!(
+        other => Err(Unplanned::Unsupported(format!(
             "reference arguments of type {other:?} are not supported"
-        )),
+        ))),
     }
 }
 
-fn arg(a: &WastArg<'_>) -> Result<Arg, String> {
+fn arg(a: &WastArg<'_>) -> Result<Arg, Unplanned> {
     let WastArg::Core(a) = a else {
-        return Err(NO_COMPONENTS.into());
+        return Err(Unplanned::components());
     };
     let (valtype, bits) = match a {
         WastArgCore::I32(v) => (valtype::I32, *v as u32 as u128),
@@ -551,7 +547,11 @@ fn arg(a: &WastArg<'_>) -> Result<Arg, String> {
         WastArgCore::V128(v) => (valtype::V128, u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) => (ref_type(heap)?, 0),
         WastArgCore::RefExtern(n) => (valtype::EXTERNREF, extern_ref_bits(*n)),
-        WastArgCore::RefHost(_) => return Err("ref.host arguments are not supported".into()),
+        WastArgCore::RefHost(_) => {
+            return Err(Unplanned::Unsupported(
+                "ref.host arguments are not supported".into(),
+            ))
+        }
     };
     Ok(Arg { valtype, bits })
 }
@@ -572,14 +572,14 @@ fn lanes<const N: usize, T: Copy>(lanes: &[T; N], bytes: impl Fn(T) -> Vec<u8>) 
     u128::from_le_bytes(out.try_into().expect("16 bytes of lanes"))
 }
 
-fn ret(r: &WastRet<'_>) -> Result<ValuePattern, String> {
+fn ret(r: &WastRet<'_>) -> Result<ValuePattern, Unplanned> {
     let WastRet::Core(r) = r else {
-        return Err(NO_COMPONENTS.into());
+        return Err(Unplanned::components());
     };
     ret_core(r)
 }
 
-fn ret_core(r: &WastRetCore<'_>) -> Result<ValuePattern, String> {
+fn ret_core(r: &WastRetCore<'_>) -> Result<ValuePattern, Unplanned> {
     Ok(match r {
         WastRetCore::I32(v) => ValuePattern::I32(*v as u32),
         WastRetCore::I64(v) => ValuePattern::I64(*v as u64),
@@ -604,9 +604,9 @@ fn ret_core(r: &WastRetCore<'_>) -> Result<ValuePattern, String> {
             ValuePattern::Either(cases.iter().map(ret_core).collect::<Result<_, _>>()?)
         }
         other => {
-            return Err(format!(
+            return Err(Unplanned::Unsupported(format!(
                 "results like {other:?} (GC references) are not supported"
-            ))
+            )))
         }
     })
 }
@@ -679,8 +679,8 @@ mod tests {
         assert_eq!(plan.commands[6].expect, Expect::Exhaustion);
         assert_eq!(plan.commands[7].op, Op::Instantiate { module: 2 });
         assert_eq!(plan.rejections.len(), 2);
-        assert!(plan.rejections[0].module.is_ok());
-        assert!(plan.rejections[1].module.is_err());
+        assert!(plan.rejections[0].module.is_some());
+        assert!(plan.rejections[1].module.is_none());
         assert!(matches!(plan.decided[0].status, Status::Failed { .. }));
     }
 
@@ -698,6 +698,52 @@ mod tests {
             Expect::Return(vec![ValuePattern::V128(want)])
         );
         assert_eq!(plan.commands[2].expect, plan.commands[1].expect);
+    }
+
+    #[test]
+    fn unsupported_directives_are_not_run_broken_ones_fail() {
+        let plan = plan_source(
+            "t.wast",
+            r#"(module $M (func (export "f") (param externref)))
+(assert_return (invoke $M "f" (ref.host 1)))
+(assert_return (invoke $Gone "f" (ref.null extern)))
+(module definition $D binary "\00asm\01\00\00\00")
+(module instance $I $Nope)
+(invoke $I "f" (ref.null extern))
+"#,
+        );
+        let decided: Vec<_> = plan
+            .decided
+            .iter()
+            .map(|c| (c.line, c.status.clone()))
+            .collect();
+        assert_eq!(
+            decided,
+            [
+                (2, Status::NotRun("ref.host arguments are not supported")),
+                (
+                    3,
+                    Status::Failed {
+                        expected: "()".into(),
+                        actual: "no instance named $Gone".into()
+                    }
+                ),
+                (
+                    5,
+                    Status::Failed {
+                        expected: "instantiation to succeed".into(),
+                        actual: "no module definition $Nope".into()
+                    }
+                ),
+                (
+                    6,
+                    Status::Failed {
+                        expected: "success".into(),
+                        actual: "its module (line 5) could not be built".into()
+                    }
+                ),
+            ]
+        );
     }
 
     #[test]
