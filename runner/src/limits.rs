@@ -3,7 +3,7 @@
 //! flag, the value and the allowed range, never a panic further down (for example
 //! `Duration::from_secs_f64(1e20)` or `Instant::now() + timeout` overflowing).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::time::Duration;
 
 /// The longest time limit accepted anywhere: one year.
@@ -19,43 +19,42 @@ pub const MAX_JOBS: usize = 1024;
 
 /// A time limit in seconds: a positive finite number up to [`MAX_TIMEOUT_SECS`]
 /// (`clap` value parser).
-pub fn timeout(text: &str) -> Result<Duration, String> {
+pub fn timeout(text: &str) -> Result<Duration> {
     let secs: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+        .ok()
+        .with_context(|| format!("`{text}` is not a number of seconds"))?;
     if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS as f64) {
-        return Err(format!(
+        bail!(
             "{text} is out of range: a time limit is more than 0 and at most {MAX_TIMEOUT_SECS} seconds (a year)"
-        ));
+        );
     }
     Ok(Duration::from_secs_f64(secs))
 }
 
 /// Guest RAM in MiB, from [`MIN_MEMORY_MIB`] to [`MAX_MEMORY_MIB`] (`clap` value parser).
-pub fn memory_mib(text: &str) -> Result<u32, String> {
+pub fn memory_mib(text: &str) -> Result<u32> {
     let mib: u64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a whole number of MiB"))?;
+        .ok()
+        .with_context(|| format!("`{text}` is not a whole number of MiB"))?;
     if !(MIN_MEMORY_MIB as u64..=MAX_MEMORY_MIB as u64).contains(&mib) {
-        return Err(format!(
-            "{text} MiB is out of range: guest RAM is {MIN_MEMORY_MIB} to {MAX_MEMORY_MIB} MiB"
-        ));
+        bail!("{text} MiB is out of range: guest RAM is {MIN_MEMORY_MIB} to {MAX_MEMORY_MIB} MiB");
     }
     Ok(mib as u32)
 }
 
 /// A thread count, 0 (one per core) to [`MAX_JOBS`] (`clap` value parser).
-pub fn jobs(text: &str) -> Result<usize, String> {
+pub fn jobs(text: &str) -> Result<usize> {
     let n: u64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("`{text}` is not a whole number of threads"))?;
+        .ok()
+        .with_context(|| format!("`{text}` is not a whole number of threads"))?;
     if n > MAX_JOBS as u64 {
-        return Err(format!(
-            "{text} is out of range: at most {MAX_JOBS} threads (0: one per core)"
-        ));
+        bail!("{text} is out of range: at most {MAX_JOBS} threads (0: one per core)");
     }
     Ok(n as usize)
 }
@@ -84,25 +83,28 @@ mod tests {
 
     #[test]
     fn timeouts() {
-        assert_eq!(timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(timeout("1.5").unwrap(), Duration::from_millis(1500));
         assert_eq!(
-            timeout(&MAX_TIMEOUT_SECS.to_string()),
-            Ok(Duration::from_secs(MAX_TIMEOUT_SECS))
+            timeout(&MAX_TIMEOUT_SECS.to_string()).unwrap(),
+            Duration::from_secs(MAX_TIMEOUT_SECS)
         );
         for bad in ["1e20", "0", "-1", "inf", "NaN", "", "ten", "31536001"] {
             assert!(timeout(bad).is_err(), "{bad} accepted");
         }
-        assert!(timeout("1e20").unwrap_err().contains("at most 31536000"));
+        assert!(timeout("1e20")
+            .unwrap_err()
+            .to_string()
+            .contains("at most 31536000"));
     }
 
     #[test]
     fn memory_and_jobs() {
-        assert_eq!(memory_mib("512"), Ok(512));
+        assert_eq!(memory_mib("512").unwrap(), 512);
         for bad in ["0", "31", "4097", "99999999999999999999", "-5", "1.5"] {
             assert!(memory_mib(bad).is_err(), "{bad} accepted");
         }
-        assert_eq!(jobs("0"), Ok(0));
-        assert_eq!(jobs("1024"), Ok(1024));
+        assert_eq!(jobs("0").unwrap(), 0);
+        assert_eq!(jobs("1024").unwrap(), 1024);
         assert!(jobs("1025").is_err());
         assert!(jobs("18446744073709551616").is_err());
     }
