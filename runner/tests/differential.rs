@@ -61,7 +61,7 @@
 //! invocations per case (default [`DEFAULT_BATCH`], each run at both optimisation levels).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use hako_abi::script::Arg;
 use hako_abi::trap::TrapCode;

@@ -294,7 +294,7 @@ pub fn check_rejected(module: Option<&[u8]>, base: Option<wasmparser::WasmFeatur
             ..Options::default()
         };
         hako_compiler::validate(wasm).is_ok()
-            && !base.is_some_and(|f| hako_compiler::validate_with_features(wasm, f).is_err())
+            && base.is_none_or(|f| hako_compiler::validate_with_features(wasm, f).is_ok())
             && hako_compiler::compile(wasm, &options).is_ok()
     });
     let actual = match accepted {

@@ -1,0 +1,199 @@
+//! The boot configuration: everything a boot needs besides the image ([`BootConfig`]: the
+//! accelerator, RAM, time limit, the program's arguments, environment, preopened directories
+//! and stdin, and where its streams go), and the QEMU command line and kernel command line it
+//! becomes ([`qemu_args`], [`kernel_command_line`]).
+
+use super::Accel;
+use anyhow::{bail, Result};
+use hako_abi::boot;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a guest stream goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Copied to our own stdout/stderr as it arrives.
+    Forward,
+    /// Collected into [`super::Run::stdout`] / [`super::Run::stderr`].
+    Capture,
+    /// Both.
+    ForwardAndCapture,
+}
+
+/// Everything a boot needs besides the image.
+#[derive(Debug, Clone)]
+pub struct BootConfig {
+    pub accel: Accel,
+    /// Guest RAM in MiB.
+    pub memory_mib: u32,
+    pub timeout: Duration,
+    /// `argv`, including `argv[0]`.
+    pub args: Vec<String>,
+    /// `NAME=VALUE` entries.
+    pub env: Vec<String>,
+    /// Host directories preopened for the program, in order (fd 3, 4, ...).
+    pub preopens: Vec<Preopen>,
+    /// Further kernel command-line tokens (e.g. a spec script's resume point).
+    pub extra_cmdline: Vec<String>,
+    /// The program's stdin, sent on COM1 after the `hako.stdin=<length>` token
+    /// ([`boot::STDIN_KEY`]); `None`: stdin is empty.
+    pub stdin: Option<Vec<u8>>,
+    /// The mask for modes of files the program creates ([`boot::UMASK_KEY`]); `None`: the
+    /// kernel's default, [`boot::DEFAULT_UMASK`].
+    pub umask: Option<u32>,
+    pub stdout: Sink,
+    pub stderr: Sink,
+}
+
+impl BootConfig {
+    /// Defaults for running `args[0]`: detected accelerator, 512 MiB, 5 minutes, streams
+    /// forwarded, our own umask.
+    pub fn new(args: Vec<String>) -> Result<BootConfig> {
+        Ok(BootConfig {
+            accel: Accel::detect()?,
+            memory_mib: 512,
+            timeout: Duration::from_secs(300),
+            args,
+            env: Vec::new(),
+            preopens: Vec::new(),
+            extra_cmdline: Vec::new(),
+            stdin: None,
+            umask: crate::process::umask(),
+            stdout: Sink::Forward,
+            stderr: Sink::Forward,
+        })
+    }
+}
+
+/// A host directory the guest sees as a preopened directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preopen {
+    pub host: PathBuf,
+    /// The name the guest sees (`fd_prestat_dir_name`), e.g. `/` or `.`.
+    pub guest: String,
+}
+
+impl Preopen {
+    /// Parse Wasmtime's `--dir` syntax: `HOST[::GUEST]`, the guest name defaulting to `HOST`.
+    pub fn parse(spec: &str) -> Result<Preopen> {
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            bail!("--dir {spec}: expected HOST[::GUEST] with neither part empty");
+        }
+        let path = PathBuf::from(host);
+        if !path.is_dir() {
+            bail!("--dir {spec}: {host} is not a directory");
+        }
+        Ok(Preopen {
+            host: path,
+            guest: guest.to_string(),
+        })
+    }
+}
+/// The kernel command line carrying `args` and `env`.
+pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
+    let mut line = String::new();
+    for (key, values) in [(boot::ARG_KEY, args), (boot::ENV_KEY, env)] {
+        for value in values {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(key);
+            boot::percent_encode(value.as_bytes(), &mut line)
+                .expect("writing to a String cannot fail");
+        }
+    }
+    line
+}
+
+/// The QEMU arguments that boot `image` with the three channels on these sockets.
+/// `sockets` are names in Linux's abstract socket namespace (nothing on disk to clean up).
+pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-M".into(),
+        "microvm,x-option-roms=off,isa-serial=off,rtc=on".into(),
+    ];
+    match config.accel {
+        Accel::Kvm => args.extend([
+            "-accel".into(),
+            "kvm".into(),
+            "-cpu".into(),
+            "host,-arch-capabilities".into(),
+        ]),
+        Accel::Tcg => args.extend(["-accel".into(), "tcg".into(), "-cpu".into(), "max".into()]),
+    }
+    args.extend(
+        [
+            "-m",
+            &format!("{}M", config.memory_mib),
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+        ]
+        .map(String::from),
+    );
+    let ports = [
+        (boot::STDOUT_PORT, 4),
+        (boot::STDERR_PORT, 3),
+        (boot::HARNESS_PORT, 6),
+    ];
+    for (i, ((port, irq), socket)) in ports.iter().zip(sockets).enumerate() {
+        args.push("-chardev".into());
+        args.push(format!("socket,id=ch{i},path={socket},abstract=on"));
+        args.push("-device".into());
+        args.push(format!(
+            "isa-serial,chardev=ch{i},iobase={port:#x},irq={irq}"
+        ));
+    }
+    args.push("-device".into());
+    args.push(format!(
+        "isa-debug-exit,iobase={:#x},iosize=4",
+        boot::DEBUG_EXIT_PORT
+    ));
+    args.push("-kernel".into());
+    args.push(image.display().to_string());
+    for (i, preopen) in config.preopens.iter().enumerate() {
+        // QEMU option values double their commas.
+        let host = preopen.host.display().to_string().replace(',', ",,");
+        args.push("-fsdev".into());
+        args.push(format!("local,id=fs{i},path={host},security_model=none"));
+        args.push("-device".into());
+        args.push(format!(
+            "virtio-9p-device,fsdev=fs{i},mount_tag={}",
+            boot::preopen_mount_tag(i)
+        ));
+    }
+    args.push("-append".into());
+    let mut tokens = vec![kernel_command_line(&config.args, &config.env)];
+    for (i, preopen) in config.preopens.iter().enumerate() {
+        let mut token = format!("{}{}:", boot::PREOPEN_KEY, boot::preopen_mount_tag(i));
+        boot::percent_encode(preopen.guest.as_bytes(), &mut token)
+            .expect("writing to a String cannot fail");
+        tokens.push(token);
+    }
+    if let Some(input) = &config.stdin {
+        tokens.push(format!("{}{}", boot::STDIN_KEY, input.len()));
+    }
+    if let Some(umask) = config.umask {
+        tokens.push(format!("{}{umask:o}", boot::UMASK_KEY));
+    }
+    tokens.extend(config.extra_cmdline.iter().cloned());
+    tokens.retain(|t| !t.is_empty());
+    args.push(tokens.join(" "));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_round_trips() {
+        let line = kernel_command_line(&["a b".into(), "%=".into()], &["K=V W".into()]);
+        assert_eq!(line, "hako.arg=a%20b hako.arg=%25%3D hako.env=K%3DV%20W");
+    }
+}
