@@ -1,6 +1,6 @@
 //! `index.html`: one self-contained page. Inline CSS, inline SVG drawn here, no script, no
 //! fonts or images from anywhere: it renders the same from a CI artifact, a mail attachment or
-//! a file on disk. Every piece of text from the run goes through [`esc`].
+//! a file on disk. Every piece of text from the run goes through `esc`.
 
 use std::fmt::Write;
 
