@@ -15,7 +15,14 @@
 //!
 //! [`spec`] runs the spec testsuite's `.wast` scripts (`hako spec`, `cargo test --test spec`);
 //! [`wasi`] runs the WASI testsuite's programs against Wasmtime with `wasi-common` as the
-//! oracle (`hako wasi`, `cargo test --test wasi`).
+//! oracle (`hako wasi`, `cargo test --test wasi`); [`bench`](mod@bench) measures the Sightglass
+//! benchmarks against Wasmtime (`hako bench`), and [`report`] writes the conformance report
+//! (`hako report`). What these commands share: [`workspace`] (where the suites are),
+//! [`expectations`] (known-failure lists) and [`panics`] (a compiler panic as one input's
+//! failure).
+//!
+//! Errors are [`anyhow::Error`] with context; where the kind of failure decides what happens
+//! next the type says so (`spec::plan::Unplanned`, `spec::ModuleError`).
 //!
 //! The contract with the kernel (ports, records, exit codes, command-line keys) is
 //! `hako_abi::boot`.

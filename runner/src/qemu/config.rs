@@ -1,7 +1,7 @@
 //! The boot configuration: everything a boot needs besides the image ([`BootConfig`]: the
-//! accelerator, RAM, time limit, the program's arguments, environment, preopened directories
-//! and stdin, and where its streams go), and the QEMU command line and kernel command line it
-//! becomes ([`qemu_args`], [`kernel_command_line`]).
+//! accelerator, RAM, time limit, the program's arguments, environment, preopened directories,
+//! stdin and umask, and where its streams go), and the QEMU command line and kernel command
+//! line it becomes ([`qemu_args`], [`kernel_command_line`]).
 
 use super::Accel;
 use anyhow::{bail, Result};
