@@ -733,7 +733,7 @@ fn immediate(t: Ty, bits: u64) -> String {
     let bias = max_exp as i64 / 2;
     let sign = if sign == 1 { "-" } else { "" };
     // The fraction as whole hex digits, left-aligned.
-    let digits = (frac_bits + 3) / 4;
+    let digits = usize::div_ceil(frac_bits, 4);
     let frac_hex = format!("{:0digits$x}", frac << (digits * 4 - frac_bits));
     let literal = if exp == max_exp {
         if frac == 0 {
