@@ -25,6 +25,14 @@ use wasmparser::{FuncType, ValType};
 use crate::error::{internal, Result};
 use crate::module::ModuleInfo;
 
+/// Whether a module is compiled as one LLVM module, or split into parts compiled on their
+/// own threads (see `hako_compiler::compile`) that each hold some of its functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partition {
+    Whole,
+    Split,
+}
+
 pub struct ModuleCtx<'ctx, 'a> {
     pub llcx: &'ctx Context,
     pub module: Module<'ctx>,
@@ -34,7 +42,7 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub defined: Range<u32>,
     /// Whether the module is one part of several: then the functions and trampolines it
     /// defines are hidden globals that the other parts (and the descriptor) refer to.
-    pub split: bool,
+    pub partition: Partition,
     /// Per function index: the LLVM function a call goes to directly (defined functions and
     /// WASI-linked imports), `None` for imports called through their `VmContext::funcs` slot.
     pub direct: Vec<Option<FunctionValue<'ctx>>>,
@@ -56,7 +64,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         info: &'a ModuleInfo<'a>,
         prefix: &'a str,
         defined: Range<u32>,
-        split: bool,
+        partition: Partition,
     ) -> Result<Self> {
         let mut cx = ModuleCtx {
             llcx,
@@ -64,7 +72,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             info,
             prefix,
             defined,
-            split,
+            partition,
             direct: Vec::new(),
             i8: llcx.i8_type(),
             i32: llcx.i32_type(),
@@ -129,17 +137,16 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
     /// The linkage of what this part defines for the others: internal in a module of one
     /// part, else external (with hidden visibility, see [`Self::set_part_visibility`]).
     pub fn definition_linkage(&self) -> Linkage {
-        if self.split {
-            Linkage::External
-        } else {
-            Linkage::Internal
+        match self.partition {
+            Partition::Split => Linkage::External,
+            Partition::Whole => Linkage::Internal,
         }
     }
 
     /// Symbols shared between parts are hidden: global only so that the parts link together,
     /// never part of the object's interface (which is the descriptor alone).
     pub fn set_part_visibility(&self, g: GlobalValue<'ctx>) {
-        if self.split {
+        if self.partition == Partition::Split {
             g.set_visibility(GlobalVisibility::Hidden);
         }
     }

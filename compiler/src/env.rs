@@ -47,6 +47,14 @@ enum Invariant {
     Table(u32),
 }
 
+/// Whether a pointer loaded from the instance is known never to be null (and gets LLVM's
+/// `nonnull` metadata) or may be null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nullness {
+    NonNull,
+    MaybeNull,
+}
+
 impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     pub fn new(cx: &'c ModuleCtx<'ctx, 'a>, func: FunctionValue<'ctx>) -> Result<Self> {
         let vmctx = func
@@ -101,29 +109,35 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
     }
 
-    fn mark_invariant(&self, load: BasicValueEnum<'ctx>, nonnull: bool) -> Result<()> {
+    /// Tells LLVM that `load` reads memory that does not change while the code runs.
+    fn mark_invariant(&self, load: BasicValueEnum<'ctx>) -> Result<()> {
+        self.add_empty_metadata(load, "invariant.load")
+    }
+
+    /// Attaches the metadata `kind` (one without operands) to `load`, if it is an instruction.
+    fn add_empty_metadata(&self, load: BasicValueEnum<'ctx>, kind: &str) -> Result<()> {
         if let Some(inst) = load.as_instruction_value() {
             let empty = self.cx.llcx.metadata_node(&[]);
-            inst.set_metadata(empty, self.cx.llcx.get_kind_id("invariant.load"))
+            inst.set_metadata(empty, self.cx.llcx.get_kind_id(kind))
                 .map_err(|e| internal(format!("metadata: {e:?}")))?;
-            if nonnull {
-                inst.set_metadata(empty, self.cx.llcx.get_kind_id("nonnull"))
-                    .map_err(|e| internal(format!("metadata: {e:?}")))?;
-            }
         }
         Ok(())
     }
 
-    /// An invariant, non-null pointer loaded from `base + offset`.
+    /// An invariant pointer loaded from `base + offset`, marked non-null for LLVM when
+    /// `nullness` says it is.
     fn load_invariant_ptr(
         &self,
         base: PointerValue<'ctx>,
         offset: u64,
-        nonnull: bool,
+        nullness: Nullness,
     ) -> Result<PointerValue<'ctx>> {
         let addr = self.byte_offset(base, offset)?;
         let v = self.b.build_load(self.cx.ptr, addr, "")?;
-        self.mark_invariant(v, nonnull)?;
+        self.mark_invariant(v)?;
+        if nullness == Nullness::NonNull {
+            self.add_empty_metadata(v, "nonnull")?;
+        }
         Ok(v.into_pointer_value())
     }
 
@@ -142,7 +156,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     fn vmctx_field(&mut self, offset: usize) -> Result<PointerValue<'ctx>> {
         self.cached(Invariant::VmctxField(offset), |env| {
-            env.load_invariant_ptr(env.vmctx, offset as u64, true)
+            env.load_invariant_ptr(env.vmctx, offset as u64, Nullness::NonNull)
         })
     }
 
@@ -154,14 +168,14 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         }
         let memories = self.vmctx_field(vm::VMCTX_MEMORIES_OFFSET)?;
         self.cached(Invariant::MemoryDef(mem), |env| {
-            env.load_invariant_ptr(memories, u64::from(mem) * 8, true)
+            env.load_invariant_ptr(memories, u64::from(mem) * 8, Nullness::NonNull)
         })
     }
 
     fn memory_base(&mut self, mem: u32) -> Result<PointerValue<'ctx>> {
         let def = self.memory_def(mem)?;
         self.cached(Invariant::MemoryBase(mem), |env| {
-            env.load_invariant_ptr(def, vm::MEMORY_BASE_OFFSET as u64, false)
+            env.load_invariant_ptr(def, vm::MEMORY_BASE_OFFSET as u64, Nullness::MaybeNull)
         })
     }
 
@@ -267,7 +281,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     fn global_ptr(&mut self, index: u32) -> Result<PointerValue<'ctx>> {
         let globals = self.vmctx_field(vm::VMCTX_GLOBALS_OFFSET)?;
         self.cached(Invariant::Global(index), |env| {
-            env.load_invariant_ptr(globals, u64::from(index) * 8, true)
+            env.load_invariant_ptr(globals, u64::from(index) * 8, Nullness::NonNull)
         })
     }
 
@@ -283,7 +297,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let v = self.b.build_load(ty, p, "")?;
         if !gt.mutable {
             // Immutable globals are written once, at instantiation, before any code runs.
-            self.mark_invariant(v, false)?;
+            self.mark_invariant(v)?;
         }
         Ok(v)
     }
@@ -347,9 +361,16 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                 let fn_ty = self.cx.native_fn_type(ty)?;
                 let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
                 let slot = self.byte_offset(funcs, u64::from(index) * vm::FUNCREF_SIZE as u64)?;
-                let code = self.load_invariant_ptr(slot, vm::FUNCREF_CODE_OFFSET as u64, true)?;
-                let callee_vmctx =
-                    self.load_invariant_ptr(slot, vm::FUNCREF_VMCTX_OFFSET as u64, false)?;
+                let code = self.load_invariant_ptr(
+                    slot,
+                    vm::FUNCREF_CODE_OFFSET as u64,
+                    Nullness::NonNull,
+                )?;
+                let callee_vmctx = self.load_invariant_ptr(
+                    slot,
+                    vm::FUNCREF_VMCTX_OFFSET as u64,
+                    Nullness::MaybeNull,
+                )?;
                 self.b
                     .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
             }
@@ -384,7 +405,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
         let expected_p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
         let expected = self.b.build_load(self.cx.i32, expected_p, "")?;
-        self.mark_invariant(expected, false)?;
+        self.mark_invariant(expected)?;
         let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
         let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
         let mismatch = self.b.build_int_compare(
@@ -421,7 +442,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     fn table_def(&mut self, table: u32) -> Result<PointerValue<'ctx>> {
         let tables = self.vmctx_field(vm::VMCTX_TABLES_OFFSET)?;
         self.cached(Invariant::Table(table), |env| {
-            env.load_invariant_ptr(tables, u64::from(table) * 8, true)
+            env.load_invariant_ptr(tables, u64::from(table) * 8, Nullness::NonNull)
         })
     }
 

@@ -53,6 +53,7 @@ use inkwell::targets::{
 use inkwell::OptimizationLevel;
 use wasmparser::{Validator, WasmFeatures};
 
+use ctx::Partition;
 pub use error::CompileError;
 use error::{internal, Result};
 pub use merge::merge_objects;
@@ -250,7 +251,9 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
                         .name(format!("hako-compile-{p}"))
                         // Deeply nested Wasm code makes for deep recursion in LLVM.
                         .stack_size(64 << 20)
-                        .spawn_scoped(s, move || compile_part(info, options, p, range, true))
+                        .spawn_scoped(s, move || {
+                            compile_part(info, options, p, range, Partition::Split)
+                        })
                 })
                 .collect();
             handles
@@ -262,7 +265,13 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
                 .collect()
         })
     } else {
-        vec![compile_part(&info, options, 0, ranges[0].clone(), false)]
+        vec![compile_part(
+            &info,
+            options,
+            0,
+            ranges[0].clone(),
+            Partition::Whole,
+        )]
     };
     let mut objects = Vec::with_capacity(parts.len());
     let mut ir = Vec::new();
@@ -314,25 +323,32 @@ fn partition(info: &module::ModuleInfo<'_>, parts: usize) -> Vec<std::ops::Range
 }
 
 /// Translates, optimises and compiles the functions `defined` (part `part` of a split
-/// module when `split`; part 0 holds the descriptor) into an object, with its IR when asked.
+/// module, or the whole module; part 0 holds the descriptor) into an object, with its IR
+/// when asked.
 fn compile_part(
     info: &module::ModuleInfo<'_>,
     options: &Options,
     part: usize,
     defined: std::ops::Range<u32>,
-    split: bool,
+    partition: Partition,
 ) -> Result<(Vec<u8>, Option<String>)> {
     let machine = target_machine(options)?;
     let llcx = Context::create();
-    let name = if split {
-        format!("{}.{part}", options.prefix)
-    } else {
-        options.prefix.clone()
+    let name = match partition {
+        Partition::Split => format!("{}.{part}", options.prefix),
+        Partition::Whole => options.prefix.clone(),
     };
     let llmod = llcx.create_module(&name);
     llmod.set_triple(&machine.get_triple());
     llmod.set_data_layout(&machine.get_target_data().get_data_layout());
-    let cx = ctx::ModuleCtx::new(&llcx, llmod, info, &options.prefix, defined.clone(), split)?;
+    let cx = ctx::ModuleCtx::new(
+        &llcx,
+        llmod,
+        info,
+        &options.prefix,
+        defined.clone(),
+        partition,
+    )?;
 
     let num_imported = info.num_imported_funcs();
     for index in defined.clone() {

@@ -32,6 +32,7 @@ use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 mod simd;
 
 use simd::Shape::*;
+use simd::{High, Low, MinMax};
 
 /// Translates the body of defined function `index` into its (already declared) LLVM
 /// function.
@@ -98,6 +99,29 @@ struct FuncTranslator<'c, 'ctx, 'a> {
 }
 
 type BResult<T> = core::result::Result<T, BuilderError>;
+
+/// How an integer operator reads its operands: as two's complement (`_s`) or unsigned (`_u`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Signedness {
+    Signed,
+    Unsigned,
+}
+
+use Signedness::{Signed, Unsigned};
+
+impl Signedness {
+    /// The flag of inkwell's `build_int_cast_sign_flag` and `build_right_shift`.
+    fn is_signed(self) -> bool {
+        self == Signed
+    }
+}
+
+/// Which result of an integer division an operator wants (`div` or `rem`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DivOp {
+    Quotient,
+    Remainder,
+}
 
 impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     fn cx(&self) -> &'c ModuleCtx<'ctx, 'a> {
@@ -538,7 +562,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.intrinsic(name, 3, &[])
     }
 
-    fn div_rem(&mut self, signed: bool, rem: bool) -> Result<()> {
+    fn div_rem(&mut self, signedness: Signedness, op: DivOp) -> Result<()> {
         let y = self.stack.pop_int()?;
         let x = self.stack.pop_int()?;
         let ty = x.get_type();
@@ -548,10 +572,10 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.env.trap_if(is_zero, TrapCode::IntegerDivideByZero)?;
         let minus_one = ty.const_all_ones();
         let b = self.b();
-        let r = match (signed, rem) {
-            (false, false) => b.build_int_unsigned_div(x, y, "")?,
-            (false, true) => b.build_int_unsigned_rem(x, y, "")?,
-            (true, false) => {
+        let r = match (signedness, op) {
+            (Unsigned, DivOp::Quotient) => b.build_int_unsigned_div(x, y, "")?,
+            (Unsigned, DivOp::Remainder) => b.build_int_unsigned_rem(x, y, "")?,
+            (Signed, DivOp::Quotient) => {
                 let min = ty.const_int(1u64 << (ty.get_bit_width() - 1), false);
                 let x_min = b.build_int_compare(IntPredicate::EQ, x, min, "")?;
                 let y_m1 = b.build_int_compare(IntPredicate::EQ, y, minus_one, "")?;
@@ -559,7 +583,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 self.env.trap_if(overflow, TrapCode::IntegerOverflow)?;
                 self.b().build_int_signed_div(x, y, "")?
             }
-            (true, true) => {
+            (Signed, DivOp::Remainder) => {
                 // x rem_s -1 is 0 in Wasm, but srem overflows for INT_MIN: divide by 1 instead.
                 let y_m1 = b.build_int_compare(IntPredicate::EQ, y, minus_one, "")?;
                 let y = b
@@ -574,7 +598,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     /// Trapping float-to-int conversion: NaN is an invalid conversion, anything whose
     /// truncation does not fit is an overflow. The bounds are exact in the source type.
-    fn trunc_trap(&mut self, signed: bool, int: IntType<'ctx>) -> Result<()> {
+    fn trunc_trap(&mut self, signedness: Signedness, int: IntType<'ctx>) -> Result<()> {
         let x = self.stack.pop_float()?;
         let fty = x.get_type();
         let is_f32 = fty == self.cx().f32;
@@ -585,12 +609,12 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.env
             .trap_if(isnan, TrapCode::InvalidConversionToInteger)?;
         // (lower bound, lower bound inclusive, upper bound exclusive)
-        let (lo, lo_inclusive, hi) = match (signed, bits, is_f32) {
-            (true, 32, true) => (-2147483648.0, true, 2147483648.0),
-            (true, 32, false) => (-2147483649.0, false, 2147483648.0),
-            (true, _, _) => (-9223372036854775808.0, true, 9223372036854775808.0),
-            (false, 32, _) => (-1.0, false, 4294967296.0),
-            (false, _, _) => (-1.0, false, 18446744073709551616.0),
+        let (lo, lo_inclusive, hi) = match (signedness, bits, is_f32) {
+            (Signed, 32, true) => (-2147483648.0, true, 2147483648.0),
+            (Signed, 32, false) => (-2147483649.0, false, 2147483648.0),
+            (Signed, _, _) => (-9223372036854775808.0, true, 9223372036854775808.0),
+            (Unsigned, 32, _) => (-1.0, false, 4294967296.0),
+            (Unsigned, _, _) => (-1.0, false, 18446744073709551616.0),
         };
         let b = self.b();
         let lo_ok = b.build_float_compare(
@@ -607,10 +631,9 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let ok = b.build_and(lo_ok, hi_ok, "")?;
         let overflow = b.build_not(ok, "")?;
         self.env.trap_if(overflow, TrapCode::IntegerOverflow)?;
-        let r = if signed {
-            self.b().build_float_to_signed_int(x, int, "")?
-        } else {
-            self.b().build_float_to_unsigned_int(x, int, "")?
+        let r = match signedness {
+            Signed => self.b().build_float_to_signed_int(x, int, "")?,
+            Unsigned => self.b().build_float_to_unsigned_int(x, int, "")?,
         };
         self.stack.push(r);
         Ok(())
@@ -618,12 +641,11 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     /// Saturating float-to-int conversion (`llvm.fpto[su]i.sat` has exactly Wasm's semantics:
     /// NaN gives 0, out of range clamps).
-    fn trunc_sat(&mut self, signed: bool, int: IntType<'ctx>) -> Result<()> {
+    fn trunc_sat(&mut self, signedness: Signedness, int: IntType<'ctx>) -> Result<()> {
         let x = self.stack.pop_float()?;
-        let name = if signed {
-            "llvm.fptosi.sat"
-        } else {
-            "llvm.fptoui.sat"
+        let name = match signedness {
+            Signed => "llvm.fptosi.sat",
+            Unsigned => "llvm.fptoui.sat",
         };
         let f = self
             .cx()
@@ -692,23 +714,23 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         Ok(mem)
     }
 
-    /// A load of `ty`, then `ext` to the operator's result type (signed or not).
+    /// A load of `ty`, then `ext` to the operator's result type (sign- or zero-extended).
     fn load(
         &mut self,
         memarg: &MemArg,
         ty: BasicTypeEnum<'ctx>,
-        ext: Option<(IntType<'ctx>, bool)>,
+        ext: Option<(IntType<'ctx>, Signedness)>,
     ) -> Result<()> {
         let mem = self.memory(memarg)?;
         let addr = self.stack.pop_int()?;
         let v = self.env.load(mem, memarg.offset, addr, ty)?;
         let v = match ext {
             None => v,
-            Some((to, true)) => self
+            Some((to, Signed)) => self
                 .b()
                 .build_int_s_extend(v.into_int_value(), to, "")?
                 .into(),
-            Some((to, false)) => self
+            Some((to, Unsigned)) => self
                 .b()
                 .build_int_z_extend(v.into_int_value(), to, "")?
                 .into(),
@@ -935,16 +957,16 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I64Load { memarg } => self.load(&memarg, i64.into(), None)?,
             F32Load { memarg } => self.load(&memarg, f32.into(), None)?,
             F64Load { memarg } => self.load(&memarg, f64.into(), None)?,
-            I32Load8S { memarg } => self.load(&memarg, i8.into(), Some((i32, true)))?,
-            I32Load8U { memarg } => self.load(&memarg, i8.into(), Some((i32, false)))?,
-            I32Load16S { memarg } => self.load(&memarg, i16.into(), Some((i32, true)))?,
-            I32Load16U { memarg } => self.load(&memarg, i16.into(), Some((i32, false)))?,
-            I64Load8S { memarg } => self.load(&memarg, i8.into(), Some((i64, true)))?,
-            I64Load8U { memarg } => self.load(&memarg, i8.into(), Some((i64, false)))?,
-            I64Load16S { memarg } => self.load(&memarg, i16.into(), Some((i64, true)))?,
-            I64Load16U { memarg } => self.load(&memarg, i16.into(), Some((i64, false)))?,
-            I64Load32S { memarg } => self.load(&memarg, i32.into(), Some((i64, true)))?,
-            I64Load32U { memarg } => self.load(&memarg, i32.into(), Some((i64, false)))?,
+            I32Load8S { memarg } => self.load(&memarg, i8.into(), Some((i32, Signed)))?,
+            I32Load8U { memarg } => self.load(&memarg, i8.into(), Some((i32, Unsigned)))?,
+            I32Load16S { memarg } => self.load(&memarg, i16.into(), Some((i32, Signed)))?,
+            I32Load16U { memarg } => self.load(&memarg, i16.into(), Some((i32, Unsigned)))?,
+            I64Load8S { memarg } => self.load(&memarg, i8.into(), Some((i64, Signed)))?,
+            I64Load8U { memarg } => self.load(&memarg, i8.into(), Some((i64, Unsigned)))?,
+            I64Load16S { memarg } => self.load(&memarg, i16.into(), Some((i64, Signed)))?,
+            I64Load16U { memarg } => self.load(&memarg, i16.into(), Some((i64, Unsigned)))?,
+            I64Load32S { memarg } => self.load(&memarg, i32.into(), Some((i64, Signed)))?,
+            I64Load32U { memarg } => self.load(&memarg, i32.into(), Some((i64, Unsigned)))?,
             I32Store { memarg }
             | I64Store { memarg }
             | F32Store { memarg }
@@ -1019,10 +1041,10 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I32Add | I64Add => self.ibin(|b, x, y| b.build_int_add(x, y, ""))?,
             I32Sub | I64Sub => self.ibin(|b, x, y| b.build_int_sub(x, y, ""))?,
             I32Mul | I64Mul => self.ibin(|b, x, y| b.build_int_mul(x, y, ""))?,
-            I32DivS | I64DivS => self.div_rem(true, false)?,
-            I32DivU | I64DivU => self.div_rem(false, false)?,
-            I32RemS | I64RemS => self.div_rem(true, true)?,
-            I32RemU | I64RemU => self.div_rem(false, true)?,
+            I32DivS | I64DivS => self.div_rem(Signed, DivOp::Quotient)?,
+            I32DivU | I64DivU => self.div_rem(Unsigned, DivOp::Quotient)?,
+            I32RemS | I64RemS => self.div_rem(Signed, DivOp::Remainder)?,
+            I32RemU | I64RemU => self.div_rem(Unsigned, DivOp::Remainder)?,
             I32And | I64And => self.ibin(|b, x, y| b.build_and(x, y, ""))?,
             I32Or | I64Or => self.ibin(|b, x, y| b.build_or(x, y, ""))?,
             I32Xor | I64Xor => self.ibin(|b, x, y| b.build_xor(x, y, ""))?,
@@ -1058,14 +1080,14 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I32WrapI64 => self.cvt_int(|b, x| Ok(b.build_int_truncate(x, i32, "")?.into()))?,
             I64ExtendI32S => self.cvt_int(|b, x| Ok(b.build_int_s_extend(x, i64, "")?.into()))?,
             I64ExtendI32U => self.cvt_int(|b, x| Ok(b.build_int_z_extend(x, i64, "")?.into()))?,
-            I32TruncF32S | I32TruncF64S => self.trunc_trap(true, i32)?,
-            I32TruncF32U | I32TruncF64U => self.trunc_trap(false, i32)?,
-            I64TruncF32S | I64TruncF64S => self.trunc_trap(true, i64)?,
-            I64TruncF32U | I64TruncF64U => self.trunc_trap(false, i64)?,
-            I32TruncSatF32S | I32TruncSatF64S => self.trunc_sat(true, i32)?,
-            I32TruncSatF32U | I32TruncSatF64U => self.trunc_sat(false, i32)?,
-            I64TruncSatF32S | I64TruncSatF64S => self.trunc_sat(true, i64)?,
-            I64TruncSatF32U | I64TruncSatF64U => self.trunc_sat(false, i64)?,
+            I32TruncF32S | I32TruncF64S => self.trunc_trap(Signed, i32)?,
+            I32TruncF32U | I32TruncF64U => self.trunc_trap(Unsigned, i32)?,
+            I64TruncF32S | I64TruncF64S => self.trunc_trap(Signed, i64)?,
+            I64TruncF32U | I64TruncF64U => self.trunc_trap(Unsigned, i64)?,
+            I32TruncSatF32S | I32TruncSatF64S => self.trunc_sat(Signed, i32)?,
+            I32TruncSatF32U | I32TruncSatF64U => self.trunc_sat(Unsigned, i32)?,
+            I64TruncSatF32S | I64TruncSatF64S => self.trunc_sat(Signed, i64)?,
+            I64TruncSatF32U | I64TruncSatF64U => self.trunc_sat(Unsigned, i64)?,
             F32ConvertI32S | F32ConvertI64S => {
                 self.cvt_int(|b, x| Ok(b.build_signed_int_to_float(x, f32, "")?.into()))?
             }
@@ -1151,12 +1173,12 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             // -- simd: memory, constants and lanes --
             V128Load { memarg } => self.load(&memarg, cx.v128.into(), None)?,
             V128Store { memarg } => self.store(&memarg, None)?,
-            V128Load8x8S { memarg } => self.v_load_extend(&memarg, I8x16, true)?,
-            V128Load8x8U { memarg } => self.v_load_extend(&memarg, I8x16, false)?,
-            V128Load16x4S { memarg } => self.v_load_extend(&memarg, I16x8, true)?,
-            V128Load16x4U { memarg } => self.v_load_extend(&memarg, I16x8, false)?,
-            V128Load32x2S { memarg } => self.v_load_extend(&memarg, I32x4, true)?,
-            V128Load32x2U { memarg } => self.v_load_extend(&memarg, I32x4, false)?,
+            V128Load8x8S { memarg } => self.v_load_extend(&memarg, I8x16, Signed)?,
+            V128Load8x8U { memarg } => self.v_load_extend(&memarg, I8x16, Unsigned)?,
+            V128Load16x4S { memarg } => self.v_load_extend(&memarg, I16x8, Signed)?,
+            V128Load16x4U { memarg } => self.v_load_extend(&memarg, I16x8, Unsigned)?,
+            V128Load32x2S { memarg } => self.v_load_extend(&memarg, I32x4, Signed)?,
+            V128Load32x2U { memarg } => self.v_load_extend(&memarg, I32x4, Unsigned)?,
             V128Load8Splat { memarg } => self.v_load_splat(&memarg, I8x16)?,
             V128Load16Splat { memarg } => self.v_load_splat(&memarg, I16x8)?,
             V128Load32Splat { memarg } => self.v_load_splat(&memarg, I32x4)?,
@@ -1180,10 +1202,10 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I64x2Splat => self.v_splat(I64x2)?,
             F32x4Splat => self.v_splat(F32x4)?,
             F64x2Splat => self.v_splat(F64x2)?,
-            I8x16ExtractLaneS { lane } => self.v_extract_lane(I8x16, lane, Some(true))?,
-            I8x16ExtractLaneU { lane } => self.v_extract_lane(I8x16, lane, Some(false))?,
-            I16x8ExtractLaneS { lane } => self.v_extract_lane(I16x8, lane, Some(true))?,
-            I16x8ExtractLaneU { lane } => self.v_extract_lane(I16x8, lane, Some(false))?,
+            I8x16ExtractLaneS { lane } => self.v_extract_lane(I8x16, lane, Some(Signed))?,
+            I8x16ExtractLaneU { lane } => self.v_extract_lane(I8x16, lane, Some(Unsigned))?,
+            I16x8ExtractLaneS { lane } => self.v_extract_lane(I16x8, lane, Some(Signed))?,
+            I16x8ExtractLaneU { lane } => self.v_extract_lane(I16x8, lane, Some(Unsigned))?,
             I32x4ExtractLane { lane } => self.v_extract_lane(I32x4, lane, None)?,
             I64x2ExtractLane { lane } => self.v_extract_lane(I64x2, lane, None)?,
             F32x4ExtractLane { lane } => self.v_extract_lane(F32x4, lane, None)?,
@@ -1319,38 +1341,38 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I16x8ShrU => self.vshift(I16x8, |b, x, n| b.build_right_shift(x, n, false, ""))?,
             I32x4ShrU => self.vshift(I32x4, |b, x, n| b.build_right_shift(x, n, false, ""))?,
             I64x2ShrU => self.vshift(I64x2, |b, x, n| b.build_right_shift(x, n, false, ""))?,
-            I8x16NarrowI16x8S => self.v_narrow(I16x8, true)?,
-            I8x16NarrowI16x8U => self.v_narrow(I16x8, false)?,
-            I16x8NarrowI32x4S => self.v_narrow(I32x4, true)?,
-            I16x8NarrowI32x4U => self.v_narrow(I32x4, false)?,
-            I16x8ExtendLowI8x16S => self.v_extend(I8x16, false, true)?,
-            I16x8ExtendHighI8x16S => self.v_extend(I8x16, true, true)?,
-            I16x8ExtendLowI8x16U => self.v_extend(I8x16, false, false)?,
-            I16x8ExtendHighI8x16U => self.v_extend(I8x16, true, false)?,
-            I32x4ExtendLowI16x8S => self.v_extend(I16x8, false, true)?,
-            I32x4ExtendHighI16x8S => self.v_extend(I16x8, true, true)?,
-            I32x4ExtendLowI16x8U => self.v_extend(I16x8, false, false)?,
-            I32x4ExtendHighI16x8U => self.v_extend(I16x8, true, false)?,
-            I64x2ExtendLowI32x4S => self.v_extend(I32x4, false, true)?,
-            I64x2ExtendHighI32x4S => self.v_extend(I32x4, true, true)?,
-            I64x2ExtendLowI32x4U => self.v_extend(I32x4, false, false)?,
-            I64x2ExtendHighI32x4U => self.v_extend(I32x4, true, false)?,
-            I16x8ExtMulLowI8x16S => self.v_extmul(I8x16, false, true)?,
-            I16x8ExtMulHighI8x16S => self.v_extmul(I8x16, true, true)?,
-            I16x8ExtMulLowI8x16U => self.v_extmul(I8x16, false, false)?,
-            I16x8ExtMulHighI8x16U => self.v_extmul(I8x16, true, false)?,
-            I32x4ExtMulLowI16x8S => self.v_extmul(I16x8, false, true)?,
-            I32x4ExtMulHighI16x8S => self.v_extmul(I16x8, true, true)?,
-            I32x4ExtMulLowI16x8U => self.v_extmul(I16x8, false, false)?,
-            I32x4ExtMulHighI16x8U => self.v_extmul(I16x8, true, false)?,
-            I64x2ExtMulLowI32x4S => self.v_extmul(I32x4, false, true)?,
-            I64x2ExtMulHighI32x4S => self.v_extmul(I32x4, true, true)?,
-            I64x2ExtMulLowI32x4U => self.v_extmul(I32x4, false, false)?,
-            I64x2ExtMulHighI32x4U => self.v_extmul(I32x4, true, false)?,
-            I16x8ExtAddPairwiseI8x16S => self.v_extadd_pairwise(I8x16, true)?,
-            I16x8ExtAddPairwiseI8x16U => self.v_extadd_pairwise(I8x16, false)?,
-            I32x4ExtAddPairwiseI16x8S => self.v_extadd_pairwise(I16x8, true)?,
-            I32x4ExtAddPairwiseI16x8U => self.v_extadd_pairwise(I16x8, false)?,
+            I8x16NarrowI16x8S => self.v_narrow(I16x8, Signed)?,
+            I8x16NarrowI16x8U => self.v_narrow(I16x8, Unsigned)?,
+            I16x8NarrowI32x4S => self.v_narrow(I32x4, Signed)?,
+            I16x8NarrowI32x4U => self.v_narrow(I32x4, Unsigned)?,
+            I16x8ExtendLowI8x16S => self.v_extend(I8x16, Low, Signed)?,
+            I16x8ExtendHighI8x16S => self.v_extend(I8x16, High, Signed)?,
+            I16x8ExtendLowI8x16U => self.v_extend(I8x16, Low, Unsigned)?,
+            I16x8ExtendHighI8x16U => self.v_extend(I8x16, High, Unsigned)?,
+            I32x4ExtendLowI16x8S => self.v_extend(I16x8, Low, Signed)?,
+            I32x4ExtendHighI16x8S => self.v_extend(I16x8, High, Signed)?,
+            I32x4ExtendLowI16x8U => self.v_extend(I16x8, Low, Unsigned)?,
+            I32x4ExtendHighI16x8U => self.v_extend(I16x8, High, Unsigned)?,
+            I64x2ExtendLowI32x4S => self.v_extend(I32x4, Low, Signed)?,
+            I64x2ExtendHighI32x4S => self.v_extend(I32x4, High, Signed)?,
+            I64x2ExtendLowI32x4U => self.v_extend(I32x4, Low, Unsigned)?,
+            I64x2ExtendHighI32x4U => self.v_extend(I32x4, High, Unsigned)?,
+            I16x8ExtMulLowI8x16S => self.v_extmul(I8x16, Low, Signed)?,
+            I16x8ExtMulHighI8x16S => self.v_extmul(I8x16, High, Signed)?,
+            I16x8ExtMulLowI8x16U => self.v_extmul(I8x16, Low, Unsigned)?,
+            I16x8ExtMulHighI8x16U => self.v_extmul(I8x16, High, Unsigned)?,
+            I32x4ExtMulLowI16x8S => self.v_extmul(I16x8, Low, Signed)?,
+            I32x4ExtMulHighI16x8S => self.v_extmul(I16x8, High, Signed)?,
+            I32x4ExtMulLowI16x8U => self.v_extmul(I16x8, Low, Unsigned)?,
+            I32x4ExtMulHighI16x8U => self.v_extmul(I16x8, High, Unsigned)?,
+            I64x2ExtMulLowI32x4S => self.v_extmul(I32x4, Low, Signed)?,
+            I64x2ExtMulHighI32x4S => self.v_extmul(I32x4, High, Signed)?,
+            I64x2ExtMulLowI32x4U => self.v_extmul(I32x4, Low, Unsigned)?,
+            I64x2ExtMulHighI32x4U => self.v_extmul(I32x4, High, Unsigned)?,
+            I16x8ExtAddPairwiseI8x16S => self.v_extadd_pairwise(I8x16, Signed)?,
+            I16x8ExtAddPairwiseI8x16U => self.v_extadd_pairwise(I8x16, Unsigned)?,
+            I32x4ExtAddPairwiseI16x8S => self.v_extadd_pairwise(I16x8, Signed)?,
+            I32x4ExtAddPairwiseI16x8U => self.v_extadd_pairwise(I16x8, Unsigned)?,
 
             // -- simd: float arithmetic --
             F32x4Add => self.vbin(F32x4, |b, x, y| b.build_float_add(x, y, ""))?,
@@ -1379,20 +1401,20 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             F64x2Min => self.v_min_max(F64x2, "llvm.minimum")?,
             F32x4Max => self.v_min_max(F32x4, "llvm.maximum")?,
             F64x2Max => self.v_min_max(F64x2, "llvm.maximum")?,
-            F32x4PMin => self.v_pmin_max(F32x4, false)?,
-            F64x2PMin => self.v_pmin_max(F64x2, false)?,
-            F32x4PMax => self.v_pmin_max(F32x4, true)?,
-            F64x2PMax => self.v_pmin_max(F64x2, true)?,
+            F32x4PMin => self.v_pmin_max(F32x4, MinMax::Min)?,
+            F64x2PMin => self.v_pmin_max(F64x2, MinMax::Min)?,
+            F32x4PMax => self.v_pmin_max(F32x4, MinMax::Max)?,
+            F64x2PMax => self.v_pmin_max(F64x2, MinMax::Max)?,
 
             // -- simd: conversions --
-            I32x4TruncSatF32x4S => self.v_trunc_sat(F32x4, true)?,
-            I32x4TruncSatF32x4U => self.v_trunc_sat(F32x4, false)?,
-            I32x4TruncSatF64x2SZero => self.v_trunc_sat(F64x2, true)?,
-            I32x4TruncSatF64x2UZero => self.v_trunc_sat(F64x2, false)?,
-            F32x4ConvertI32x4S => self.v_convert(F32x4, true)?,
-            F32x4ConvertI32x4U => self.v_convert(F32x4, false)?,
-            F64x2ConvertLowI32x4S => self.v_convert(F64x2, true)?,
-            F64x2ConvertLowI32x4U => self.v_convert(F64x2, false)?,
+            I32x4TruncSatF32x4S => self.v_trunc_sat(F32x4, Signed)?,
+            I32x4TruncSatF32x4U => self.v_trunc_sat(F32x4, Unsigned)?,
+            I32x4TruncSatF64x2SZero => self.v_trunc_sat(F64x2, Signed)?,
+            I32x4TruncSatF64x2UZero => self.v_trunc_sat(F64x2, Unsigned)?,
+            F32x4ConvertI32x4S => self.v_convert(F32x4, Signed)?,
+            F32x4ConvertI32x4U => self.v_convert(F32x4, Unsigned)?,
+            F64x2ConvertLowI32x4S => self.v_convert(F64x2, Signed)?,
+            F64x2ConvertLowI32x4U => self.v_convert(F64x2, Unsigned)?,
             F32x4DemoteF64x2Zero => self.v_demote_zero()?,
             F64x2PromoteLowF32x4 => self.v_promote_low()?,
 

@@ -25,6 +25,23 @@ pub(super) enum Shape {
 
 use Shape::*;
 
+/// Which half of a vector's lanes an operator takes (`_low`/`_high`); lane 0 is in the low
+/// half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Half {
+    Low,
+    High,
+}
+
+pub(super) use Half::{High, Low};
+
+/// Which of a pair of operators (`pmin`/`pmax`) a helper translates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum MinMax {
+    Min,
+    Max,
+}
+
 impl Shape {
     fn lanes(self) -> u32 {
         match self {
@@ -156,9 +173,12 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// The low or high half of the lanes of `v`.
-    fn half(&self, v: VectorValue<'ctx>, high: bool) -> Result<VectorValue<'ctx>> {
+    fn half(&self, v: VectorValue<'ctx>, half: Half) -> Result<VectorValue<'ctx>> {
         let n = v.get_type().get_size();
-        let start = if high { n / 2 } else { 0 };
+        let start = match half {
+            Low => 0,
+            High => n / 2,
+        };
         self.shuffle(v, v.get_type().get_poison(), start..start + n / 2)
     }
 
@@ -178,20 +198,23 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         &self,
         v: VectorValue<'ctx>,
         to: VectorType<'ctx>,
-        signed: bool,
+        signedness: Signedness,
     ) -> Result<VectorValue<'ctx>> {
-        Ok(if signed {
-            self.b().build_int_s_extend(v, to, "")?
-        } else {
-            self.b().build_int_z_extend(v, to, "")?
+        Ok(match signedness {
+            Signed => self.b().build_int_s_extend(v, to, "")?,
+            Unsigned => self.b().build_int_z_extend(v, to, "")?,
         })
     }
 
     /// `x` extended to lanes twice as wide.
-    fn extend_wide(&self, x: VectorValue<'ctx>, signed: bool) -> Result<VectorValue<'ctx>> {
+    fn extend_wide(
+        &self,
+        x: VectorValue<'ctx>,
+        signedness: Signedness,
+    ) -> Result<VectorValue<'ctx>> {
         let ty = x.get_type();
         let bits = ty.get_element_type().into_int_type().get_bit_width();
-        self.extend(x, self.ivec(2 * bits, ty.get_size())?, signed)
+        self.extend(x, self.ivec(2 * bits, ty.get_size())?, signedness)
     }
 
     fn call_intrinsic(
@@ -346,18 +369,24 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.push_v(v)
     }
 
-    /// `extract_lane`, extending 8- and 16-bit lanes to `i32` (signed or not) when `ext`.
-    pub(super) fn v_extract_lane(&mut self, s: Shape, lane: u8, ext: Option<bool>) -> Result<()> {
+    /// `extract_lane`, extending 8- and 16-bit lanes to `i32` (sign- or zero-extended) when
+    /// `ext`.
+    pub(super) fn v_extract_lane(
+        &mut self,
+        s: Shape,
+        lane: u8,
+        ext: Option<Signedness>,
+    ) -> Result<()> {
         let v = self.pop_v(s)?;
         let x = self
             .b()
             .build_extract_element(v, self.lane_index(lane), "")?;
         let x = match ext {
             None => x,
-            Some(signed) => {
+            Some(signedness) => {
                 let i32 = self.cx().i32;
                 self.b()
-                    .build_int_cast_sign_flag(x.into_int_value(), i32, signed, "")?
+                    .build_int_cast_sign_flag(x.into_int_value(), i32, signedness.is_signed(), "")?
                     .into()
             }
         };
@@ -466,16 +495,15 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     /// `narrow`: the lanes of both operands, saturated to half their width (signed, or
     /// unsigned from signed input).
-    pub(super) fn v_narrow(&mut self, from: Shape, signed: bool) -> Result<()> {
+    pub(super) fn v_narrow(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
         let y = self.pop_v(from)?;
         let x = self.pop_v(from)?;
         let n = from.lanes();
         let both = self.shuffle(x, y, 0..2 * n)?;
         let half = from.lane_bits() / 2;
-        let (lo, hi) = if signed {
-            ((-1i64 << (half - 1)) as u64, (1u64 << (half - 1)) - 1)
-        } else {
-            (0, (1u64 << half) - 1)
+        let (lo, hi) = match signedness {
+            Signed => ((-1i64 << (half - 1)) as u64, (1u64 << (half - 1)) - 1),
+            Unsigned => (0, (1u64 << half) - 1),
         };
         let ty = both.get_type();
         let both = self.vcall("llvm.smax", &[both, self.splat_const(ty, lo)], &[])?;
@@ -487,33 +515,43 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// `extend_low`/`extend_high`.
-    pub(super) fn v_extend(&mut self, from: Shape, high: bool, signed: bool) -> Result<()> {
+    pub(super) fn v_extend(
+        &mut self,
+        from: Shape,
+        half: Half,
+        signedness: Signedness,
+    ) -> Result<()> {
         let x = self.pop_v(from)?;
-        let h = self.half(x, high)?;
-        let r = self.extend(h, self.vty(from.widened()?), signed)?;
+        let h = self.half(x, half)?;
+        let r = self.extend(h, self.vty(from.widened()?), signedness)?;
         self.push_v(r)
     }
 
     /// `extmul_low`/`extmul_high`: the product of the extended halves.
-    pub(super) fn v_extmul(&mut self, from: Shape, high: bool, signed: bool) -> Result<()> {
+    pub(super) fn v_extmul(
+        &mut self,
+        from: Shape,
+        half: Half,
+        signedness: Signedness,
+    ) -> Result<()> {
         let y = self.pop_v(from)?;
         let x = self.pop_v(from)?;
         let to = self.vty(from.widened()?);
-        let x = self.half(x, high)?;
-        let x = self.extend(x, to, signed)?;
-        let y = self.half(y, high)?;
-        let y = self.extend(y, to, signed)?;
+        let x = self.half(x, half)?;
+        let x = self.extend(x, to, signedness)?;
+        let y = self.half(y, half)?;
+        let y = self.extend(y, to, signedness)?;
         let r = self.b().build_int_mul(x, y, "")?;
         self.push_v(r)
     }
 
     /// `extadd_pairwise`: the sums of adjacent lanes, extended.
-    pub(super) fn v_extadd_pairwise(&mut self, from: Shape, signed: bool) -> Result<()> {
+    pub(super) fn v_extadd_pairwise(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
         let x = self.pop_v(from)?;
         let even = self.every_other(x, 0)?;
-        let even = self.extend_wide(even, signed)?;
+        let even = self.extend_wide(even, signedness)?;
         let odd = self.every_other(x, 1)?;
-        let odd = self.extend_wide(odd, signed)?;
+        let odd = self.extend_wide(odd, signedness)?;
         let r = self.b().build_int_add(even, odd, "")?;
         self.push_v(r)
     }
@@ -523,8 +561,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let y = self.pop_v(I16x8)?;
         let x = self.pop_v(I16x8)?;
         let wide = self.ivec(32, 8)?;
-        let x = self.extend(x, wide, true)?;
-        let y = self.extend(y, wide, true)?;
+        let x = self.extend(x, wide, Signed)?;
+        let y = self.extend(y, wide, Signed)?;
         let p = self.b().build_int_mul(x, y, "")?;
         let even = self.every_other(p, 0)?;
         let odd = self.every_other(p, 1)?;
@@ -537,8 +575,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let y = self.pop_v(s)?;
         let x = self.pop_v(s)?;
         let wide = self.ivec(2 * s.lane_bits(), s.lanes())?;
-        let x = self.extend(x, wide, false)?;
-        let y = self.extend(y, wide, false)?;
+        let x = self.extend(x, wide, Unsigned)?;
+        let y = self.extend(y, wide, Unsigned)?;
         let b = self.b();
         let sum = b.build_int_add(x, y, "")?;
         let sum = b.build_int_add(sum, self.splat_const(wide, 1), "")?;
@@ -553,8 +591,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let y = self.pop_v(I16x8)?;
         let x = self.pop_v(I16x8)?;
         let wide = self.ivec(32, 8)?;
-        let x = self.extend(x, wide, true)?;
-        let y = self.extend(y, wide, true)?;
+        let x = self.extend(x, wide, Signed)?;
+        let y = self.extend(y, wide, Signed)?;
         let b = self.b();
         let p = b.build_int_mul(x, y, "")?;
         let p = b.build_int_add(p, self.splat_const(wide, 0x4000), "")?;
@@ -580,14 +618,13 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// `pmin` (`y < x ? y : x`) and `pmax` (`x < y ? y : x`): exactly `minps`/`maxps`.
-    pub(super) fn v_pmin_max(&mut self, s: Shape, max: bool) -> Result<()> {
+    pub(super) fn v_pmin_max(&mut self, s: Shape, op: MinMax) -> Result<()> {
         let y = self.pop_v(s)?;
         let x = self.pop_v(s)?;
         let b = self.b();
-        let c = if max {
-            b.build_float_compare(FloatPredicate::OLT, x, y, "")?
-        } else {
-            b.build_float_compare(FloatPredicate::OLT, y, x, "")?
+        let c = match op {
+            MinMax::Max => b.build_float_compare(FloatPredicate::OLT, x, y, "")?,
+            MinMax::Min => b.build_float_compare(FloatPredicate::OLT, y, x, "")?,
         };
         let r = b.build_select(c, y, x, "")?.into_vector_value();
         self.push_v(r)
@@ -602,19 +639,18 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     /// converted as 0 and replaced by the maximum. Signed `f32` lanes go through `cvttps2dq`
     /// (SSE2, so every x86_64 CPU), whose result for NaN and out-of-range lanes is `i32::MIN`
     /// — already right below the range.
-    pub(super) fn v_trunc_sat(&mut self, from: Shape, signed: bool) -> Result<()> {
+    pub(super) fn v_trunc_sat(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
         let x = self.pop_v(from)?;
         let fty = x.get_type();
         let ity = self.ivec(32, from.lanes())?;
         let b = self.b();
         let ordered = b.build_float_compare(FloatPredicate::ORD, x, x, "")?;
-        let (bound, max) = if signed {
-            (2147483648.0, i32::MAX as u64)
-        } else {
-            (4294967296.0, u64::from(u32::MAX))
+        let (bound, max) = match signedness {
+            Signed => (2147483648.0, i32::MAX as u64),
+            Unsigned => (4294967296.0, u64::from(u32::MAX)),
         };
         let over = b.build_float_compare(FloatPredicate::OGE, x, self.fsplat(fty, bound), "")?;
-        let r = if from == F32x4 && signed {
+        let r = if from == F32x4 && signedness == Signed {
             let r = self
                 .call_intrinsic("llvm.x86.sse2.cvttps2dq", &[], &[x.into()])?
                 .into_vector_value();
@@ -625,16 +661,18 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             let x = b
                 .build_select(ordered, x, fty.const_zero(), "")?
                 .into_vector_value();
-            let lo = self.fsplat(fty, if signed { -2147483648.0 } else { 0.0 });
+            let lo = match signedness {
+                Signed => self.fsplat(fty, -2147483648.0),
+                Unsigned => self.fsplat(fty, 0.0),
+            };
             let below = b.build_float_compare(FloatPredicate::OLT, x, lo, "")?;
             let x = b.build_select(below, lo, x, "")?.into_vector_value();
             let x = b
                 .build_select(over, fty.const_zero(), x, "")?
                 .into_vector_value();
-            let r = if signed {
-                b.build_float_to_signed_int(x, ity, "")?
-            } else {
-                b.build_float_to_unsigned_int(x, ity, "")?
+            let r = match signedness {
+                Signed => b.build_float_to_signed_int(x, ity, "")?,
+                Unsigned => b.build_float_to_unsigned_int(x, ity, "")?,
             };
             b.build_select(over, self.splat_const(ity, max), r, "")?
                 .into_vector_value()
@@ -648,14 +686,13 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// `f32x4.convert_i32x4` and `f64x2.convert_low_i32x4`.
-    pub(super) fn v_convert(&mut self, to: Shape, signed: bool) -> Result<()> {
+    pub(super) fn v_convert(&mut self, to: Shape, signedness: Signedness) -> Result<()> {
         let x = self.pop_v(I32x4)?;
-        let x = if to == F64x2 { self.half(x, false)? } else { x };
+        let x = if to == F64x2 { self.half(x, Low)? } else { x };
         let ty = self.vty(to);
-        let r = if signed {
-            self.b().build_signed_int_to_float(x, ty, "")?
-        } else {
-            self.b().build_unsigned_int_to_float(x, ty, "")?
+        let r = match signedness {
+            Signed => self.b().build_signed_int_to_float(x, ty, "")?,
+            Unsigned => self.b().build_unsigned_int_to_float(x, ty, "")?,
         };
         self.push_v(r)
     }
@@ -671,7 +708,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     pub(super) fn v_promote_low(&mut self) -> Result<()> {
         let x = self.pop_v(F32x4)?;
-        let x = self.half(x, false)?;
+        let x = self.half(x, Low)?;
         let r = self.b().build_float_ext(x, self.vty(F64x2), "")?;
         self.push_v(r)
     }
@@ -683,7 +720,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         &mut self,
         memarg: &MemArg,
         from: Shape,
-        signed: bool,
+        signedness: Signedness,
     ) -> Result<()> {
         let mem = self.memory(memarg)?;
         let addr = self.stack.pop_int()?;
@@ -696,7 +733,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             .env
             .load(mem, memarg.offset, addr, half.into())?
             .into_vector_value();
-        let r = self.extend(v, self.vty(from.widened()?), signed)?;
+        let r = self.extend(v, self.vty(from.widened()?), signedness)?;
         self.push_v(r)
     }
 
