@@ -6,6 +6,10 @@
 //! result back; the casts are free, so LLVM selects the SSE/AVX instruction of each
 //! operation. Where LLVM's generic operation differs from Wasm's (out-of-range swizzle
 //! indices, shift counts, float `min`/`max` NaNs, saturation), the exact form is emitted.
+//!
+//! Naming: every helper the dispatcher calls is `v_<operation>` (`v_binary`, `v_icmp`,
+//! `v_extend`, `v_load_lane`, ...); the building blocks they share are named for what they
+//! do to lanes (`lanes_type`, `pop_lanes`, `push_v128`, `splat_int_const`, `half`).
 
 use inkwell::types::VectorType;
 use inkwell::values::{BasicMetadataValueEnum, VectorValue};
@@ -80,7 +84,7 @@ impl Shape {
 impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     // ---- types, casts and constants ----
 
-    fn vty(&self, s: Shape) -> VectorType<'ctx> {
+    fn lanes_type(&self, s: Shape) -> VectorType<'ctx> {
         let cx = self.cx();
         match s {
             I8x16 => cx.i8.vec_type(16),
@@ -93,7 +97,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// The integer type of `bits` bits.
-    fn int_ty(&self, bits: u32) -> Result<IntType<'ctx>> {
+    fn int_type(&self, bits: u32) -> Result<IntType<'ctx>> {
         let bits = core::num::NonZeroU32::new(bits).ok_or_else(|| internal("zero-bit integer"))?;
         self.cx()
             .llcx
@@ -102,31 +106,31 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// The vector of `n` integer lanes of `bits` bits.
-    fn ivec(&self, bits: u32, n: u32) -> Result<VectorType<'ctx>> {
-        Ok(self.int_ty(bits)?.vec_type(n))
+    fn int_lanes_type(&self, bits: u32, n: u32) -> Result<VectorType<'ctx>> {
+        Ok(self.int_type(bits)?.vec_type(n))
     }
 
-    fn cast_v(&self, v: VectorValue<'ctx>, s: Shape) -> Result<VectorValue<'ctx>> {
+    fn cast_lanes(&self, v: VectorValue<'ctx>, s: Shape) -> Result<VectorValue<'ctx>> {
         Ok(self
             .b()
-            .build_bit_cast(v, self.vty(s), "")?
+            .build_bit_cast(v, self.lanes_type(s), "")?
             .into_vector_value())
     }
 
     /// Pops a `v128` as lanes of shape `s`.
-    fn pop_v(&mut self, s: Shape) -> Result<VectorValue<'ctx>> {
+    fn pop_lanes(&mut self, s: Shape) -> Result<VectorValue<'ctx>> {
         let v = self.stack.pop_v128()?;
-        self.cast_v(v, s)
+        self.cast_lanes(v, s)
     }
 
     /// Pushes any 128-bit vector as a `v128`.
-    fn push_v(&mut self, v: VectorValue<'ctx>) -> Result<()> {
+    fn push_v128(&mut self, v: VectorValue<'ctx>) -> Result<()> {
         let r = self.b().build_bit_cast(v, self.cx().v128, "")?;
         self.stack.push(r);
         Ok(())
     }
 
-    pub(super) fn v128_const(&mut self, bits: u128) {
+    pub(super) fn v_const(&mut self, bits: u128) {
         let i64 = self.cx().i64;
         let v = VectorType::const_vector(&[
             i64.const_int(bits as u64, false),
@@ -146,7 +150,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// The integer vector of type `ty` with every lane `value`.
-    fn splat_const(&self, ty: VectorType<'ctx>, value: u64) -> VectorValue<'ctx> {
+    fn splat_int_const(&self, ty: VectorType<'ctx>, value: u64) -> VectorValue<'ctx> {
         let lane = ty.get_element_type().into_int_type();
         let lanes: Vec<_> = (0..ty.get_size())
             .map(|_| lane.const_int(value, true))
@@ -155,7 +159,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// The float vector of type `ty` with every lane `value`.
-    fn fsplat(&self, ty: VectorType<'ctx>, value: f64) -> VectorValue<'ctx> {
+    fn splat_float_const(&self, ty: VectorType<'ctx>, value: f64) -> VectorValue<'ctx> {
         let lane = ty.get_element_type().into_float_type();
         let lanes: Vec<_> = (0..ty.get_size())
             .map(|_| lane.const_float(value))
@@ -214,7 +218,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     ) -> Result<VectorValue<'ctx>> {
         let ty = x.get_type();
         let bits = ty.get_element_type().into_int_type().get_bit_width();
-        self.extend(x, self.ivec(2 * bits, ty.get_size())?, signedness)
+        self.extend(x, self.int_lanes_type(2 * bits, ty.get_size())?, signedness)
     }
 
     fn call_intrinsic(
@@ -233,7 +237,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     /// A lane-wise intrinsic overloaded on the vector type of its operands.
-    fn vcall(
+    fn call_lanewise(
         &self,
         name: &str,
         args: &[VectorValue<'ctx>],
@@ -252,7 +256,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     /// A scalar operand as a lane of `s` (`i32` operands of 8- and 16-bit lanes truncated).
     fn lane_scalar(&self, s: Shape, x: BasicValueEnum<'ctx>) -> Result<BasicValueEnum<'ctx>> {
-        let lane = self.vty(s).get_element_type();
+        let lane = self.lanes_type(s).get_element_type();
         Ok(match (x, lane) {
             (BasicValueEnum::IntValue(i), BasicTypeEnum::IntType(t))
                 if i.get_type().get_bit_width() > t.get_bit_width() =>
@@ -264,7 +268,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     fn splat_value(&self, s: Shape, x: BasicValueEnum<'ctx>) -> Result<VectorValue<'ctx>> {
-        let ty = self.vty(s);
+        let ty = self.lanes_type(s);
         let zero = self.cx().i32.const_zero();
         let v = self
             .b()
@@ -278,17 +282,17 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
 
     // ---- generic operator shapes ----
 
-    pub(super) fn vun(
+    pub(super) fn v_unary(
         &mut self,
         s: Shape,
         f: impl FnOnce(&Builder<'ctx>, VectorValue<'ctx>) -> BResult<VectorValue<'ctx>>,
     ) -> Result<()> {
-        let x = self.pop_v(s)?;
+        let x = self.pop_lanes(s)?;
         let r = f(self.b(), x)?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
-    pub(super) fn vbin(
+    pub(super) fn v_binary(
         &mut self,
         s: Shape,
         f: impl FnOnce(
@@ -297,50 +301,52 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             VectorValue<'ctx>,
         ) -> BResult<VectorValue<'ctx>>,
     ) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
         let r = f(self.b(), x, y)?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// A lane-wise intrinsic on the top `n` operands of shape `s`.
-    pub(super) fn vintrinsic(&mut self, s: Shape, name: &str, n: usize) -> Result<()> {
+    pub(super) fn v_intrinsic(&mut self, s: Shape, name: &str, n: usize) -> Result<()> {
         let mut args = Vec::with_capacity(n);
         for _ in 0..n {
-            args.push(self.pop_v(s)?);
+            args.push(self.pop_lanes(s)?);
         }
         args.reverse();
-        let r = self.vcall(name, &args, &[])?;
-        self.push_v(r)
+        let r = self.call_lanewise(name, &args, &[])?;
+        self.push_v128(r)
     }
 
     /// `abs` (of the minimum integer: itself, not poison).
-    pub(super) fn vabs(&mut self, s: Shape) -> Result<()> {
-        let x = self.pop_v(s)?;
+    pub(super) fn v_abs(&mut self, s: Shape) -> Result<()> {
+        let x = self.pop_lanes(s)?;
         let no_poison = self.cx().llcx.bool_type().const_zero().into();
-        let r = self.vcall("llvm.abs", &[x], &[no_poison])?;
-        self.push_v(r)
+        let r = self.call_lanewise("llvm.abs", &[x], &[no_poison])?;
+        self.push_v128(r)
     }
 
     /// A comparison: all ones in the lanes where it holds.
-    pub(super) fn vicmp(&mut self, s: Shape, pred: IntPredicate) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
+    pub(super) fn v_icmp(&mut self, s: Shape, pred: IntPredicate) -> Result<()> {
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
         let c = self.b().build_int_compare(pred, x, y, "")?;
-        let r = self.b().build_int_s_extend(c, self.vty(s), "")?;
-        self.push_v(r)
+        let r = self.b().build_int_s_extend(c, self.lanes_type(s), "")?;
+        self.push_v128(r)
     }
 
-    pub(super) fn vfcmp(&mut self, s: Shape, pred: FloatPredicate) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
+    pub(super) fn v_fcmp(&mut self, s: Shape, pred: FloatPredicate) -> Result<()> {
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
         let c = self.b().build_float_compare(pred, x, y, "")?;
-        let r = self.b().build_int_s_extend(c, self.vty(s.int()), "")?;
-        self.push_v(r)
+        let r = self
+            .b()
+            .build_int_s_extend(c, self.lanes_type(s.int()), "")?;
+        self.push_v128(r)
     }
 
     /// Shifts take the (scalar) count modulo the lane width.
-    pub(super) fn vshift(
+    pub(super) fn v_shift(
         &mut self,
         s: Shape,
         f: impl FnOnce(
@@ -350,14 +356,14 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         ) -> BResult<VectorValue<'ctx>>,
     ) -> Result<()> {
         let n = self.stack.pop_int()?;
-        let x = self.pop_v(s)?;
+        let x = self.pop_lanes(s)?;
         let mask = n.get_type().const_int(u64::from(s.lane_bits() - 1), false);
         let n = self.b().build_and(n, mask, "")?;
-        let lane = self.vty(s).get_element_type().into_int_type();
+        let lane = self.lanes_type(s).get_element_type().into_int_type();
         let n = self.b().build_int_cast_sign_flag(n, lane, false, "")?;
         let n = self.splat_value(s, n.into())?;
         let r = f(self.b(), x, n)?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     // ---- lanes ----
@@ -366,7 +372,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let x = self.stack.pop()?;
         let x = self.lane_scalar(s, x)?;
         let v = self.splat_value(s, x)?;
-        self.push_v(v)
+        self.push_v128(v)
     }
 
     /// `extract_lane`, extending 8- and 16-bit lanes to `i32` (sign- or zero-extended) when
@@ -377,7 +383,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         lane: u8,
         ext: Option<Signedness>,
     ) -> Result<()> {
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let x = self
             .b()
             .build_extract_element(v, self.lane_index(lane), "")?;
@@ -397,18 +403,18 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     pub(super) fn v_replace_lane(&mut self, s: Shape, lane: u8) -> Result<()> {
         let x = self.stack.pop()?;
         let x = self.lane_scalar(s, x)?;
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let r = self
             .b()
             .build_insert_element(v, x, self.lane_index(lane), "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     pub(super) fn v_shuffle(&mut self, lanes: [u8; 16]) -> Result<()> {
-        let y = self.pop_v(I8x16)?;
-        let x = self.pop_v(I8x16)?;
+        let y = self.pop_lanes(I8x16)?;
+        let x = self.pop_lanes(I8x16)?;
         let r = self.shuffle(x, y, lanes.iter().map(|l| u32::from(*l)))?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `swizzle`: lane `i` is `v[idx[i]]`, or 0 when `idx[i] >= 16`. Written as a variable
@@ -417,11 +423,11 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     /// a correct sequence without), where the `llvm.x86.ssse3.pshuf.b.128` intrinsic would
     /// abort code generation for a CPU without SSSE3.
     pub(super) fn v_swizzle(&mut self) -> Result<()> {
-        let idx = self.pop_v(I8x16)?;
-        let v = self.pop_v(I8x16)?;
-        let ty = self.vty(I8x16);
+        let idx = self.pop_lanes(I8x16)?;
+        let v = self.pop_lanes(I8x16)?;
+        let ty = self.lanes_type(I8x16);
         let b = self.b();
-        let masked = b.build_and(idx, self.splat_const(ty, 15), "")?;
+        let masked = b.build_and(idx, self.splat_int_const(ty, 15), "")?;
         let mut r = ty.get_poison();
         for lane in 0..16 {
             let at = self.lane_index(lane);
@@ -429,25 +435,26 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             let x = b.build_extract_element(v, i, "")?;
             r = b.build_insert_element(r, x, at, "")?;
         }
-        let in_range = b.build_int_compare(IntPredicate::ULT, idx, self.splat_const(ty, 16), "")?;
+        let in_range =
+            b.build_int_compare(IntPredicate::ULT, idx, self.splat_int_const(ty, 16), "")?;
         let r = b
             .build_select(in_range, r, ty.const_zero(), "")?
             .into_vector_value();
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     // ---- bitwise and boolean reductions ----
 
     pub(super) fn v_bitselect(&mut self) -> Result<()> {
-        let c = self.pop_v(I64x2)?;
-        let y = self.pop_v(I64x2)?;
-        let x = self.pop_v(I64x2)?;
+        let c = self.pop_lanes(I64x2)?;
+        let y = self.pop_lanes(I64x2)?;
+        let x = self.pop_lanes(I64x2)?;
         let b = self.b();
         let nc = b.build_not(c, "")?;
         let x = b.build_and(x, c, "")?;
         let y = b.build_and(y, nc, "")?;
         let r = b.build_or(x, y, "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     pub(super) fn v_any_true(&mut self) -> Result<()> {
@@ -467,12 +474,12 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             .b()
             .build_int_compare(pred, v, v.get_type().const_zero(), "")?;
         let n = v.get_type().get_size();
-        let int = self.int_ty(n)?;
+        let int = self.int_type(n)?;
         Ok(self.b().build_bit_cast(c, int, "")?.into_int_value())
     }
 
     pub(super) fn v_all_true(&mut self, s: Shape) -> Result<()> {
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let zeros = self.lane_bits_where(v, IntPredicate::EQ)?;
         let c = self.b().build_int_compare(
             IntPredicate::EQ,
@@ -484,7 +491,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     }
 
     pub(super) fn v_bitmask(&mut self, s: Shape) -> Result<()> {
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let bits = self.lane_bits_where(v, IntPredicate::SLT)?;
         let r = self.b().build_int_z_extend(bits, self.cx().i32, "")?;
         self.stack.push(r);
@@ -496,8 +503,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     /// `narrow`: the lanes of both operands, saturated to half their width (signed, or
     /// unsigned from signed input).
     pub(super) fn v_narrow(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
-        let y = self.pop_v(from)?;
-        let x = self.pop_v(from)?;
+        let y = self.pop_lanes(from)?;
+        let x = self.pop_lanes(from)?;
         let n = from.lanes();
         let both = self.shuffle(x, y, 0..2 * n)?;
         let half = from.lane_bits() / 2;
@@ -506,12 +513,12 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             Unsigned => (0, (1u64 << half) - 1),
         };
         let ty = both.get_type();
-        let both = self.vcall("llvm.smax", &[both, self.splat_const(ty, lo)], &[])?;
-        let both = self.vcall("llvm.smin", &[both, self.splat_const(ty, hi)], &[])?;
+        let both = self.call_lanewise("llvm.smax", &[both, self.splat_int_const(ty, lo)], &[])?;
+        let both = self.call_lanewise("llvm.smin", &[both, self.splat_int_const(ty, hi)], &[])?;
         let r = self
             .b()
-            .build_int_truncate(both, self.ivec(half, 2 * n)?, "")?;
-        self.push_v(r)
+            .build_int_truncate(both, self.int_lanes_type(half, 2 * n)?, "")?;
+        self.push_v128(r)
     }
 
     /// `extend_low`/`extend_high`.
@@ -521,10 +528,10 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         half: Half,
         signedness: Signedness,
     ) -> Result<()> {
-        let x = self.pop_v(from)?;
+        let x = self.pop_lanes(from)?;
         let h = self.half(x, half)?;
-        let r = self.extend(h, self.vty(from.widened()?), signedness)?;
-        self.push_v(r)
+        let r = self.extend(h, self.lanes_type(from.widened()?), signedness)?;
+        self.push_v128(r)
     }
 
     /// `extmul_low`/`extmul_high`: the product of the extended halves.
@@ -534,72 +541,72 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         half: Half,
         signedness: Signedness,
     ) -> Result<()> {
-        let y = self.pop_v(from)?;
-        let x = self.pop_v(from)?;
-        let to = self.vty(from.widened()?);
+        let y = self.pop_lanes(from)?;
+        let x = self.pop_lanes(from)?;
+        let to = self.lanes_type(from.widened()?);
         let x = self.half(x, half)?;
         let x = self.extend(x, to, signedness)?;
         let y = self.half(y, half)?;
         let y = self.extend(y, to, signedness)?;
         let r = self.b().build_int_mul(x, y, "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `extadd_pairwise`: the sums of adjacent lanes, extended.
     pub(super) fn v_extadd_pairwise(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
-        let x = self.pop_v(from)?;
+        let x = self.pop_lanes(from)?;
         let even = self.every_other(x, 0)?;
         let even = self.extend_wide(even, signedness)?;
         let odd = self.every_other(x, 1)?;
         let odd = self.extend_wide(odd, signedness)?;
         let r = self.b().build_int_add(even, odd, "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `i32x4.dot_i16x8_s`: the sums of adjacent signed products (`pmaddwd`).
     pub(super) fn v_dot(&mut self) -> Result<()> {
-        let y = self.pop_v(I16x8)?;
-        let x = self.pop_v(I16x8)?;
-        let wide = self.ivec(32, 8)?;
+        let y = self.pop_lanes(I16x8)?;
+        let x = self.pop_lanes(I16x8)?;
+        let wide = self.int_lanes_type(32, 8)?;
         let x = self.extend(x, wide, Signed)?;
         let y = self.extend(y, wide, Signed)?;
         let p = self.b().build_int_mul(x, y, "")?;
         let even = self.every_other(p, 0)?;
         let odd = self.every_other(p, 1)?;
         let r = self.b().build_int_add(even, odd, "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `avgr_u`: `(x + y + 1) / 2` without overflow (`pavgb`/`pavgw`).
     pub(super) fn v_avgr_u(&mut self, s: Shape) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
-        let wide = self.ivec(2 * s.lane_bits(), s.lanes())?;
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
+        let wide = self.int_lanes_type(2 * s.lane_bits(), s.lanes())?;
         let x = self.extend(x, wide, Unsigned)?;
         let y = self.extend(y, wide, Unsigned)?;
         let b = self.b();
         let sum = b.build_int_add(x, y, "")?;
-        let sum = b.build_int_add(sum, self.splat_const(wide, 1), "")?;
-        let avg = b.build_right_shift(sum, self.splat_const(wide, 1), false, "")?;
-        let r = b.build_int_truncate(avg, self.vty(s), "")?;
-        self.push_v(r)
+        let sum = b.build_int_add(sum, self.splat_int_const(wide, 1), "")?;
+        let avg = b.build_right_shift(sum, self.splat_int_const(wide, 1), false, "")?;
+        let r = b.build_int_truncate(avg, self.lanes_type(s), "")?;
+        self.push_v128(r)
     }
 
     /// `i16x8.q15mulr_sat_s`: `(x * y + 0x4000) >> 15`, saturated (only `-0x8000 * -0x8000`
     /// overflows).
     pub(super) fn v_q15mulr_sat(&mut self) -> Result<()> {
-        let y = self.pop_v(I16x8)?;
-        let x = self.pop_v(I16x8)?;
-        let wide = self.ivec(32, 8)?;
+        let y = self.pop_lanes(I16x8)?;
+        let x = self.pop_lanes(I16x8)?;
+        let wide = self.int_lanes_type(32, 8)?;
         let x = self.extend(x, wide, Signed)?;
         let y = self.extend(y, wide, Signed)?;
         let b = self.b();
         let p = b.build_int_mul(x, y, "")?;
-        let p = b.build_int_add(p, self.splat_const(wide, 0x4000), "")?;
-        let p = b.build_right_shift(p, self.splat_const(wide, 15), true, "")?;
-        let p = self.vcall("llvm.smin", &[p, self.splat_const(wide, 0x7fff)], &[])?;
-        let r = self.b().build_int_truncate(p, self.vty(I16x8), "")?;
-        self.push_v(r)
+        let p = b.build_int_add(p, self.splat_int_const(wide, 0x4000), "")?;
+        let p = b.build_right_shift(p, self.splat_int_const(wide, 15), true, "")?;
+        let p = self.call_lanewise("llvm.smin", &[p, self.splat_int_const(wide, 0x7fff)], &[])?;
+        let r = self.b().build_int_truncate(p, self.lanes_type(I16x8), "")?;
+        self.push_v128(r)
     }
 
     // ---- float arithmetic ----
@@ -607,27 +614,27 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     /// `min`/`max`, as the scalar `min_max`: `llvm.minimum`/`llvm.maximum`, with `x + y` (a
     /// quiet NaN) in the lanes where either operand is NaN.
     pub(super) fn v_min_max(&mut self, s: Shape, name: &str) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
-        let r = self.vcall(name, &[x, y], &[])?;
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
+        let r = self.call_lanewise(name, &[x, y], &[])?;
         let b = self.b();
         let unordered = b.build_float_compare(FloatPredicate::UNO, x, y, "")?;
         let quiet = b.build_float_add(x, y, "")?;
         let r = b.build_select(unordered, quiet, r, "")?.into_vector_value();
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `pmin` (`y < x ? y : x`) and `pmax` (`x < y ? y : x`): exactly `minps`/`maxps`.
     pub(super) fn v_pmin_max(&mut self, s: Shape, op: MinMax) -> Result<()> {
-        let y = self.pop_v(s)?;
-        let x = self.pop_v(s)?;
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
         let b = self.b();
         let c = match op {
             MinMax::Max => b.build_float_compare(FloatPredicate::OLT, x, y, "")?,
             MinMax::Min => b.build_float_compare(FloatPredicate::OLT, y, x, "")?,
         };
         let r = b.build_select(c, y, x, "")?.into_vector_value();
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     // ---- conversions ----
@@ -640,21 +647,26 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     /// (SSE2, so every x86_64 CPU), whose result for NaN and out-of-range lanes is `i32::MIN`
     /// — already right below the range.
     pub(super) fn v_trunc_sat(&mut self, from: Shape, signedness: Signedness) -> Result<()> {
-        let x = self.pop_v(from)?;
+        let x = self.pop_lanes(from)?;
         let fty = x.get_type();
-        let ity = self.ivec(32, from.lanes())?;
+        let ity = self.int_lanes_type(32, from.lanes())?;
         let b = self.b();
         let ordered = b.build_float_compare(FloatPredicate::ORD, x, x, "")?;
         let (bound, max) = match signedness {
             Signed => (2147483648.0, i32::MAX as u64),
             Unsigned => (4294967296.0, u64::from(u32::MAX)),
         };
-        let over = b.build_float_compare(FloatPredicate::OGE, x, self.fsplat(fty, bound), "")?;
+        let over = b.build_float_compare(
+            FloatPredicate::OGE,
+            x,
+            self.splat_float_const(fty, bound),
+            "",
+        )?;
         let r = if from == F32x4 && signedness == Signed {
             let r = self
                 .call_intrinsic("llvm.x86.sse2.cvttps2dq", &[], &[x.into()])?
                 .into_vector_value();
-            let r = b.build_select(over, self.splat_const(ity, max), r, "")?;
+            let r = b.build_select(over, self.splat_int_const(ity, max), r, "")?;
             b.build_select(ordered, r, ity.const_zero().into(), "")?
                 .into_vector_value()
         } else {
@@ -662,8 +674,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 .build_select(ordered, x, fty.const_zero(), "")?
                 .into_vector_value();
             let lo = match signedness {
-                Signed => self.fsplat(fty, -2147483648.0),
-                Unsigned => self.fsplat(fty, 0.0),
+                Signed => self.splat_float_const(fty, -2147483648.0),
+                Unsigned => self.splat_float_const(fty, 0.0),
             };
             let below = b.build_float_compare(FloatPredicate::OLT, x, lo, "")?;
             let x = b.build_select(below, lo, x, "")?.into_vector_value();
@@ -674,7 +686,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 Signed => b.build_float_to_signed_int(x, ity, "")?,
                 Unsigned => b.build_float_to_unsigned_int(x, ity, "")?,
             };
-            b.build_select(over, self.splat_const(ity, max), r, "")?
+            b.build_select(over, self.splat_int_const(ity, max), r, "")?
                 .into_vector_value()
         };
         let r = if from.lanes() == 2 {
@@ -682,35 +694,35 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         } else {
             r
         };
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     /// `f32x4.convert_i32x4` and `f64x2.convert_low_i32x4`.
     pub(super) fn v_convert(&mut self, to: Shape, signedness: Signedness) -> Result<()> {
-        let x = self.pop_v(I32x4)?;
+        let x = self.pop_lanes(I32x4)?;
         let x = if to == F64x2 { self.half(x, Low)? } else { x };
-        let ty = self.vty(to);
+        let ty = self.lanes_type(to);
         let r = match signedness {
             Signed => self.b().build_signed_int_to_float(x, ty, "")?,
             Unsigned => self.b().build_unsigned_int_to_float(x, ty, "")?,
         };
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     pub(super) fn v_demote_zero(&mut self) -> Result<()> {
-        let x = self.pop_v(F64x2)?;
+        let x = self.pop_lanes(F64x2)?;
         let r = self
             .b()
             .build_float_trunc(x, self.cx().f32.vec_type(2), "")?;
         let r = self.zero_extend_lanes(r)?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     pub(super) fn v_promote_low(&mut self) -> Result<()> {
-        let x = self.pop_v(F32x4)?;
+        let x = self.pop_lanes(F32x4)?;
         let x = self.half(x, Low)?;
-        let r = self.b().build_float_ext(x, self.vty(F64x2), "")?;
-        self.push_v(r)
+        let r = self.b().build_float_ext(x, self.lanes_type(F64x2), "")?;
+        self.push_v128(r)
     }
 
     // ---- memory ----
@@ -724,7 +736,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
     ) -> Result<()> {
         let mem = self.memory(memarg)?;
         let addr = self.stack.pop_int()?;
-        let lane = self.vty(from).get_element_type();
+        let lane = self.lanes_type(from).get_element_type();
         let half = match lane {
             BasicTypeEnum::IntType(t) => t.vec_type(from.lanes() / 2),
             _ => return Err(internal("extending load of float lanes")),
@@ -733,50 +745,56 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             .env
             .load(mem, memarg.offset, addr, half.into())?
             .into_vector_value();
-        let r = self.extend(v, self.vty(from.widened()?), signedness)?;
-        self.push_v(r)
+        let r = self.extend(v, self.lanes_type(from.widened()?), signedness)?;
+        self.push_v128(r)
     }
 
     pub(super) fn v_load_splat(&mut self, memarg: &MemArg, s: Shape) -> Result<()> {
         let mem = self.memory(memarg)?;
         let addr = self.stack.pop_int()?;
-        let x = self
-            .env
-            .load(mem, memarg.offset, addr, self.vty(s).get_element_type())?;
+        let x = self.env.load(
+            mem,
+            memarg.offset,
+            addr,
+            self.lanes_type(s).get_element_type(),
+        )?;
         let v = self.splat_value(s, x)?;
-        self.push_v(v)
+        self.push_v128(v)
     }
 
     /// `v128.load32_zero`/`v128.load64_zero`: the scalar in lane 0, zeros elsewhere.
     pub(super) fn v_load_zero(&mut self, memarg: &MemArg, s: Shape) -> Result<()> {
         let mem = self.memory(memarg)?;
         let addr = self.stack.pop_int()?;
-        let ty = self.vty(s);
+        let ty = self.lanes_type(s);
         let x = self
             .env
             .load(mem, memarg.offset, addr, ty.get_element_type())?;
         let v = self
             .b()
             .build_insert_element(ty.const_zero(), x, self.lane_index(0), "")?;
-        self.push_v(v)
+        self.push_v128(v)
     }
 
     pub(super) fn v_load_lane(&mut self, memarg: &MemArg, s: Shape, lane: u8) -> Result<()> {
         let mem = self.memory(memarg)?;
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let addr = self.stack.pop_int()?;
-        let x = self
-            .env
-            .load(mem, memarg.offset, addr, self.vty(s).get_element_type())?;
+        let x = self.env.load(
+            mem,
+            memarg.offset,
+            addr,
+            self.lanes_type(s).get_element_type(),
+        )?;
         let r = self
             .b()
             .build_insert_element(v, x, self.lane_index(lane), "")?;
-        self.push_v(r)
+        self.push_v128(r)
     }
 
     pub(super) fn v_store_lane(&mut self, memarg: &MemArg, s: Shape, lane: u8) -> Result<()> {
         let mem = self.memory(memarg)?;
-        let v = self.pop_v(s)?;
+        let v = self.pop_lanes(s)?;
         let addr = self.stack.pop_int()?;
         let x = self
             .b()
