@@ -54,7 +54,7 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 fn one_line(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for word in message.split_whitespace() {
-        if !out.is_empty() && !(out.ends_with('[') || word.starts_with(']')) {
+        if !(out.is_empty() || out.ends_with('[') || word.starts_with(']')) {
             out.push(' ');
         }
         out.push_str(word);
