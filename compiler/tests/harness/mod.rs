@@ -1,7 +1,8 @@
 //! A host-side execution harness: loads the compiled ELF object into low memory (the object
 //! uses the small code model with absolute 32-bit relocations, like in the kernel),
-//! instantiates the module from its descriptor exactly as the kernel would, and calls
-//! exports through their array-call trampolines.
+//! instantiates the module from its descriptor as the kernel would (constant expressions
+//! through the kernel's own evaluator, `hako_abi::constexpr`), and calls exports through
+//! their array-call trampolines.
 //!
 //! Every call runs in a forked child, so a trap (the `hako_trap` builtin exits with
 //! `100 + code`) or a guard-region fault (SIGSEGV/SIGBUS) ends only the child; results and
@@ -11,6 +12,7 @@
 use std::collections::HashMap;
 use std::ptr;
 
+use hako_abi::constexpr::{self, ConstEnv};
 use hako_abi::module::*;
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::*;
@@ -320,29 +322,34 @@ fn host_symbol(name: &str) -> Option<usize> {
 
 // ---- instantiation ----
 
-/// # Safety
-/// `expr` comes from a loaded descriptor, `globals` point to live slots and `funcs` to the
-/// instance's function references, all valid for the indices the expression names.
-unsafe fn eval(expr: &ConstExpr, globals: &[*mut ValRaw], funcs: *const FuncRef) -> ValRaw {
-    let mut stack: Vec<u128> = Vec::new();
-    // SAFETY: guaranteed by the caller (the descriptor is static data of the loaded object).
-    for op in unsafe { expr.as_slice() } {
-        let v = match op.op {
-            const_op::I32_CONST
-            | const_op::I64_CONST
-            | const_op::F32_CONST
-            | const_op::F64_CONST => u128::from(op.imm[0]),
-            const_op::V128_CONST => u128::from(op.imm[0]) | (u128::from(op.imm[1]) << 64),
-            // SAFETY: see the function's contract.
-            const_op::GLOBAL_GET => unsafe { (*globals[op.imm[0] as usize]).u128() },
-            const_op::REF_NULL => 0,
-            // SAFETY: see the function's contract.
-            const_op::REF_FUNC => unsafe { funcs.add(op.imm[0] as usize) as usize as u128 },
-            other => panic!("const op {other} not in harness"),
-        };
-        stack.push(v);
+/// What the descriptor's constant expressions refer to while the harness instantiates a
+/// module: the globals initialised so far and the instance's function references.
+struct HarnessEnv<'a> {
+    globals: &'a [*mut ValRaw],
+    funcs: &'a [FuncRef],
+}
+
+impl ConstEnv for HarnessEnv<'_> {
+    fn global(&self, index: u32) -> Option<ValRaw> {
+        let slot = *self.globals.get(index as usize)?;
+        // SAFETY: every slot is a live `Box<ValRaw>` of the instance being built.
+        Some(unsafe { *slot })
     }
-    ValRaw::from_u128(stack.pop().unwrap_or(0))
+
+    fn func_ref(&self, index: u32) -> Option<u64> {
+        let f = self.funcs.get(index as usize)?;
+        Some(f as *const FuncRef as u64)
+    }
+}
+
+/// Evaluates `expr` with the kernel's evaluator (`hako_abi::constexpr`).
+///
+/// # Safety
+/// `expr` comes from a loaded descriptor (its ops are static data of the loaded object).
+unsafe fn eval(expr: &ConstExpr, env: &HarnessEnv<'_>) -> ValRaw {
+    // SAFETY: guaranteed by the caller.
+    let ops = unsafe { expr.as_slice() };
+    constexpr::eval(ops, env).unwrap_or_else(|e| panic!("constant expression: {e:?}"))
 }
 
 impl Instance {
@@ -440,9 +447,17 @@ impl Instance {
             }
             let mut globals: Vec<*mut ValRaw> = Vec::new();
             for g in desc.globals.as_slice() {
-                let v = eval(&g.init, &globals, funcs_ptr);
+                let env = HarnessEnv {
+                    globals: &globals,
+                    funcs: &funcs,
+                };
+                let v = eval(&g.init, &env);
                 globals.push(Box::into_raw(Box::new(v)));
             }
+            let env = HarnessEnv {
+                globals: &globals,
+                funcs: &funcs,
+            };
             let mut tables: Vec<*mut TableDef> = Vec::new();
             for t in desc.tables.as_slice() {
                 let entries = vec![ptr::null::<u8>(); t.min as usize].into_boxed_slice();
@@ -457,19 +472,18 @@ impl Instance {
                 if e.mode != segment_mode::ACTIVE {
                     continue;
                 }
-                let offset = eval(&e.offset, &globals, funcs_ptr).u32() as usize;
+                let offset = eval(&e.offset, &env).u32() as usize;
                 let t = &*tables[e.table as usize];
                 for (i, item) in e.items.as_slice().iter().enumerate() {
                     assert!(offset + i < t.len as usize, "element segment out of bounds");
-                    *t.base.add(offset + i) =
-                        eval(item, &globals, funcs_ptr).u64() as usize as *const u8;
+                    *t.base.add(offset + i) = eval(item, &env).u64() as usize as *const u8;
                 }
             }
             for d in desc.data.as_slice() {
                 if d.mode != segment_mode::ACTIVE {
                     continue;
                 }
-                let offset = eval(&d.offset, &globals, funcs_ptr).u32() as u64;
+                let offset = eval(&d.offset, &env).u32() as u64;
                 let m = &*memories[d.memory as usize];
                 let bytes = d.bytes.as_slice();
                 assert!(
