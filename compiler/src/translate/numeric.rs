@@ -231,25 +231,22 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
             .build_float_compare(FloatPredicate::UNO, x, x, "")?;
         self.env
             .trap_if(isnan, TrapCode::InvalidConversionToInteger)?;
-        // (lower bound, lower bound inclusive, upper bound exclusive)
-        let (lo, lo_inclusive, hi) = match (signedness, bits, is_f32) {
-            (Signed, 32, true) => (-2147483648.0, true, 2147483648.0),
-            (Signed, 32, false) => (-2147483649.0, false, 2147483648.0),
-            (Signed, _, _) => (-9223372036854775808.0, true, 9223372036854775808.0),
-            (Unsigned, 32, _) => (-1.0, false, 4294967296.0),
-            (Unsigned, _, _) => (-1.0, false, 18446744073709551616.0),
+        // `x` fits when `x <lo_cmp> lo` and `x < hi`. `lo` is the integer minimum, included
+        // (`OGE`), or, where the source type holds values between the minimum and one below
+        // it (which truncate to the minimum), the minimum minus one, excluded (`OGT`).
+        let (lo_cmp, lo, hi) = match (signedness, bits, is_f32) {
+            (Signed, 32, true) => (FloatPredicate::OGE, -2147483648.0, 2147483648.0),
+            (Signed, 32, false) => (FloatPredicate::OGT, -2147483649.0, 2147483648.0),
+            (Signed, _, _) => (
+                FloatPredicate::OGE,
+                -9223372036854775808.0,
+                9223372036854775808.0,
+            ),
+            (Unsigned, 32, _) => (FloatPredicate::OGT, -1.0, 4294967296.0),
+            (Unsigned, _, _) => (FloatPredicate::OGT, -1.0, 18446744073709551616.0),
         };
         let b = self.b();
-        let lo_ok = b.build_float_compare(
-            if lo_inclusive {
-                FloatPredicate::OGE
-            } else {
-                FloatPredicate::OGT
-            },
-            x,
-            fty.const_float(lo),
-            "",
-        )?;
+        let lo_ok = b.build_float_compare(lo_cmp, x, fty.const_float(lo), "")?;
         let hi_ok = b.build_float_compare(FloatPredicate::OLT, x, fty.const_float(hi), "")?;
         let ok = b.build_and(lo_ok, hi_ok, "")?;
         let overflow = b.build_not(ok, "")?;
