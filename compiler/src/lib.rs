@@ -20,12 +20,13 @@
 //!
 //! The pipeline is: validate the whole module (wasmparser, Wasm 2.0 features), parse it into
 //! a [`module::ModuleInfo`], declare every function, translate every body
-//! (`translate.rs`, with all ABI-dependent code in `env.rs`), emit trampolines and the
-//! descriptor, verify (debug builds), optimise with LLVM's new pass manager and emit the
-//! object in memory. A module with more code than [`MIN_PART_BYTES`] is split after parsing
-//! into one contiguous range of functions per core; each range goes through translation,
-//! optimisation and code generation on its own thread in its own LLVM context, and
-//! [`merge_objects`] makes one object of the parts.
+//! (`translate.rs` and `translate/`, with all ABI-dependent code in `env.rs`), emit
+//! trampolines and the descriptor (`descriptor.rs`; the prebuilt instance's plan and
+//! emission in `descriptor/`), verify (debug builds), optimise with LLVM's new pass manager
+//! and emit the object in memory. A module with more code than [`MIN_PART_BYTES`] is split
+//! after parsing into one contiguous range of functions per core; each range goes through
+//! translation, optimisation and code generation on its own thread in its own LLVM context,
+//! and [`merge_objects`] makes one object of the parts.
 //!
 //! Why the module is validated up front: translation then only deals with well-typed code,
 //! and malformed input is always reported as [`CompileError::Invalid`] with wasmparser's
