@@ -1,7 +1,7 @@
 //! Linear-memory accesses of the scalar operators: which memory an access uses, loads
 //! (extended to the operator's type), stores (truncated), and `drop` of a load, which must
-//! still trap. The address arithmetic and bounds are `FuncEnv`'s; SIMD accesses are in
-//! `simd.rs`.
+//! still trap. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
+//! kernel's guard region); SIMD accesses are in `simd.rs`.
 
 use inkwell::types::{BasicTypeEnum, IntType};
 use inkwell::values::{BasicValue, InstructionOpcode};
