@@ -17,7 +17,7 @@ use hako_abi::builtins;
 use hako_abi::trap::TrapCode;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::types::{BasicTypeEnum, FloatType, IntType};
-use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, IntMathValue, IntValue, PointerValue};
 use inkwell::{FloatPredicate, IntPredicate};
 use wasmparser::{FunctionBody, MemArg, Operator, ValType};
 
@@ -110,9 +110,14 @@ enum Signedness {
 use Signedness::{Signed, Unsigned};
 
 impl Signedness {
-    /// The flag of inkwell's `build_int_cast_sign_flag` and `build_right_shift`.
+    /// The flag of inkwell's `build_int_cast_sign_flag`.
     fn is_signed(self) -> bool {
         self == Signed
+    }
+
+    /// `x >> n`, arithmetic (`Signed`) or logical (`Unsigned`), for scalars and vectors.
+    fn shift_right<'ctx, T: IntMathValue<'ctx>>(self, b: &Builder<'ctx>, x: T, n: T) -> BResult<T> {
+        b.build_right_shift(x, n, self.is_signed(), "")
     }
 }
 
@@ -404,8 +409,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I32Or | I64Or => self.ibin(|b, x, y| b.build_or(x, y, ""))?,
             I32Xor | I64Xor => self.ibin(|b, x, y| b.build_xor(x, y, ""))?,
             I32Shl | I64Shl => self.shift(|b, x, y| b.build_left_shift(x, y, ""))?,
-            I32ShrS | I64ShrS => self.shift(|b, x, y| b.build_right_shift(x, y, true, ""))?,
-            I32ShrU | I64ShrU => self.shift(|b, x, y| b.build_right_shift(x, y, false, ""))?,
+            I32ShrS | I64ShrS => self.shift(|b, x, y| Signed.shift_right(b, x, y))?,
+            I32ShrU | I64ShrU => self.shift(|b, x, y| Unsigned.shift_right(b, x, y))?,
             I32Rotl | I64Rotl => self.rotate("llvm.fshl")?,
             I32Rotr | I64Rotr => self.rotate("llvm.fshr")?,
 
@@ -690,14 +695,14 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I16x8Shl => self.v_shift(I16x8, |b, x, n| b.build_left_shift(x, n, ""))?,
             I32x4Shl => self.v_shift(I32x4, |b, x, n| b.build_left_shift(x, n, ""))?,
             I64x2Shl => self.v_shift(I64x2, |b, x, n| b.build_left_shift(x, n, ""))?,
-            I8x16ShrS => self.v_shift(I8x16, |b, x, n| b.build_right_shift(x, n, true, ""))?,
-            I16x8ShrS => self.v_shift(I16x8, |b, x, n| b.build_right_shift(x, n, true, ""))?,
-            I32x4ShrS => self.v_shift(I32x4, |b, x, n| b.build_right_shift(x, n, true, ""))?,
-            I64x2ShrS => self.v_shift(I64x2, |b, x, n| b.build_right_shift(x, n, true, ""))?,
-            I8x16ShrU => self.v_shift(I8x16, |b, x, n| b.build_right_shift(x, n, false, ""))?,
-            I16x8ShrU => self.v_shift(I16x8, |b, x, n| b.build_right_shift(x, n, false, ""))?,
-            I32x4ShrU => self.v_shift(I32x4, |b, x, n| b.build_right_shift(x, n, false, ""))?,
-            I64x2ShrU => self.v_shift(I64x2, |b, x, n| b.build_right_shift(x, n, false, ""))?,
+            I8x16ShrS => self.v_shift(I8x16, |b, x, n| Signed.shift_right(b, x, n))?,
+            I16x8ShrS => self.v_shift(I16x8, |b, x, n| Signed.shift_right(b, x, n))?,
+            I32x4ShrS => self.v_shift(I32x4, |b, x, n| Signed.shift_right(b, x, n))?,
+            I64x2ShrS => self.v_shift(I64x2, |b, x, n| Signed.shift_right(b, x, n))?,
+            I8x16ShrU => self.v_shift(I8x16, |b, x, n| Unsigned.shift_right(b, x, n))?,
+            I16x8ShrU => self.v_shift(I16x8, |b, x, n| Unsigned.shift_right(b, x, n))?,
+            I32x4ShrU => self.v_shift(I32x4, |b, x, n| Unsigned.shift_right(b, x, n))?,
+            I64x2ShrU => self.v_shift(I64x2, |b, x, n| Unsigned.shift_right(b, x, n))?,
             I8x16NarrowI16x8S => self.v_narrow(I16x8, Signed)?,
             I8x16NarrowI16x8U => self.v_narrow(I16x8, Unsigned)?,
             I16x8NarrowI32x4S => self.v_narrow(I32x4, Signed)?,

@@ -360,7 +360,9 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let mask = n.get_type().const_int(u64::from(s.lane_bits() - 1), false);
         let n = self.b().build_and(n, mask, "")?;
         let lane = self.lanes_type(s).get_element_type().into_int_type();
-        let n = self.b().build_int_cast_sign_flag(n, lane, false, "")?;
+        let n = self
+            .b()
+            .build_int_cast_sign_flag(n, lane, Unsigned.is_signed(), "")?;
         let n = self.splat_value(s, n.into())?;
         let r = f(self.b(), x, n)?;
         self.push_v128(r)
@@ -587,7 +589,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let b = self.b();
         let sum = b.build_int_add(x, y, "")?;
         let sum = b.build_int_add(sum, self.splat_int_const(wide, 1), "")?;
-        let avg = b.build_right_shift(sum, self.splat_int_const(wide, 1), false, "")?;
+        let avg = Unsigned.shift_right(b, sum, self.splat_int_const(wide, 1))?;
         let r = b.build_int_truncate(avg, self.lanes_type(s), "")?;
         self.push_v128(r)
     }
@@ -603,7 +605,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         let b = self.b();
         let p = b.build_int_mul(x, y, "")?;
         let p = b.build_int_add(p, self.splat_int_const(wide, 0x4000), "")?;
-        let p = b.build_right_shift(p, self.splat_int_const(wide, 15), true, "")?;
+        let p = Signed.shift_right(b, p, self.splat_int_const(wide, 15))?;
         let p = self.call_lanewise("llvm.smin", &[p, self.splat_int_const(wide, 0x7fff)], &[])?;
         let r = self.b().build_int_truncate(p, self.lanes_type(I16x8), "")?;
         self.push_v128(r)
