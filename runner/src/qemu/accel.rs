@@ -38,8 +38,8 @@ impl Accel {
     /// machines) instead of hardware virtualisation. It boots our kernel and runs small
     /// programs, but only in PVM's emulated "non-PVM mode", which our guest never leaves:
     /// KVM's instruction emulator runs every instruction, far slower than TCG (a loop that TCG
-    /// runs in 0.4 s had not finished after 20 s; see CONTRIBUTING.md, "Benchmarks", for what
-    /// was checked). So it does not count as usable; `--accel kvm` still selects it.
+    /// runs in 0.4 s had not finished after 20 s; see `docs/perf/2026-12-06-kvm-pvm.md` for
+    /// what was checked). So it does not count as usable; `--accel kvm` still selects it.
     pub fn kvm_usable() -> bool {
         let opens = std::fs::OpenOptions::new()
             .read(true)
