@@ -208,6 +208,16 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let p = self.heap_addr(mem, addr, offset)?;
         let v = self.b.build_load(ty, p, "")?;
         set_align1(v.as_instruction_value())?;
+        // Volatile: a Wasm load traps when out of bounds (the guard region faults), so it is
+        // never dead. LLVM deletes a plain load whose value goes unused, which happens in
+        // many ways: the value is left on the stack by a branch, `return` or `unreachable`,
+        // or only feeds arithmetic that folds away (`x * 0`) or code that is itself dead; it
+        // may also sink a load into the one branch that uses it. Found by `hako fuzz`
+        // (`runner/fuzz-regressions/`).
+        v.as_instruction_value()
+            .ok_or_else(|| internal("a load is not an instruction"))?
+            .set_volatile(true)
+            .map_err(|e| internal(format!("volatile: {e:?}")))?;
         Ok(v)
     }
 

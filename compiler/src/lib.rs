@@ -467,9 +467,35 @@ const KNOWN_CPUS: &[&str] = &[
     "znver5",
 ];
 
+/// LLVM's process-wide code generator options that Wasm's semantics need.
+///
+/// `-x86-cmov-converter-force-mem-operand=false`: the x86 CMOV converter turns every CMOV with
+/// a memory operand into a branch and moves the load into it, so a load that must happen
+/// whatever the condition (a Wasm load traps when out of bounds, and is volatile for that
+/// reason) only happens on one side. A CMOV with a memory operand always reads it. Found by
+/// `hako fuzz`; `runner/fuzz-regressions/dead-loads.wast` holds the case.
+const LLVM_OPTIONS: &[&str] = &["hako", "-x86-cmov-converter-force-mem-operand=false"];
+
 fn target_machine(options: &Options) -> Result<TargetMachine> {
     static INIT: Once = Once::new();
-    INIT.call_once(|| Target::initialize_x86(&InitializationConfig::default()));
+    INIT.call_once(|| {
+        Target::initialize_x86(&InitializationConfig::default());
+        let args: Vec<std::ffi::CString> = LLVM_OPTIONS
+            .iter()
+            .map(|a| std::ffi::CString::new(*a).expect("no NUL in the options"))
+            .collect();
+        let argv: Vec<*const std::ffi::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        // SAFETY: `argv` holds `argv.len()` pointers to NUL-terminated strings that live (in
+        // `args`) until the call returns, and the overview is a NUL-terminated literal. This
+        // runs once, before any target machine exists, as LLVM requires of option parsing.
+        unsafe {
+            inkwell::llvm_sys::support::LLVMParseCommandLineOptions(
+                argv.len() as i32,
+                argv.as_ptr(),
+                c"hako".as_ptr(),
+            );
+        }
+    });
     let host;
     let cpu = if options.cpu == "native" {
         host = TargetMachine::get_host_cpu_name().to_string();

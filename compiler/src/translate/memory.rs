@@ -1,14 +1,13 @@
 //! Linear-memory accesses of the scalar operators: which memory an access uses, loads
-//! (extended to the operator's type), stores (truncated), and `drop` of a load, which must
-//! still trap. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
+//! (extended to the operator's type, volatile so that they always trap when out of bounds),
+//! stores (truncated), and `drop`. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
 //! kernel's guard region); SIMD accesses are in `simd.rs`.
 
 use inkwell::types::{BasicTypeEnum, IntType};
-use inkwell::values::{BasicValue, InstructionOpcode};
 use wasmparser::MemArg;
 
 use super::{FuncTranslator, Signed, Signedness, Unsigned};
-use crate::error::{internal, unsupported, Result};
+use crate::error::{unsupported, Result};
 
 impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
     pub(super) fn memory(&self, memarg: &MemArg) -> Result<u32> {
@@ -70,40 +69,10 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
         self.env.store(mem, memarg.offset, addr, v)
     }
 
-    /// `drop`. A dropped load must still trap when out of bounds, but LLVM deletes loads
-    /// whose value is unused: make it volatile. The load may sit behind the extension of a
-    /// narrow load (`i32.load8_s`) or in a vector lane, so look through casts and lane
-    /// insertions.
+    /// `drop`: the value goes. A dropped load still runs (loads are volatile, see
+    /// `FuncEnv::load`).
     pub(super) fn drop_operand(&mut self) -> Result<()> {
-        let v = self.stack.pop()?;
-        let mut inst = v.as_instruction_value();
-        while let Some(i) = inst {
-            match i.get_opcode() {
-                InstructionOpcode::Load => {
-                    i.set_volatile(true)
-                        .map_err(|e| internal(format!("volatile: {e:?}")))?;
-                    break;
-                }
-                InstructionOpcode::SExt
-                | InstructionOpcode::ZExt
-                | InstructionOpcode::Trunc
-                | InstructionOpcode::BitCast
-                | InstructionOpcode::ShuffleVector => {
-                    inst = i
-                        .get_operand(0)
-                        .and_then(|o| o.value())
-                        .and_then(|o| o.as_instruction_value());
-                }
-                // A SIMD load into a lane (`load_lane`, `load_splat`, `load32_zero`).
-                InstructionOpcode::InsertElement => {
-                    inst = i
-                        .get_operand(1)
-                        .and_then(|o| o.value())
-                        .and_then(|o| o.as_instruction_value());
-                }
-                _ => break,
-            }
-        }
+        self.stack.pop()?;
         Ok(())
     }
 }

@@ -70,7 +70,7 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
     /// memory operand. A constant LLVM derives itself (a local that always holds 1.0) can
     /// still be folded: see the known gap in the README.
     pub(super) fn opaque_identity(&self, v: FloatValue<'ctx>) -> Result<FloatValue<'ctx>> {
-        let Some((c, _)) = v.get_constant() else {
+        let Some(c) = float_constant(v) else {
             return Ok(v);
         };
         if c != 0.0 && c.abs() != 1.0 {
@@ -337,5 +337,22 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
         Ok(self
             .b()
             .build_bit_cast(self.cx().i64.const_int(bits, false), self.cx().f64, "")?)
+    }
+}
+
+/// The value of `v` if it is a float constant (`ConstantFP`). Other constants (the `poison`
+/// an operation that always traps leaves behind, constant expressions) are not: inkwell's
+/// `get_constant` hands any constant to `LLVMConstRealGetDouble`, which crashes on them
+/// (found by `hako fuzz`: `f64.convert_i64_s (i64.trunc_f32_u (f32.const -0x1p65))`, then
+/// `f64.add`).
+fn float_constant(v: FloatValue<'_>) -> Option<f64> {
+    use inkwell::values::AsValueRef;
+    // SAFETY: `LLVMIsAConstantFP` only reads the kind of a valid value (`v` is one, owned by
+    // its context for `'ctx`) and returns null when it is not a `ConstantFP`.
+    let is_fp = unsafe { !inkwell::llvm_sys::core::LLVMIsAConstantFP(v.as_value_ref()).is_null() };
+    if is_fp {
+        v.get_constant().map(|(c, _)| c)
+    } else {
+        None
     }
 }
