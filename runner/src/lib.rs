@@ -30,6 +30,7 @@
 pub mod bench;
 pub mod cache;
 pub mod expectations;
+pub mod fuzz;
 pub mod image;
 pub mod input;
 pub mod invoke;

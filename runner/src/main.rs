@@ -38,6 +38,9 @@ enum Cmd {
     /// Measure the Sightglass benchmarks against Wasmtime (run time), compile throughput and
     /// cold start; prints a table (`--json FILE` for the full results).
     Bench(hako_runner::bench::cli::BenchArgs),
+    /// Generate modules with wasm-smith, run them in Wasmtime and in hako (at -O0 and -O3),
+    /// and report, shrink and save every mismatch.
+    Fuzz(hako_runner::fuzz::cli::FuzzArgs),
 }
 
 #[derive(Args, Debug)]
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Cmd::Wasi(args) => hako_runner::wasi::cli::main(args),
         Cmd::Report(args) => hako_runner::report::cli::main(args),
         Cmd::Bench(args) => hako_runner::bench::cli::main(args),
+        Cmd::Fuzz(args) => hako_runner::fuzz::cli::main(args),
     };
     match result {
         Ok(status) => ExitCode::from(status as u8),

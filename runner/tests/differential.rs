@@ -580,22 +580,7 @@ fn call_strategy(g: &'static Group) -> impl Strategy<Value = Call> {
 // ---------------------------------------------------------------------------------------
 // Wasmtime
 
-fn trap_code(trap: wasmtime::Trap) -> Option<TrapCode> {
-    use wasmtime::Trap as W;
-    Some(match trap {
-        W::UnreachableCodeReached => TrapCode::Unreachable,
-        W::IntegerDivisionByZero => TrapCode::IntegerDivideByZero,
-        W::IntegerOverflow => TrapCode::IntegerOverflow,
-        W::BadConversionToInteger => TrapCode::InvalidConversionToInteger,
-        W::MemoryOutOfBounds => TrapCode::MemoryOutOfBounds,
-        W::TableOutOfBounds => TrapCode::TableOutOfBounds,
-        W::IndirectCallToNull => TrapCode::UninitializedElement,
-        W::BadSignature => TrapCode::BadSignature,
-        W::StackOverflow => TrapCode::StackOverflow,
-        W::NullReference => TrapCode::NullReference,
-        _ => return None,
-    })
-}
+use hako_runner::fuzz::oracle::trap_code;
 
 /// What Wasmtime did with one invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,98 @@
+//! Differential fuzzing against Wasmtime, bounded (see `hako_runner::fuzz`): every saved
+//! mismatch in `runner/fuzz-regressions/` replays at `-O0` and `-O3`, then a fixed range of
+//! generated modules is compared. Longer runs are `hako fuzz --modules N` (`.ci/nightly`).
+
+use hako_runner::cache::Cache;
+use hako_runner::fuzz::{self, FuzzOptions, OPT_LEVELS};
+use hako_runner::spec::booter::QemuBooter;
+use hako_runner::spec::{self, plan, RunOptions, Status};
+
+/// Modules of the bounded run: a few seconds under TCG.
+const MODULES: usize = 150;
+/// Its first seed (fixed, so the run is the same every time).
+const SEED: u64 = 0x5eed_0000;
+
+fn booter(cache: &Cache) -> QemuBooter {
+    QemuBooter::new(cache.clone())
+}
+
+#[test]
+fn saved_mismatches_stay_fixed() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::at(cache_dir.path());
+    let booter = booter(&cache);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no regressions in {}", dir.display());
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for level in OPT_LEVELS {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let report = spec::run_plan(
+                plan::plan_source(&name, &text),
+                &RunOptions {
+                    booter: Some(&booter),
+                    compile: true,
+                    opt_level: level,
+                    cache: Some(cache.clone()),
+                },
+            );
+            assert!(report.checks.len() > 1, "{name}: nothing checked");
+            for c in &report.checks {
+                if c.status != Status::Passed {
+                    failures.push(format!("{name}:{} at {level:?}: {:?}", c.line, c.status));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn generated_modules_behave_as_in_wasmtime() {
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::at(cache_dir.path());
+    let booter = booter(&cache);
+    let summary = fuzz::fuzz(
+        &FuzzOptions {
+            seed: SEED,
+            modules: MODULES,
+            per_image: 25,
+            save: None,
+            shrink_attempts: 0,
+        },
+        &booter,
+        Some(&cache),
+        |_, _| {},
+    );
+    eprintln!(
+        "{} modules, {} invocations, {} final-state checks; skipped {:?}",
+        summary.modules, summary.invocations, summary.state_checks, summary.skipped
+    );
+    // Most seeds make a comparable module; a generator change that breaks that shows here.
+    assert!(summary.modules >= MODULES * 9 / 10, "{summary:?}");
+    assert!(summary.invocations >= MODULES, "{summary:?}");
+    let report: Vec<String> = summary
+        .mismatches
+        .iter()
+        .map(|m| {
+            format!(
+                "{} at {}:\n  {}",
+                m.case,
+                m.opt_level,
+                m.failures.join("\n  ")
+            )
+        })
+        .collect();
+    assert!(
+        report.is_empty(),
+        "mismatches (reproduce with `hako fuzz --seed N --modules 1`):\n{}",
+        report.join("\n")
+    );
+}
