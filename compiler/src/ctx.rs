@@ -233,29 +233,38 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         })
     }
 
-    /// The declaration of kernel builtin `name` (see [`hako_abi::builtins`]).
+    /// The declaration of kernel builtin `name`, built from its entry in
+    /// [`hako_abi::builtins::TABLE`]: `vmctx` first, then the table's parameters; a builtin
+    /// that never returns is `noreturn` and `cold`.
     pub fn builtin(&self, name: &'static str) -> Result<FunctionValue<'ctx>> {
         if let Some(f) = self.module.get_function(name) {
             return Ok(f);
         }
-        let (p, i32, i64) = (self.ptr.into(), self.i32.into(), self.i64.into());
-        let void = self.llcx.void_type();
-        let ty = match name {
-            builtins::TRAP => void.fn_type(&[p, i32], false),
-            builtins::MEMORY_GROW => self.i64.fn_type(&[p, i32, i64], false),
-            builtins::MEMORY_FILL => void.fn_type(&[p, i32, i64, i32, i64], false),
-            builtins::MEMORY_COPY
-            | builtins::MEMORY_INIT
-            | builtins::TABLE_COPY
-            | builtins::TABLE_INIT => void.fn_type(&[p, i32, i32, i64, i64, i64], false),
-            builtins::DATA_DROP | builtins::ELEM_DROP => void.fn_type(&[p, i32], false),
-            builtins::TABLE_GROW => self.i64.fn_type(&[p, i32, p, i64], false),
-            builtins::TABLE_FILL => void.fn_type(&[p, i32, i64, p, i64], false),
-            _ => return Err(internal(format!("unknown builtin {name}"))),
+        let entry =
+            builtins::lookup(name).ok_or_else(|| internal(format!("unknown builtin {name}")))?;
+        let llvm_type = |t: builtins::Type| -> BasicTypeEnum<'ctx> {
+            match t {
+                builtins::Type::I32 => self.i32.into(),
+                builtins::Type::I64 => self.i64.into(),
+                builtins::Type::Ptr => self.ptr.into(),
+            }
+        };
+        let mut params: Vec<BasicMetadataTypeEnum> = vec![self.ptr.into()];
+        params.extend(
+            entry
+                .params
+                .iter()
+                .map(|t| BasicMetadataTypeEnum::from(llvm_type(*t))),
+        );
+        let ty = match entry.returns {
+            builtins::Returns::Value(t) => llvm_type(t).fn_type(&params, false),
+            builtins::Returns::Nothing | builtins::Returns::Never => {
+                self.llcx.void_type().fn_type(&params, false)
+            }
         };
         let f = self.module.add_function(name, ty, Some(Linkage::External));
         self.add_nounwind(f);
-        if name == builtins::TRAP {
+        if entry.returns == builtins::Returns::Never {
             f.add_attribute(AttributeLoc::Function, self.enum_attr("noreturn"));
             f.add_attribute(AttributeLoc::Function, self.enum_attr("cold"));
         }
@@ -271,5 +280,69 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         Intrinsic::find(name)
             .and_then(|i| i.get_declaration(&self.module, types))
             .ok_or_else(|| internal(format!("LLVM intrinsic {name} not found")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bit width of an LLVM integer type, or `None` for a pointer (anything else fails).
+    fn shape(t: BasicMetadataTypeEnum<'_>) -> Option<u32> {
+        match t {
+            BasicMetadataTypeEnum::IntType(i) => Some(i.get_bit_width()),
+            BasicMetadataTypeEnum::PointerType(_) => None,
+            other => panic!("unexpected builtin type {other:?}"),
+        }
+    }
+
+    fn expected(t: builtins::Type) -> Option<u32> {
+        match t {
+            builtins::Type::I32 => Some(32),
+            builtins::Type::I64 => Some(64),
+            builtins::Type::Ptr => None,
+        }
+    }
+
+    #[test]
+    fn every_builtin_is_declared_as_the_table_says() {
+        let wasm = wat::parse_str("(module)").unwrap();
+        let info = ModuleInfo::parse(&wasm).unwrap();
+        let llcx = Context::create();
+        let module = llcx.create_module("t");
+        let cx = ModuleCtx::new(&llcx, module, &info, "m", 0..0, Partition::Whole).unwrap();
+        let noreturn = Attribute::get_named_enum_kind_id("noreturn");
+        let cold = Attribute::get_named_enum_kind_id("cold");
+        for entry in builtins::TABLE {
+            let f = cx.builtin(entry.name).unwrap();
+            assert_eq!(f.get_name().to_str(), Ok(entry.name));
+            let ty = f.get_type();
+            let params = ty.get_param_types();
+            assert_eq!(params.len(), entry.params.len() + 1, "{}", entry.name);
+            assert_eq!(shape(params[0]), None, "{}: vmctx", entry.name);
+            for (i, (p, t)) in params[1..].iter().zip(entry.params).enumerate() {
+                assert_eq!(shape(*p), expected(*t), "{} param {i}", entry.name);
+            }
+            let result = ty.get_return_type();
+            match entry.returns {
+                builtins::Returns::Value(t) => {
+                    assert_eq!(
+                        result.map(|r| shape(r.into())),
+                        Some(expected(t)),
+                        "{}",
+                        entry.name
+                    )
+                }
+                _ => assert!(result.is_none(), "{}", entry.name),
+            }
+            let never = entry.returns == builtins::Returns::Never;
+            for kind in [noreturn, cold] {
+                let attr = f.get_enum_attribute(AttributeLoc::Function, kind);
+                assert_eq!(attr.is_some(), never, "{}", entry.name);
+            }
+            // A second request returns the same declaration.
+            assert_eq!(cx.builtin(entry.name).unwrap(), f);
+        }
+        assert!(cx.builtin("hako_nothing").is_err());
     }
 }

@@ -295,6 +295,10 @@ fn check(r: Result<(), TrapCode>) {
 
 // ----- builtins -------------------------------------------------------------------------
 
+// Every builtin of `hako_abi::builtins` is defined below with its exact signature (a compile
+// error otherwise).
+hako_abi::check_builtin_definitions!();
+
 #[no_mangle]
 extern "C" fn hako_trap(_vmctx: *mut VmContext, code: u32) -> ! {
     raise(code)
