@@ -11,9 +11,12 @@
 //!   kernel instantiates the module, and the prebuilt instance of a program;
 //! - [`constexpr`]: the evaluator of the descriptor's constant expressions, shared by the
 //!   kernel (at instantiation) and the compiler (for a prebuilt instance);
-//! - [`builtins`]: the names and signatures of the kernel functions compiled code calls;
+//! - [`builtins`]: the one table of the names and signatures of the kernel functions
+//!   compiled code calls, from which the compiler declares them and against which the kernel
+//!   checks its definitions;
 //! - [`wasi`]: the 46 `wasi_snapshot_preview1` functions with their core signatures and the
-//!   symbol each one is linked under;
+//!   symbol each one is linked under, and the constants of the WASI types (errno, rights,
+//!   file types, flags);
 //! - [`script`]: script mode for spec-test images: the image manifest, the command encoding,
 //!   result lines, restart after a crash and the `spectest` module;
 //! - [`boot`]: how the runner hands arguments and environment to the kernel, and how the

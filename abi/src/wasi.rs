@@ -1,4 +1,5 @@
-//! The 46 functions of `wasi_snapshot_preview1` and how they are linked.
+//! The 46 functions of `wasi_snapshot_preview1` and how they are linked, and the constants
+//! of its types (errno values, rights, file types, flags, ...), one module per type.
 //!
 //! An import whose module is [`MODULE`] and whose name and core signature match an entry of
 //! [`FUNCTIONS`] is compiled as a direct call to the undefined symbol
@@ -117,13 +118,276 @@ pub fn symbol(name: &str) -> Symbol<'_> {
     Symbol(name)
 }
 
-/// WASI errno values the kernel uses across the ABI (the full list lives in the kernel).
+// ----- the constants of the WASI types ---------------------------------------------------
+//
+// One module per type of `wasi_snapshot_preview1`, each constant named and valued as in its
+// witx definition (wasi-libc's `wasi/api.h` without the `__WASI_<TYPE>_` prefix), with the
+// type's width. For the bit-flag types, `ALL` is the set of defined bits.
+
+/// Error codes returned by functions (`errno`).
 pub mod errno {
     pub const SUCCESS: u16 = 0;
+    pub const TOOBIG: u16 = 1;
+    pub const ACCES: u16 = 2;
+    pub const ADDRINUSE: u16 = 3;
+    pub const ADDRNOTAVAIL: u16 = 4;
+    pub const AFNOSUPPORT: u16 = 5;
+    pub const AGAIN: u16 = 6;
+    pub const ALREADY: u16 = 7;
     pub const BADF: u16 = 8;
+    pub const BADMSG: u16 = 9;
+    pub const BUSY: u16 = 10;
+    pub const CANCELED: u16 = 11;
+    pub const CHILD: u16 = 12;
+    pub const CONNABORTED: u16 = 13;
+    pub const CONNREFUSED: u16 = 14;
+    pub const CONNRESET: u16 = 15;
+    pub const DEADLK: u16 = 16;
+    pub const DESTADDRREQ: u16 = 17;
+    pub const DOM: u16 = 18;
+    pub const DQUOT: u16 = 19;
+    pub const EXIST: u16 = 20;
     pub const FAULT: u16 = 21;
+    pub const FBIG: u16 = 22;
+    pub const HOSTUNREACH: u16 = 23;
+    pub const IDRM: u16 = 24;
+    pub const ILSEQ: u16 = 25;
+    pub const INPROGRESS: u16 = 26;
+    pub const INTR: u16 = 27;
     pub const INVAL: u16 = 28;
+    pub const IO: u16 = 29;
+    pub const ISCONN: u16 = 30;
+    pub const ISDIR: u16 = 31;
+    pub const LOOP: u16 = 32;
+    pub const MFILE: u16 = 33;
+    pub const MLINK: u16 = 34;
+    pub const MSGSIZE: u16 = 35;
+    pub const MULTIHOP: u16 = 36;
+    pub const NAMETOOLONG: u16 = 37;
+    pub const NETDOWN: u16 = 38;
+    pub const NETRESET: u16 = 39;
+    pub const NETUNREACH: u16 = 40;
+    pub const NFILE: u16 = 41;
+    pub const NOBUFS: u16 = 42;
+    pub const NODEV: u16 = 43;
+    pub const NOENT: u16 = 44;
+    pub const NOEXEC: u16 = 45;
+    pub const NOLCK: u16 = 46;
+    pub const NOLINK: u16 = 47;
+    pub const NOMEM: u16 = 48;
+    pub const NOMSG: u16 = 49;
+    pub const NOPROTOOPT: u16 = 50;
+    pub const NOSPC: u16 = 51;
     pub const NOSYS: u16 = 52;
+    pub const NOTCONN: u16 = 53;
+    pub const NOTDIR: u16 = 54;
+    pub const NOTEMPTY: u16 = 55;
+    pub const NOTRECOVERABLE: u16 = 56;
+    pub const NOTSOCK: u16 = 57;
+    pub const NOTSUP: u16 = 58;
+    pub const NOTTY: u16 = 59;
+    pub const NXIO: u16 = 60;
+    pub const OVERFLOW: u16 = 61;
+    pub const OWNERDEAD: u16 = 62;
+    pub const PERM: u16 = 63;
+    pub const PIPE: u16 = 64;
+    pub const PROTO: u16 = 65;
+    pub const PROTONOSUPPORT: u16 = 66;
+    pub const PROTOTYPE: u16 = 67;
+    pub const RANGE: u16 = 68;
+    pub const ROFS: u16 = 69;
+    pub const SPIPE: u16 = 70;
+    pub const SRCH: u16 = 71;
+    pub const STALE: u16 = 72;
+    pub const TIMEDOUT: u16 = 73;
+    pub const TXTBSY: u16 = 74;
+    pub const XDEV: u16 = 75;
+    pub const NOTCAPABLE: u16 = 76;
+}
+
+/// File descriptor rights, determining which actions may be performed (`rights`).
+pub mod rights {
+    pub const FD_DATASYNC: u64 = 1 << 0;
+    pub const FD_READ: u64 = 1 << 1;
+    pub const FD_SEEK: u64 = 1 << 2;
+    pub const FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
+    pub const FD_SYNC: u64 = 1 << 4;
+    pub const FD_TELL: u64 = 1 << 5;
+    pub const FD_WRITE: u64 = 1 << 6;
+    pub const FD_ADVISE: u64 = 1 << 7;
+    pub const FD_ALLOCATE: u64 = 1 << 8;
+    pub const PATH_CREATE_DIRECTORY: u64 = 1 << 9;
+    pub const PATH_CREATE_FILE: u64 = 1 << 10;
+    pub const PATH_LINK_SOURCE: u64 = 1 << 11;
+    pub const PATH_LINK_TARGET: u64 = 1 << 12;
+    pub const PATH_OPEN: u64 = 1 << 13;
+    pub const FD_READDIR: u64 = 1 << 14;
+    pub const PATH_READLINK: u64 = 1 << 15;
+    pub const PATH_RENAME_SOURCE: u64 = 1 << 16;
+    pub const PATH_RENAME_TARGET: u64 = 1 << 17;
+    pub const PATH_FILESTAT_GET: u64 = 1 << 18;
+    pub const PATH_FILESTAT_SET_SIZE: u64 = 1 << 19;
+    pub const PATH_FILESTAT_SET_TIMES: u64 = 1 << 20;
+    pub const FD_FILESTAT_GET: u64 = 1 << 21;
+    pub const FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
+    pub const FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
+    pub const PATH_SYMLINK: u64 = 1 << 24;
+    pub const PATH_REMOVE_DIRECTORY: u64 = 1 << 25;
+    pub const PATH_UNLINK_FILE: u64 = 1 << 26;
+    pub const POLL_FD_READWRITE: u64 = 1 << 27;
+    pub const SOCK_SHUTDOWN: u64 = 1 << 28;
+    pub const SOCK_ACCEPT: u64 = 1 << 29;
+    /// Every defined flag.
+    pub const ALL: u64 = FD_DATASYNC
+        | FD_READ
+        | FD_SEEK
+        | FD_FDSTAT_SET_FLAGS
+        | FD_SYNC
+        | FD_TELL
+        | FD_WRITE
+        | FD_ADVISE
+        | FD_ALLOCATE
+        | PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_OPEN
+        | FD_READDIR
+        | PATH_READLINK
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_FILESTAT_GET
+        | PATH_FILESTAT_SET_SIZE
+        | PATH_FILESTAT_SET_TIMES
+        | FD_FILESTAT_GET
+        | FD_FILESTAT_SET_SIZE
+        | FD_FILESTAT_SET_TIMES
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE
+        | POLL_FD_READWRITE
+        | SOCK_SHUTDOWN
+        | SOCK_ACCEPT;
+}
+
+/// The type of a file descriptor or file (`filetype`).
+pub mod filetype {
+    pub const UNKNOWN: u8 = 0;
+    pub const BLOCK_DEVICE: u8 = 1;
+    pub const CHARACTER_DEVICE: u8 = 2;
+    pub const DIRECTORY: u8 = 3;
+    pub const REGULAR_FILE: u8 = 4;
+    pub const SOCKET_DGRAM: u8 = 5;
+    pub const SOCKET_STREAM: u8 = 6;
+    pub const SYMBOLIC_LINK: u8 = 7;
+}
+
+/// File descriptor flags (`fdflags`).
+pub mod fdflags {
+    pub const APPEND: u16 = 1 << 0;
+    pub const DSYNC: u16 = 1 << 1;
+    pub const NONBLOCK: u16 = 1 << 2;
+    pub const RSYNC: u16 = 1 << 3;
+    pub const SYNC: u16 = 1 << 4;
+    /// Every defined flag.
+    pub const ALL: u16 = APPEND | DSYNC | NONBLOCK | RSYNC | SYNC;
+}
+
+/// Open flags used by `path_open` (`oflags`).
+pub mod oflags {
+    pub const CREAT: u16 = 1 << 0;
+    pub const DIRECTORY: u16 = 1 << 1;
+    pub const EXCL: u16 = 1 << 2;
+    pub const TRUNC: u16 = 1 << 3;
+    /// Every defined flag.
+    pub const ALL: u16 = CREAT | DIRECTORY | EXCL | TRUNC;
+}
+
+/// Flags determining the method of how paths are resolved (`lookupflags`).
+pub mod lookupflags {
+    pub const SYMLINK_FOLLOW: u32 = 1 << 0;
+    /// Every defined flag.
+    pub const ALL: u32 = SYMLINK_FOLLOW;
+}
+
+/// Which file time attributes to adjust (`fstflags`).
+pub mod fstflags {
+    pub const ATIM: u16 = 1 << 0;
+    pub const ATIM_NOW: u16 = 1 << 1;
+    pub const MTIM: u16 = 1 << 2;
+    pub const MTIM_NOW: u16 = 1 << 3;
+    /// Every defined flag.
+    pub const ALL: u16 = ATIM | ATIM_NOW | MTIM | MTIM_NOW;
+}
+
+/// The position relative to which to set the offset of the file descriptor (`whence`).
+pub mod whence {
+    pub const SET: u8 = 0;
+    pub const CUR: u8 = 1;
+    pub const END: u8 = 2;
+}
+
+/// File or memory access pattern advisory information (`advice`).
+pub mod advice {
+    pub const NORMAL: u8 = 0;
+    pub const SEQUENTIAL: u8 = 1;
+    pub const RANDOM: u8 = 2;
+    pub const WILLNEED: u8 = 3;
+    pub const DONTNEED: u8 = 4;
+    pub const NOREUSE: u8 = 5;
+}
+
+/// Identifiers for clocks (`clockid`).
+pub mod clockid {
+    pub const REALTIME: u32 = 0;
+    pub const MONOTONIC: u32 = 1;
+    pub const PROCESS_CPUTIME_ID: u32 = 2;
+    pub const THREAD_CPUTIME_ID: u32 = 3;
+}
+
+/// Type of a subscription to an event or its occurrence (`eventtype`).
+pub mod eventtype {
+    pub const CLOCK: u8 = 0;
+    pub const FD_READ: u8 = 1;
+    pub const FD_WRITE: u8 = 2;
+}
+
+/// The state of the file descriptor subscribed to with `eventtype::FD_READ` or `eventtype::FD_WRITE` (`eventrwflags`).
+pub mod eventrwflags {
+    pub const FD_READWRITE_HANGUP: u16 = 1 << 0;
+}
+
+/// Flags determining how to interpret the timestamp provided in a clock subscription (`subclockflags`).
+pub mod subclockflags {
+    pub const SUBSCRIPTION_CLOCK_ABSTIME: u16 = 1 << 0;
+    /// Every defined flag.
+    pub const ALL: u16 = SUBSCRIPTION_CLOCK_ABSTIME;
+}
+
+/// Flags provided to `sock_recv` (`riflags`).
+pub mod riflags {
+    pub const RECV_PEEK: u16 = 1 << 0;
+    pub const RECV_WAITALL: u16 = 1 << 1;
+    /// Every defined flag.
+    pub const ALL: u16 = RECV_PEEK | RECV_WAITALL;
+}
+
+/// Flags returned by `sock_recv` (`roflags`).
+pub mod roflags {
+    pub const RECV_DATA_TRUNCATED: u16 = 1 << 0;
+}
+
+/// Which channels on a socket to shut down (`sdflags`).
+pub mod sdflags {
+    pub const RD: u8 = 1 << 0;
+    pub const WR: u8 = 1 << 1;
+    /// Every defined flag.
+    pub const ALL: u8 = RD | WR;
+}
+
+/// Identifiers for preopened capabilities (`preopentype`).
+pub mod preopentype {
+    pub const DIR: u8 = 0;
 }
 
 #[cfg(test)]
@@ -137,6 +401,20 @@ mod tests {
         for w in FUNCTIONS.windows(2) {
             assert!(w[0].name < w[1].name, "{} / {}", w[0].name, w[1].name);
         }
+    }
+
+    #[test]
+    fn constants_are_the_specs() {
+        assert_eq!(errno::NOTCAPABLE, 76);
+        assert_eq!(rights::ALL, (1 << 30) - 1);
+        assert_eq!(rights::SOCK_ACCEPT, 1 << 29);
+        assert_eq!(fdflags::ALL, 31);
+        assert_eq!(oflags::ALL, 0xf);
+        assert_eq!(fstflags::ALL, 0xf);
+        assert_eq!(filetype::SYMBOLIC_LINK, 7);
+        assert_eq!(advice::NOREUSE, 5);
+        assert_eq!(clockid::THREAD_CPUTIME_ID, 3);
+        assert_eq!(eventtype::FD_WRITE, 2);
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use crate::guest::Errno;
 use crate::p9::Transport;
-use crate::wasi::errno;
 use alloc::alloc::{alloc_zeroed, Layout};
 use alloc::vec::Vec;
 use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{fence, Ordering};
+use hako_abi::wasi::errno;
 
 const MAGIC: u32 = 0x7472_6976;
 const DEVICE_9P: u32 = 9;

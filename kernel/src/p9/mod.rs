@@ -6,10 +6,10 @@
 //! errno values here ([`linux_to_wasi`]), so nothing above this module sees Linux numbers.
 
 use crate::guest::Errno;
-use crate::wasi::errno;
 use crate::wasi::vfs::{Backend, DirEnt, Fid, Qid, SetAttr, Stat};
 use alloc::vec;
 use alloc::vec::Vec;
+use hako_abi::wasi::errno;
 
 /// Message types (T-messages; the reply is `T + 1`).
 pub mod msg {

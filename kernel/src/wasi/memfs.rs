@@ -1,8 +1,8 @@
 //! An in-memory 9P-like file system for the unit tests.
 
-use super::errno;
 use super::vfs::*;
 use crate::guest::Errno;
+use hako_abi::wasi::errno;
 use std::collections::BTreeMap;
 use std::vec::Vec;
 

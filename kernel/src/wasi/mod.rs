@@ -19,36 +19,14 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 use fdtable::FdTable;
-use hako_abi::wasi::FUNCTIONS;
+use hako_abi::wasi::{
+    advice, clockid, errno, eventtype, fdflags, filetype, fstflags, lookupflags, oflags,
+    preopentype, riflags, rights, sdflags, subclockflags, whence, FUNCTIONS,
+};
 use path::{resolve, Resolved};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use vfs::{oflags as lo, setattr, Backend, Fid, SetAttr, Stat};
-
-/// The errno values of `wasi_snapshot_preview1`.
-pub mod errno {
-    pub use hako_abi::wasi::errno::*;
-    pub const TOOBIG: u16 = 1;
-    pub const ACCES: u16 = 2;
-    pub const EXIST: u16 = 20;
-    pub const FBIG: u16 = 22;
-    pub const ILSEQ: u16 = 25;
-    pub const IO: u16 = 29;
-    pub const ISDIR: u16 = 31;
-    pub const LOOP: u16 = 32;
-    pub const NAMETOOLONG: u16 = 37;
-    pub const NOENT: u16 = 44;
-    pub const NOMEM: u16 = 48;
-    pub const NOSPC: u16 = 51;
-    pub const NOTDIR: u16 = 54;
-    pub const NOTEMPTY: u16 = 55;
-    pub const NOTSOCK: u16 = 57;
-    pub const NOTSUP: u16 = 58;
-    pub const OVERFLOW: u16 = 61;
-    pub const PERM: u16 = 63;
-    pub const SPIPE: u16 = 70;
-    pub const NOTCAPABLE: u16 = 76;
-}
 
 /// Output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +47,10 @@ pub enum Clock {
 impl Clock {
     fn from_id(id: u32) -> Option<Clock> {
         Some(match id {
-            0 => Clock::Realtime,
-            1 => Clock::Monotonic,
-            2 => Clock::ProcessCpu,
-            3 => Clock::ThreadCpu,
+            clockid::REALTIME => Clock::Realtime,
+            clockid::MONOTONIC => Clock::Monotonic,
+            clockid::PROCESS_CPUTIME_ID => Clock::ProcessCpu,
+            clockid::THREAD_CPUTIME_ID => Clock::ThreadCpu,
             _ => return None,
         })
     }
@@ -100,104 +78,37 @@ pub trait Host {
     fn fail(&mut self, message: &str) -> !;
 }
 
-/// File types, rights and flags.
-pub mod consts {
-    pub const FILETYPE_UNKNOWN: u8 = 0;
-    pub const FILETYPE_BLOCK_DEVICE: u8 = 1;
-    pub const FILETYPE_CHARACTER_DEVICE: u8 = 2;
-    pub const FILETYPE_DIRECTORY: u8 = 3;
-    pub const FILETYPE_REGULAR_FILE: u8 = 4;
-    pub const FILETYPE_SOCKET_STREAM: u8 = 6;
-    pub const FILETYPE_SYMBOLIC_LINK: u8 = 7;
-
-    pub const RIGHT_FD_DATASYNC: u64 = 1 << 0;
-    pub const RIGHT_FD_READ: u64 = 1 << 1;
-    pub const RIGHT_FD_SEEK: u64 = 1 << 2;
-    pub const RIGHT_FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
-    pub const RIGHT_FD_SYNC: u64 = 1 << 4;
-    pub const RIGHT_FD_TELL: u64 = 1 << 5;
-    pub const RIGHT_FD_WRITE: u64 = 1 << 6;
-    pub const RIGHT_FD_ADVISE: u64 = 1 << 7;
-    pub const RIGHT_FD_ALLOCATE: u64 = 1 << 8;
-    pub const RIGHT_PATH_CREATE_DIRECTORY: u64 = 1 << 9;
-    pub const RIGHT_PATH_CREATE_FILE: u64 = 1 << 10;
-    pub const RIGHT_PATH_LINK_SOURCE: u64 = 1 << 11;
-    pub const RIGHT_PATH_LINK_TARGET: u64 = 1 << 12;
-    pub const RIGHT_PATH_OPEN: u64 = 1 << 13;
-    pub const RIGHT_FD_READDIR: u64 = 1 << 14;
-    pub const RIGHT_PATH_READLINK: u64 = 1 << 15;
-    pub const RIGHT_PATH_RENAME_SOURCE: u64 = 1 << 16;
-    pub const RIGHT_PATH_RENAME_TARGET: u64 = 1 << 17;
-    pub const RIGHT_PATH_FILESTAT_GET: u64 = 1 << 18;
-    pub const RIGHT_PATH_FILESTAT_SET_SIZE: u64 = 1 << 19;
-    pub const RIGHT_PATH_FILESTAT_SET_TIMES: u64 = 1 << 20;
-    pub const RIGHT_FD_FILESTAT_GET: u64 = 1 << 21;
-    pub const RIGHT_FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
-    pub const RIGHT_FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
-    pub const RIGHT_PATH_SYMLINK: u64 = 1 << 24;
-    pub const RIGHT_PATH_REMOVE_DIRECTORY: u64 = 1 << 25;
-    pub const RIGHT_PATH_UNLINK_FILE: u64 = 1 << 26;
-    pub const RIGHT_POLL_FD_READWRITE: u64 = 1 << 27;
-    pub const RIGHT_SOCK_SHUTDOWN: u64 = 1 << 28;
-    pub const RIGHTS_ALL: u64 = (1 << 30) - 1;
-
-    /// Wasmtime's rights of a directory descriptor.
-    pub const DIR_BASE: u64 = RIGHT_PATH_CREATE_DIRECTORY
-        | RIGHT_PATH_CREATE_FILE
-        | RIGHT_PATH_LINK_SOURCE
-        | RIGHT_PATH_LINK_TARGET
-        | RIGHT_PATH_OPEN
-        | RIGHT_FD_READDIR
-        | RIGHT_PATH_READLINK
-        | RIGHT_PATH_RENAME_SOURCE
-        | RIGHT_PATH_RENAME_TARGET
-        | RIGHT_PATH_SYMLINK
-        | RIGHT_PATH_REMOVE_DIRECTORY
-        | RIGHT_PATH_UNLINK_FILE
-        | RIGHT_PATH_FILESTAT_GET
-        | RIGHT_PATH_FILESTAT_SET_TIMES
-        | RIGHT_FD_FILESTAT_GET
-        | RIGHT_FD_FILESTAT_SET_TIMES;
-    pub const DIR_INHERITING: u64 = RIGHT_FD_DATASYNC
-        | RIGHT_FD_READ
-        | RIGHT_FD_SEEK
-        | RIGHT_FD_FDSTAT_SET_FLAGS
-        | RIGHT_FD_SYNC
-        | RIGHT_FD_TELL
-        | RIGHT_FD_WRITE
-        | RIGHT_FD_ADVISE
-        | RIGHT_FD_ALLOCATE
-        | RIGHT_FD_FILESTAT_GET
-        | RIGHT_FD_FILESTAT_SET_SIZE
-        | RIGHT_FD_FILESTAT_SET_TIMES
-        | RIGHT_POLL_FD_READWRITE
-        | DIR_BASE;
-
-    pub const FDFLAGS_APPEND: u16 = 1;
-    pub const FDFLAGS_DSYNC: u16 = 2;
-    pub const FDFLAGS_NONBLOCK: u16 = 4;
-    pub const FDFLAGS_RSYNC: u16 = 8;
-    pub const FDFLAGS_SYNC: u16 = 16;
-    pub const FDFLAGS_ALL: u16 = 31;
-
-    pub const OFLAGS_CREAT: u16 = 1;
-    pub const OFLAGS_DIRECTORY: u16 = 2;
-    pub const OFLAGS_EXCL: u16 = 4;
-    pub const OFLAGS_TRUNC: u16 = 8;
-
-    pub const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
-
-    pub const FSTFLAGS_ATIM: u16 = 1;
-    pub const FSTFLAGS_ATIM_NOW: u16 = 2;
-    pub const FSTFLAGS_MTIM: u16 = 4;
-    pub const FSTFLAGS_MTIM_NOW: u16 = 8;
-
-    pub const EVENTTYPE_CLOCK: u8 = 0;
-    pub const EVENTTYPE_FD_READ: u8 = 1;
-    pub const EVENTTYPE_FD_WRITE: u8 = 2;
-    pub const SUBCLOCK_ABSTIME: u16 = 1;
-}
-use consts::*;
+/// Wasmtime's rights of a directory descriptor.
+pub const DIR_BASE: u64 = rights::PATH_CREATE_DIRECTORY
+    | rights::PATH_CREATE_FILE
+    | rights::PATH_LINK_SOURCE
+    | rights::PATH_LINK_TARGET
+    | rights::PATH_OPEN
+    | rights::FD_READDIR
+    | rights::PATH_READLINK
+    | rights::PATH_RENAME_SOURCE
+    | rights::PATH_RENAME_TARGET
+    | rights::PATH_SYMLINK
+    | rights::PATH_REMOVE_DIRECTORY
+    | rights::PATH_UNLINK_FILE
+    | rights::PATH_FILESTAT_GET
+    | rights::PATH_FILESTAT_SET_TIMES
+    | rights::FD_FILESTAT_GET
+    | rights::FD_FILESTAT_SET_TIMES;
+pub const DIR_INHERITING: u64 = rights::FD_DATASYNC
+    | rights::FD_READ
+    | rights::FD_SEEK
+    | rights::FD_FDSTAT_SET_FLAGS
+    | rights::FD_SYNC
+    | rights::FD_TELL
+    | rights::FD_WRITE
+    | rights::FD_ADVISE
+    | rights::FD_ALLOCATE
+    | rights::FD_FILESTAT_GET
+    | rights::FD_FILESTAT_SET_SIZE
+    | rights::FD_FILESTAT_SET_TIMES
+    | rights::POLL_FD_READWRITE
+    | DIR_BASE;
 
 /// The `dev` reported for files of preopen `i` (9P does not carry the host's).
 const DEV_BASE: u64 = 0x9000;
@@ -261,25 +172,25 @@ type R = Result<(), Errno>;
 
 fn filetype_of(st: &Stat) -> u8 {
     match st.mode & vfs::S_IFMT {
-        vfs::S_IFDIR => FILETYPE_DIRECTORY,
-        vfs::S_IFREG => FILETYPE_REGULAR_FILE,
-        vfs::S_IFLNK => FILETYPE_SYMBOLIC_LINK,
-        vfs::S_IFCHR => FILETYPE_CHARACTER_DEVICE,
-        vfs::S_IFBLK => FILETYPE_BLOCK_DEVICE,
-        vfs::S_IFSOCK => FILETYPE_SOCKET_STREAM,
-        _ => FILETYPE_UNKNOWN,
+        vfs::S_IFDIR => filetype::DIRECTORY,
+        vfs::S_IFREG => filetype::REGULAR_FILE,
+        vfs::S_IFLNK => filetype::SYMBOLIC_LINK,
+        vfs::S_IFCHR => filetype::CHARACTER_DEVICE,
+        vfs::S_IFBLK => filetype::BLOCK_DEVICE,
+        vfs::S_IFSOCK => filetype::SOCKET_STREAM,
+        _ => filetype::UNKNOWN,
     }
 }
 
 fn filetype_of_dt(dt: u8) -> u8 {
     match dt {
-        4 => FILETYPE_DIRECTORY,
-        8 => FILETYPE_REGULAR_FILE,
-        10 => FILETYPE_SYMBOLIC_LINK,
-        2 => FILETYPE_CHARACTER_DEVICE,
-        6 => FILETYPE_BLOCK_DEVICE,
-        12 => FILETYPE_SOCKET_STREAM,
-        _ => FILETYPE_UNKNOWN,
+        4 => filetype::DIRECTORY,
+        8 => filetype::REGULAR_FILE,
+        10 => filetype::SYMBOLIC_LINK,
+        2 => filetype::CHARACTER_DEVICE,
+        6 => filetype::BLOCK_DEVICE,
+        12 => filetype::SOCKET_STREAM,
+        _ => filetype::UNKNOWN,
     }
 }
 
@@ -341,22 +252,22 @@ fn time_spec(set: bool, now: bool) -> Result<(), Errno> {
 
 /// The `Tsetattr` for WASI `fst_flags`.
 fn times_attr(atim: u64, mtim: u64, fst: u16) -> Result<SetAttr, Errno> {
-    if fst & !0xf != 0 {
+    if fst & !fstflags::ALL != 0 {
         return Err(errno::INVAL);
     }
-    time_spec(fst & FSTFLAGS_ATIM != 0, fst & FSTFLAGS_ATIM_NOW != 0)?;
-    time_spec(fst & FSTFLAGS_MTIM != 0, fst & FSTFLAGS_MTIM_NOW != 0)?;
+    time_spec(fst & fstflags::ATIM != 0, fst & fstflags::ATIM_NOW != 0)?;
+    time_spec(fst & fstflags::MTIM != 0, fst & fstflags::MTIM_NOW != 0)?;
     let mut a = SetAttr::default();
-    if fst & FSTFLAGS_ATIM != 0 {
+    if fst & fstflags::ATIM != 0 {
         a.valid |= setattr::ATIME | setattr::ATIME_SET;
         a.atime = atim;
-    } else if fst & FSTFLAGS_ATIM_NOW != 0 {
+    } else if fst & fstflags::ATIM_NOW != 0 {
         a.valid |= setattr::ATIME;
     }
-    if fst & FSTFLAGS_MTIM != 0 {
+    if fst & fstflags::MTIM != 0 {
         a.valid |= setattr::MTIME | setattr::MTIME_SET;
         a.mtime = mtim;
-    } else if fst & FSTFLAGS_MTIM_NOW != 0 {
+    } else if fst & fstflags::MTIM_NOW != 0 {
         a.valid |= setattr::MTIME;
     }
     Ok(a)
@@ -658,10 +569,11 @@ impl WasiCtx {
         whence: u32,
         newoffset: u32,
     ) -> R {
-        if whence > 2 {
+        if whence > u32::from(whence::END) {
             return Err(errno::INVAL);
         }
-        if whence == 0 && offset < 0 {
+        let whence = whence as u8;
+        if whence == whence::SET && offset < 0 {
             return Err(errno::INVAL);
         }
         match self.entry(fd)? {
@@ -672,8 +584,8 @@ impl WasiCtx {
         let f = self.file_mut(fd)?;
         let (fs, fid, pos) = (f.fs, f.fid, f.pos);
         let base: i128 = match whence {
-            0 => 0,
-            1 => pos as i128,
+            whence::SET => 0,
+            whence::CUR => pos as i128,
             _ => self.fs[fs].getattr(fid)?.size as i128,
         };
         let new = base + offset as i128;
@@ -697,26 +609,28 @@ impl WasiCtx {
 
     pub fn fd_fdstat_get(&mut self, mem: &mut GuestMemory, fd: u32, buf: u32) -> R {
         let (ft, flags, base, inh) = match self.entry(fd)? {
-            Entry::Stdin => (FILETYPE_UNKNOWN, 0, RIGHT_FD_READ, 0),
-            Entry::Stdout | Entry::Stderr => (FILETYPE_UNKNOWN, FDFLAGS_APPEND, RIGHT_FD_WRITE, 0),
+            Entry::Stdin => (filetype::UNKNOWN, 0, rights::FD_READ, 0),
+            Entry::Stdout | Entry::Stderr => {
+                (filetype::UNKNOWN, fdflags::APPEND, rights::FD_WRITE, 0)
+            }
             Entry::File(f) => {
                 let mut r = 0;
                 if f.read {
-                    r |= RIGHT_FD_READ;
+                    r |= rights::FD_READ;
                 }
                 if f.write {
-                    r |= RIGHT_FD_WRITE;
+                    r |= rights::FD_WRITE;
                 }
                 let mut fl = 0;
                 if f.append {
-                    fl |= FDFLAGS_APPEND;
+                    fl |= fdflags::APPEND;
                 }
                 if f.nonblock {
-                    fl |= FDFLAGS_NONBLOCK;
+                    fl |= fdflags::NONBLOCK;
                 }
                 (f.filetype, fl, r, 0)
             }
-            Entry::Dir(_) => (FILETYPE_DIRECTORY, 0, DIR_BASE, DIR_INHERITING),
+            Entry::Dir(_) => (filetype::DIRECTORY, 0, DIR_BASE, DIR_INHERITING),
         };
         mem.bytes_mut(buf, 24)?.fill(0);
         mem.write(buf, ft)?;
@@ -726,21 +640,21 @@ impl WasiCtx {
     }
 
     pub fn fd_fdstat_set_flags(&mut self, fd: u32, flags: u32) -> R {
-        if flags & !(FDFLAGS_ALL as u32) != 0 {
+        if flags & !u32::from(fdflags::ALL) != 0 {
             return Err(errno::INVAL);
         }
         let flags = flags as u16;
         let f = self.file_mut(fd)?;
-        if flags & (FDFLAGS_DSYNC | FDFLAGS_SYNC | FDFLAGS_RSYNC) != 0 {
+        if flags & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
             return Err(errno::INVAL);
         }
-        f.append = flags & FDFLAGS_APPEND != 0;
-        f.nonblock = flags & FDFLAGS_NONBLOCK != 0;
+        f.append = flags & fdflags::APPEND != 0;
+        f.nonblock = flags & fdflags::NONBLOCK != 0;
         Ok(())
     }
 
     pub fn fd_fdstat_set_rights(&mut self, fd: u32, base: u64, inh: u64) -> R {
-        if (base | inh) & !RIGHTS_ALL != 0 {
+        if (base | inh) & !rights::ALL != 0 {
             return Err(errno::INVAL);
         }
         self.entry(fd)?;
@@ -752,7 +666,7 @@ impl WasiCtx {
             Entry::File(f) => (f.fs, f.fid),
             Entry::Dir(d) => (d.fs, d.fid),
             _ => {
-                return write_filestat(mem, buf, 0, &Stat::default(), FILETYPE_UNKNOWN);
+                return write_filestat(mem, buf, 0, &Stat::default(), filetype::UNKNOWN);
             }
         };
         let st = self.fs[fs].getattr(fid)?;
@@ -802,7 +716,7 @@ impl WasiCtx {
     }
 
     pub fn fd_advise(&mut self, fd: u32, _offset: u64, _len: u64, advice: u32) -> R {
-        if advice > 5 {
+        if advice > u32::from(advice::NOREUSE) {
             return Err(errno::INVAL);
         }
         match self.entry(fd)? {
@@ -847,7 +761,7 @@ impl WasiCtx {
             Some(Entry::Dir(d)) => match &d.preopen {
                 Some(name) => {
                     let n = name.len() as u32;
-                    mem.write(buf, 0u32)?;
+                    mem.write(buf, u32::from(preopentype::DIR))?;
                     mem.write(buf + 4, n)
                 }
                 None => Err(errno::NOTSUP),
@@ -894,8 +808,8 @@ impl WasiCtx {
         // `.` and `..` first (both with the directory's own inode, like Wasmtime), then the
         // server's entries in its order.
         let mut ents: Vec<(u64, u8, Vec<u8>)> = vec![
-            (st.ino, FILETYPE_DIRECTORY, b".".to_vec()),
-            (st.ino, FILETYPE_DIRECTORY, b"..".to_vec()),
+            (st.ino, filetype::DIRECTORY, b".".to_vec()),
+            (st.ino, filetype::DIRECTORY, b"..".to_vec()),
         ];
         let (rd, _) = be.walk(fid, &[])?;
         let r: Result<(), Errno> = (|| {
@@ -990,10 +904,13 @@ impl WasiCtx {
         fdflags: u32,
         out: u32,
     ) -> R {
-        if dirflags & !1 != 0 || oflags & !0xf != 0 || fdflags & !(FDFLAGS_ALL as u32) != 0 {
+        if dirflags & !lookupflags::ALL != 0
+            || oflags & !u32::from(oflags::ALL) != 0
+            || fdflags & !u32::from(fdflags::ALL) != 0
+        {
             return Err(errno::INVAL);
         }
-        if (base | inheriting) & !RIGHTS_ALL != 0 {
+        if (base | inheriting) & !rights::ALL != 0 {
             return Err(errno::INVAL);
         }
         let (oflags, fdflags) = (oflags as u16, fdflags as u16);
@@ -1004,14 +921,14 @@ impl WasiCtx {
         }
         let (fs, start) = self.dir(dirfd)?;
         let path = guest_path(mem, path, path_len)?;
-        let follow = dirflags & LOOKUP_SYMLINK_FOLLOW != 0;
-        let read = base & RIGHT_FD_READ != 0;
-        let write = base & RIGHT_FD_WRITE != 0;
-        let creat = oflags & OFLAGS_CREAT != 0;
-        let excl = oflags & OFLAGS_EXCL != 0;
-        let trunc = oflags & OFLAGS_TRUNC != 0;
-        let directory = oflags & OFLAGS_DIRECTORY != 0;
-        if fdflags & (FDFLAGS_DSYNC | FDFLAGS_SYNC | FDFLAGS_RSYNC) != 0 {
+        let follow = dirflags & lookupflags::SYMLINK_FOLLOW != 0;
+        let read = base & rights::FD_READ != 0;
+        let write = base & rights::FD_WRITE != 0;
+        let creat = oflags & oflags::CREAT != 0;
+        let excl = oflags & oflags::EXCL != 0;
+        let trunc = oflags & oflags::TRUNC != 0;
+        let directory = oflags & oflags::DIRECTORY != 0;
+        if fdflags & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
             return Err(errno::NOTSUP);
         }
         if directory && (creat || excl || trunc) {
@@ -1108,7 +1025,7 @@ impl WasiCtx {
         }
         let filetype = match self.fs[fs].getattr(fid) {
             Ok(st) => filetype_of(&st),
-            Err(_) => FILETYPE_REGULAR_FILE,
+            Err(_) => filetype::REGULAR_FILE,
         };
         let fd = self.push(Entry::File(FileFd {
             fs,
@@ -1116,8 +1033,8 @@ impl WasiCtx {
             read,
             write,
             os_write,
-            append: fdflags & FDFLAGS_APPEND != 0,
-            nonblock: fdflags & FDFLAGS_NONBLOCK != 0,
+            append: fdflags & fdflags::APPEND != 0,
+            nonblock: fdflags & fdflags::NONBLOCK != 0,
             pos: 0,
             filetype,
         }));
@@ -1152,7 +1069,7 @@ impl WasiCtx {
         len: u32,
         buf: u32,
     ) -> R {
-        if flags & !1 != 0 {
+        if flags & !lookupflags::ALL != 0 {
             return Err(errno::INVAL);
         }
         let (fs, start) = self.dir(fd)?;
@@ -1161,7 +1078,7 @@ impl WasiCtx {
             &mut *self.fs[fs],
             start,
             &path,
-            flags & LOOKUP_SYMLINK_FOLLOW != 0,
+            flags & lookupflags::SYMLINK_FOLLOW != 0,
         )?;
         let st = self.with_fid(fs, start, &r, |be, fid, _| be.getattr(fid))?;
         write_filestat(mem, buf, DEV_BASE + fs as u64, &st, filetype_of(&st))
@@ -1179,7 +1096,7 @@ impl WasiCtx {
         mtim: u64,
         fst: u32,
     ) -> R {
-        if flags & !1 != 0 || fst > 0xffff {
+        if flags & !lookupflags::ALL != 0 || fst > 0xffff {
             return Err(errno::INVAL);
         }
         let a = times_attr(atim, mtim, fst as u16)?;
@@ -1189,7 +1106,7 @@ impl WasiCtx {
             &mut *self.fs[fs],
             start,
             &path,
-            flags & LOOKUP_SYMLINK_FOLLOW != 0,
+            flags & lookupflags::SYMLINK_FOLLOW != 0,
         )?;
         self.with_fid(fs, start, &r, |be, fid, _| {
             if a.valid == 0 {
@@ -1211,18 +1128,18 @@ impl WasiCtx {
         path2: u32,
         len2: u32,
     ) -> R {
-        if flags & !1 != 0 {
+        if flags & !lookupflags::ALL != 0 {
             return Err(errno::INVAL);
         }
         let (fs, start) = self.dir(fd)?;
         let (fs2, start2) = self.dir(fd2)?;
-        if flags & LOOKUP_SYMLINK_FOLLOW != 0 {
+        if flags & lookupflags::SYMLINK_FOLLOW != 0 {
             return Err(errno::INVAL);
         }
         let src = guest_path(mem, path, len)?;
         let dst = guest_path(mem, path2, len2)?;
         if fs != fs2 {
-            return Err(75); // EXDEV
+            return Err(errno::XDEV);
         }
         let rs = resolve(&mut *self.fs[fs], start, &src, false)?;
         let rd = resolve(&mut *self.fs[fs], start2, &dst, false)?;
@@ -1333,7 +1250,7 @@ impl WasiCtx {
         let src = guest_path(mem, path, len)?;
         let dst = guest_path(mem, path2, len2)?;
         if fs != fs2 {
-            return Err(75); // EXDEV
+            return Err(errno::XDEV);
         }
         let rs = resolve(&mut *self.fs[fs], start, &src, false)?;
         let rd = resolve(&mut *self.fs[fs], start2, &dst, false)?;
@@ -1479,15 +1396,15 @@ impl WasiCtx {
         for i in 0..n {
             let s = subs + 48 * i;
             let tag = mem.read::<u8>(s + 8)?;
-            if tag > 2 {
+            if tag > eventtype::FD_WRITE {
                 return Err(errno::INVAL);
             }
             let flags = mem.read::<u16>(s + 40)?;
-            if tag == 0 && flags & !1 != 0 {
+            if tag == eventtype::CLOCK && flags & !subclockflags::ALL != 0 {
                 return Err(errno::INVAL);
             }
             let id = mem.read::<u32>(s + 16)?;
-            if tag == 0 && id > 3 {
+            if tag == eventtype::CLOCK && id > clockid::THREAD_CPUTIME_ID {
                 return Err(errno::INVAL);
             }
             list.push(Sub {
@@ -1507,10 +1424,13 @@ impl WasiCtx {
             mem.write(e + 10, ty)?;
             mem.write(e + 16, nbytes)
         };
-        if n == 1 && list[0].tag == 0 && list[0].flags & SUBCLOCK_ABSTIME == 0 {
+        if n == 1
+            && list[0].tag == eventtype::CLOCK
+            && list[0].flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME == 0
+        {
             let now = host.now_ns(Clock::Monotonic);
             Self::sleep_until(host, now.saturating_add(list[0].timeout));
-            put(mem, 0, list[0].userdata, 0, EVENTTYPE_CLOCK, 0)?;
+            put(mem, 0, list[0].userdata, 0, eventtype::CLOCK, 0)?;
             return mem.write(nevents, 1u32);
         }
         let mut clocks: Vec<(u64, u64)> = Vec::new();
@@ -1518,13 +1438,21 @@ impl WasiCtx {
         let mut writes = Vec::new();
         for s in &list {
             match s.tag {
-                0 => {
+                eventtype::CLOCK => {
                     let now = host.now_ns(Clock::Monotonic);
                     let deadline = match s.id {
-                        1 if s.flags & SUBCLOCK_ABSTIME != 0 => s.timeout,
-                        1 => now.checked_add(s.timeout).ok_or(errno::OVERFLOW)?,
-                        0 if s.flags & SUBCLOCK_ABSTIME != 0 => return Err(errno::NOTSUP),
-                        0 => now.checked_add(s.timeout).ok_or(errno::OVERFLOW)?,
+                        clockid::MONOTONIC
+                            if s.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0 =>
+                        {
+                            s.timeout
+                        }
+                        clockid::MONOTONIC => now.checked_add(s.timeout).ok_or(errno::OVERFLOW)?,
+                        clockid::REALTIME
+                            if s.flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME != 0 =>
+                        {
+                            return Err(errno::NOTSUP)
+                        }
+                        clockid::REALTIME => now.checked_add(s.timeout).ok_or(errno::OVERFLOW)?,
                         _ => return Err(errno::INVAL),
                     };
                     clocks.push((deadline, s.userdata));
@@ -1532,8 +1460,8 @@ impl WasiCtx {
                 tag => {
                     self.is_file(s.fd)?;
                     let nbytes = match self.entry(s.fd)? {
-                        Entry::Stdin if tag == 1 => host.stdin_pending(),
-                        Entry::File(f) if tag == 1 => {
+                        Entry::Stdin if tag == eventtype::FD_READ => host.stdin_pending(),
+                        Entry::File(f) if tag == eventtype::FD_READ => {
                             let (fs, fid, pos) = (f.fs, f.fid, f.pos);
                             self.fs[fs]
                                 .getattr(fid)
@@ -1542,7 +1470,7 @@ impl WasiCtx {
                         }
                         _ => 0,
                     };
-                    if tag == 1 {
+                    if tag == eventtype::FD_READ {
                         reads.push((s.userdata, nbytes));
                     } else {
                         writes.push((s.userdata, nbytes));
@@ -1553,18 +1481,18 @@ impl WasiCtx {
         let mut k = 0;
         if !reads.is_empty() || !writes.is_empty() {
             for (ud, nb) in reads {
-                put(mem, k, ud, 0, EVENTTYPE_FD_READ, nb)?;
+                put(mem, k, ud, 0, eventtype::FD_READ, nb)?;
                 k += 1;
             }
             for (ud, nb) in writes {
-                put(mem, k, ud, 0, EVENTTYPE_FD_WRITE, nb)?;
+                put(mem, k, ud, 0, eventtype::FD_WRITE, nb)?;
                 k += 1;
             }
             return mem.write(nevents, k);
         }
         let (deadline, ud) = clocks.iter().copied().min_by_key(|c| c.0).unwrap_or((0, 0));
         Self::sleep_until(host, deadline);
-        put(mem, 0, ud, 0, EVENTTYPE_CLOCK, 0)?;
+        put(mem, 0, ud, 0, eventtype::CLOCK, 0)?;
         mem.write(nevents, 1u32)
     }
 
@@ -1579,7 +1507,7 @@ impl WasiCtx {
     }
 
     pub fn sock_accept(&mut self, fd: u32, flags: u32) -> R {
-        if flags & !(FDFLAGS_ALL as u32) != 0 {
+        if flags & !u32::from(fdflags::ALL) != 0 {
             return Err(errno::INVAL);
         }
         self.not_sock(fd)
@@ -1593,7 +1521,7 @@ impl WasiCtx {
         n: u32,
         flags: u32,
     ) -> R {
-        if flags & !3 != 0 {
+        if flags & !u32::from(riflags::ALL) != 0 {
             return Err(errno::INVAL);
         }
         check_iovs(mem, iovs, n)?;
@@ -1606,7 +1534,7 @@ impl WasiCtx {
     }
 
     pub fn sock_shutdown(&mut self, fd: u32, how: u32) -> R {
-        if how & !3 != 0 {
+        if how & !u32::from(sdflags::ALL) != 0 {
             return Err(errno::INVAL);
         }
         self.not_sock(fd)

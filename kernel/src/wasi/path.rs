@@ -3,11 +3,11 @@
 //! directory: `..` above it and absolute paths or link targets are `EPERM`, as Wasmtime's
 //! cap-std refuses them.
 
-use super::errno;
 use super::vfs::{Backend, Fid, Qid};
 use crate::guest::Errno;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use hako_abi::wasi::errno;
 
 /// Most symbolic links one resolution expands (Linux's `MAXSYMLINKS`).
 pub const MAX_SYMLINKS: u32 = 40;

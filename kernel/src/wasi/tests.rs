@@ -109,9 +109,9 @@ fn fdstat_prestat_seek() {
     let mut m = GuestMemory::new(&mut buf);
     let mut c = ctx();
     c.fd_fdstat_get(&mut m, 1, 8).unwrap();
-    assert_eq!(m.read::<u8>(8), Ok(consts::FILETYPE_UNKNOWN));
-    assert_eq!(m.read::<u16>(10), Ok(consts::FDFLAGS_APPEND));
-    assert_eq!(m.read::<u64>(16), Ok(consts::RIGHT_FD_WRITE));
+    assert_eq!(m.read::<u8>(8), Ok(filetype::UNKNOWN));
+    assert_eq!(m.read::<u16>(10), Ok(fdflags::APPEND));
+    assert_eq!(m.read::<u64>(16), Ok(rights::FD_WRITE));
     assert_eq!(m.read::<u64>(24), Ok(0));
     assert_eq!(c.fd_fdstat_get(&mut m, 3, 8), Err(errno::BADF));
     assert_eq!(c.fd_fdstat_get(&mut m, 1, 50), Err(errno::FAULT));

@@ -7,7 +7,7 @@ use std::boxed::Box;
 const P: u32 = 1000; // path buffer
 const P2: u32 = 1400; // second path buffer
 const OUT: u32 = 8;
-const RW: u64 = consts::RIGHT_FD_READ | consts::RIGHT_FD_WRITE;
+const RW: u64 = rights::FD_READ | rights::FD_WRITE;
 
 struct T {
     c: WasiCtx,
@@ -129,8 +129,8 @@ fn prestat_and_preopen_fdstat() {
     assert_eq!(t.c.fd_prestat_get(&mut m, 4, 0), Err(errno::BADF));
     assert_eq!(t.c.fd_prestat_get(&mut m, 1, 0), Err(errno::BADF));
     t.c.fd_fdstat_get(&mut m, 3, 32).unwrap();
-    assert_eq!(m.read::<u8>(32), Ok(consts::FILETYPE_DIRECTORY));
-    assert_eq!(m.read::<u64>(40), Ok(consts::DIR_BASE));
+    assert_eq!(m.read::<u8>(32), Ok(filetype::DIRECTORY));
+    assert_eq!(m.read::<u64>(40), Ok(DIR_BASE));
     assert_eq!(t.c.fd_seek(&mut m, 3, 0, 0, 0), Err(errno::BADF));
 }
 
@@ -152,30 +152,22 @@ fn open_read_write_seek() {
     assert_eq!(t.write(fd, b"LO!").unwrap(), 3);
     // A new descriptor number every time, never reused.
     t.c.fd_close(fd).unwrap();
-    let fd2 = t.open("file", 0, consts::RIGHT_FD_READ, 0, false).unwrap();
+    let fd2 = t.open("file", 0, rights::FD_READ, 0, false).unwrap();
     assert_eq!(fd2, 5);
     assert_eq!(t.read(fd2, 100).unwrap(), b"helLO!");
     assert_eq!(t.write(fd2, b"x"), Err(errno::BADF));
     // Append mode writes at the end.
-    let fd3 = t
-        .open("file", 0, RW, consts::FDFLAGS_APPEND, false)
-        .unwrap();
+    let fd3 = t.open("file", 0, RW, fdflags::APPEND, false).unwrap();
     t.write(fd3, b"++").unwrap();
     assert_eq!(t.read(fd2, 100).unwrap(), b"++");
     // Directories are not files.
     assert_eq!(t.read(3, 1), Err(errno::BADF));
     assert_eq!(t.open("dir", 0, RW, 0, false), Err(errno::ISDIR));
     let d = t
-        .open(
-            "dir",
-            consts::OFLAGS_DIRECTORY,
-            consts::RIGHT_FD_READ,
-            0,
-            false,
-        )
+        .open("dir", oflags::DIRECTORY, rights::FD_READ, 0, false)
         .unwrap();
     assert_eq!(
-        t.open("file", consts::OFLAGS_DIRECTORY, 0, 0, false),
+        t.open("file", oflags::DIRECTORY, 0, 0, false),
         Err(errno::NOTDIR)
     );
     t.c.fd_close(d).unwrap();
@@ -184,30 +176,29 @@ fn open_read_write_seek() {
 #[test]
 fn create_trunc_excl() {
     let mut t = setup(|_| {});
-    use consts::*;
     assert_eq!(t.open("new", 0, RW, 0, false), Err(errno::NOENT));
-    let fd = t.open("new", OFLAGS_CREAT, RW, 0, false).unwrap();
+    let fd = t.open("new", oflags::CREAT, RW, 0, false).unwrap();
     t.write(fd, b"abc").unwrap();
     assert_eq!(
-        t.open("new", OFLAGS_CREAT | OFLAGS_EXCL, RW, 0, false),
+        t.open("new", oflags::CREAT | oflags::EXCL, RW, 0, false),
         Err(errno::EXIST)
     );
-    let fd2 = t.open("new", OFLAGS_TRUNC, RW, 0, false).unwrap();
+    let fd2 = t.open("new", oflags::TRUNC, RW, 0, false).unwrap();
     assert_eq!(t.read(fd2, 10).unwrap(), b"");
     assert_eq!(
-        t.open("new/", OFLAGS_CREAT, RW, 0, false),
+        t.open("new/", oflags::CREAT, RW, 0, false),
         Err(errno::NOTDIR)
     );
     assert_eq!(
-        t.open("nothere/", OFLAGS_CREAT, RW, 0, false),
+        t.open("nothere/", oflags::CREAT, RW, 0, false),
         Err(errno::ISDIR)
     );
     assert_eq!(
-        t.open("dir", OFLAGS_DIRECTORY | OFLAGS_CREAT, 0, 0, false),
+        t.open("dir", oflags::DIRECTORY | oflags::CREAT, 0, 0, false),
         Err(errno::INVAL)
     );
     assert_eq!(
-        t.open("new", 0, RW, FDFLAGS_SYNC, false),
+        t.open("new", 0, RW, fdflags::SYNC, false),
         Err(errno::NOTSUP)
     );
     assert_eq!(t.open("new", 0x10, RW, 0, false), Err(errno::INVAL));
@@ -240,33 +231,22 @@ fn no_escape_from_the_preopen() {
     }
     assert_eq!(
         t.stat("dir/../file", true).unwrap().0,
-        consts::FILETYPE_REGULAR_FILE
+        filetype::REGULAR_FILE
     );
-    assert_eq!(
-        t.stat("dir/ok", true).unwrap().0,
-        consts::FILETYPE_REGULAR_FILE
-    );
+    assert_eq!(t.stat("dir/ok", true).unwrap().0, filetype::REGULAR_FILE);
     assert_eq!(
         t.stat("chain1", true).unwrap(),
         t.stat("file", true).unwrap()
     );
-    assert_eq!(
-        t.stat("chain1", false).unwrap().0,
-        consts::FILETYPE_SYMBOLIC_LINK
-    );
+    assert_eq!(t.stat("chain1", false).unwrap().0, filetype::SYMBOLIC_LINK);
     assert_eq!(t.stat("loop1", true), Err(errno::LOOP));
     assert_eq!(t.stat("self", true), Err(errno::LOOP));
     assert_eq!(t.open("loop1", 0, 0, 0, false), Err(errno::LOOP));
     // Not following the last link: the link itself, and opening it is ELOOP.
-    assert_eq!(
-        t.stat("abs", false).unwrap().0,
-        consts::FILETYPE_SYMBOLIC_LINK
-    );
+    assert_eq!(t.stat("abs", false).unwrap().0, filetype::SYMBOLIC_LINK);
     assert_eq!(t.open("abs", 0, 0, 0, false), Err(errno::LOOP));
     // A directory descriptor is a sandbox of its own.
-    let d = t
-        .open("dir", consts::OFLAGS_DIRECTORY, 0, 0, false)
-        .unwrap();
+    let d = t.open("dir", oflags::DIRECTORY, 0, 0, false).unwrap();
     let n = t.path(P, "../file");
     let mut mem = std::mem::take(&mut t.mem);
     let mut m = GuestMemory::new(&mut mem);
@@ -289,11 +269,8 @@ fn trailing_slashes_and_removal() {
         fs.put("dlink", Node::Link(b"dir".to_vec()));
     });
     assert_eq!(t.stat("file/", false), Err(errno::NOTDIR));
-    assert_eq!(t.stat("dir/", false).unwrap().0, consts::FILETYPE_DIRECTORY);
-    assert_eq!(
-        t.stat("dlink/", false).unwrap().0,
-        consts::FILETYPE_DIRECTORY
-    );
+    assert_eq!(t.stat("dir/", false).unwrap().0, filetype::DIRECTORY);
+    assert_eq!(t.stat("dlink/", false).unwrap().0, filetype::DIRECTORY);
     let unlink = |t: &mut T, p: &str| t.call2(p, "", |c, m, a, _| c.path_unlink_file(m, 3, P, a));
     let rmdir =
         |t: &mut T, p: &str| t.call2(p, "", |c, m, a, _| c.path_remove_directory(m, 3, P, a));
@@ -459,25 +436,23 @@ fn bad_pointers_and_huge_iovec_counts() {
 #[test]
 fn renumber_close_and_rights() {
     let mut t = setup(|_| {});
-    let fd = t.open("file", 0, consts::RIGHT_FD_READ, 0, false).unwrap();
+    let fd = t.open("file", 0, rights::FD_READ, 0, false).unwrap();
     assert_eq!(t.c.fd_renumber(fd, 10), Err(errno::BADF));
-    let fd2 = t
-        .open("dir/inner", 0, consts::RIGHT_FD_READ, 0, false)
-        .unwrap();
+    let fd2 = t.open("dir/inner", 0, rights::FD_READ, 0, false).unwrap();
     t.c.fd_renumber(fd, fd2).unwrap();
     assert_eq!(t.read(fd2, 10).unwrap(), b"hello");
     assert_eq!(t.read(fd, 10), Err(errno::BADF));
     let mut mem = std::mem::take(&mut t.mem);
     let mut m = GuestMemory::new(&mut mem);
     t.c.fd_fdstat_get(&mut m, fd2, 32).unwrap();
-    assert_eq!(m.read::<u8>(32), Ok(consts::FILETYPE_REGULAR_FILE));
-    assert_eq!(m.read::<u64>(40), Ok(consts::RIGHT_FD_READ));
+    assert_eq!(m.read::<u8>(32), Ok(filetype::REGULAR_FILE));
+    assert_eq!(m.read::<u64>(40), Ok(rights::FD_READ));
     assert_eq!(t.c.fd_fdstat_set_rights(fd2, 0, 0), Err(errno::NOTSUP));
     assert_eq!(t.c.fd_filestat_set_size(fd2, 0), Err(errno::INVAL));
     assert_eq!(t.c.fd_allocate(fd2, 0, 1), Err(errno::NOTSUP));
     assert_eq!(t.c.fd_allocate(3, 0, 1), Err(errno::BADF));
     assert_eq!(t.c.fd_filestat_set_times(fd2, 1, 1, 3), Err(errno::INVAL));
-    t.c.fd_filestat_set_times(fd2, 0, 5, consts::FSTFLAGS_MTIM as u32)
+    t.c.fd_filestat_set_times(fd2, 0, 5, fstflags::MTIM as u32)
         .unwrap();
     t.c.fd_filestat_get(&mut m, fd2, 64).unwrap();
     assert_eq!(m.read::<u64>(64 + 48), Ok(5));
