@@ -1,4 +1,6 @@
 use super::*;
+use crate::guest::GuestMemory;
+use hako_abi::wasi::{fdflags, filetype, fstflags, oflags, rights};
 use std::string::String;
 
 #[derive(Default)]

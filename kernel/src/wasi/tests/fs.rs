@@ -1,5 +1,6 @@
 //! The file-system functions against the in-memory backend.
 
+use super::super::fd::DIR_BASE;
 use super::super::memfs::{MemFs, Node};
 use super::*;
 use std::boxed::Box;
@@ -102,8 +103,8 @@ impl T {
         &mut self,
         a: &str,
         b: &str,
-        f: impl FnOnce(&mut WasiCtx, &mut GuestMemory, u32, u32) -> R,
-    ) -> R {
+        f: impl FnOnce(&mut WasiCtx, &mut GuestMemory, u32, u32) -> WasiResult,
+    ) -> WasiResult {
         let na = self.path(P, a);
         let nb = self.path(P2, b);
         let mut mem = std::mem::take(&mut self.mem);
@@ -478,7 +479,7 @@ fn walks_leave_no_fids_behind() {
     let mut fs = MemFs::new();
     fs.put("a/b", Node::Link(b"../c".to_vec()));
     fs.put("c", Node::File(vec![]));
-    let r = path::resolve(&mut fs, 0, b"a/b", true).unwrap();
+    let r = resolve::resolve(&mut fs, 0, b"a/b", true).unwrap();
     assert_eq!(r.dir, Vec::<Vec<u8>>::new());
     assert_eq!(r.name.as_deref(), Some(&b"c"[..]));
     assert_eq!(fs.open_fids(), 1);
