@@ -82,3 +82,45 @@ pub(super) fn write_filestat(
     mem.write(buf + 48, st.mtim)?;
     mem.write(buf + 56, st.ctim)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fst_flags_become_setattr_bits() {
+        let a = times_attr(7, 9, fstflags::ATIM | fstflags::MTIM_NOW).unwrap();
+        assert_eq!(
+            a.valid,
+            setattr::ATIME | setattr::ATIME_SET | setattr::MTIME
+        );
+        assert_eq!((a.atime, a.mtime), (7, 0));
+        let a = times_attr(7, 9, fstflags::MTIM).unwrap();
+        assert_eq!(a.valid, setattr::MTIME | setattr::MTIME_SET);
+        assert_eq!(a.mtime, 9);
+        assert_eq!(times_attr(0, 0, 0).unwrap().valid, 0);
+        assert_eq!(
+            times_attr(0, 0, fstflags::ATIM | fstflags::ATIM_NOW).unwrap_err(),
+            errno::INVAL
+        );
+        assert_eq!(
+            times_attr(0, 0, fstflags::MTIM | fstflags::MTIM_NOW).unwrap_err(),
+            errno::INVAL
+        );
+        assert_eq!(times_attr(0, 0, 0x10).unwrap_err(), errno::INVAL);
+    }
+
+    #[test]
+    fn file_types() {
+        let st = |mode| Stat {
+            mode,
+            ..Stat::default()
+        };
+        assert_eq!(filetype_of(&st(vfs::S_IFDIR | 0o755)), filetype::DIRECTORY);
+        assert_eq!(filetype_of(&st(vfs::S_IFLNK)), filetype::SYMBOLIC_LINK);
+        assert_eq!(filetype_of(&st(0o010000)), filetype::UNKNOWN); // FIFO
+        assert_eq!(filetype_of_dt(8), filetype::REGULAR_FILE);
+        assert_eq!(filetype_of_dt(12), filetype::SOCKET_STREAM);
+        assert_eq!(filetype_of_dt(1), filetype::UNKNOWN); // DT_FIFO
+    }
+}

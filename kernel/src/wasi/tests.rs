@@ -9,6 +9,10 @@ struct FakeHost {
     err: Vec<u8>,
     records: Vec<String>,
     stdin: Vec<u8>,
+    /// Nanoseconds the monotonic clock advances at each reading (0: it stands still).
+    step: u64,
+    /// Readings of the monotonic clock so far.
+    readings: u64,
 }
 
 impl Host for FakeHost {
@@ -24,7 +28,10 @@ impl Host for FakeHost {
     fn now_ns(&mut self, c: Clock) -> u64 {
         match c {
             Clock::Realtime => 1_700_000_000_000_000_000,
-            _ => 1234,
+            _ => {
+                self.readings += 1;
+                1234 + (self.readings - 1) * self.step
+            }
         }
     }
     fn resolution_ns(&mut self, _: Clock) -> u64 {
@@ -167,6 +174,35 @@ fn clocks_random_enosys() {
 }
 
 #[test]
+fn sockets_are_never_sockets() {
+    let mut buf = vec![0u8; 64];
+    let mut m = GuestMemory::new(&mut buf);
+    let mut c = ctx();
+    assert_eq!(c.sock_accept(1, 0), Err(errno::NOTSOCK));
+    assert_eq!(c.sock_accept(9, 0), Err(errno::BADF));
+    assert_eq!(c.sock_accept(1, 1 << 5), Err(errno::INVAL));
+    // One empty iovec at 0.
+    assert_eq!(c.sock_recv(&mut m, 0, 0, 1, 3), Err(errno::NOTSOCK));
+    assert_eq!(c.sock_recv(&mut m, 0, 0, 1, 4), Err(errno::INVAL));
+    assert_eq!(c.sock_recv(&mut m, 0, 60, 1, 0), Err(errno::FAULT));
+    assert_eq!(c.sock_recv(&mut m, 9, 0, 1, 0), Err(errno::BADF));
+    assert_eq!(c.sock_send(&mut m, 1, 0, 1), Err(errno::NOTSOCK));
+    assert_eq!(c.sock_send(&mut m, 1, 0, u32::MAX), Err(errno::FAULT));
+    assert_eq!(c.sock_send(&mut m, 9, 0, 1), Err(errno::BADF));
+    assert_eq!(c.sock_shutdown(2, 3), Err(errno::NOTSOCK));
+    assert_eq!(c.sock_shutdown(2, 4), Err(errno::INVAL));
+    assert_eq!(c.sock_shutdown(9, 1), Err(errno::BADF));
+    assert_eq!(c.sched_yield(), Ok(()));
+}
+
+#[test]
+#[should_panic(expected = "fail proc_raise unsupported")]
+fn proc_raise_fails_the_program() {
+    let mut h = FakeHost::default();
+    let _ = ctx().proc_raise(&mut h, 2);
+}
+
+#[test]
 #[should_panic(expected = "exit 7")]
 fn proc_exit_records() {
     let mut h = FakeHost::default();
@@ -174,3 +210,4 @@ fn proc_exit_records() {
 }
 
 mod fs;
+mod poll;

@@ -3,6 +3,7 @@
 use super::super::fd::DIR_BASE;
 use super::super::memfs::{MemFs, Node};
 use super::*;
+use hako_abi::wasi::eventtype;
 use std::boxed::Box;
 
 const P: u32 = 1000; // path buffer
@@ -483,4 +484,52 @@ fn walks_leave_no_fids_behind() {
     assert_eq!(r.dir, Vec::<Vec<u8>>::new());
     assert_eq!(r.name.as_deref(), Some(&b"c"[..]));
     assert_eq!(fs.open_fids(), 1);
+}
+
+#[test]
+fn positioned_io_append_advice_and_polling_files() {
+    let mut t = setup(|_| {});
+    let fd = t.open("file", 0, RW, 0, false).unwrap();
+    assert_eq!(t.read(fd, 2).unwrap(), b"he");
+    let mut mem = std::mem::take(&mut t.mem);
+    let mut m = GuestMemory::new(&mut mem);
+    // One iovec at 100: 3 bytes at 300.
+    m.write(100, 300u32).unwrap();
+    m.write(104, 3u32).unwrap();
+    t.c.fd_pread(&mut m, fd, 100, 1, 1, OUT).unwrap();
+    assert_eq!(m.bytes(300, 3).unwrap(), b"ell");
+    m.bytes_mut(300, 3).unwrap().copy_from_slice(b"ELL");
+    t.c.fd_pwrite(&mut m, fd, 100, 1, 1, OUT).unwrap();
+    assert_eq!(m.read::<u32>(OUT), Ok(3));
+    assert_eq!(t.c.fd_pread(&mut m, 0, 100, 1, 0, OUT), Err(errno::SPIPE));
+    assert_eq!(t.c.fd_pwrite(&mut m, 1, 100, 1, 0, OUT), Err(errno::SPIPE));
+    // The position did not move: 3 bytes after it, as poll_oneoff reports.
+    m.write(400, 5u64).unwrap();
+    m.write(408, eventtype::FD_READ).unwrap();
+    m.write(416, fd).unwrap();
+    t.c.poll_oneoff(&mut t.h, &mut m, 400, 500, 1, OUT).unwrap();
+    assert_eq!(m.read::<u64>(500), Ok(5));
+    assert_eq!(m.read::<u64>(516), Ok(3));
+    // A directory cannot be polled.
+    m.write(416, 3u32).unwrap();
+    assert_eq!(
+        t.c.poll_oneoff(&mut t.h, &mut m, 400, 500, 1, OUT),
+        Err(errno::BADF)
+    );
+    assert_eq!(t.c.fd_advise(fd, 0, 0, 5), Ok(()));
+    assert_eq!(t.c.fd_advise(fd, 0, 0, 6), Err(errno::INVAL));
+    assert_eq!(t.c.fd_advise(1, 0, 0, 0), Err(errno::BADF));
+    assert_eq!(t.c.fd_sync(fd, true), Ok(()));
+    assert_eq!(t.c.fd_sync(3, false), Err(errno::BADF));
+    // Synchronous-I/O flags are refused; append moves every write to the end.
+    assert_eq!(
+        t.c.fd_fdstat_set_flags(fd, fdflags::SYNC as u32),
+        Err(errno::INVAL)
+    );
+    assert_eq!(t.c.fd_fdstat_set_flags(fd, 1 << 5), Err(errno::INVAL));
+    t.c.fd_fdstat_set_flags(fd, fdflags::APPEND as u32).unwrap();
+    t.mem = mem;
+    t.write(fd, b"!").unwrap();
+    let fd2 = t.open("file", 0, rights::FD_READ, 0, false).unwrap();
+    assert_eq!(t.read(fd2, 10).unwrap(), b"hELLo!");
 }
