@@ -28,8 +28,6 @@ fn trim_slashes(path: &[u8]) -> &[u8] {
 }
 
 impl WasiCtx {
-    // ----- paths ---------------------------------------------------------------------
-
     /// Walk to what `r` names: a new fid (to clunk) and its qid.
     fn walk_to(&mut self, fs: usize, start: Fid, r: &Resolved) -> Result<(Fid, vfs::Qid), Errno> {
         let comps = r.full();

@@ -62,6 +62,8 @@ impl WasiCtx {
         Self::put_list(&self.env, mem, environ, buf)
     }
 
+    // ----- process, clocks, randomness ---------------------------------------------
+
     pub fn proc_exit(&mut self, host: &mut impl Host, status: u32) -> ! {
         host.record(format_args!("exit {status}"));
         host.exit(status)

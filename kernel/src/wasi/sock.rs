@@ -1,5 +1,7 @@
 //! The `sock_*` functions. There is no network, so no descriptor is a socket: after the
-//! arguments are checked, a valid descriptor is `ENOTSOCK` and a bad one `EBADF`.
+//! arguments are checked, a valid descriptor is `ENOTSOCK` (what the WASI testsuite
+//! expects; Wasmtime's wasi-common says `EBADF` there, its one failure in the suite) and a
+//! bad one `EBADF`.
 
 use super::iovec::check_iovs;
 use super::{WasiCtx, WasiResult};
@@ -7,11 +9,6 @@ use crate::guest::GuestMemory;
 use hako_abi::wasi::{errno, fdflags, riflags, sdflags};
 
 impl WasiCtx {
-    // ----- sockets: there is no network, so no descriptor is a socket ----------------
-    //
-    // A valid descriptor is `ENOTSOCK` (what the WASI testsuite expects; Wasmtime's
-    // wasi-common says `EBADF` there, its one failure in the suite), a bad one `EBADF`.
-
     fn not_sock(&self, fd: u32) -> WasiResult {
         self.entry(fd)?;
         Err(errno::NOTSOCK)
