@@ -24,7 +24,7 @@ use crate::spec::{self, Booter, RunOptions, Status};
 use hako_compiler::OptLevel;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use wast::Case;
 
@@ -96,7 +96,7 @@ pub fn case(seed: u64) -> Result<Case, String> {
 }
 
 /// One failing case at one level.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Mismatch {
     pub case: String,
     pub opt_level: String,
@@ -107,7 +107,7 @@ pub struct Mismatch {
 }
 
 /// What a fuzz run did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Modules compared (at every level).
     pub modules: usize,

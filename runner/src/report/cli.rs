@@ -19,6 +19,10 @@ pub struct ReportArgs {
     /// and keep their summary and results.
     #[arg(long)]
     pub bench: bool,
+    /// Also compare N generated modules with Wasmtime (`hako fuzz`); mismatches are saved,
+    /// shrunk, under DIR/fuzz-mismatches.
+    #[arg(long, value_name = "N", default_value = "0", hide_default_value = true)]
+    pub fuzz: usize,
     /// Do not run the suites: render the four files from this earlier report.json.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["bench", "no_spec", "no_wasi"])]
     pub from: Option<PathBuf>,
@@ -128,6 +132,7 @@ pub fn run(args: &ReportArgs) -> Report {
         spec,
         wasi,
         benchmarks: args.bench.then(collect::benchmarks),
+        fuzz: (args.fuzz > 0).then(|| collect::fuzz(args.fuzz, &args.out.join("fuzz-mismatches"))),
         notes,
     }
 }
@@ -180,6 +185,9 @@ fn print_summary(report: &Report) {
     }
     if let Some(b) = &report.benchmarks {
         println!("{}", b.note);
+    }
+    if let Some(f) = &report.fuzz {
+        println!("{}", f.note());
     }
     for note in &report.notes {
         println!("note: {note}");

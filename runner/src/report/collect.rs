@@ -272,6 +272,26 @@ pub fn benchmarks() -> Benchmarks {
     }
 }
 
+/// The fuzzing entry: `n` modules from a seed taken from the clock (so that every night
+/// covers new ones), mismatches shrunk into `save`.
+pub fn fuzz(n: usize, save: &Path) -> super::FuzzSection {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    eprintln!("report: fuzzing {n} modules from seed {seed}");
+    let cache = crate::cache::Cache::default_location();
+    let booter = crate::spec::booter::QemuBooter::new(cache.clone());
+    let options = crate::fuzz::FuzzOptions {
+        seed,
+        modules: n,
+        per_image: 25,
+        save: Some(save.to_path_buf()),
+        shrink_attempts: 100,
+    };
+    let summary = crate::fuzz::fuzz(&options, &booter, Some(&cache), |_, _| {});
+    super::FuzzSection { seed, summary }
+}
+
 /// The first non-empty line a command prints on stdout, if it runs and succeeds.
 fn first_line(program: &Path, args: &[&str], dir: Option<&Path>) -> Option<String> {
     let mut cmd = Command::new(program);

@@ -283,6 +283,24 @@ pub fn synthetic() -> Report {
             note: NO_BENCH.into(),
             result: None,
         }),
+        fuzz: Some(FuzzSection {
+            seed: 1_765_000_000,
+            summary: crate::fuzz::Summary {
+                modules: 5000,
+                invocations: 15_812,
+                state_checks: 24_950,
+                skipped: vec![],
+                mismatches: vec![crate::fuzz::Mismatch {
+                    case: "seed-1765000042".into(),
+                    opt_level: "O3".into(),
+                    failures: vec![
+                        "6: assert_trap expected trap \"out of bounds memory access\", got ()"
+                            .into(),
+                    ],
+                    saved: None,
+                }],
+            },
+        }),
         notes: vec![],
     }
 }

@@ -595,6 +595,23 @@ pub fn render(report: &Report, history: Option<&[Point]>) -> String {
         h.push_str("</tbody></table></section>\n");
     }
 
+    if let Some(f) = &report.fuzz {
+        let _ = write!(
+            h,
+            "<section id=\"fuzzing\"><h2>Fuzzing</h2><p>{}</p><ul>",
+            esc(&f.note())
+        );
+        for m in &f.summary.mismatches {
+            let _ = write!(
+                h,
+                "<li><code>{}</code> at {}: {}</li>",
+                esc(&m.case),
+                esc(&m.opt_level),
+                esc(m.failures.first().map_or("", |s| s.as_str()))
+            );
+        }
+        h.push_str("</ul></section>\n");
+    }
     if let Some(b) = &report.benchmarks {
         let _ = write!(
             h,

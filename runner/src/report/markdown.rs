@@ -191,6 +191,18 @@ pub fn render(report: &Report) -> String {
     if let Some(b) = &report.benchmarks {
         let _ = writeln!(md, "\n### Benchmarks\n\n{}", cell(&b.note));
     }
+    if let Some(f) = &report.fuzz {
+        let _ = writeln!(md, "\n### Fuzzing\n\n{}", cell(&f.note()));
+        for m in &f.summary.mismatches {
+            let _ = writeln!(
+                md,
+                "- `{}` at {}: {}",
+                m.case,
+                m.opt_level,
+                cell(m.failures.first().map_or("", |s| s.as_str()))
+            );
+        }
+    }
     for note in &report.notes {
         let _ = writeln!(md, "\n> {}", cell(note));
     }

@@ -54,6 +54,9 @@ pub struct Report {
     pub wasi: Option<WasiSection>,
     /// `None` when not asked for (`--bench`).
     pub benchmarks: Option<Benchmarks>,
+    /// `None` when not asked for (`--fuzz N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzz: Option<FuzzSection>,
     /// Anything that went wrong around the suites (a suite not found, ...).
     #[serde(default)]
     pub notes: Vec<String>,
@@ -307,6 +310,29 @@ pub struct Benchmarks {
     /// The whole `hako bench --json` result, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+}
+
+/// The differential fuzzing run of the report (`hako fuzz`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FuzzSection {
+    /// The first seed (module `i` is `seed + i`).
+    pub seed: u64,
+    pub summary: crate::fuzz::Summary,
+}
+
+impl FuzzSection {
+    /// One line for the summaries.
+    pub fn note(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "fuzzing: {} modules from seed {} ({} invocations, {} final-state checks) compared with Wasmtime at -O0 and -O3: {} mismatches",
+            s.modules,
+            self.seed,
+            s.invocations,
+            s.state_checks,
+            s.mismatches.len()
+        )
+    }
 }
 
 /// The message of an example report without benchmarks.
