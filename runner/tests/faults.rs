@@ -1,0 +1,84 @@
+//! Faults from outside the guest: the host file system filling up under it, and `hako`
+//! killed while the guest runs. (Signals to `hako` and `kill -9` leaving no QEMU are in
+//! `run.rs`; data written before a trap is in `wasi_fs.rs`.)
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+fn path(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
+fn fresh(name: &str) -> std::path::PathBuf {
+    let d = tmp().join("faults").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A full host file system is ENOSPC in the guest, and the file on the host holds exactly
+/// the bytes the guest's writes reported. The 256 KiB tmpfs is mounted in a private mount
+/// namespace (`unshare -m`, as root), so nothing is left mounted whatever happens; without
+/// the privilege the test says so and checks nothing.
+#[test]
+fn full_host_file_system_is_enospc_and_consistent() {
+    let dir = fresh("full");
+    let wasm = path("fs_fill.c");
+    // The host's view is read inside the namespace, after the run: the mount goes with it.
+    let script = format!(
+        "mount -t tmpfs -o size=256k hako-test {dir} && \"$0\" run --dir {dir}::/out {wasm} && \
+         stat -c 'host %s' {dir}/fill.bin",
+        dir = dir.display()
+    );
+    let probe = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=4k hako-probe /mnt"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("note: cannot mount a tmpfs in a private namespace here; test skipped");
+        return;
+    }
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .arg(env!("CARGO_BIN_EXE_hako"))
+        .env("HAKO_CACHE_DIR", tmp().join("cache"))
+        .output()
+        .unwrap();
+    let r = ran(out);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    // `written N, error ENOSPC, size N` from the guest, then `host N`
+    let words: Vec<&str> = r.stdout.split_whitespace().collect();
+    assert_eq!(words.len(), 8, "{}", r.stdout);
+    assert_eq!(words[3], "ENOSPC,", "{}", r.stdout);
+    let written: u64 = words[1].trim_end_matches(',').parse().unwrap();
+    let size: u64 = words[5].parse().unwrap();
+    assert!(written > 0 && written <= 256 << 10, "{}", r.stdout);
+    assert_eq!(size, written, "the guest's own view");
+    assert_eq!(words[7].parse::<u64>().unwrap(), written, "the host's view");
+}
+
+/// `kill -9` of `hako` while its guest runs: what the guest's writes returned is on the
+/// host, and the VM is gone.
+#[test]
+fn writes_survive_kill_9_of_hako() {
+    let dir = fresh("kill9");
+    let mut child = hako()
+        .args(["run", "--dir", &format!("{}::/out", dir.display())])
+        .arg(path("fs_write_spin.c"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("written.txt")).unwrap(),
+        "persisted before kill -9\n"
+    );
+}
