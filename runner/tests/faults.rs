@@ -33,7 +33,12 @@ fn full_host_file_system_is_enospc_and_consistent() {
         dir = dir.display()
     );
     let probe = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=4k hako-probe /mnt"])
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=4k hako-probe /mnt",
+        ])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         eprintln!("note: cannot mount a tmpfs in a private namespace here; test skipped");
