@@ -1,0 +1,125 @@
+//! The sandbox against what a host may put in a preopened directory, and names no file
+//! system allows: a FIFO, a Unix socket, a character device, a hard link to a file outside
+//! the preopen, 255- and 256-byte names, paths holding a NUL byte or invalid UTF-8
+//! (`fixtures/fs_odd.c`). hako's answers are compared with Wasmtime's (`wasi-common`, the
+//! oracle) for the same directory; where hako is stricter on purpose, the test says so.
+//! (Paths leading out, symlinks and bad pointers are in `wasi_fs.rs`.)
+
+mod common;
+use common::*;
+use hako_runner::wasi::compare::Ending;
+use std::time::Duration;
+
+/// Lines where hako answers differently from Wasmtime on purpose.
+const STRICTER: &[(&str, &str, &str)] = &[
+    // hako opens only regular files, directories and symlinks through 9p: a device node in
+    // a preopen would reach the host's device. Wasmtime opens it.
+    (
+        "open dev: 0 read 0 ",
+        "open dev: 60",
+        "a device node is not opened (ENXIO)",
+    ),
+];
+
+#[test]
+fn odd_files_and_names_answer_as_in_wasmtime() {
+    let base = tmp().join("sandbox-odd");
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(base.join("outside"), "outside").unwrap();
+    std::fs::hard_link(base.join("outside"), root.join("hardlink")).unwrap();
+    std::fs::write(root.join("n".repeat(255)), "").unwrap();
+    let made = |what: &str, status: std::io::Result<std::process::ExitStatus>| {
+        assert!(status.is_ok_and(|s| s.success()), "cannot make the {what}");
+    };
+    made(
+        "FIFO",
+        std::process::Command::new("mkfifo")
+            .arg(root.join("fifo"))
+            .status(),
+    );
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+    // A character device (the null device's numbers) needs root; without it the line
+    // differs in both runtimes alike.
+    let _ = std::process::Command::new("mknod")
+        .arg(root.join("dev"))
+        .args(["c", "1", "3"])
+        .status();
+
+    let wasm_path = fixture("fs_odd.c");
+    let wasm = std::fs::read(&wasm_path).unwrap();
+    let oracle = hako_runner::wasi::oracle::run(
+        &wasm,
+        &["fs_odd.wasm".to_string()],
+        &[],
+        Some(&root),
+        Duration::from_secs(60),
+    );
+    // wasi-common turns the host's ENXIO for opening a socket into an error that ends the
+    // program (it has no WASI errno for it): then hako's last line must be that errno.
+    let oracle_stopped_at_socket = match &oracle.ending {
+        Ending::Exit { code: 0 } => false,
+        Ending::Error { message } if message.contains("No such device or address") => true,
+        other => panic!(
+            "Wasmtime: {other:?} {}",
+            String::from_utf8_lossy(&oracle.stderr)
+        ),
+    };
+    let r = run(&[
+        "--timeout",
+        "60",
+        "--dir",
+        &format!("{}::/", root.display()),
+        &wasm_path.display().to_string(),
+    ]);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    let theirs = String::from_utf8_lossy(&oracle.stdout).into_owned();
+    let mut differences = Vec::new();
+    for (ours, theirs) in r.stdout.lines().zip(theirs.lines()) {
+        let allowed = STRICTER
+            .iter()
+            .any(|(w, h, _)| theirs.starts_with(w) && ours == *h);
+        if ours != theirs && !allowed {
+            differences.push(format!("hako `{ours}`, Wasmtime `{theirs}`"));
+        }
+    }
+    let expected_lines = theirs.lines().count() + usize::from(oracle_stopped_at_socket);
+    assert_eq!(
+        r.stdout.lines().count(),
+        expected_lines,
+        "hako:\n{}\nWasmtime:\n{theirs}",
+        r.stdout
+    );
+    if oracle_stopped_at_socket {
+        assert_eq!(
+            r.stdout.lines().last(),
+            Some("open sock: 60"),
+            "{}",
+            r.stdout
+        );
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    // Nothing outside changed.
+    assert_eq!(
+        std::fs::read_to_string(base.join("outside")).unwrap(),
+        "outside"
+    );
+
+    // A FIFO: Wasmtime's open(2) waits for a writer forever (with or without NONBLOCK), so
+    // there is no oracle; hako refuses it at once, as it does devices and sockets.
+    let r = run(&[
+        "--timeout",
+        "60",
+        "--dir",
+        &format!("{}::/", root.display()),
+        &wasm_path.display().to_string(),
+        "--",
+        "fifo",
+    ]);
+    assert_eq!(
+        r.stdout, "open fifo: 60\nopen fifo (nonblocking): 60\n",
+        "stderr: {}",
+        r.stderr
+    );
+}
