@@ -22,23 +22,34 @@
 //!
 //! ## Structure
 //!
-//! - [`hw`] (bare metal only) is the only module tree with `unsafe` code: PVH boot assembly,
-//!   serial ports, `isa-debug-exit`, GDT/IDT/TSS and exception handling, frames, page tables,
-//!   heap, TSC/PIT/RTC, RDRAND, the Wasm entry/trap unwinding and every `extern "C"` symbol
-//!   compiled code calls (builtins and the 46 WASI functions). Each of those symbols turns its
-//!   raw arguments into safe views and calls into the safe modules below.
-//! - [`wasi`] (with the fd table, path resolution and the [`wasi::vfs::Backend`] file-system
-//!   interface), [`p9`] (9P2000.L messages and client), [`guest`], [`bulk`], [`types`], [`cmdline`], [`clock`],
-//!   [`link`] (import matching rules) and [`script`] (manifest check, restart dispositions,
-//!   instance names, `Invoke` typing) are safe, target-independent logic with host unit tests
-//!   (`cargo test -p hako-kernel`).
-//! - `store`/`runtime` (bare metal only, safe code): instantiation from
-//!   [`hako_abi::module::ModuleDescriptor`] (imports checked with [`link`]), the `spectest`
-//!   instance, and the program and script modes. A program whose instance the compiler laid
-//!   out ahead of time ([`hako_abi::module::Prebuilt`]: all 72 WASI testsuite programs and
-//!   the hello fixture) is not instantiated from the descriptor: program mode creates its
-//!   memories and tables, copies in the initial contents and adopts the rest, which keeps
-//!   the code that runs once at boot (and that TCG must translate) small.
+//! The modules form layers; each imports only from its own layer or those below it, never
+//! in a circle (`tests/layers.rs` checks both, from the sources):
+//!
+//! 1. [`layout`]: every address-space constant (image, identity map, Wasm stack, linear
+//!    memories, boot windows).
+//! 2. Safe, target-independent logic with host unit tests: [`wasi`] (with the fd table,
+//!    path resolution and the [`wasi::vfs::Backend`] file-system interface), [`p9`]
+//!    (9P2000.L messages and client), [`guest`], [`bulk`], [`types`], [`cmdline`],
+//!    [`clock`], [`link`] (import matching rules) and [`script`] (manifest check, restart
+//!    dispositions, instance names, `Invoke` typing).
+//! 3. The data shared with compiled code, behind types that cannot be misused (`unsafe`
+//!    inside, host unit tests): [`image`] (trusted views of the descriptors and prebuilt
+//!    instances the compiler emitted) and [`vmdata`] (linear memories, global slots).
+//! 4. The Wasm store and what the kernel runs, safe code built and unit-tested on the host:
+//!    [`store`] (instantiation from [`hako_abi::module::ModuleDescriptor`], imports checked
+//!    with [`link`], adopting a prebuilt instance ([`hako_abi::module::Prebuilt`]: all 72
+//!    WASI testsuite programs and the hello fixture, which keeps the code that runs once at
+//!    boot, and that TCG must translate, small), the `spectest` instance, exports) and
+//!    [`runtime`] (program and script modes). Both reach the machine through
+//!    [`store::Machine`], as `wasi` does through [`wasi::Host`].
+//! 5. `hw` (bare metal only, `unsafe` allowed): hardware primitives: PVH boot assembly,
+//!    serial ports, `isa-debug-exit`, GDT/IDT/TSS and exception handling, frames, page
+//!    tables, heap, TSC/PIT/RTC, RDRAND, virtio-mmio, and entering Wasm with its trap
+//!    unwinding.
+//! 6. `entry` (bare metal only, `unsafe` allowed): the first Rust code after the boot
+//!    assembly, the machine the store and runtime run on, and every `extern "C"` symbol
+//!    compiled code calls (builtins and the 46 WASI functions), each turning its raw
+//!    arguments into checked views.
 //!
 //! ## Script mode resources
 //!
@@ -64,6 +75,8 @@
 
 extern crate alloc;
 
+pub mod layout;
+
 pub mod bulk;
 pub mod clock;
 pub mod cmdline;
@@ -74,10 +87,18 @@ pub mod script;
 pub mod types;
 pub mod wasi;
 
+#[allow(unsafe_code)]
+pub mod image;
+#[allow(unsafe_code)]
+pub mod vmdata;
+
+pub mod runtime;
+pub mod store;
+
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod hw;
+
 #[cfg(target_os = "none")]
-mod runtime;
-#[cfg(target_os = "none")]
-mod store;
+#[allow(unsafe_code)]
+mod entry;

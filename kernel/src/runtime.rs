@@ -1,154 +1,167 @@
-//! What the kernel runs: read the image manifest (`hako_image_manifest`, see
-//! [`hako_abi::script`]) and dispatch on its kind.
+//! What the kernel runs once the machine is set up: a program or a spec script, read from
+//! the image manifest (`hako_image_manifest`, see [`hako_abi::script`]). Safe code, built
+//! and unit-tested on the host: it reaches the store through [`StoreCell`] and the machine
+//! through [`Machine`]; the entry layer (`entry`) chooses the mode and ends the run.
 //!
-//! - **Program mode**: instantiate `modules[0]` (WASI imports resolved), run its start
-//!   function and `_start` (or, for a WASI reactor, `_initialize` and the export the command
-//!   line names, reporting its results), and report `exit`/`trap`/`error` on the harness
-//!   channel.
-//! - **Script mode**: execute the encoded command list, one result line per command (see
-//!   [`crate::script`] for the target-independent part), then `done`.
-//!
-//! Both end with `EXIT_DONE`; a manifest that does not check out is a `panic` record.
+//! - **Program mode** ([`program`]): instantiate `modules[0]` (WASI imports resolved), run
+//!   its start function and `_start` (or, for a WASI reactor, `_initialize` and the export
+//!   the command line names, reporting its results), and report `exit`/`trap`/`error` on
+//!   the harness channel.
+//! - **Script mode** ([`run_script`]): execute the encoded command list, one result line per
+//!   command (see [`crate::script`] for the target-independent part), then `done`.
 
-use crate::cmdline::{self, CommandLine};
-use crate::hw::{self, serial, wasm};
-use crate::script::{self, Disposition, Kind, Names, Restart};
-use crate::store::{Extern, InstError, Store, STORE};
-use crate::wasi::WasiCtx;
+use crate::image::Trusted;
+use crate::script::{self, Disposition, Names, Restart};
+use crate::store::{Callable, Extern, InstError, Machine, Store};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use hako_abi::boot::{record, EXIT_DONE};
+use hako_abi::boot::record;
+use hako_abi::module::ModuleDescriptor;
 use hako_abi::script::{self as abi, Command, ImageManifest, Script, SPECTEST_MODULE};
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::ValRaw;
 
-fn done() -> ! {
-    serial::debug_exit(EXIT_DONE)
+/// Where the store lives. It is borrowed only between calls into Wasm, never across one:
+/// the builtins compiled code calls borrow it too.
+pub trait StoreCell {
+    fn with<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R;
 }
 
-fn error(args: core::fmt::Arguments<'_>) -> ! {
-    serial::record(format_args!("error {args}"));
-    done()
+/// A run that cannot go on: the image itself is broken (a `panic` record).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fatal(pub String);
+
+/// Run `f` with no arguments or results (a start function, `_start`, `_initialize`).
+fn run(machine: &mut dyn Machine, f: Callable) -> Result<(), TrapCode> {
+    let mut values = [ValRaw::default(); 1];
+    machine.enter(f, &mut values)
 }
 
-fn trapped(code: TrapCode) -> ! {
-    serial::record(format_args!("trap {} {}", code as u32, code.message()));
-    done()
-}
-
-pub fn main(line: &[u8]) -> ! {
-    hw::time::init();
-    let manifest = wasm::manifest();
-    let kind = match script::check_manifest(manifest) {
-        Ok(k) => k,
-        Err(e) => hw::fatal(format_args!("{e}")),
-    };
-    let cl = match cmdline::parse(line) {
-        Ok(c) => c,
-        Err(tok) => {
-            let tok = core::str::from_utf8(tok).unwrap_or("?");
-            match kind {
-                Kind::Program => error(format_args!("bad command-line token {tok}")),
-                Kind::Script => hw::fatal(format_args!("bad command-line token {tok}")),
-            }
-        }
-    };
-    match kind {
-        Kind::Program => program(cl, manifest),
-        Kind::Script => run_script(cl, manifest),
-    }
+fn trapped(machine: &mut dyn Machine, code: TrapCode) {
+    machine.record(format_args!("trap {} {}", code as u32, code.message()));
 }
 
 // ----- program mode ---------------------------------------------------------------------
 
-fn program(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
-    let mut ctx = WasiCtx::new(cl.args, cl.env);
-    if let Some(umask) = cl.umask {
-        ctx.set_umask(umask);
+/// What program mode runs: `_start`, or (a WASI reactor) `_initialize` and then the export
+/// `name` with `args` (raw bits).
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    Start,
+    Invoke { name: &'a [u8], args: &'a [u128] },
+}
+
+/// Program mode: instantiate `desc` and run it; every ending (exit, trap, error) is a
+/// harness record.
+pub fn program(
+    store: &impl StoreCell,
+    machine: &mut dyn Machine,
+    desc: Trusted<ModuleDescriptor>,
+    entry: Entry<'_>,
+) {
+    if let Err(e) = run_program(store, machine, desc, entry) {
+        match e {
+            Ending::Trap(t) => trapped(machine, t),
+            Ending::Error(m) => machine.record(format_args!("error {m}")),
+        }
     }
-    wasm::set_wasi(ctx, cl.preopens, cl.stdin_len);
-    let Some(desc) = wasm::manifest_module(manifest, 0) else {
-        hw::fatal(format_args!("the program image has no module"))
-    };
-    let r = STORE.with(|s| s.instantiate(desc, &|_, _, _| None, false));
-    let (id, start) = match r {
-        Ok(x) => x,
-        Err(InstError::Error(e) | InstError::Unlinkable(e)) => error(format_args!("{e}")),
-        Err(InstError::Trap(t)) => trapped(t),
-    };
+}
+
+/// Why a program stopped early.
+enum Ending {
+    Trap(TrapCode),
+    Error(String),
+}
+
+impl From<InstError> for Ending {
+    fn from(e: InstError) -> Self {
+        match e {
+            InstError::Error(m) | InstError::Unlinkable(m) => Ending::Error(m),
+            InstError::Trap(t) => Ending::Trap(t),
+        }
+    }
+}
+
+fn run_program(
+    store: &impl StoreCell,
+    machine: &mut dyn Machine,
+    desc: Trusted<ModuleDescriptor>,
+    entry: Entry<'_>,
+) -> Result<(), Ending> {
+    let (id, start) = store.with(|s| s.instantiate(machine, desc, &|_, _, _| None, false))?;
     if let Some(f) = start {
-        let mut values = [ValRaw::default(); 1];
-        if let Err(t) = wasm::call(f.code, f.vmctx, &mut values) {
-            trapped(t);
+        run(machine, f).map_err(Ending::Trap)?;
+    }
+    match entry {
+        Entry::Start => {
+            let f = match store.with(|s| s.export_func(id, b"_start")) {
+                None | Some(Err("is not a function")) => {
+                    return Err(Ending::Error("the program has no _start export".into()))
+                }
+                Some(Err(why)) => return Err(Ending::Error(format!("_start {why}"))),
+                Some(Ok(f)) => f,
+            };
+            run(machine, f.callable).map_err(Ending::Trap)?;
+            machine.record(format_args!("{} 0", record::EXIT));
         }
+        Entry::Invoke { name, args } => invoke(store, machine, id, name, args)?,
     }
-    if let Some(name) = cl.invoke {
-        invoke(id, &name, &cl.invoke_args)
-    }
-    let Some(f) = STORE.with(|s| s.export_func(id, "_start")) else {
-        error(format_args!("the program has no _start export"))
-    };
-    if f.array_call.is_null() {
-        error(format_args!("_start has no array-call trampoline"));
-    }
-    let mut values = [ValRaw::default(); 1];
-    match wasm::call(f.array_call, f.vmctx, &mut values) {
-        Ok(()) => {
-            serial::record(format_args!("exit 0"));
-            done()
-        }
-        Err(t) => trapped(t),
-    }
+    Ok(())
 }
 
 /// A WASI reactor (`hako run --invoke`): `_initialize` when exported, then the export `name`
 /// with `args` (raw bits, checked against its type by the runner and again here); its
 /// results become `result` records.
-fn invoke(instance: usize, name: &[u8], args: &[u128]) -> ! {
-    if let Some(f) = STORE.with(|s| s.export_func(instance, "_initialize")) {
-        if f.array_call.is_null() {
-            error(format_args!("_initialize has no array-call trampoline"));
-        }
-        let mut values = [ValRaw::default(); 1];
-        if let Err(t) = wasm::call(f.array_call, f.vmctx, &mut values) {
-            trapped(t);
-        }
+fn invoke(
+    store: &impl StoreCell,
+    machine: &mut dyn Machine,
+    instance: usize,
+    name: &[u8],
+    args: &[u128],
+) -> Result<(), Ending> {
+    match store.with(|s| s.export_func(instance, b"_initialize")) {
+        None => {}
+        Some(Err(why)) => return Err(Ending::Error(format!("_initialize {why}"))),
+        Some(Ok(f)) => run(machine, f.callable).map_err(Ending::Trap)?,
     }
     let shown = script::show(name);
-    let found = STORE.with(|s| s.export_func_signature(instance, name));
-    let Some((f, params, results)) = found else {
-        error(format_args!("the program has no function export `{shown}`"))
+    let f = match store.with(|s| s.export_func(instance, name)) {
+        Some(Ok(f)) => f,
+        None | Some(Err("is not a function")) => {
+            return Err(Ending::Error(format!(
+                "the program has no function export `{shown}`"
+            )))
+        }
+        Some(Err(why)) => return Err(Ending::Error(format!("`{shown}` {why}"))),
     };
-    if params.len() != args.len() {
-        error(format_args!(
+    if f.params.len() != args.len() {
+        return Err(Ending::Error(format!(
             "`{shown}` takes {} arguments, got {}",
-            params.len(),
+            f.params.len(),
             args.len()
-        ));
+        )));
     }
-    if f.array_call.is_null() {
-        error(format_args!("`{shown}` has no array-call trampoline"));
-    }
-    let mut values = vec![ValRaw::default(); params.len().max(results.len()).max(1)];
+    let mut values = vec![ValRaw::default(); f.callable.slots().max(1)];
     for (slot, bits) in values.iter_mut().zip(args) {
         *slot = ValRaw::from_u128(*bits);
     }
-    if let Err(t) = wasm::call(f.array_call, f.vmctx, &mut values) {
-        trapped(t);
+    machine
+        .enter(f.callable, &mut values)
+        .map_err(Ending::Trap)?;
+    for (ty, bits) in script::results(f.results, &values) {
+        machine.record(format_args!("{} {ty:02x} {bits:x}", record::RESULT));
     }
-    for (ty, bits) in script::results(results, &values) {
-        serial::record(format_args!("{} {ty:02x} {bits:x}", record::RESULT));
-    }
-    serial::record(format_args!("{} 0", record::EXIT));
-    done()
+    machine.record(format_args!("{} 0", record::EXIT));
+    Ok(())
 }
 
 // ----- script mode ----------------------------------------------------------------------
 
 /// What one command did.
-enum Outcome {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
     Values(Vec<(u8, u128)>),
     Instantiated,
     Trap(TrapCode),
@@ -156,24 +169,19 @@ enum Outcome {
     Error(String),
 }
 
-fn run_script(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
-    // Spec modules import no WASI, but a module that does gets a working (empty) context.
-    wasm::set_wasi(
-        WasiCtx::new(Vec::new(), Vec::new()),
-        cl.preopens,
-        cl.stdin_len,
-    );
-    let script = match Script::parse(wasm::slice(&manifest.script)) {
-        Ok(s) => s,
-        Err(e) => hw::fatal(format_args!("bad script in the image: {e}")),
-    };
-    if let Err(e) = STORE.with(|s| s.init_spectest()) {
-        hw::fatal(format_args!("cannot create the spectest module: {e:?}"));
-    }
-    let restart = Restart {
-        resume: cl.resume.unwrap_or(0),
-        skip: cl.skip,
-    };
+/// Script mode: execute the script of `manifest` from where `restart` says, writing one
+/// result line per reported command and `done` at the end.
+pub fn run_script(
+    store: &impl StoreCell,
+    machine: &mut dyn Machine,
+    manifest: Trusted<ImageManifest>,
+    restart: &Restart,
+) -> Result<(), Fatal> {
+    let script = Script::parse(manifest.script().as_slice())
+        .map_err(|e| Fatal(format!("bad script in the image: {e}")))?;
+    store
+        .with(|s| s.init_spectest(machine))
+        .map_err(|e| Fatal(format!("cannot create the spectest module: {e:?}")))?;
     let mut names = Names::default();
     for cmd in script.commands() {
         let report = match restart.disposition(cmd.id()) {
@@ -184,17 +192,17 @@ fn run_script(cl: CommandLine, manifest: &'static ImageManifest) -> ! {
         if !report && matches!(cmd, Command::Get { .. }) {
             continue; // changes nothing
         }
-        let outcome = execute(&cmd, &mut names, manifest);
+        let outcome = execute(store, machine, &cmd, &mut names, manifest);
         if report {
-            write_outcome(cmd.id(), &outcome);
+            write_outcome(machine, cmd.id(), &outcome);
         }
     }
-    serial::record(format_args!("{}", abi::DONE));
-    done()
+    machine.record(format_args!("{}", abi::DONE));
+    Ok(())
 }
 
-fn write_outcome(id: u32, outcome: &Outcome) {
-    let mut out = serial::harness();
+fn write_outcome(machine: &mut dyn Machine, id: u32, outcome: &Outcome) {
+    let mut out = machine.harness();
     let _ = match outcome {
         Outcome::Values(v) => abi::write_ok(&mut out, id, v.iter().copied()),
         Outcome::Instantiated => abi::write_instantiated(&mut out, id),
@@ -219,21 +227,29 @@ fn no_instance(instance: u32) -> Outcome {
     Outcome::Error(format!("no instance {instance} (its instantiation failed)"))
 }
 
-fn execute(cmd: &Command<'_>, names: &mut Names, manifest: &'static ImageManifest) -> Outcome {
+/// Execute one script command.
+pub fn execute(
+    store: &impl StoreCell,
+    machine: &mut dyn Machine,
+    cmd: &Command<'_>,
+    names: &mut Names,
+    manifest: Trusted<ImageManifest>,
+) -> Outcome {
     match *cmd {
         Command::Instantiate { id, module } => {
-            let Some(desc) = wasm::manifest_module(manifest, module) else {
+            let Some(desc) = manifest.module(module) else {
                 return Outcome::Error(format!("the image has no module {module}"));
             };
             let r = {
                 let names = &*names;
-                STORE.with(|s| s.instantiate(desc, &|st, m, n| resolve(st, names, m, n), true))
+                store.with(|s| {
+                    s.instantiate(machine, desc, &|st, m, n| resolve(st, names, m, n), true)
+                })
             };
             match r {
                 Ok((index, start)) => {
                     if let Some(f) = start {
-                        let mut values = [ValRaw::default(); 1];
-                        if let Err(t) = wasm::call(f.code, f.vmctx, &mut values) {
+                        if let Err(t) = run(machine, f) {
                             return Outcome::Trap(t);
                         }
                     }
@@ -261,40 +277,22 @@ fn execute(cmd: &Command<'_>, names: &mut Names, manifest: &'static ImageManifes
             let Some(i) = names.instance(instance) else {
                 return no_instance(instance);
             };
-            let found = STORE.with(|s| match s.export(i, name) {
-                Some(Extern::Func(f)) => s
-                    .func_type(f.type_id)
-                    .map(|(p, r)| Ok((f, p.to_vec(), r.to_vec()))),
-                Some(_) => Some(Err(())),
-                None => None,
-            });
-            let (f, params, results) = match found {
-                Some(Ok(x)) => x,
-                Some(Err(())) => {
-                    return Outcome::Error(format!(
-                        "export `{}` is not a function",
-                        script::show(name)
-                    ))
+            let f = match store.with(|s| s.export_func(i, name)) {
+                Some(Ok(f)) => f,
+                Some(Err(why)) => {
+                    return Outcome::Error(format!("export `{}` {why}", script::show(name)))
                 }
-                None => {
-                    return Outcome::Error(format!("no export `{}`", script::show(name)));
-                }
+                None => return Outcome::Error(format!("no export `{}`", script::show(name))),
             };
-            if let Err(e) = script::check_args(&params, &args) {
+            if let Err(e) = script::check_args(f.params, &args) {
                 return Outcome::Error(e);
             }
-            if f.array_call.is_null() {
-                return Outcome::Error(format!(
-                    "export `{}` has no array-call trampoline",
-                    script::show(name)
-                ));
-            }
-            let mut values = vec![ValRaw::default(); params.len().max(results.len()).max(1)];
+            let mut values = vec![ValRaw::default(); f.callable.slots().max(1)];
             for (slot, a) in values.iter_mut().zip(args.iter()) {
                 *slot = ValRaw::from_u128(a.bits);
             }
-            match wasm::call(f.array_call, f.vmctx, &mut values) {
-                Ok(()) => Outcome::Values(script::results(&results, &values).collect()),
+            match machine.enter(f.callable, &mut values) {
+                Ok(()) => Outcome::Values(script::results(f.results, &values).collect()),
                 Err(t) => Outcome::Trap(t),
             }
         }
@@ -302,10 +300,13 @@ fn execute(cmd: &Command<'_>, names: &mut Names, manifest: &'static ImageManifes
             let Some(i) = names.instance(instance) else {
                 return no_instance(instance);
             };
-            match STORE.with(|s| s.export_global(i, name)) {
+            match store.with(|s| s.export_global(i, name)) {
                 Some((t, v)) => Outcome::Values(vec![(t, script::value_bits(t, &v))]),
                 None => Outcome::Error(format!("no global export `{}`", script::show(name))),
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,9 @@
 //! The PVH entry point: 32-bit protected mode, paging off, `ebx` = physical address of the
 //! `hvm_start_info`. Identity-map the first 4 GiB (1 GiB pages, or 2 MiB pages on CPUs
 //! without them), enter long mode, enable SSE (and XSAVE/AVX when the CPU has them) and call
-//! [`hako_kernel_start`]. `.bss` arrives zero-filled by the ELF loader.
+//! `hako_kernel_start` (in the `entry` layer, found by the linker: nothing here calls up
+//! into Rust code above the hardware layer). `.bss` arrives zero-filled by the ELF loader.
+//! Also the start info's command line and memory map, and the image's end.
 
 use core::arch::global_asm;
 
@@ -206,7 +208,7 @@ pub struct BootInfo {
     pub memmap: &'static [MemMapEntry],
 }
 
-fn read_boot_info(start_info: u32) -> Result<BootInfo, &'static str> {
+pub fn read_boot_info(start_info: u32) -> Result<BootInfo, &'static str> {
     if start_info == 0 {
         return Err("no PVH start info");
     }
@@ -249,25 +251,8 @@ extern "C" {
     static __kernel_end: u8;
 }
 
-static CMDLINE: super::Global<&'static [u8]> = super::Global::new(&[]);
-
-/// The kernel command line the boot loader handed over.
-pub fn cmdline() -> &'static [u8] {
-    CMDLINE.with(|c| *c)
-}
-
-/// The first Rust code: called by the boot assembly on the boot stack, in long mode.
-#[no_mangle]
-extern "C" fn hako_kernel_start(start_info: u32) -> ! {
-    super::serial::init();
-    let info = match read_boot_info(start_info) {
-        Ok(i) => i,
-        Err(e) => super::fatal(format_args!("{e}")),
-    };
-    // `__kernel_end` is defined by the linker script; only its address is taken.
-    let kernel_end = core::ptr::addr_of!(__kernel_end) as u64;
-    CMDLINE.with(|c| *c = info.cmdline);
-    super::mm::init(info.memmap, kernel_end);
-    super::cpu::init();
-    crate::runtime::main(info.cmdline)
+/// The end of the kernel image (`__kernel_end`, from the linker script).
+pub fn kernel_end() -> u64 {
+    // Only the symbol's address is taken.
+    core::ptr::addr_of!(__kernel_end) as u64
 }

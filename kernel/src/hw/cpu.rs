@@ -277,7 +277,7 @@ extern "C" fn hako_exception(frame: &ExceptionFrame) -> ! {
     if frame.vector == 14 {
         super::wasm::page_fault(cr2);
     }
-    super::fatal(format_args!(
+    super::panic::fatal(format_args!(
         "cpu exception {} rip={:#x} cr2={:#x} error={:#x} rsp={:#x}",
         frame.vector, frame.rip, cr2, frame.error, frame.rsp
     ))

@@ -5,11 +5,12 @@
 //! used. Linear memories (4 KiB pages) and the Wasm stack (2 MiB pages, frames cut from the
 //! top of RAM, and 64 KiB of 4 KiB pages on top) are mapped above 512 GiB: what every
 //! program maps at boot (the stack, the first 2 MiB of memory 0) through static page tables
-//! (the boot windows, see [`WINDOWS`]), the rest through an [`OffsetPageTable`] with
+//! (the boot windows, `crate::layout::BOOT_WINDOWS`), the rest through an [`OffsetPageTable`] with
 //! offset 0.
 
 use super::boot::{MemMapEntry, E820_RAM};
-use super::Global;
+use super::cell::KernelCell;
+use crate::layout::{BOOT_WINDOWS as WINDOWS, IDENTITY_LIMIT};
 use linked_list_allocator::LockedHeap;
 use x86_64::registers::control::Cr3;
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -25,7 +26,6 @@ static HEAP: LockedHeap = LockedHeap::empty();
 const PAGE: u64 = 4096;
 const HUGE_PAGE: u64 = 2 << 20;
 const MAX_REGIONS: usize = 32;
-const IDENTITY_LIMIT: u64 = 4 << 30;
 
 #[derive(Debug)]
 struct Frames {
@@ -36,14 +36,14 @@ struct Frames {
     warm_end: u64,
 }
 
-static FRAMES: Global<Frames> = Global::new(Frames {
+static FRAMES: KernelCell<Frames> = KernelCell::new(Frames {
     regions: [(0, 0); MAX_REGIONS],
     count: 0,
     warm_end: 0,
 });
 
 /// Heap bytes handed to the allocator.
-static HEAP_INFO: Global<(u64, u64)> = Global::new((0, 0));
+static HEAP_INFO: KernelCell<(u64, u64)> = KernelCell::new((0, 0));
 
 /// At most this much of the rest of the image's last 2 MiB goes to the first frames.
 const MAX_WARM_FRAMES: u64 = 512 << 10;
@@ -83,7 +83,7 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
         let total: u64 = f.regions[..f.count].iter().map(|(s, e)| e - s).sum();
         let Some(big) = (first_ram..f.count).max_by_key(|&i| f.regions[i].1 - f.regions[i].0)
         else {
-            super::fatal(format_args!("no usable RAM in the memory map"));
+            super::panic::fatal(format_args!("no usable RAM in the memory map"));
         };
         let (s, e) = f.regions[big];
         let size = (total / 8).clamp(4 << 20, 64 << 20).min((e - s) / 2) & !(PAGE - 1);
@@ -101,15 +101,15 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
     link_windows();
 }
 
-/// The two 2 MiB windows of virtual memory every program maps at boot: the 4 KiB part on top
-/// of the Wasm stack (its 2 MiB part lies in the same page directory, just below) and the
-/// start of linear memory 0. Their page tables are static and linked into the PML4 by
-/// [`init`] with a few stores, and [`map_zeroed`], [`map_uncleared`] and
-/// [`map_uncleared_huge`] write their entries directly: under TCG every instruction run once
-/// costs its translation, and the general `Mapper` path (walking, creating and clearing
-/// tables) took about 70 translated blocks of every boot. Ranges outside the windows, and
-/// later growth past them, go through the `Mapper`, which walks these tables like any other.
-const WINDOWS: [u64; 2] = [super::wasm::STACK_SMALL_BASE, crate::store::LINMEM_BASE];
+// The boot windows (`crate::layout::BOOT_WINDOWS`), the two 2 MiB windows of virtual memory
+// every program maps at boot: the 4 KiB part on top of the Wasm stack (its 2 MiB part lies
+// in the same page directory, just below) and the start of linear memory 0. Their page
+// tables are static and linked into the PML4 by [`init`] with a few stores, and
+// [`map_zeroed`], [`map_uncleared`] and [`map_uncleared_huge`] write their entries
+// directly: under TCG every instruction run once costs its translation, and the general
+// `Mapper` path (walking, creating and clearing tables) took about 70 translated blocks of
+// every boot. Ranges outside the windows, and later growth past them, go through the
+// `Mapper`, which walks these tables like any other.
 
 /// A window's page tables: the level-3 table its PML4 entry points to, the level-2 table for
 /// its GiB and the level-1 table for the window itself.
@@ -167,7 +167,7 @@ fn link_windows() {
         let t = window(i);
         let table = |t: &Table| PhysAddr::new(t as *const Table as u64);
         if !l4[v.p4_index()].is_unused() {
-            super::fatal(format_args!("boot window {w:#x} shares a PML4 entry"));
+            super::panic::fatal(format_args!("boot window {w:#x} shares a PML4 entry"));
         }
         l4[v.p4_index()].set_addr(table(&t.l3), TABLE);
         t.l3.0[usize::from(v.p3_index())].set_addr(table(&t.l2), TABLE);

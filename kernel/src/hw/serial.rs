@@ -1,6 +1,7 @@
-//! COM1 (stdout), COM2 (stderr), COM3 (harness records) and `isa-debug-exit`.
+//! COM1 (stdout, and stdin the other way), COM2 (stderr), COM3 (harness records) and
+//! `isa-debug-exit`.
 
-use super::Global;
+use super::cell::KernelCell;
 use core::fmt::{self, Write};
 use hako_abi::boot::{DEBUG_EXIT_PORT, HARNESS_PORT, STDERR_PORT, STDOUT_PORT};
 use uart_16550::backend::PioBackend;
@@ -23,7 +24,7 @@ const fn com(base: u16) -> Uart16550<PioBackend> {
     }
 }
 
-static PORTS: Global<Ports> = Global::new(Ports {
+static PORTS: KernelCell<Ports> = KernelCell::new(Ports {
     com: [com(STDOUT_PORT), com(STDERR_PORT), com(HARNESS_PORT)],
     present: [false; 3],
 });
@@ -81,23 +82,35 @@ pub fn write(com: Com, bytes: &[u8]) {
     });
 }
 
-/// The harness channel as a `fmt::Write` (for the `hako_abi::script` line writers, which
-/// write whole lines including the newline).
-pub fn harness() -> impl Write {
-    Writer(Com::Harness)
+/// A byte received on `com`, if one is waiting (COM1 carries the program's stdin).
+pub fn try_read(com: Com) -> Option<u8> {
+    const RBR: u16 = 0;
+    const LSR: u16 = 5;
+    const DATA_READY: u8 = 1;
+    let base = [STDOUT_PORT, STDERR_PORT, HARNESS_PORT][com as usize];
+    // SAFETY: the line status register of a standard COM port, used by nothing else in the
+    // kernel; reading it has no side effect on the receiver.
+    let ready = unsafe { Port::<u8>::new(base + LSR).read() } & DATA_READY != 0;
+    // SAFETY: as above; with data ready, reading RBR takes one byte out of the UART's
+    // receive FIFO.
+    ready.then(|| unsafe { Port::<u8>::new(base + RBR).read() })
 }
 
-struct Writer(Com);
-impl Write for Writer {
+/// The harness channel as a `fmt::Write` (for the `hako_abi::script` line writers, which
+/// write whole lines including the newline).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Harness;
+
+impl Write for Harness {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        write(self.0, s.as_bytes());
+        write(Com::Harness, s.as_bytes());
         Ok(())
     }
 }
 
 /// Write one harness record line.
 pub fn record(args: fmt::Arguments<'_>) {
-    let mut w = Writer(Com::Harness);
+    let mut w = Harness;
     let _ = w.write_fmt(args);
     let _ = w.write_str("\n");
 }

@@ -1,8 +1,8 @@
 //! Time: the TSC (calibrated from CPUID 0x15/0x16, the hypervisor timing leaf, or the PIT)
 //! for the monotonic clock, and the CMOS RTC (read once) for the real-time clock.
 
+use super::cell::KernelCell;
 use super::cpu::cpuid;
-use super::Global;
 use crate::clock::{from_bcd, unix_seconds};
 use x86_64::instructions::port::Port;
 
@@ -15,8 +15,8 @@ struct Calib {
     realtime0: Option<u64>,
 }
 
-static CALIB: Global<Option<Calib>> = Global::new(None);
-static TSC_START: Global<u64> = Global::new(0);
+static CALIB: KernelCell<Option<Calib>> = KernelCell::new(None);
+static TSC_START: KernelCell<u64> = KernelCell::new(0);
 
 pub fn rdtsc() -> u64 {
     // SAFETY: RDTSC only reads the time-stamp counter.

@@ -133,7 +133,7 @@ fn dma_alloc(size: usize) -> *mut u8 {
     // never freed (the devices live as long as the program).
     let p = unsafe { alloc_zeroed(layout) };
     if p.is_null() {
-        super::fatal(format_args!("out of memory for virtio buffers"));
+        super::panic::fatal(format_args!("out of memory for virtio buffers"));
     }
     p
 }

@@ -2,25 +2,24 @@
 //! it ([`KernelHost`]: serial ports, clocks, RDRAND, stdin from COM1), and the preopened
 //! directories: virtio-9p devices found on the command line, mounted as 9P2000.L clients.
 
-use super::serial::{self, Com};
-use super::virtio::{self, Mmio, Virtio9p};
-use super::{cpu, time, Global};
+use super::builtins::guest_memory;
+use crate::hw::cell::KernelCell;
+use crate::hw::panic::fatal;
+use crate::hw::serial::{self, Com};
+use crate::hw::virtio::{self, Mmio, Virtio9p};
+use crate::hw::{cpu, time};
 use crate::p9::Client;
 use crate::wasi::{self, Clock, Host, Stream, WasiCtx};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
-use hako_abi::boot::STDOUT_PORT;
 use hako_abi::vm::VmContext;
-use x86_64::instructions::port::Port;
 
-use super::wasm::guest_memory;
-
-static WASI: Global<Option<WasiCtx>> = Global::new(None);
+static WASI: KernelCell<Option<WasiCtx>> = KernelCell::new(None);
 /// Bytes of stdin still to come on COM1.
-static STDIN_LEFT: Global<u64> = Global::new(0);
+static STDIN_LEFT: KernelCell<u64> = KernelCell::new(0);
 /// The `stdin` record was sent (the runner starts sending stdin when it sees it).
-static STDIN_ASKED: Global<bool> = Global::new(false);
+static STDIN_ASKED: KernelCell<bool> = KernelCell::new(false);
 
 /// 9P message size we ask for (QEMU may grant less).
 const MSIZE: u32 = 128 << 10;
@@ -30,7 +29,7 @@ const MSIZE: u32 = 128 << 10;
 pub fn set_wasi(mut ctx: WasiCtx, preopens: Vec<(Vec<u8>, Vec<u8>)>, stdin_len: u64) {
     STDIN_LEFT.with(|s| *s = stdin_len);
     if !preopens.is_empty() {
-        let line = super::boot::cmdline();
+        let line = super::cmdline();
         let mut devices: Vec<(Vec<u8>, Mmio)> = Vec::new();
         let mut bases = virtio::mmio_bases(line);
         if bases.is_empty() {
@@ -46,17 +45,17 @@ pub fn set_wasi(mut ctx: WasiCtx, preopens: Vec<(Vec<u8>, Vec<u8>)>, stdin_len: 
         }
         for (tag, guest) in preopens {
             let Some(i) = devices.iter().position(|(t, _)| *t == tag) else {
-                super::fatal(format_args!(
+                fatal(format_args!(
                     "no virtio-9p device with mount tag {}",
                     core::str::from_utf8(&tag).unwrap_or("?")
                 ));
             };
             let (_, dev) = devices.swap_remove(i);
             let client = Virtio9p::init(dev, MSIZE as usize)
-                .map_err(|e| super::fatal(format_args!("virtio-9p: {e}")))
+                .map_err(|e| fatal(format_args!("virtio-9p: {e}")))
                 .and_then(|t| {
                     Client::connect(t, MSIZE)
-                        .map_err(|e| super::fatal(format_args!("9P attach failed: errno {e}")))
+                        .map_err(|e| fatal(format_args!("9P attach failed: errno {e}")))
                 });
             if let Ok(c) = client {
                 ctx.add_preopen(guest, Box::new(c));
@@ -68,10 +67,6 @@ pub fn set_wasi(mut ctx: WasiCtx, preopens: Vec<(Vec<u8>, Vec<u8>)>, stdin_len: 
 
 /// The machine, as WASI sees it.
 struct KernelHost;
-
-fn com1(off: u16) -> Port<u8> {
-    Port::new(STDOUT_PORT + off)
-}
 
 impl Host for KernelHost {
     fn write(&mut self, stream: Stream, bytes: &[u8]) {
@@ -92,19 +87,14 @@ impl Host for KernelHost {
         }
         let mut n = 0;
         while n < want {
-            // SAFETY: COM1's line status and receive registers; reading RBR only takes a
-            // byte out of the UART's receive FIFO.
-            let ready = unsafe { com1(5).read() } & 1 != 0;
-            if !ready {
-                if n > 0 {
-                    break;
+            match serial::try_read(Com::Stdout) {
+                Some(b) => {
+                    buf[n] = b;
+                    n += 1;
                 }
-                core::hint::spin_loop();
-                continue;
+                None if n > 0 => break,
+                None => core::hint::spin_loop(),
             }
-            // SAFETY: as above; data is ready.
-            buf[n] = unsafe { com1(0).read() };
-            n += 1;
         }
         STDIN_LEFT.with(|s| *s -= n as u64);
         n
@@ -148,7 +138,7 @@ impl Host for KernelHost {
 fn with_wasi<R>(f: impl FnOnce(&mut WasiCtx, &mut KernelHost) -> R) -> R {
     WASI.with(|w| match w.as_mut() {
         Some(ctx) => f(ctx, &mut KernelHost),
-        None => super::fatal(format_args!("WASI called before initialisation")),
+        None => fatal(format_args!("WASI called before initialisation")),
     })
 }
 
@@ -253,7 +243,7 @@ pub mod wasi_fns {
 /// `bench start <ns>` and `bench end <ns>`. Nothing is written at `bench.start`, so the
 /// serial port's cost is not part of the measured region.
 pub fn bench_symbol(name: &[u8]) -> Option<*const u8> {
-    static STARTED: Global<Option<u64>> = Global::new(None);
+    static STARTED: KernelCell<Option<u64>> = KernelCell::new(None);
     extern "C" fn bench_start(_vmctx: *mut VmContext) {
         // Calibrate (on the first clock read) before the region starts.
         time::tsc_hz();

@@ -1,0 +1,126 @@
+//! Looking up exports (for linking other instances and for the runtime) and the types of
+//! externs (for import matching).
+
+use super::{Callable, Extern, Store};
+use crate::link::{ExternType, Limits};
+use hako_abi::module::extern_kind;
+use hako_abi::vm::ValRaw;
+
+/// An exported function the runtime can call, with its signature.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportedFunc {
+    pub callable: Callable,
+    pub params: &'static [u8],
+    pub results: &'static [u8],
+}
+
+impl Store {
+    /// The type an export or a `spectest` entity has now (memories and tables: current size).
+    pub fn extern_type(&self, e: &Extern) -> ExternType {
+        match *e {
+            Extern::Func(f) => ExternType::Func { type_id: f.type_id },
+            Extern::Table(t) => {
+                let t = &self.tables[t];
+                ExternType::Table {
+                    elem_type: t.elem_type,
+                    limits: Limits::new(t.elems.len() as u64, t.declared_max),
+                }
+            }
+            Extern::Memory(m) => {
+                let m = &self.memories[m];
+                ExternType::Memory {
+                    limits: Limits::new(m.pages(), m.declared_max),
+                    memory64: m.memory64,
+                    shared: m.shared,
+                }
+            }
+            Extern::Global(_, t) => ExternType::Global {
+                val_type: t.val_type,
+                mutable: t.mutable != 0,
+            },
+        }
+    }
+
+    /// The value and type of global export `name` of instance `id`.
+    pub fn export_global(&self, id: usize, name: &[u8]) -> Option<(u8, ValRaw)> {
+        match self.export(id, name)? {
+            Extern::Global(p, t) => Some((t.val_type as u8, p.read())),
+            _ => None,
+        }
+    }
+
+    /// Function export `name` of instance `id`, ready to call through its array-call
+    /// trampoline: `None` when there is no such export, `Some(Err(..))` with what is wrong
+    /// when it cannot be called.
+    pub fn export_func(
+        &self,
+        id: usize,
+        name: &[u8],
+    ) -> Option<Result<ExportedFunc, &'static str>> {
+        let inst = &self.instances[id];
+        let e = inst
+            .desc
+            .exports()
+            .iter()
+            .find(|e| e.name().as_slice() == name)?;
+        if e.kind != extern_kind::FUNC {
+            return Some(Err("is not a function"));
+        }
+        let (Some(f), Some((params, results))) = (
+            inst.funcs.get(e.index as usize),
+            self.signature(id, e.index),
+        ) else {
+            return Some(Err("is not a function of the instance"));
+        };
+        if f.array_call.is_null() {
+            return Some(Err("has no array-call trampoline"));
+        }
+        let slots = params.len().max(results.len());
+        Some(Ok(ExportedFunc {
+            callable: Callable::new(f.array_call, f.vmctx, slots),
+            params,
+            results,
+        }))
+    }
+
+    /// Params and results of function `func` of instance `id`, from its descriptor (a
+    /// prebuilt instance's types are not in the registry).
+    fn signature(&self, id: usize, func: u32) -> Option<(&'static [u8], &'static [u8])> {
+        let desc = self.instances[id].desc;
+        let imported = desc
+            .imports()
+            .iter()
+            .filter(|i| i.kind == extern_kind::FUNC);
+        let type_index = match (func as usize).checked_sub(imported.clone().count()) {
+            None => imported.clone().nth(func as usize)?.type_index,
+            Some(d) => desc.functions().get(d)?.type_index,
+        };
+        let t = desc.types().get(type_index as usize)?;
+        Some((t.params().as_slice(), t.results().as_slice()))
+    }
+
+    /// Any export of instance `id` (for linking other instances).
+    pub fn export(&self, id: usize, name: &[u8]) -> Option<Extern> {
+        let inst = &self.instances[id];
+        let e = inst
+            .desc
+            .exports()
+            .iter()
+            .find(|e| e.name().as_slice() == name)?;
+        let i = e.index as usize;
+        Some(match e.kind {
+            extern_kind::FUNC => Extern::Func(*inst.funcs.get(i)?),
+            extern_kind::MEMORY => Extern::Memory(*inst.memories.get(i)?),
+            extern_kind::TABLE => Extern::Table(*inst.tables.get(i)?),
+            extern_kind::GLOBAL => {
+                let imported = inst.imported_global_types.len();
+                let ty = match i.checked_sub(imported) {
+                    None => inst.imported_global_types[i],
+                    Some(d) => inst.desc.globals().get(d)?.ty,
+                };
+                Extern::Global(*inst.globals.get(i)?, ty)
+            }
+            _ => return None,
+        })
+    }
+}

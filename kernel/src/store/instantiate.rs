@@ -1,0 +1,423 @@
+//! Instantiation from a [`ModuleDescriptor`], in the spec's order: intern the types,
+//! resolve and check the imports, define the functions, create the memories and tables,
+//! evaluate the globals, lay out the instance context, evaluate the element segments, then
+//! apply the active segments (trapping on the first that does not fit).
+
+use super::{
+    utf8_or_placeholder as utf8, Callable, Extern, ImportRecord, InstError, Instance, Machine,
+    Store, Stub,
+};
+use crate::image::{Items, Trusted};
+use crate::link::{self, ExternType};
+use crate::vmdata::GlobalSlot;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::ptr;
+use hako_abi::constexpr::{self, ConstEnv};
+use hako_abi::module::{
+    extern_kind, segment_mode, ConstOp, GlobalType, Import, ModuleDescriptor, NO_INDEX,
+};
+use hako_abi::trap::TrapCode;
+use hako_abi::valtype;
+use hako_abi::vm::{FuncRef, MemoryDef, TableDef, ValRaw, VmContext};
+
+/// Resolves an import `(module, name)` for [`Store::instantiate`].
+pub type Resolver<'a> = dyn Fn(&Store, &[u8], &[u8]) -> Option<Extern> + 'a;
+
+/// What constant expressions may read: the globals before `readable`, and the functions.
+struct Env<'a> {
+    globals: &'a [GlobalSlot],
+    readable: usize,
+    funcs: &'a [FuncRef],
+}
+
+impl ConstEnv for Env<'_> {
+    fn global(&self, index: u32) -> Option<ValRaw> {
+        let i = index as usize;
+        (i < self.readable).then(|| self.globals[i].read())
+    }
+    fn func_ref(&self, index: u32) -> Option<u64> {
+        self.funcs
+            .get(index as usize)
+            .map(|f| f as *const FuncRef as u64)
+    }
+}
+
+fn eval(e: Items<ConstOp>, env: &Env) -> Result<ValRaw, InstError> {
+    constexpr::eval(e.as_slice(), env)
+        .map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
+}
+
+/// The start function of an instance of `desc` with functions `funcs`.
+pub(super) fn start_function(
+    desc: &ModuleDescriptor,
+    funcs: &[FuncRef],
+) -> Result<Option<Callable>, InstError> {
+    match desc.start {
+        NO_INDEX => Ok(None),
+        i => match funcs.get(i as usize) {
+            Some(f) => Ok(Some(Callable::new(f.code, f.vmctx, 0))),
+            None => Err(InstError::Error(format!("bad start function {i}"))),
+        },
+    }
+}
+
+/// The imports of an instance being made, in index order per kind.
+#[derive(Default)]
+struct Imported {
+    funcs: Vec<FuncRef>,
+    memories: Vec<usize>,
+    tables: Vec<usize>,
+    globals: Vec<GlobalSlot>,
+    global_types: Vec<GlobalType>,
+}
+
+impl Store {
+    /// Instantiate `desc`, resolving imports with `resolve` and checking them with the
+    /// spec's matching rules. Returns the instance id and the start function to run (after
+    /// the store is released).
+    ///
+    /// `strict` (script mode): an import `resolve` does not know is `Unlinkable`. Otherwise
+    /// (program mode) unknown function imports become WASI functions or stubs that answer
+    /// `ENOSYS` or trap, and other unknown imports are an `Error`.
+    ///
+    /// When a segment traps the instance stays in the store (its functions may already be
+    /// in imported tables) but the error is returned; the caller does not name it.
+    pub fn instantiate(
+        &mut self,
+        machine: &mut dyn Machine,
+        desc: Trusted<ModuleDescriptor>,
+        resolve: &Resolver<'_>,
+        strict: bool,
+    ) -> Result<(usize, Option<Callable>), InstError> {
+        if desc.abi_version != hako_abi::ABI_VERSION {
+            return Err(InstError::Error(format!(
+                "module ABI version {} is not the kernel's {}",
+                desc.abi_version,
+                hako_abi::ABI_VERSION
+            )));
+        }
+        if !strict && self.instances.is_empty() {
+            if let Some(pre) = desc.prebuilt() {
+                return self.adopt(machine, desc, pre);
+            }
+        }
+        let id = self.instances.len();
+        let type_ids: Vec<u32> = desc
+            .types()
+            .iter()
+            .map(|t| {
+                self.types
+                    .intern(t.params().as_slice(), t.results().as_slice())
+            })
+            .collect();
+        let mut vmctx = Box::new(VmContext {
+            memory0: ptr::null_mut(),
+            memories: ptr::null(),
+            tables: ptr::null(),
+            globals: ptr::null(),
+            funcs: ptr::null(),
+            type_ids: ptr::null(),
+            instance: id as *mut u8,
+        });
+        let vmctx_ptr: *mut VmContext = &mut *vmctx;
+
+        let imported =
+            self.resolve_imports(machine, desc, &type_ids, vmctx_ptr, resolve, strict)?;
+        let mut funcs = imported.funcs;
+        for f in desc.functions().as_slice() {
+            funcs.push(FuncRef {
+                code: f.code,
+                array_call: f.array_call,
+                vmctx: vmctx_ptr,
+                type_id: type_id(&type_ids, f.type_index)?,
+                _pad: 0,
+            });
+        }
+        let funcs: &'static [FuncRef] = Vec::leak(funcs);
+        let mut memories = imported.memories;
+        for m in desc.memories().as_slice() {
+            memories.push(self.new_memory(
+                machine,
+                m.min_pages,
+                m.max_pages,
+                m.memory64 != 0,
+                m.shared != 0,
+            )?);
+        }
+        let mut tables = imported.tables;
+        for t in desc.tables().as_slice() {
+            tables.push(self.new_table(t.elem_type, t.min, t.max)?);
+        }
+        let globals = define_globals(desc, imported.globals, funcs)?;
+
+        // The instance context's arrays; compiled code holds on to them for the instance's
+        // (the kernel's) lifetime.
+        let memory_ptrs: &'static [*mut MemoryDef] = Vec::leak(
+            memories
+                .iter()
+                .map(|&m| self.memories[m].memory.def_ptr())
+                .collect(),
+        );
+        let table_ptrs: &'static [*mut TableDef] = Vec::leak(
+            tables
+                .iter()
+                .map(|&t| &mut self.tables[t].def as *mut TableDef)
+                .collect(),
+        );
+        vmctx.memory0 = memory_ptrs.first().copied().unwrap_or(ptr::null_mut());
+        vmctx.memories = memory_ptrs.as_ptr();
+        vmctx.tables = table_ptrs.as_ptr();
+        vmctx.globals = globals.as_ptr() as *const *mut ValRaw;
+        vmctx.funcs = funcs.as_ptr();
+        vmctx.type_ids = Vec::leak(type_ids).as_ptr();
+
+        let env = Env {
+            globals,
+            readable: globals.len(),
+            funcs,
+        };
+        let elems = desc
+            .elements()
+            .iter()
+            .map(|seg| {
+                seg.items()
+                    .iter()
+                    .map(|e| eval(e.items(), &env).map(|v| v.u64() as usize as *const u8))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = desc.data().iter().map(|d| d.bytes().as_slice()).collect();
+        let start = start_function(&desc, funcs)?;
+        self.instances.push(Box::new(Instance {
+            desc,
+            vmctx: Box::into_raw(vmctx),
+            funcs,
+            memories,
+            tables,
+            globals,
+            imported_global_types: imported.global_types,
+            data,
+            elems,
+        }));
+        self.apply_active_segments(id)?;
+        Ok((id, start))
+    }
+
+    /// Resolve every import of `desc` (an instance with context `vmctx`) and check its type.
+    fn resolve_imports(
+        &mut self,
+        machine: &mut dyn Machine,
+        desc: Trusted<ModuleDescriptor>,
+        type_ids: &[u32],
+        vmctx: *mut VmContext,
+        resolve: &Resolver<'_>,
+        strict: bool,
+    ) -> Result<Imported, InstError> {
+        let mut imported = Imported::default();
+        for imp in desc.imports().iter() {
+            let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
+            let tid = if imp.kind == extern_kind::FUNC {
+                type_id(type_ids, imp.type_index)?
+            } else {
+                0
+            };
+            let Some(expected) = ExternType::expected(&imp, tid) else {
+                return Err(InstError::Error(format!(
+                    "unsupported import kind {} for {}.{}",
+                    imp.kind,
+                    utf8(module),
+                    utf8(name)
+                )));
+            };
+            if imp.kind == extern_kind::FUNC && !imp.linked.is_null() {
+                imported.funcs.push(func_ref(imp.linked, vmctx, tid));
+                continue;
+            }
+            let found = resolve(self, module, name);
+            if let Some(e) = &found {
+                if let Err(m) = link::check(&expected, &self.extern_type(e)) {
+                    let msg = format!(
+                        "incompatible import type for {}.{}: {m}",
+                        utf8(module),
+                        utf8(name)
+                    );
+                    return Err(if strict {
+                        InstError::Unlinkable(msg)
+                    } else {
+                        InstError::Error(msg)
+                    });
+                }
+            }
+            match found {
+                Some(Extern::Func(f)) => imported.funcs.push(f),
+                Some(Extern::Memory(m)) => imported.memories.push(m),
+                Some(Extern::Table(t)) => imported.tables.push(t),
+                Some(Extern::Global(p, t)) => {
+                    imported.globals.push(p);
+                    imported.global_types.push(t);
+                }
+                None if strict => {
+                    return Err(InstError::Unlinkable(format!(
+                        "unknown import {}.{}",
+                        utf8(module),
+                        utf8(name)
+                    )))
+                }
+                None if imp.kind == extern_kind::FUNC => {
+                    let f = self.kernel_function(machine, &imp, tid, vmctx);
+                    imported.funcs.push(f);
+                }
+                None => {
+                    self.unresolved(machine, &imp);
+                    return Err(InstError::Error(format!(
+                        "unresolved {} import {}.{}",
+                        expected.kind_name(),
+                        utf8(module),
+                        utf8(name)
+                    )));
+                }
+            }
+        }
+        Ok(imported)
+    }
+
+    /// Record an import nothing provides; returns its record index.
+    fn unresolved(&mut self, machine: &mut dyn Machine, imp: &Trusted<Import>) -> usize {
+        let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
+        machine.record(format_args!("unresolved {} {}", utf8(module), utf8(name)));
+        self.imports.push(ImportRecord {
+            module,
+            name,
+            called: false,
+        });
+        self.imports.len() - 1
+    }
+
+    /// Program mode's binding of a function import nothing else provides: the kernel's WASI
+    /// function, `bench.start`/`bench.end`, or a stub that answers `ENOSYS` (one `i32`
+    /// result) or traps.
+    fn kernel_function(
+        &mut self,
+        machine: &mut dyn Machine,
+        imp: &Trusted<Import>,
+        tid: u32,
+        vmctx: *mut VmContext,
+    ) -> FuncRef {
+        let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
+        if let Some(code) = self.wasi_function(machine, module, name, tid) {
+            return func_ref(code, vmctx, tid);
+        }
+        let rec = self.unresolved(machine, imp);
+        let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
+        let stub = if results == [valtype::I32] {
+            Stub::Enosys
+        } else {
+            Stub::Trap
+        };
+        // The stub's context is the import's record index.
+        func_ref(machine.stub(stub), rec as *mut VmContext, tid)
+    }
+
+    /// A kernel function for an import the compiler did not link: a WASI function, or
+    /// `bench.start`/`bench.end` (`[] -> []`) of the benchmark programs.
+    fn wasi_function(
+        &self,
+        machine: &dyn Machine,
+        module: &[u8],
+        name: &[u8],
+        tid: u32,
+    ) -> Option<*const u8> {
+        let (params, results) = self.types.get(tid)?;
+        if module == b"bench" && params.is_empty() && results.is_empty() {
+            return machine.bench_function(name);
+        }
+        let f = hako_abi::wasi::lookup(utf8(module), utf8(name), params, results)?;
+        machine.wasi_function(f.name)
+    }
+
+    /// Apply the active element and data segments of instance `id` (2.0: in order,
+    /// trapping on the first that does not fit), and drop them and the declared ones.
+    fn apply_active_segments(&mut self, id: usize) -> Result<(), InstError> {
+        let inst = &self.instances[id];
+        let (desc, globals, funcs) = (inst.desc, inst.globals, inst.funcs);
+        let env = Env {
+            globals,
+            readable: globals.len(),
+            funcs,
+        };
+        for (i, seg) in desc.elements().iter().enumerate() {
+            match seg.mode {
+                segment_mode::ACTIVE => {
+                    let off = eval(seg.offset(), &env)?.u64();
+                    // table64 is not in the descriptor yet: offsets are 32-bit.
+                    let off = off as u32 as u64;
+                    let n = self.instances[id].elems[i].len() as u64;
+                    self.table_init(id, seg.table, i as u32, off, 0, n)
+                        .map_err(|_| InstError::Trap(TrapCode::ElementSegmentOutOfBounds))?;
+                    self.instances[id].elems[i] = Vec::new();
+                }
+                segment_mode::DECLARED => self.instances[id].elems[i] = Vec::new(),
+                _ => {}
+            }
+        }
+        for (i, seg) in desc.data().iter().enumerate() {
+            if seg.mode == segment_mode::ACTIVE {
+                let off = eval(seg.offset(), &env)?.u64();
+                let mem64 = self
+                    .memory_id(id, seg.memory)
+                    .is_ok_and(|m| self.memories[m].memory64);
+                let off = if mem64 { off } else { off as u32 as u64 };
+                let n = self.instances[id].data[i].len() as u64;
+                self.memory_init(id, seg.memory, i as u32, off, 0, n)
+                    .map_err(|_| InstError::Trap(TrapCode::DataSegmentOutOfBounds))?;
+                self.instances[id].data[i] = &[];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The canonical id of type index `ti`.
+fn type_id(type_ids: &[u32], ti: u32) -> Result<u32, InstError> {
+    type_ids
+        .get(ti as usize)
+        .copied()
+        .ok_or_else(|| InstError::Error(format!("bad type index {ti}")))
+}
+
+/// A function reference to kernel or compiled code `code` (no array-call trampoline).
+fn func_ref(code: *const u8, vmctx: *mut VmContext, type_id: u32) -> FuncRef {
+    FuncRef {
+        code,
+        array_call: ptr::null(),
+        vmctx,
+        type_id,
+        _pad: 0,
+    }
+}
+
+/// All globals of a new instance of `desc`, imported ones first: the defined ones get
+/// fresh slots, initialised in order (an initialiser may read the imported and, with
+/// extended-const, earlier globals).
+fn define_globals(
+    desc: Trusted<ModuleDescriptor>,
+    imported: Vec<GlobalSlot>,
+    funcs: &[FuncRef],
+) -> Result<&'static [GlobalSlot], InstError> {
+    let defined = desc.globals();
+    let num_imported = imported.len();
+    let mut globals = imported;
+    globals.extend(GlobalSlot::leak(vec![ValRaw::default(); defined.len()]));
+    for (i, g) in defined.iter().enumerate() {
+        let env = Env {
+            globals: &globals,
+            readable: num_imported + i,
+            funcs,
+        };
+        globals[num_imported + i].write(eval(g.init(), &env)?);
+    }
+    Ok(Vec::leak(globals))
+}
