@@ -13,7 +13,8 @@ use hako_abi::vm::VmContext;
 
 /// Memory 0 of the calling instance, for WASI. `vmctx` is what compiled code passed.
 pub(super) fn guest_memory(vmctx: *mut VmContext) -> GuestMemory<'static> {
-    stack_check();
+    // SAFETY: the WASI functions call this first thing, owning and borrowing nothing yet.
+    unsafe { stack_check() };
     if vmctx.is_null() {
         return GuestMemory::new(&mut []);
     }
@@ -32,15 +33,19 @@ pub(super) fn guest_memory(vmctx: *mut VmContext) -> GuestMemory<'static> {
 }
 
 fn instance_id(vmctx: *mut VmContext) -> usize {
-    stack_check();
+    // SAFETY: the builtins call this first thing, owning and borrowing nothing yet.
+    unsafe { stack_check() };
     // SAFETY: compiled code passes its own live `VmContext`, whose `instance` field the store
     // set to the instance id.
     unsafe { (*vmctx).instance as usize }
 }
 
+/// Trap with `r`'s error. For the builtins, after the store is released.
 fn check(r: Result<(), TrapCode>) {
     if let Err(t) = r {
-        raise(t as u32);
+        // SAFETY: the builtins call this last, holding nothing (their `STORE` borrow has
+        // ended), and compiled code, the only other frames, owns nothing.
+        unsafe { raise(t as u32) }
     }
 }
 
@@ -52,7 +57,8 @@ hako_abi::check_builtin_definitions!();
 
 #[no_mangle]
 extern "C" fn hako_trap(_vmctx: *mut VmContext, code: u32) -> ! {
-    raise(code)
+    // SAFETY: called by compiled code, which owns nothing; this frame holds nothing.
+    unsafe { raise(code) }
 }
 
 #[no_mangle]
@@ -159,7 +165,8 @@ extern "C" fn hako_elem_drop(vmctx: *mut VmContext, elem: u32) {
 /// For an unresolved import returning one `i32`: `ENOSYS`, recorded on the first call.
 /// `rec` is not a context but the import's record index, put in the `FuncRef`'s `vmctx`.
 extern "C" fn enosys_stub(rec: *mut VmContext) -> i32 {
-    stack_check();
+    // SAFETY: first thing, owning and borrowing nothing yet.
+    unsafe { stack_check() };
     let id = rec as usize;
     let first = STORE.with(|s| {
         let r = s.imports.get_mut(id)?;
@@ -176,7 +183,8 @@ extern "C" fn enosys_stub(rec: *mut VmContext) -> i32 {
 
 /// For every other unresolved import.
 extern "C" fn trap_stub() -> ! {
-    raise(TrapCode::UnresolvedImport as u32)
+    // SAFETY: called by compiled code, which owns nothing; this frame holds nothing.
+    unsafe { raise(TrapCode::UnresolvedImport as u32) }
 }
 
 global_asm!(

@@ -275,7 +275,8 @@ impl Gate {
 extern "C" fn hako_exception(frame: &ExceptionFrame) -> ! {
     let cr2 = Cr2::read_raw();
     if frame.vector == 14 {
-        super::wasm::page_fault(cr2);
+        // SAFETY: this is the page-fault handler.
+        unsafe { super::wasm::page_fault(cr2) };
     }
     super::panic::fatal(format_args!(
         "cpu exception {} rip={:#x} cr2={:#x} error={:#x} rsp={:#x}",

@@ -125,7 +125,13 @@ pub unsafe fn call(
 }
 
 /// Unwind to the innermost entry into Wasm with a trap.
-pub fn raise(code: u32) -> ! {
+///
+/// # Safety
+///
+/// The unwinding skips every frame between the caller and the innermost [`call`] without
+/// running anything: those frames (compiled code and the `extern "C"` kernel functions it
+/// called) must own nothing that needs dropping and hold no `KernelCell` borrow.
+pub unsafe fn raise(code: u32) -> ! {
     let jb = CURRENT.load(Ordering::SeqCst);
     if jb == 0 {
         super::panic::fatal(format_args!("trap {code} outside of Wasm"));
@@ -137,16 +143,26 @@ pub fn raise(code: u32) -> ! {
 
 /// Called by the page-fault handler: turn faults in the linear-memory region or the Wasm
 /// stack guard into traps. Returns when the fault is not the program's.
-pub fn page_fault(addr: u64) {
+///
+/// # Safety
+///
+/// Only for the page-fault handler: faults at those addresses come from compiled code (the
+/// kernel reads linear memory only within its mapped size, and kernel functions called
+/// from Wasm check the stack before they borrow anything, see [`stack_check`]), so the
+/// frames [`raise`] skips own nothing.
+pub(super) unsafe fn page_fault(addr: u64) {
     if CURRENT.load(Ordering::SeqCst) == 0 {
         return;
     }
-    if (STACK_REGION..STACK_LO).contains(&addr) {
-        raise(TrapCode::StackOverflow as u32);
-    }
-    if (LINMEM_BASE..LINMEM_END).contains(&addr) {
-        raise(TrapCode::MemoryOutOfBounds as u32);
-    }
+    let trap = if (STACK_REGION..STACK_LO).contains(&addr) {
+        TrapCode::StackOverflow
+    } else if (LINMEM_BASE..LINMEM_END).contains(&addr) {
+        TrapCode::MemoryOutOfBounds
+    } else {
+        return;
+    };
+    // SAFETY: see the function's contract.
+    unsafe { raise(trap as u32) }
 }
 
 /// Stack a kernel function called from Wasm keeps free below it: a builtin or WASI call that
@@ -155,14 +171,20 @@ pub fn page_fault(addr: u64) {
 const KERNEL_STACK_RESERVE: u64 = 128 << 10;
 
 /// Raise `StackOverflow` when called on the Wasm stack too close to its guard.
+///
+/// # Safety
+///
+/// Called first thing by a kernel function that compiled code called, before it owns or
+/// borrows anything (see [`raise`]).
 #[inline(always)]
-pub fn stack_check() {
+pub unsafe fn stack_check() {
     let rsp: u64;
     // SAFETY: reads `rsp` into a register; no memory access, no flags changed.
     unsafe {
         core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
     };
     if (STACK_REGION..STACK_LO + KERNEL_STACK_RESERVE).contains(&rsp) {
-        raise(TrapCode::StackOverflow as u32);
+        // SAFETY: the caller owns and borrows nothing yet (the function's contract).
+        unsafe { raise(TrapCode::StackOverflow as u32) }
     }
 }
