@@ -1,11 +1,12 @@
 //! Canonical function-type ids shared by all instances: equal types get equal ids, so
-//! `call_indirect` can compare ids across instances.
+//! `call_indirect` can compare ids across instances. The types are the descriptors' own
+//! (static data of the image), so the registry copies nothing.
 
 use alloc::vec::Vec;
 
 #[derive(Debug, Default)]
 pub struct TypeRegistry {
-    types: Vec<(Vec<u8>, Vec<u8>)>,
+    types: Vec<(&'static [u8], &'static [u8])>,
 }
 
 impl TypeRegistry {
@@ -14,21 +15,21 @@ impl TypeRegistry {
     }
 
     /// The canonical id of `(params) -> (results)`.
-    pub fn intern(&mut self, params: &[u8], results: &[u8]) -> u32 {
+    pub fn intern(&mut self, params: &'static [u8], results: &'static [u8]) -> u32 {
         if let Some(i) = self
             .types
             .iter()
-            .position(|(p, r)| p == params && r == results)
+            .position(|&(p, r)| p == params && r == results)
         {
             return i as u32;
         }
-        self.types.push((params.to_vec(), results.to_vec()));
+        self.types.push((params, results));
         (self.types.len() - 1) as u32
     }
 
     /// Params and results of a canonical id.
-    pub fn get(&self, id: u32) -> Option<(&[u8], &[u8])> {
-        self.types.get(id as usize).map(|(p, r)| (&p[..], &r[..]))
+    pub fn get(&self, id: u32) -> Option<(&'static [u8], &'static [u8])> {
+        self.types.get(id as usize).copied()
     }
 }
 

@@ -76,6 +76,7 @@ impl Store {
         let start = start_function(&desc, funcs)?;
         self.instances.push(Box::new(Instance {
             desc,
+            prebuilt: true,
             vmctx: pre.vmctx,
             funcs,
             memories,

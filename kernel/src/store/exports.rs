@@ -4,7 +4,7 @@
 use super::{Callable, Extern, Store};
 use crate::link::{ExternType, Limits};
 use hako_abi::module::extern_kind;
-use hako_abi::vm::ValRaw;
+use hako_abi::vm::{FuncRef, ValRaw};
 
 /// An exported function the runtime can call, with its signature.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +52,9 @@ impl Store {
     /// Function export `name` of instance `id`, ready to call through its array-call
     /// trampoline: `None` when there is no such export, `Some(Err(..))` with what is wrong
     /// when it cannot be called.
+    // Inlined: program mode looks up `_start` at every boot, and a constant name compares
+    // without a call to `memcmp`.
+    #[inline(always)]
     pub fn export_func(
         &self,
         id: usize,
@@ -66,10 +69,11 @@ impl Store {
         if e.kind != extern_kind::FUNC {
             return Some(Err("is not a function"));
         }
-        let (Some(f), Some((params, results))) = (
-            inst.funcs.get(e.index as usize),
-            self.signature(id, e.index),
-        ) else {
+        let Some((f, (params, results))) = inst
+            .funcs
+            .get(e.index as usize)
+            .and_then(|f| Some((f, self.signature(id, f)?)))
+        else {
             return Some(Err("is not a function of the instance"));
         };
         if f.array_call.is_null() {
@@ -83,20 +87,16 @@ impl Store {
         }))
     }
 
-    /// Params and results of function `func` of instance `id`, from its descriptor (a
-    /// prebuilt instance's types are not in the registry).
-    fn signature(&self, id: usize, func: u32) -> Option<(&'static [u8], &'static [u8])> {
-        let desc = self.instances[id].desc;
-        let imported = desc
-            .imports()
-            .iter()
-            .filter(|i| i.kind == extern_kind::FUNC);
-        let type_index = match (func as usize).checked_sub(imported.clone().count()) {
-            None => imported.clone().nth(func as usize)?.type_index,
-            Some(d) => desc.functions().get(d)?.type_index,
-        };
-        let t = desc.types().get(type_index as usize)?;
-        Some((t.params().as_slice(), t.results().as_slice()))
+    /// Params and results of function `f` of instance `id`: from the registry, or for an
+    /// adopted prebuilt instance (whose type ids are the compiler's) from its descriptor.
+    fn signature(&self, id: usize, f: &FuncRef) -> Option<(&'static [u8], &'static [u8])> {
+        let inst = &self.instances[id];
+        if inst.prebuilt {
+            let t = inst.desc.types().get(f.type_id as usize)?;
+            Some((t.params().as_slice(), t.results().as_slice()))
+        } else {
+            self.types.get(f.type_id)
+        }
     }
 
     /// Any export of instance `id` (for linking other instances).

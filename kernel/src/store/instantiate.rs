@@ -193,6 +193,7 @@ impl Store {
         let start = start_function(&desc, funcs)?;
         self.instances.push(Box::new(Instance {
             desc,
+            prebuilt: false,
             vmctx: Box::into_raw(vmctx),
             funcs,
             memories,

@@ -95,6 +95,9 @@ pub enum Extern {
 #[derive(Debug)]
 pub struct Instance {
     pub desc: Trusted<ModuleDescriptor>,
+    /// Adopted from a prebuilt instance: its functions' type ids are the compiler's (the
+    /// index of the first type of `desc` with the same signature), not the registry's.
+    pub prebuilt: bool,
     /// The context compiled code runs with (kept for debugging; compiled code has it).
     #[allow(dead_code)]
     pub vmctx: *mut VmContext,
@@ -308,7 +311,7 @@ impl Store {
     }
 
     /// Params and results of a canonical type id.
-    pub fn func_type(&self, type_id: u32) -> Option<(&[u8], &[u8])> {
+    pub fn func_type(&self, type_id: u32) -> Option<(&'static [u8], &'static [u8])> {
         self.types.get(type_id)
     }
 
