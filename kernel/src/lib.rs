@@ -23,7 +23,8 @@
 //! ## Structure
 //!
 //! The modules form layers; each imports only from its own layer or those below it, never
-//! in a circle (`tests/layers.rs` checks both, from the sources):
+//! in a circle, and only `entry` may import `hw` (`tests/layers.rs` checks all three, from
+//! the sources):
 //!
 //! 1. [`layout`]: every address-space constant (image, identity map, Wasm stack, linear
 //!    memories, boot windows).
@@ -32,20 +33,20 @@
 //!    (9P2000.L messages and client), [`guest`], [`bulk`], [`types`], [`cmdline`],
 //!    [`clock`], [`link`] (import matching rules) and [`script`] (manifest check, restart
 //!    dispositions, instance names, `Invoke` typing).
-//! 3. The data shared with compiled code, behind types that cannot be misused (`unsafe`
+//! 3. `hw` (bare metal only, `unsafe` allowed): hardware primitives: PVH boot assembly,
+//!    serial ports, `isa-debug-exit`, GDT/IDT/TSS and exception handling, frames, page
+//!    tables, heap, TSC/PIT/RTC, RDRAND, virtio-mmio, and entering Wasm with its trap
+//!    unwinding.
+//! 4. The data shared with compiled code, behind types that cannot be misused (`unsafe`
 //!    inside, host unit tests): [`image`] (trusted views of the descriptors and prebuilt
 //!    instances the compiler emitted) and [`vmdata`] (linear memories, global slots).
-//! 4. The Wasm store and what the kernel runs, safe code built and unit-tested on the host:
+//! 5. The Wasm store and what the kernel runs, safe code built and unit-tested on the host:
 //!    [`store`] (instantiation from [`hako_abi::module::ModuleDescriptor`], imports checked
 //!    with [`link`], adopting a prebuilt instance ([`hako_abi::module::Prebuilt`]: all 72
 //!    WASI testsuite programs and the hello fixture, which keeps the code that runs once at
 //!    boot, and that TCG must translate, small), the `spectest` instance, exports) and
 //!    [`runtime`] (program and script modes). Both reach the machine through
 //!    [`store::Machine`], as `wasi` does through [`wasi::Host`].
-//! 5. `hw` (bare metal only, `unsafe` allowed): hardware primitives: PVH boot assembly,
-//!    serial ports, `isa-debug-exit`, GDT/IDT/TSS and exception handling, frames, page
-//!    tables, heap, TSC/PIT/RTC, RDRAND, virtio-mmio, and entering Wasm with its trap
-//!    unwinding.
 //! 6. `entry` (bare metal only, `unsafe` allowed): the first Rust code after the boot
 //!    assembly, the machine the store and runtime run on, and every `extern "C"` symbol
 //!    compiled code calls (builtins and the 46 WASI functions), each turning its raw

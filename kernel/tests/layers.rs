@@ -2,7 +2,8 @@
 //! of [`LAYERS`], imports only from its own layer or those below, and no two units import
 //! each other in a circle. A unit is a top-level module with its submodules (a module and
 //! its children are one piece of code), except that each file of `hw` is a unit of its own
-//! (the drivers are independent). What counts as an import: every `crate::` and `super::`
+//! (the drivers are independent). Modules outside `hw` and `entry` build on the host, so
+//! they may not import those two at all. What counts as an import: every `crate::` and `super::`
 //! path outside comments and string literals, and every path that starts with a child
 //! module's name, resolved to the longest module it names.
 
@@ -18,11 +19,15 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bulk", "clock", "cmdline", "guest", "link", "p9", "script", "types", "wasi",
         ],
     ),
+    ("hardware", &["hw"]),
     ("data shared with compiled code", &["image", "vmdata"]),
     ("store and runtime", &["store", "runtime"]),
-    ("hardware", &["hw"]),
     ("entry", &["entry"]),
 ];
+
+/// The layers that exist only on bare metal; every other module builds and is tested on
+/// the host, so it must not import these (whatever the order of the layers says).
+const BARE_METAL: &[&str] = &["hw", "entry"];
 
 /// Module path (`hw::mm`, `store`, ...) of every source file under `dir`.
 fn modules(dir: &Path, prefix: &[String], out: &mut BTreeMap<Vec<String>, String>) {
@@ -276,6 +281,14 @@ fn check(files: &BTreeMap<Vec<String>, String>) -> (Vec<String>, Graph) {
         if from == to || to == "crate" || file.is_empty() {
             continue;
         }
+        let top = |u: &str| u.split("::").next().unwrap().to_string();
+        if BARE_METAL.contains(&top(&to).as_str()) && !BARE_METAL.contains(&top(&from).as_str()) {
+            problems.push(format!(
+                "{} imports {}, which exists only on bare metal",
+                file.join("::"),
+                path.join("::")
+            ));
+        }
         if let (Some(lf), Some(lt)) = (layer_of(&from), layer_of(&to)) {
             if lt > lf {
                 problems.push(format!(
@@ -339,12 +352,16 @@ fn imports_follow_the_layers_without_cycles() {
 #[test]
 fn the_checker_finds_cycles_and_upward_imports() {
     let files: BTreeMap<Vec<String>, String> = [
-        ("", "pub mod layout; pub mod hw; pub mod store;"),
+        (
+            "",
+            "pub mod layout; pub mod hw; pub mod store; pub mod runtime;",
+        ),
         (
             "layout",
             "use crate::store::Store; // crate::hw::mm is only a comment",
         ),
         ("store", "pub struct Store; fn f() { \"crate::hw::boot\"; }"),
+        ("runtime", "use crate::hw::mm;"),
         ("hw", "pub mod boot; pub mod mm;"),
         ("hw::boot", "use super::{mm, cell};"),
         (
@@ -368,6 +385,7 @@ fn the_checker_finds_cycles_and_upward_imports() {
         [
             "layout (address-space layout) imports crate::store::Store (store and runtime), a \
              layer above it",
+            "runtime imports crate::hw::mm, which exists only on bare metal",
             "import cycle: hw::boot -> hw::mm -> hw::boot",
         ]
     );

@@ -4,11 +4,11 @@
 //! pointers for compiled code (the `VmContext` arrays) but never dereferences one.
 //!
 //! - this file: the store's objects, the bulk operations the builtins call, and the limits;
-//! - [`instantiate`]: instantiation from a [`ModuleDescriptor`], in steps;
-//! - [`adopt`]: program mode's adoption of a prebuilt instance;
-//! - [`spectest`]: the built-in `spectest` instance of script mode;
-//! - [`exports`]: export lookup and the types of externs, for linking and the runtime;
-//! - [`machine`]: the [`Machine`] trait and the [`Callable`] handle.
+//! - `instantiate.rs`: instantiation from a [`ModuleDescriptor`], in steps;
+//! - `adopt.rs`: program mode's adoption of a prebuilt instance;
+//! - `spectest.rs`: the built-in `spectest` instance of script mode;
+//! - `exports.rs`: export lookup and the types of externs, for linking and the runtime;
+//! - `machine.rs`: the [`Machine`] trait and the [`Callable`] handle.
 
 mod adopt;
 mod exports;
