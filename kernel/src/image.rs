@@ -215,3 +215,93 @@ fn write_slot<T>(slots: &Slice<*mut T>, i: usize, p: *mut T) -> bool {
     unsafe { (slots.ptr as *mut *mut T).add(i).write(p) };
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use hako_abi::vm::{ValRaw, VmContext};
+
+    fn leak<T: 'static>(v: Vec<T>) -> Slice<T> {
+        let s: &'static [T] = Vec::leak(v);
+        Slice {
+            ptr: s.as_ptr(),
+            len: s.len() as u64,
+        }
+    }
+
+    #[test]
+    fn a_prebuilt_instance_is_linked_into_its_slots() {
+        let vmctx: *mut VmContext = Box::leak(Box::new(VmContext {
+            memory0: core::ptr::null_mut(),
+            memories: core::ptr::null(),
+            tables: core::ptr::null(),
+            globals: core::ptr::null(),
+            funcs: core::ptr::null(),
+            type_ids: core::ptr::null(),
+            instance: core::ptr::null_mut(),
+        }));
+        let global: *mut ValRaw = Box::leak(Box::new(ValRaw::from_u32(9)));
+        let pre: &'static Prebuilt = Box::leak(Box::new(Prebuilt {
+            vmctx,
+            funcs: Slice::EMPTY,
+            type_ids: Slice::EMPTY,
+            globals: leak(vec![global]),
+            memory_slots: leak(vec![core::ptr::null_mut(); 2]),
+            table_slots: leak(vec![core::ptr::null_mut(); 1]),
+            table_inits: Slice::EMPTY,
+            data_inits: Slice::EMPTY,
+        }));
+        // SAFETY: every array is a leaked vector, the context and slot a leaked box.
+        let pre = unsafe { Trusted::new(pre) };
+        let (m0, m1) = (0x10 as *mut MemoryDef, 0x20 as *mut MemoryDef);
+        pre.link_memory(1, m1);
+        pre.link_memory(0, m0);
+        pre.link_memory(2, m1); // out of range: ignored
+        pre.link_table(0, 0x30 as *mut TableDef);
+        // SAFETY: reading back the leaked arrays and context written above.
+        unsafe {
+            assert_eq!(pre.memory_slots.as_slice(), [m0, m1]);
+            assert_eq!(pre.table_slots.as_slice(), [0x30 as *mut TableDef]);
+            assert_eq!((*vmctx).memory0, m0);
+        }
+        assert_eq!(pre.globals()[0].read().u32(), 9);
+    }
+
+    #[test]
+    fn manifest_modules_out_of_range_or_null_are_none() {
+        let d: &'static ModuleDescriptor = Box::leak(Box::new(ModuleDescriptor {
+            abi_version: hako_abi::ABI_VERSION,
+            start: 0,
+            types: Slice::EMPTY,
+            imports: Slice::EMPTY,
+            functions: Slice::EMPTY,
+            tables: Slice::EMPTY,
+            memories: Slice::EMPTY,
+            globals: Slice::EMPTY,
+            exports: Slice::EMPTY,
+            data: Slice::EMPTY,
+            elements: Slice::EMPTY,
+            name: leak(b"m".to_vec()),
+            prebuilt: core::ptr::null(),
+        }));
+        let m: &'static ImageManifest = Box::leak(Box::new(ImageManifest {
+            magic: 0,
+            abi_version: 0,
+            kind: 0,
+            _pad: 0,
+            modules: leak(vec![d as *const ModuleDescriptor, core::ptr::null()]),
+            script: leak(b"s".to_vec()),
+        }));
+        // SAFETY: the manifest's arrays are leaked vectors, its module a leaked descriptor.
+        let m = unsafe { Trusted::new(m) };
+        assert_eq!(m.module(0).unwrap().name().as_slice(), b"m");
+        assert!(m.module(0).unwrap().prebuilt().is_none());
+        assert!(m.module(1).is_none(), "null");
+        assert!(m.module(2).is_none(), "out of range");
+        assert_eq!(m.script().as_slice(), b"s");
+        assert!(m.module(0).unwrap().types().is_empty());
+    }
+}

@@ -135,3 +135,80 @@ impl GlobalSlot {
         unsafe { self.0.write(v) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// One leaked reservation of `pages` for memory 0; counts the calls.
+    struct Map {
+        base: *mut u8,
+        pages: u64,
+        calls: Vec<(u64, u64)>,
+    }
+
+    // SAFETY: one leaked zeroed allocation, the same base for every call; beyond it, refused.
+    unsafe impl MapMemory for Map {
+        fn map_memory(&mut self, id: usize, from: u64, to: u64) -> Result<*mut u8, OutOfMemory> {
+            assert_eq!(id, 0);
+            self.calls.push((from, to));
+            if to > self.pages * WASM_PAGE_SIZE {
+                return Err(OutOfMemory);
+            }
+            Ok(self.base)
+        }
+    }
+
+    fn map(pages: u64) -> Map {
+        let r = Box::leak(vec![0u8; (pages * WASM_PAGE_SIZE) as usize].into_boxed_slice());
+        Map {
+            base: r.as_mut_ptr(),
+            pages,
+            calls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_memory_maps_only_what_it_grows_into() {
+        let mut m = map(3);
+        let mut mem = LinearMemory::new(&mut m, 0, 1).unwrap();
+        assert_eq!(mem.size(), WASM_PAGE_SIZE);
+        mem.bytes()[0] = 1;
+        mem.resize(&mut m, 2 * WASM_PAGE_SIZE).unwrap();
+        assert_eq!(mem.bytes().len() as u64, 2 * WASM_PAGE_SIZE);
+        assert_eq!(mem.bytes()[0], 1);
+        assert_eq!(
+            m.calls,
+            [(0, WASM_PAGE_SIZE), (WASM_PAGE_SIZE, 2 * WASM_PAGE_SIZE)]
+        );
+        assert_eq!(mem.resize(&mut m, 4 * WASM_PAGE_SIZE), Err(OutOfMemory));
+        assert_eq!(
+            mem.size(),
+            2 * WASM_PAGE_SIZE,
+            "a failed grow changes nothing"
+        );
+        // SAFETY: the definition compiled code reads points at the same bytes.
+        let def = unsafe { &*mem.def_ptr() };
+        assert_eq!((def.base, def.size), (m.base, 2 * WASM_PAGE_SIZE));
+        let empty = LinearMemory::new(&mut m, 0, 0).unwrap();
+        assert_eq!(empty.size(), 0);
+        assert!(matches!(
+            LinearMemory::new(&mut m, 0, u64::MAX),
+            Err(OutOfMemory)
+        ));
+    }
+
+    #[test]
+    fn global_slots_read_what_was_written() {
+        let slots: Vec<GlobalSlot> = GlobalSlot::leak(vec![ValRaw::from_u32(1); 2]).collect();
+        slots[1].write(ValRaw::from_u64(u64::MAX));
+        assert_eq!(slots[0].read().u32(), 1);
+        assert_eq!(slots[1].read().u64(), u64::MAX);
+        assert_ne!(slots[0].as_ptr(), slots[1].as_ptr());
+        let raw: &'static [*mut ValRaw] = Vec::leak(vec![slots[1].as_ptr()]);
+        // SAFETY: the pointer is a leaked slot's, referenced by nothing else.
+        let again = unsafe { GlobalSlot::from_raw(raw) };
+        assert_eq!(again[0].read().u64(), u64::MAX);
+    }
+}
