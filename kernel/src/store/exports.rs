@@ -1,7 +1,7 @@
 //! Looking up exports (for linking other instances and for the runtime) and the types of
 //! externs (for import matching).
 
-use super::{Callable, Extern, Store};
+use super::{Callable, Extern, Store, StoreFunc};
 use crate::link::{ExternType, Limits};
 use hako_abi::module::extern_kind;
 use hako_abi::vm::{FuncRef, ValRaw};
@@ -18,7 +18,9 @@ impl Store {
     /// The type an export or a `spectest` entity has now (memories and tables: current size).
     pub fn extern_type(&self, e: &Extern) -> ExternType {
         match *e {
-            Extern::Func(f) => ExternType::Func { type_id: f.type_id },
+            Extern::Func(f) => ExternType::Func {
+                type_id: f.type_id(),
+            },
             Extern::Table(t) => {
                 let t = &self.tables[t];
                 ExternType::Table {
@@ -109,7 +111,7 @@ impl Store {
             .find(|e| e.name().as_slice() == name)?;
         let i = e.index as usize;
         Some(match e.kind {
-            extern_kind::FUNC => Extern::Func(*inst.funcs.get(i)?),
+            extern_kind::FUNC => Extern::Func(StoreFunc(*inst.funcs.get(i)?)),
             extern_kind::MEMORY => Extern::Memory(*inst.memories.get(i)?),
             extern_kind::TABLE => Extern::Table(*inst.tables.get(i)?),
             extern_kind::GLOBAL => {

@@ -253,7 +253,7 @@ impl Store {
                 }
             }
             match found {
-                Some(Extern::Func(f)) => imported.funcs.push(f),
+                Some(Extern::Func(f)) => imported.funcs.push(f.0),
                 Some(Extern::Memory(m)) => imported.memories.push(m),
                 Some(Extern::Table(t)) => imported.tables.push(t),
                 Some(Extern::Global(p, t)) => {

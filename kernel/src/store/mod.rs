@@ -80,13 +80,25 @@ impl TableObj {
     }
 }
 
-/// Something an import can be satisfied with.
+/// Something an import can be satisfied with. Only the store makes these (exports and the
+/// `spectest` instance), so a resolver cannot hand instantiation a function of its own.
 #[derive(Debug, Clone, Copy)]
 pub enum Extern {
-    Func(FuncRef),
+    Func(StoreFunc),
     Memory(usize),
     Table(usize),
     Global(GlobalSlot, GlobalType),
+}
+
+/// A function of the store: compiled code with its instance's context, or a kernel function.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFunc(FuncRef);
+
+impl StoreFunc {
+    /// The canonical type id.
+    pub fn type_id(self) -> u32 {
+        self.0.type_id
+    }
 }
 
 /// One instance. Instances live as long as the kernel, so its `VmContext` and the arrays it

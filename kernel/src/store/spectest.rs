@@ -1,7 +1,7 @@
 //! The kernel's `spectest` module (see `hako_abi::script`, section 5), which spec scripts
 //! import from: one shared table and memory, immutable globals, and no-op functions.
 
-use super::{Extern, InstError, Machine, Store, Stub};
+use super::{Extern, InstError, Machine, Store, StoreFunc, Stub};
 use crate::vmdata::GlobalSlot;
 use alloc::vec;
 use hako_abi::module::GlobalType;
@@ -74,13 +74,13 @@ impl Store {
             .iter()
             .position(|(n, _)| n.as_bytes() == name)
         {
-            return Some(Extern::Func(FuncRef {
+            return Some(Extern::Func(StoreFunc(FuncRef {
                 code: st.nop,
                 array_call: st.nop,
                 vmctx: core::ptr::null_mut(),
                 type_id: st.func_types[i],
                 _pad: 0,
-            }));
+            })));
         }
         if let Some(i) = SPECTEST_GLOBALS
             .iter()

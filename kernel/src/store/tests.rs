@@ -354,7 +354,7 @@ fn the_spectest_instance_has_its_exports() {
     let Some(Extern::Func(p)) = store.spectest_export(b"print_i32") else {
         panic!("no print_i32")
     };
-    assert_eq!(store.func_type(p.type_id), Some((&[I32][..], &[][..])));
+    assert_eq!(store.func_type(p.type_id()), Some((&[I32][..], &[][..])));
     assert!(
         matches!(store.spectest_export(b"global_f64"), Some(Extern::Global(_, t)) if t.val_type == hako_abi::valtype::F64 as u32)
     );
