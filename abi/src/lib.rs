@@ -28,7 +28,9 @@
 //! x86_64) whose first parameter is the callee's `*mut VmContext`, followed by the Wasm
 //! parameters (`i32` → `i32`, `i64` → `i64`, `f32` → `float`, `f64` → `double`, references
 //! → pointers). No result returns `void`; one result returns it; several results return an
-//! LLVM struct of them (LLVM demotes it to a hidden pointer when it does not fit in registers).
+//! LLVM struct of them, `f32`/`f64` fields as `i32`/`i64` bits (the C convention would put a
+//! third float on the x87 stack, which quiets signalling NaNs; LLVM demotes the struct to a
+//! hidden pointer when it does not fit in registers).
 //!
 //! The kernel is built for `x86_64-unknown-none`, a *soft-float* target: it must never take
 //! or return `f32`/`f64` by value across this boundary. Every kernel entry point therefore uses

@@ -9,6 +9,7 @@
 
 use hako_abi::builtins;
 use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::{Linkage, Module};
@@ -16,7 +17,7 @@ use inkwell::types::{
     BasicMetadataTypeEnum, BasicType, BasicTypeEnum, FloatType, FunctionType, IntType, PointerType,
     VectorType,
 };
-use inkwell::values::{FunctionValue, GlobalValue};
+use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 use inkwell::GlobalVisibility;
 use std::ops::Range;
@@ -211,25 +212,72 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         })
     }
 
-    pub fn val_types(&self, types: &[ValType]) -> Result<Vec<BasicTypeEnum<'ctx>>> {
-        types.iter().map(|t| self.val_type(*t)).collect()
-    }
-
     /// The native signature of a Wasm function type (see the calling convention in
-    /// `hako_abi`): `vmctx` first, several results as a struct.
+    /// `hako_abi`): `vmctx` first, several results as a struct whose float fields are
+    /// carried as integers ([`ModuleCtx::multi_result_type`]).
     pub fn native_fn_type(&self, ty: &FuncType) -> Result<FunctionType<'ctx>> {
         let mut params: Vec<BasicMetadataTypeEnum> = vec![self.ptr.into()];
         for p in ty.params() {
             params.push(self.val_type(*p)?.into());
         }
-        let results = self.val_types(ty.results())?;
-        Ok(match results.len() {
-            0 => self.llcx.void_type().fn_type(&params, false),
-            1 => results[0].fn_type(&params, false),
-            _ => self
-                .llcx
-                .struct_type(&results, false)
-                .fn_type(&params, false),
+        Ok(match ty.results() {
+            [] => self.llcx.void_type().fn_type(&params, false),
+            [one] => self.val_type(*one)?.fn_type(&params, false),
+            many => {
+                let fields = many
+                    .iter()
+                    .map(|t| self.multi_result_type(*t))
+                    .collect::<Result<Vec<_>>>()?;
+                self.llcx
+                    .struct_type(&fields, false)
+                    .fn_type(&params, false)
+            }
+        })
+    }
+
+    /// A field of a several-results struct: `f32` and `f64` travel as `i32` and `i64`. The
+    /// x86-64 C convention returns only two floats in SSE registers and the next ones on the
+    /// x87 stack, whose loads quiet a signalling NaN, which Wasm must keep bit for bit
+    /// (found by `hako fuzz`: `(result v128 v128 f32 f32)` at `-O0`). Integers go in
+    /// general registers or, when there are too many, through memory.
+    pub fn multi_result_type(&self, t: ValType) -> Result<BasicTypeEnum<'ctx>> {
+        Ok(match t {
+            ValType::F32 => self.i32.into(),
+            ValType::F64 => self.i64.into(),
+            other => self.val_type(other)?,
+        })
+    }
+
+    /// `v` as a field of a several-results struct (floats as their bits).
+    pub fn pack_multi_result(
+        &self,
+        b: &Builder<'ctx>,
+        v: BasicValueEnum<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        Ok(match v {
+            BasicValueEnum::FloatValue(f) => {
+                let int = if f.get_type() == self.f32 {
+                    self.i32
+                } else {
+                    self.i64
+                };
+                b.build_bit_cast(f, int, "")?
+            }
+            other => other,
+        })
+    }
+
+    /// A field of a several-results struct back as the Wasm value of type `t`.
+    pub fn unpack_multi_result(
+        &self,
+        b: &Builder<'ctx>,
+        v: BasicValueEnum<'ctx>,
+        t: ValType,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        Ok(match t {
+            ValType::F32 => b.build_bit_cast(v, self.f32, "")?,
+            ValType::F64 => b.build_bit_cast(v, self.f64, "")?,
+            _ => v,
         })
     }
 

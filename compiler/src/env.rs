@@ -330,20 +330,24 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .collect()
     }
 
-    /// The results of a call as a list (a struct return is unpacked).
+    /// The results of a call, of Wasm types `types`, as a list (a struct return is unpacked,
+    /// its float fields turned back into floats).
     fn results(
         &self,
         call: CallSiteValue<'ctx>,
-        count: usize,
+        types: &[wasmparser::ValType],
     ) -> Result<Vec<BasicValueEnum<'ctx>>> {
-        match (call.try_as_basic_value(), count) {
+        match (call.try_as_basic_value(), types.len()) {
             (ValueKind::Instruction(_), 0) => Ok(Vec::new()),
             (ValueKind::Basic(v), 1) => Ok(vec![v]),
-            (ValueKind::Basic(v), n) if v.is_struct_value() => (0..n)
-                .map(|i| {
-                    Ok(self
+            (ValueKind::Basic(v), _) if v.is_struct_value() => types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let field = self
                         .b
-                        .build_extract_value(v.into_struct_value(), i as u32, "")?)
+                        .build_extract_value(v.into_struct_value(), i as u32, "")?;
+                    self.cx.unpack_multi_result(&self.b, field, *t)
                 })
                 .collect(),
             _ => Err(internal("call result does not match its type")),
@@ -362,7 +366,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .info
             .func_type(index)
             .ok_or_else(|| internal("function index"))?;
-        let nresults = ty.results().len();
+        let result_types = ty.results().to_vec();
         let call = match self.cx.direct.get(index as usize).copied().flatten() {
             Some(f) => self
                 .b
@@ -385,7 +389,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
             }
         };
-        self.results(call, nresults)
+        self.results(call, &result_types)
     }
 
     /// `call_indirect`: bounds check, null check, signature check, then a call through the
@@ -403,7 +407,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .types
             .get(type_index as usize)
             .ok_or_else(|| internal("type index"))?;
-        let nresults = ty.results().len();
+        let result_types = ty.results().to_vec();
         let fn_ty = self.cx.native_fn_type(ty)?;
         let entry = self.table_entry_ptr(table, callee, TrapCode::UndefinedElement)?;
         let funcref = self
@@ -438,7 +442,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let call =
             self.b
                 .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
-        self.results(call, nresults)
+        self.results(call, &result_types)
     }
 
     /// `ref.func`: the address of the function's `FuncRef` slot.

@@ -226,7 +226,13 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
                 match values.len() {
                     0 => self.env.b.build_return(None)?,
                     1 => self.env.b.build_return(Some(&values[0]))?,
-                    _ => self.env.b.build_aggregate_return(&values)?,
+                    _ => {
+                        let packed = values
+                            .iter()
+                            .map(|v| self.env.cx.pack_multi_result(&self.env.b, *v))
+                            .collect::<Result<Vec<_>>>()?;
+                        self.env.b.build_aggregate_return(&packed)?
+                    }
                 };
                 self.reachable = false;
             } else {
