@@ -230,7 +230,13 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     ) -> Result<()> {
         let p = self.heap_addr(mem, addr, offset)?;
         let st = self.b.build_store(p, value)?;
-        set_align1(Some(st))
+        set_align1(Some(st))?;
+        // Volatile, like loads (see `load`): LLVM keeps volatile accesses in program order, so
+        // a store after an out-of-bounds access never happens before its trap. A plain store
+        // to a provably different address was moved above a trapping `f64.load` at -O3
+        // (found by `hako fuzz`, seed 125941).
+        st.set_volatile(true)
+            .map_err(|e| internal(format!("volatile: {e:?}")))
     }
 
     /// `memory.size` in pages.

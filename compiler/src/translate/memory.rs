@@ -1,6 +1,7 @@
 //! Linear-memory accesses of the scalar operators: which memory an access uses, loads
-//! (extended to the operator's type, volatile so that they always trap when out of bounds),
-//! stores (truncated), and `drop`. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
+//! (extended to the operator's type), stores (truncated), and `drop`. Both kinds of access
+//! are volatile (see `FuncEnv::load`/`store`), so that they trap in program order when out of
+//! bounds. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
 //! kernel's guard region); SIMD accesses are in `simd.rs`.
 
 use inkwell::types::{BasicTypeEnum, IntType};
