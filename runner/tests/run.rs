@@ -318,3 +318,17 @@ fn kill_9_of_hako_stops_its_vm() {
         "QEMU {qemu} outlived hako after kill -9"
     );
 }
+
+/// Stack exhaustion with WASI calls in every frame is the spec's trap, at any level.
+#[test]
+fn stack_exhaustion_around_wasi_calls_traps() {
+    for level in ["-O0", "-O2"] {
+        let r = run(&[level, &path("deep_wasi.wat")]);
+        assert_eq!(r.status, 134, "{level}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("wasm trap: call stack exhausted"),
+            "{level}: {}",
+            r.stderr
+        );
+    }
+}
