@@ -96,3 +96,55 @@ fn generated_modules_behave_as_in_wasmtime() {
         report.join("\n")
     );
 }
+
+/// Mutated modules (generated ones with a few bytes changed, cut short, or bytes appended)
+/// never crash the compiler: each is compiled or refused with a message. In process, so an
+/// LLVM crash would end the test binary (which fails the test all the same).
+#[test]
+fn mutated_modules_never_crash_the_compiler() {
+    use rand::{Rng, RngExt, SeedableRng};
+    // `HAKO_FUZZ_MUTATIONS` raises the count for a longer run.
+    let modules: u64 = std::env::var("HAKO_FUZZ_MUTATIONS").map_or(1000, |v| {
+        v.parse().expect("HAKO_FUZZ_MUTATIONS is a number")
+    });
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0xbad_5eed);
+    let options = hako_compiler::Options {
+        opt_level: hako_compiler::OptLevel::O0,
+        threads: 1,
+        ..hako_compiler::Options::default()
+    };
+    let (mut compiled, mut refused) = (0, 0);
+    for seed in 0..modules {
+        let (mut wasm, _) = fuzz::generate(SEED + seed).unwrap();
+        match rng.next_u32() % 4 {
+            0 => wasm.truncate(rng.random_range(0..wasm.len())),
+            1 => wasm.extend((0..rng.random_range(1..16)).map(|_| rng.next_u32() as u8)),
+            _ => {
+                for _ in 0..rng.random_range(1..8) {
+                    let i = rng.random_range(0..wasm.len());
+                    wasm[i] = rng.next_u32() as u8;
+                }
+            }
+        }
+        let result = std::panic::catch_unwind(|| hako_compiler::compile(&wasm, &options));
+        match result {
+            Ok(Ok(_)) => compiled += 1,
+            Ok(Err(e)) => {
+                assert!(
+                    !e.to_string().trim().is_empty(),
+                    "seed {seed}: an empty error"
+                );
+                refused += 1;
+            }
+            Err(panic) => panic!(
+                "seed {seed}: the compiler panicked: {}",
+                hako_runner::panics::message(&*panic)
+            ),
+        }
+    }
+    eprintln!("{modules} mutated modules: {compiled} compiled, {refused} refused");
+    assert!(
+        compiled > 0 && refused > 0,
+        "{compiled} compiled, {refused} refused"
+    );
+}
