@@ -68,8 +68,8 @@ struct RunArgs {
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
     /// Preopen a host directory for the program (as GUEST, default the same path); repeatable.
-    /// Exported to the guest through virtio-9p, read and write.
-    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    /// Exported to the guest through virtio-9p, read and write, or read-only with `:ro`.
+    #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
     dir: Vec<String>,
     /// Kill the guest after this many seconds (at most a year).
     #[arg(long, default_value = "300", value_name = "SECONDS", value_parser = limits::timeout)]

@@ -139,3 +139,32 @@ fn created_files_follow_the_umask() {
         assert_eq!(mode("dir"), dir_mode, "directory under umask {umask}");
     }
 }
+
+/// `--dir HOST::GUEST:ro`: reading works, every kind of change is EROFS (QEMU's 9p server
+/// refuses it), and the host directory is unchanged.
+#[test]
+fn read_only_preopen_refuses_every_change() {
+    let dir = fresh("readonly");
+    std::fs::write(dir.join("file.txt"), "inside\n").unwrap();
+    let r = run(&[
+        "--dir",
+        &format!("{}::/ro:ro", dir.display()),
+        &path("fs_readonly.c"),
+    ]);
+    assert_eq!(r.status, 0, "stderr: {}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "read open: 0\nread: 0\ncontents: inside\nopen for writing: 69\ncreate: 69\n\
+         truncate: 69\nmkdir: 69\nunlink: 69\nrename: 69\nsymlink: 69\n"
+    );
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["file.txt"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("file.txt")).unwrap(),
+        "inside\n"
+    );
+}

@@ -102,10 +102,7 @@ fn hako_iterations(
     config.timeout = options.timeout;
     config.stdout = Sink::Capture;
     config.stderr = Sink::Capture;
-    config.preopens = vec![Preopen {
-        host: program.dir.clone(),
-        guest: ".".into(),
-    }];
+    config.preopens = vec![Preopen::new(program.dir.clone(), ".")];
     for _ in 0..options.iterations {
         let run = qemu::boot(&image, &config)?;
         if let Some(problem) = run.outcome.describe() {

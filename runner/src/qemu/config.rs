@@ -71,22 +71,39 @@ pub struct Preopen {
     pub host: PathBuf,
     /// The name the guest sees (`fd_prestat_dir_name`), e.g. `/` or `.`.
     pub guest: String,
+    /// Exported read-only: QEMU's 9p server (`readonly=on`) refuses every change, which the
+    /// guest sees as `EROFS`, whatever the guest kernel does.
+    pub read_only: bool,
 }
 
 impl Preopen {
-    /// Parse Wasmtime's `--dir` syntax: `HOST[::GUEST]`, the guest name defaulting to `HOST`.
+    /// A read-write preopen of `host` named `guest`.
+    pub fn new(host: impl Into<PathBuf>, guest: impl Into<String>) -> Preopen {
+        Preopen {
+            host: host.into(),
+            guest: guest.into(),
+            read_only: false,
+        }
+    }
+
+    /// Parse Wasmtime's `--dir` syntax, `HOST[::GUEST]` (the guest name defaulting to
+    /// `HOST`), with an optional `:ro` at the end for a read-only directory.
     pub fn parse(spec: &str) -> Result<Preopen> {
-        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        let (rest, read_only) = match spec.strip_suffix(":ro") {
+            Some(rest) => (rest, true),
+            None => (spec, false),
+        };
+        let (host, guest) = rest.split_once("::").unwrap_or((rest, rest));
         if host.is_empty() || guest.is_empty() {
-            bail!("--dir {spec}: expected HOST[::GUEST] with neither part empty");
+            bail!("--dir {spec}: expected HOST[::GUEST][:ro] with neither part empty");
         }
         let path = PathBuf::from(host);
         if !path.is_dir() {
             bail!("--dir {spec}: {host} is not a directory");
         }
         Ok(Preopen {
-            host: path,
-            guest: guest.to_string(),
+            read_only,
+            ..Preopen::new(path, guest)
         })
     }
 }
@@ -160,7 +177,14 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Ve
         // QEMU option values double their commas.
         let host = preopen.host.display().to_string().replace(',', ",,");
         args.push("-fsdev".into());
-        args.push(format!("local,id=fs{i},path={host},security_model=none"));
+        let read_only = if preopen.read_only {
+            ",readonly=on"
+        } else {
+            ""
+        };
+        args.push(format!(
+            "local,id=fs{i},path={host},security_model=none{read_only}"
+        ));
         args.push("-device".into());
         args.push(format!(
             "virtio-9p-device,fsdev=fs{i},mount_tag={}",

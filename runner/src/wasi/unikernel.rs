@@ -104,10 +104,7 @@ fn boot(
     config.timeout = options.timeout;
     config.env = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     config.preopens = root
-        .map(|host| Preopen {
-            host: host.to_path_buf(),
-            guest: "/".into(),
-        })
+        .map(|host| Preopen::new(host, "/"))
         .into_iter()
         .collect();
     config.stdout = Sink::Capture;
