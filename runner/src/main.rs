@@ -147,7 +147,13 @@ fn run(args: RunArgs) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let module = input::read(&args.module)?;
     input::validate(&module)?;
-    // Before compiling: a reactor without `--invoke`, or a bad `--invoke`, fails here.
+    // Before compiling: a bad --accel, a reactor without `--invoke`, or a bad `--invoke`.
+    let accel = match args.accel.as_deref() {
+        None => None,
+        Some("kvm") => Some(Accel::Kvm),
+        Some("tcg") => Some(Accel::Tcg),
+        Some(other) => bail!("--accel must be `kvm` or `tcg`, not `{other}`"),
+    };
     let entry = invoke::entry_tokens(
         &module.path,
         &module.wasm,
@@ -181,12 +187,8 @@ fn run(args: RunArgs) -> Result<i32> {
             .context("reading stdin")?;
         config.stdin = Some(input);
     }
-    if let Some(accel) = args.accel {
-        config.accel = match accel.as_str() {
-            "kvm" => Accel::Kvm,
-            "tcg" => Accel::Tcg,
-            other => bail!("--accel must be `kvm` or `tcg`, not `{other}`"),
-        };
+    if let Some(accel) = accel {
+        config.accel = accel;
     }
     let run = qemu::boot(&image, &config)?;
     if args.verbose {
