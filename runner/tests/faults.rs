@@ -87,3 +87,39 @@ fn writes_survive_kill_9_of_hako() {
         "persisted before kill -9\n"
     );
 }
+
+/// A reader that stalls while the guest writes 1 MiB loses nothing: the guest waits
+/// (backpressure through the pipe, `hako`, QEMU's socket and the UART) instead of anything
+/// being dropped or piling up in the host.
+#[test]
+fn a_stalled_reader_loses_nothing() {
+    use std::io::Read;
+    let bytes = 1u64 << 20;
+    let mut child = hako()
+        .args([
+            "run",
+            "--dir",
+            &format!("{}::/out", fresh("stall").display()),
+        ])
+        .arg(path("load_writer.c"))
+        .args(["--", "7", &bytes.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read nothing for a while: everything between the guest and us fills up.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(out.len() as u64, bytes);
+    let mut expected = Vec::new();
+    let mut seq = 0u64;
+    while (expected.len() as u64) < bytes {
+        expected.extend_from_slice(format!("0007 {seq:015}\n").as_bytes());
+        seq += 1;
+    }
+    expected.truncate(bytes as usize);
+    assert!(out == expected, "the stream differs");
+}
