@@ -123,3 +123,26 @@ fn a_stalled_reader_loses_nothing() {
     expected.truncate(bytes as usize);
     assert!(out == expected, "the stream differs");
 }
+
+/// A guest killed at `--timeout` leaves what its writes returned on the host.
+#[test]
+fn writes_survive_a_timeout() {
+    let dir = fresh("timeout");
+    let r = ran(hako()
+        .args([
+            "run",
+            "--timeout",
+            "5",
+            "--dir",
+            &format!("{}::/out", dir.display()),
+        ])
+        .arg(path("fs_write_spin.c"))
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 124, "stderr: {}", r.stderr);
+    assert_eq!(r.stdout, "ready\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("written.txt")).unwrap(),
+        "persisted before kill -9\n"
+    );
+}
