@@ -77,8 +77,12 @@ fn many_instances_at_once_lose_and_mix_nothing() {
         let dir = root.join(format!("i{id}"));
         std::fs::create_dir_all(&dir).unwrap();
         let child = hako()
+            // Generous: with the nightly's 10 MiB a stream, 32 guests share two cores for
+            // minutes.
             .args([
                 "run",
+                "--timeout",
+                "3600",
                 "--dir",
                 &format!("{}::/out", dir.display()),
                 &wasm,
