@@ -96,6 +96,11 @@ pub mod vmdata;
 pub mod runtime;
 pub mod store;
 
+#[allow(unsafe_code)]
+pub mod shims;
+#[doc(hidden)]
+pub use hako_abi as __abi;
+
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
 pub mod hw;

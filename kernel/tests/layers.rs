@@ -22,6 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("hardware", &["hw"]),
     ("data shared with compiled code", &["image", "vmdata"]),
     ("store and runtime", &["store", "runtime"]),
+    ("entry points every platform shares", &["shims"]),
     ("entry", &["entry"]),
 ];
 

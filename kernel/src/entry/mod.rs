@@ -73,7 +73,7 @@ impl Machine for Kernel {
         builtins::stub(stub)
     }
     fn wasi_function(&self, name: &str) -> Option<*const u8> {
-        wasi::wasi_symbol(name)
+        builtins::wasi_symbol(name)
     }
     fn bench_function(&self, name: &[u8]) -> Option<*const u8> {
         wasi::bench_symbol(name)

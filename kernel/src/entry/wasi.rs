@@ -1,15 +1,13 @@
-//! The 46 `wasi_snapshot_preview1__*` symbols compiled code calls, the machine as WASI sees
-//! it ([`KernelHost`]: serial ports, clocks, RDRAND, stdin from COM1), and the preopened
+//! The machine as WASI sees it ([`KernelHost`]: serial ports, clocks, RDRAND, stdin from COM1), and the preopened
 //! directories: virtio-9p devices found on the command line, mounted as 9P2000.L clients.
 
-use super::builtins::guest_memory;
 use crate::hw::cell::KernelCell;
 use crate::hw::panic::fatal;
 use crate::hw::serial::{self, Com};
 use crate::hw::virtio::{self, Mmio, Virtio9p};
 use crate::hw::{cpu, time};
 use crate::p9::Client;
-use crate::wasi::{self, Clock, Host, Stream, WasiCtx};
+use crate::wasi::{Clock, Host, Stream, WasiCtx};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
@@ -66,7 +64,7 @@ pub fn set_wasi(mut ctx: WasiCtx, preopens: Vec<(Vec<u8>, Vec<u8>)>, stdin_len: 
 }
 
 /// The machine, as WASI sees it.
-struct KernelHost;
+pub struct KernelHost;
 
 impl Host for KernelHost {
     fn write(&mut self, stream: Stream, bytes: &[u8]) {
@@ -135,106 +133,11 @@ impl Host for KernelHost {
     }
 }
 
-fn with_wasi<R>(f: impl FnOnce(&mut WasiCtx, &mut KernelHost) -> R) -> R {
+pub(super) fn with_wasi<R>(f: impl FnOnce(&mut WasiCtx, &mut KernelHost) -> R) -> R {
     WASI.with(|w| match w.as_mut() {
         Some(ctx) => f(ctx, &mut KernelHost),
         None => fatal(format_args!("WASI called before initialisation")),
     })
-}
-
-macro_rules! wasi_impl {
-    ($name:ident ($($p:ident : $t:ty),*) |$c:ident, $h:ident, $m:ident| $body:expr) => {
-        #[export_name = concat!("wasi_snapshot_preview1__", stringify!($name))]
-        #[allow(unused_variables, unused_mut)]
-        pub extern "C" fn $name(vmctx: *mut VmContext, $($p: $t),*) -> i32 {
-            let mut mem = guest_memory(vmctx);
-            with_wasi(|$c, $h| {
-                let $m = &mut mem;
-                wasi::ret($body)
-            })
-        }
-    };
-}
-
-/// All 46 functions.
-pub mod wasi_fns {
-    use super::*;
-
-    wasi_impl!(args_get(argv: i32, buf: i32) |c, h, m| c.args_get(m, argv as u32, buf as u32));
-    wasi_impl!(args_sizes_get(argc: i32, size: i32) |c, h, m| c.args_sizes_get(m, argc as u32, size as u32));
-    wasi_impl!(environ_get(env: i32, buf: i32) |c, h, m| c.environ_get(m, env as u32, buf as u32));
-    wasi_impl!(environ_sizes_get(n: i32, size: i32) |c, h, m| c.environ_sizes_get(m, n as u32, size as u32));
-    wasi_impl!(clock_res_get(id: i32, out: i32) |c, h, m| c.clock_res_get(h, m, id as u32, out as u32));
-    wasi_impl!(clock_time_get(id: i32, precision: i64, out: i32)
-        |c, h, m| c.clock_time_get(h, m, id as u32, precision as u64, out as u32));
-    wasi_impl!(fd_advise(fd: i32, offset: i64, len: i64, advice: i32)
-        |c, h, m| c.fd_advise(fd as u32, offset as u64, len as u64, advice as u32));
-    wasi_impl!(fd_allocate(fd: i32, offset: i64, len: i64)
-        |c, h, m| c.fd_allocate(fd as u32, offset as u64, len as u64));
-    wasi_impl!(fd_close(fd: i32) |c, h, m| c.fd_close(fd as u32));
-    wasi_impl!(fd_datasync(fd: i32) |c, h, m| c.fd_sync(fd as u32, true));
-    wasi_impl!(fd_fdstat_get(fd: i32, buf: i32) |c, h, m| c.fd_fdstat_get(m, fd as u32, buf as u32));
-    wasi_impl!(fd_fdstat_set_flags(fd: i32, flags: i32) |c, h, m| c.fd_fdstat_set_flags(fd as u32, flags as u32));
-    wasi_impl!(fd_fdstat_set_rights(fd: i32, base: i64, inh: i64)
-        |c, h, m| c.fd_fdstat_set_rights(fd as u32, base as u64, inh as u64));
-    wasi_impl!(fd_filestat_get(fd: i32, buf: i32) |c, h, m| c.fd_filestat_get(m, fd as u32, buf as u32));
-    wasi_impl!(fd_filestat_set_size(fd: i32, size: i64) |c, h, m| c.fd_filestat_set_size(fd as u32, size as u64));
-    wasi_impl!(fd_filestat_set_times(fd: i32, atim: i64, mtim: i64, flags: i32)
-        |c, h, m| c.fd_filestat_set_times(fd as u32, atim as u64, mtim as u64, flags as u32));
-    wasi_impl!(fd_pread(fd: i32, iovs: i32, n: i32, offset: i64, out: i32)
-        |c, h, m| c.fd_pread(m, fd as u32, iovs as u32, n as u32, offset as u64, out as u32));
-    wasi_impl!(fd_prestat_dir_name(fd: i32, path: i32, len: i32)
-        |c, h, m| c.fd_prestat_dir_name(m, fd as u32, path as u32, len as u32));
-    wasi_impl!(fd_prestat_get(fd: i32, buf: i32) |c, h, m| c.fd_prestat_get(m, fd as u32, buf as u32));
-    wasi_impl!(fd_pwrite(fd: i32, iovs: i32, n: i32, offset: i64, out: i32)
-        |c, h, m| c.fd_pwrite(m, fd as u32, iovs as u32, n as u32, offset as u64, out as u32));
-    wasi_impl!(fd_read(fd: i32, iovs: i32, n: i32, nread: i32)
-        |c, h, m| c.fd_read(h, m, fd as u32, iovs as u32, n as u32, nread as u32));
-    wasi_impl!(fd_readdir(fd: i32, buf: i32, len: i32, cookie: i64, out: i32)
-        |c, h, m| c.fd_readdir(m, fd as u32, buf as u32, len as u32, cookie as u64, out as u32));
-    wasi_impl!(fd_renumber(fd: i32, to: i32) |c, h, m| c.fd_renumber(fd as u32, to as u32));
-    wasi_impl!(fd_seek(fd: i32, offset: i64, whence: i32, out: i32)
-        |c, h, m| c.fd_seek(m, fd as u32, offset, whence as u32, out as u32));
-    wasi_impl!(fd_sync(fd: i32) |c, h, m| c.fd_sync(fd as u32, false));
-    wasi_impl!(fd_tell(fd: i32, out: i32) |c, h, m| c.fd_tell(m, fd as u32, out as u32));
-    wasi_impl!(fd_write(fd: i32, iovs: i32, n: i32, nwritten: i32)
-        |c, h, m| c.fd_write(h, m, fd as u32, iovs as u32, n as u32, nwritten as u32));
-    wasi_impl!(path_create_directory(fd: i32, path: i32, len: i32)
-        |c, h, m| c.path_create_directory(m, fd as u32, path as u32, len as u32));
-    wasi_impl!(path_filestat_get(fd: i32, flags: i32, path: i32, len: i32, out: i32)
-        |c, h, m| c.path_filestat_get(m, fd as u32, flags as u32, path as u32, len as u32, out as u32));
-    wasi_impl!(path_filestat_set_times(fd: i32, flags: i32, path: i32, len: i32, atim: i64, mtim: i64, fst: i32)
-        |c, h, m| c.path_filestat_set_times(m, fd as u32, flags as u32, path as u32, len as u32, atim as u64, mtim as u64, fst as u32));
-    wasi_impl!(path_link(fd: i32, flags: i32, path: i32, len: i32, fd2: i32, path2: i32, len2: i32)
-        |c, h, m| c.path_link(m, fd as u32, flags as u32, path as u32, len as u32, fd2 as u32, path2 as u32, len2 as u32));
-    wasi_impl!(path_open(fd: i32, dirflags: i32, path: i32, len: i32, oflags: i32, base: i64, inh: i64, fdflags: i32, out: i32)
-        |c, h, m| c.path_open(m, fd as u32, dirflags as u32, path as u32, len as u32, oflags as u32, base as u64, inh as u64, fdflags as u32, out as u32));
-    wasi_impl!(path_readlink(fd: i32, path: i32, len: i32, buf: i32, buflen: i32, out: i32)
-        |c, h, m| c.path_readlink(m, fd as u32, path as u32, len as u32, buf as u32, buflen as u32, out as u32));
-    wasi_impl!(path_remove_directory(fd: i32, path: i32, len: i32)
-        |c, h, m| c.path_remove_directory(m, fd as u32, path as u32, len as u32));
-    wasi_impl!(path_rename(fd: i32, path: i32, len: i32, fd2: i32, path2: i32, len2: i32)
-        |c, h, m| c.path_rename(m, fd as u32, path as u32, len as u32, fd2 as u32, path2 as u32, len2 as u32));
-    wasi_impl!(path_symlink(path: i32, len: i32, fd: i32, path2: i32, len2: i32)
-        |c, h, m| c.path_symlink(m, path as u32, len as u32, fd as u32, path2 as u32, len2 as u32));
-    wasi_impl!(path_unlink_file(fd: i32, path: i32, len: i32)
-        |c, h, m| c.path_unlink_file(m, fd as u32, path as u32, len as u32));
-    wasi_impl!(poll_oneoff(inp: i32, out: i32, n: i32, nevents: i32)
-        |c, h, m| c.poll_oneoff(h, m, inp as u32, out as u32, n as u32, nevents as u32));
-    wasi_impl!(proc_raise(sig: i32) |c, h, m| c.proc_raise(h, sig as u32));
-    wasi_impl!(random_get(buf: i32, len: i32) |c, h, m| c.random_get(h, m, buf as u32, len as u32));
-    wasi_impl!(sched_yield() | c, h, m | c.sched_yield());
-    wasi_impl!(sock_accept(fd: i32, flags: i32, out: i32) |c, h, m| c.sock_accept(fd as u32, flags as u32));
-    wasi_impl!(sock_recv(fd: i32, iovs: i32, n: i32, flags: i32, out: i32, oflags: i32)
-        |c, h, m| c.sock_recv(m, fd as u32, iovs as u32, n as u32, flags as u32));
-    wasi_impl!(sock_send(fd: i32, iovs: i32, n: i32, flags: i32, out: i32)
-        |c, h, m| c.sock_send(m, fd as u32, iovs as u32, n as u32));
-    wasi_impl!(sock_shutdown(fd: i32, how: i32) |c, h, m| c.sock_shutdown(fd as u32, how as u32));
-
-    #[export_name = "wasi_snapshot_preview1__proc_exit"]
-    pub extern "C" fn proc_exit(_vmctx: *mut VmContext, status: i32) -> ! {
-        with_wasi(|c, h| c.proc_exit(h, status as u32))
-    }
 }
 
 /// `bench.start` and `bench.end` (`[] -> []`), the imports the Sightglass benchmarks call
@@ -263,65 +166,4 @@ pub fn bench_symbol(name: &[u8]) -> Option<*const u8> {
         b"end" => Some(bench_end as *const u8),
         _ => None,
     }
-}
-
-/// The kernel's definition of WASI function `name`, for imports the compiler did not link.
-pub fn wasi_symbol(name: &str) -> Option<*const u8> {
-    use wasi_fns::*;
-    macro_rules! table {
-        ($($n:ident),*) => {
-            match name {
-                $(stringify!($n) => Some($n as *const u8),)*
-                _ => None,
-            }
-        };
-    }
-    table!(
-        args_get,
-        args_sizes_get,
-        clock_res_get,
-        clock_time_get,
-        environ_get,
-        environ_sizes_get,
-        fd_advise,
-        fd_allocate,
-        fd_close,
-        fd_datasync,
-        fd_fdstat_get,
-        fd_fdstat_set_flags,
-        fd_fdstat_set_rights,
-        fd_filestat_get,
-        fd_filestat_set_size,
-        fd_filestat_set_times,
-        fd_pread,
-        fd_prestat_dir_name,
-        fd_prestat_get,
-        fd_pwrite,
-        fd_read,
-        fd_readdir,
-        fd_renumber,
-        fd_seek,
-        fd_sync,
-        fd_tell,
-        fd_write,
-        path_create_directory,
-        path_filestat_get,
-        path_filestat_set_times,
-        path_link,
-        path_open,
-        path_readlink,
-        path_remove_directory,
-        path_rename,
-        path_symlink,
-        path_unlink_file,
-        poll_oneoff,
-        proc_exit,
-        proc_raise,
-        random_get,
-        sched_yield,
-        sock_accept,
-        sock_recv,
-        sock_send,
-        sock_shutdown
-    )
 }

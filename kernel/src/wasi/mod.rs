@@ -79,6 +79,14 @@ pub trait Host {
     fn record(&mut self, line: fmt::Arguments<'_>);
     /// Nanoseconds on `clock`.
     fn now_ns(&mut self, clock: Clock) -> u64;
+    /// Wait until the monotonic clock reads `deadline` (nanoseconds). By default this
+    /// spins on [`Host::now_ns`] (the kernel has nothing else to run); a host with a
+    /// scheduler sleeps.
+    fn sleep_until(&mut self, deadline: u64) {
+        while self.now_ns(Clock::Monotonic) < deadline {
+            core::hint::spin_loop();
+        }
+    }
     /// Resolution of `clock` in nanoseconds.
     fn resolution_ns(&mut self, clock: Clock) -> u64;
     /// 32 bytes of hardware entropy (RDSEED/RDRAND) to seed the generator.

@@ -1,5 +1,5 @@
 //! `poll_oneoff`: clock subscriptions (relative, or absolute on the monotonic clock) wait
-//! by spinning on the [`Host`]'s monotonic clock; descriptor subscriptions are always ready
+//! with [`Host::sleep_until`]; descriptor subscriptions are always ready
 //! at once (stdin with the bytes still to come, a file with the bytes after its position),
 //! and when there are any, the clocks are not waited for.
 
@@ -9,12 +9,6 @@ use alloc::vec::Vec;
 use hako_abi::wasi::{clockid, errno, eventtype, subclockflags};
 
 impl WasiCtx {
-    fn sleep_until(host: &mut impl Host, deadline: u64) {
-        while host.now_ns(Clock::Monotonic) < deadline {
-            core::hint::spin_loop();
-        }
-    }
-
     pub fn poll_oneoff(
         &mut self,
         host: &mut impl Host,
@@ -74,7 +68,7 @@ impl WasiCtx {
             && list[0].flags & subclockflags::SUBSCRIPTION_CLOCK_ABSTIME == 0
         {
             let now = host.now_ns(Clock::Monotonic);
-            Self::sleep_until(host, now.saturating_add(list[0].timeout));
+            host.sleep_until(now.saturating_add(list[0].timeout));
             put(mem, 0, list[0].userdata, 0, eventtype::CLOCK, 0)?;
             return mem.write(nevents, 1u32);
         }
@@ -136,7 +130,7 @@ impl WasiCtx {
             return mem.write(nevents, k);
         }
         let (deadline, ud) = clocks.iter().copied().min_by_key(|c| c.0).unwrap_or((0, 0));
-        Self::sleep_until(host, deadline);
+        host.sleep_until(deadline);
         put(mem, 0, ud, 0, eventtype::CLOCK, 0)?;
         mem.write(nevents, 1u32)
     }

@@ -1,0 +1,4 @@
+//! # hako-linux: the Linux target
+#![deny(unsafe_code)]
+
+pub mod fs;
