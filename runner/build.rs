@@ -13,13 +13,26 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
+/// The Linux runtime's target: static executables with musl's C library, which the Rust
+/// toolchain ships ("self-contained").
+const LINUX_TARGET: &str = "x86_64-unknown-linux-musl";
+/// What an executable links from the toolchain's musl, besides the runtime.
+const MUSL_FILES: [&str; 7] = [
+    "crt1.o",
+    "crti.o",
+    "crtbegin.o",
+    "crtend.o",
+    "crtn.o",
+    "libc.a",
+    "libunwind.a",
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    for dir in ["kernel", "abi", "compiler"] {
+    for dir in ["kernel", "abi", "compiler", "linux"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!(
@@ -43,6 +56,22 @@ fn main() {
         &hasher.finalize().to_hex()[..16]
     );
 
+    let linux = out_dir.join("linux-rt");
+    fs::create_dir_all(&linux).unwrap();
+    let runtime = build_linux_runtime(&root);
+    fs::copy(&runtime, linux.join("libhako_linux.a"))
+        .unwrap_or_else(|e| panic!("copying {}: {e}", runtime.display()));
+    let musl = musl_dir();
+    for file in MUSL_FILES {
+        fs::copy(musl.join(file), linux.join(file)).unwrap_or_else(|e| {
+            panic!(
+                "copying {} from the Rust toolchain: {e}. Is the target installed? Run `rustup target add {LINUX_TARGET}` (the Makefile's setup step does this).",
+                musl.join(file).display()
+            )
+        });
+    }
+    println!("cargo:rustc-env=HAKO_LINUX_RT_DIR={}", linux.display());
+
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
     fs::copy(&lib, &embedded).unwrap_or_else(|e| panic!("copying {}: {e}", lib.display()));
@@ -53,25 +82,57 @@ fn main() {
     );
 }
 
-fn build_kernel(root: &Path) -> PathBuf {
+/// The directory of the toolchain's musl C runtime for [`LINUX_TARGET`].
+fn musl_dir() -> PathBuf {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("running rustc --print sysroot");
+    let sysroot = String::from_utf8(out.stdout).expect("a UTF-8 sysroot path");
+    PathBuf::from(sysroot.trim())
+        .join("lib/rustlib")
+        .join(LINUX_TARGET)
+        .join("lib/self-contained")
+}
+
+/// Build the Linux runtime staticlib (`hako-linux` with its C `main`).
+fn build_linux_runtime(root: &Path) -> PathBuf {
+    let target_dir = root.join("target").join("linux-rt");
+    let mut cmd = nested_cargo(root, &target_dir);
+    cmd.args([
+        "build",
+        "-p",
+        "hako-linux",
+        "--features",
+        "executable",
+        "--target",
+        LINUX_TARGET,
+        "--profile",
+        "linux-rt",
+    ]);
+    let status = cmd.status().expect("running cargo to build the Linux runtime");
+    if !status.success() {
+        panic!(
+            "building the Linux runtime failed (`cargo build -p hako-linux --features executable --target {LINUX_TARGET} --profile linux-rt`). \
+             Is the target installed? Run `rustup target add {LINUX_TARGET}` (the Makefile's setup step does this)."
+        );
+    }
+    target_dir
+        .join(LINUX_TARGET)
+        .join("linux-rt")
+        .join("libhako_linux.a")
+}
+
+/// A `cargo` command for a nested build in `target_dir`, with none of the outer build's
+/// settings (they are for the host).
+fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target_dir = root.join("target").join("kernel");
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "-p",
-            "hako-kernel",
-            "--target",
-            KERNEL_TARGET,
-            "--profile",
-            "kernel",
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // The outer build's settings are for the host; none of them may leak into the kernel.
+    cmd.current_dir(root).arg("--quiet");
+    cmd.env("CARGO_TARGET_DIR", target_dir);
     for (key, _) in env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME"
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR"
             || key.starts_with("RUSTC")
             || key.starts_with("RUSTFLAGS")
             || key == "RUSTDOC"
@@ -86,6 +147,21 @@ fn build_kernel(root: &Path) -> PathBuf {
             cmd.env_remove(&key);
         }
     }
+    cmd
+}
+
+fn build_kernel(root: &Path) -> PathBuf {
+    let target_dir = root.join("target").join("kernel");
+    let mut cmd = nested_cargo(root, &target_dir);
+    cmd.args([
+        "build",
+        "-p",
+        "hako-kernel",
+        "--target",
+        KERNEL_TARGET,
+        "--profile",
+        "kernel",
+    ]);
     let status = cmd.status().expect("running cargo to build the kernel");
     if !status.success() {
         panic!(

@@ -77,6 +77,8 @@
 extern crate alloc;
 
 pub mod layout;
+#[allow(unsafe_code)]
+pub mod jump;
 
 pub mod bulk;
 pub mod clock;

@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// Bottom to top.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("address-space layout", &["layout"]),
+    ("address-space layout, entering compiled code", &["layout", "jump"]),
     (
         "safe target-independent logic",
         &[

@@ -1,8 +1,11 @@
-//! Compiling a module and linking it with the kernel into a bootable image.
+//! Compiling a module and linking it, for a [`Target`]: with the kernel into a bootable
+//! image, or with the Linux runtime into a static executable.
 //!
-//! The kernel (`libhako_kernel.a`) and its linker script are embedded in this binary when it
-//! is built (see `build.rs`), so `hako` needs only `ld.lld` and QEMU at run time. Both the
-//! object and the image are cached (see [`crate::cache`]).
+//! The kernel (`libhako_kernel.a`) and its linker script, and the Linux runtime
+//! (`libhako_linux.a`) with musl's C runtime, are embedded in this binary when it is built
+//! (see `build.rs`), so `hako` needs only `ld.lld` (and QEMU for the unikernel) at run
+//! time. Objects, images and executables are cached (see [`crate::cache`]); the object is
+//! the same for both targets, and so is its cache entry.
 
 use crate::cache::{self, Cache};
 use crate::input::Module;
@@ -20,10 +23,62 @@ pub static KERNEL_LIB: &[u8] = include_bytes!(env!("HAKO_KERNEL_LIB"));
 /// The kernel's linker script.
 pub static LINKER_SCRIPT: &str = include_str!(env!("HAKO_KERNEL_LINKER_SCRIPT"));
 
+/// What a Linux executable links besides the program's objects, in link order around them:
+/// musl's start files, then (after the objects) the runtime, the unwinder, the C library and
+/// musl's end files.
+static LINUX_BEFORE: [(&str, &[u8]); 3] = [
+    ("crt1.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crt1.o"))),
+    ("crti.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crti.o"))),
+    ("crtbegin.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtbegin.o"))),
+];
+static LINUX_AFTER: [(&str, &[u8]); 5] = [
+    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libhako_linux.a"))),
+    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libunwind.a"))),
+    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libc.a"))),
+    ("crtend.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtend.o"))),
+    ("crtn.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtn.o"))),
+];
+
+/// Where a compiled program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Target {
+    /// The hako unikernel, booted in QEMU.
+    #[default]
+    Unikernel,
+    /// A static Linux executable, run as a process of this machine.
+    Linux,
+}
+
+impl Target {
+    /// The name `--target` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Unikernel => "unikernel",
+            Target::Linux => "linux",
+        }
+    }
+
+    /// Run a linked image or executable (see [`crate::qemu::boot`], [`crate::linux::run`]).
+    pub fn boot(self, artifact: &Path, config: &crate::qemu::BootConfig) -> Result<crate::qemu::Run> {
+        match self {
+            Target::Unikernel => crate::qemu::boot(artifact, config),
+            Target::Linux => crate::linux::run(artifact, config),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// How to compile.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub opt_level: OptLevel,
+    /// What to link the object into (the object itself is the same for every target).
+    pub target: Target,
     /// Threads that compile a large module in parallel (0: one per core). The object is
     /// cached regardless: any count gives the same program.
     pub jobs: usize,
@@ -33,6 +88,7 @@ impl Default for BuildOptions {
     fn default() -> Self {
         BuildOptions {
             opt_level: OptLevel::O2,
+            target: Target::Unikernel,
             jobs: 0,
         }
     }
@@ -85,8 +141,9 @@ pub fn compile_object(
     Ok((key, path))
 }
 
-/// Compile `module` and link it with the kernel into a bootable ELF image (from the cache when
-/// possible). Returns the image's path inside the cache.
+/// Compile `module` and link it for `options.target`: with the kernel into a bootable ELF
+/// image, or with the Linux runtime into an executable (from the cache when possible).
+/// Returns the artifact's path inside the cache.
 pub fn build_image(
     module: &Module,
     options: &BuildOptions,
@@ -100,7 +157,7 @@ pub fn build_image(
         &[],
     )?;
     let manifest = cached_bytes(cache, &manifest, "o")?;
-    link_cached(&[manifest, (object_key, object)], cache, report)
+    link_cached(&[manifest, (object_key, object)], options.target, cache, report)
 }
 
 /// Store `bytes` in the cache under their own hash; returns the key and path.
@@ -113,13 +170,17 @@ pub fn cached_bytes(cache: &Cache, bytes: &[u8], extension: &str) -> Result<(Str
     Ok((key, path))
 }
 
-/// Link `objects` (cache entries, by key and path) with the kernel into an image, itself
-/// cached under a key made of the objects' keys and the kernel's.
+/// Link `objects` (cache entries, by key and path) for `target` into an image or an
+/// executable, itself cached under a key made of the objects' keys and the platform's.
 pub fn link_cached(
     objects: &[(String, PathBuf)],
+    target: Target,
     cache: &Cache,
     report: &mut BuildReport,
 ) -> Result<PathBuf> {
+    if target == Target::Linux {
+        return link_linux_cached(objects, cache, report);
+    }
     let kernel_key = cache::key(&[KERNEL_LIB, LINKER_SCRIPT.as_bytes()]);
     let mut parts: Vec<&[u8]> = objects.iter().map(|(key, _)| key.as_bytes()).collect();
     parts.push(kernel_key.as_bytes());
@@ -173,6 +234,58 @@ pub fn link(objects: &[&Path], kernel: &Path, script: &Path, out: &Path) -> Resu
         );
     }
     Ok(())
+}
+
+/// [`link_cached`] for [`Target::Linux`].
+fn link_linux_cached(
+    objects: &[(String, PathBuf)],
+    cache: &Cache,
+    report: &mut BuildReport,
+) -> Result<PathBuf> {
+    let mut platform: Vec<&[u8]> = Vec::new();
+    for (_, bytes) in LINUX_BEFORE.iter().chain(&LINUX_AFTER) {
+        platform.push(bytes);
+    }
+    let markers = crate::manifest::code_markers()?;
+    platform.push(&markers.0);
+    platform.push(&markers.1);
+    let platform_key = cache::key(&platform);
+    let mut parts: Vec<&[u8]> = objects.iter().map(|(key, _)| key.as_bytes()).collect();
+    parts.push(platform_key.as_bytes());
+    let exe_key = cache::key(&parts);
+    if let Some(path) = cache.get(&exe_key, "exe") {
+        return Ok(path);
+    }
+    let start = Instant::now();
+    let file = |bytes: &[u8], ext: &str| cached_bytes(cache, bytes, ext).map(|(_, path)| path);
+    let mut inputs = Vec::new();
+    for (name, bytes) in &LINUX_BEFORE {
+        inputs.push(file(bytes, name.rsplit('.').next().unwrap_or("o"))?);
+    }
+    inputs.push(file(&markers.0, "o")?);
+    inputs.extend(objects.iter().map(|(_, path)| path.clone()));
+    inputs.push(file(&markers.1, "o")?);
+    for (name, bytes) in &LINUX_AFTER {
+        inputs.push(file(bytes, name.rsplit('.').next().unwrap_or("o"))?);
+    }
+    let linked = cache.scratch_path(&exe_key)?;
+    let ld = tools::LINKER.find()?;
+    let output = Command::new(&ld)
+        .args(["-static", "--gc-sections", "--strip-debug", "-z", "noexecstack", "-o"])
+        .arg(&linked)
+        .args(&inputs)
+        .output()
+        .with_context(|| format!("cannot run {}", ld.display()))?;
+    if !output.status.success() {
+        bail!(
+            "linking the Linux executable failed:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    let exe = cache.path(&exe_key, "exe");
+    std::fs::rename(&linked, &exe).with_context(|| format!("cannot write {}", exe.display()))?;
+    report.link_time = Some(start.elapsed());
+    Ok(exe)
 }
 
 /// Copy a cached artifact to where the user asked for it.

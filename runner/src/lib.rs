@@ -35,6 +35,7 @@ pub mod image;
 pub mod input;
 pub mod invoke;
 pub mod limits;
+pub mod linux;
 pub mod manifest;
 pub mod panics;
 pub mod process;

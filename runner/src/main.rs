@@ -4,7 +4,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
-use hako_runner::image::{self, BuildOptions, BuildReport};
+use hako_runner::image::{self, BuildOptions, BuildReport, Target};
 use hako_runner::limits;
 use hako_runner::qemu::{self, Accel, BootConfig};
 use hako_runner::{input, invoke};
@@ -24,7 +24,9 @@ struct Cli {
 enum Cmd {
     /// Compile, link and boot a WASI program; its stdout, stderr and exit status become ours.
     Run(RunArgs),
-    /// Compile and link a bootable image (boot it with `qemu-system-x86_64 -M microvm -kernel IMAGE`).
+    /// Compile and link a bootable image (boot it with `qemu-system-x86_64 -M microvm -kernel
+    /// IMAGE`), or with `--target linux` a static Linux executable (`./app [--dir D] [--env
+    /// N=V] [--] ARGS`).
     Build(BuildArgs),
     /// Compile to a relocatable x86_64 ELF object, WASI imports left undefined.
     Compile(CompileArgs),
@@ -87,6 +89,10 @@ struct RunArgs {
     /// first when exported), with ARGS as its arguments, and print its results.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Where to run: in the unikernel (QEMU), or as a Linux process (a static executable
+    /// with the same compiled code).
+    #[arg(long, value_enum, default_value_t = Target::Unikernel)]
+    target: Target,
     #[command(flatten)]
     compile: CompileOpts,
     /// Arguments for the program, or for the function `--invoke` names (after `--`).
@@ -97,9 +103,12 @@ struct RunArgs {
 #[derive(Args, Debug)]
 struct BuildArgs {
     module: PathBuf,
-    /// Where to write the image.
+    /// Where to write the image or executable.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
+    /// What to build: a unikernel image, or a static Linux executable.
+    #[arg(long, value_enum, default_value_t = Target::Unikernel)]
+    target: Target,
     #[command(flatten)]
     compile: CompileOpts,
 }
@@ -150,6 +159,9 @@ fn run(args: RunArgs) -> Result<i32> {
     // Before compiling: a bad --accel, a reactor without `--invoke`, or a bad `--invoke`.
     let accel = match args.accel.as_deref() {
         None => None,
+        Some(_) if args.target == Target::Linux => {
+            bail!("--accel is for the unikernel; a --target linux program runs as a process")
+        }
         Some("kvm") => Some(Accel::Kvm),
         Some("tcg") => Some(Accel::Tcg),
         Some(other) => bail!("--accel must be `kvm` or `tcg`, not `{other}`"),
@@ -164,6 +176,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let mut report = BuildReport::default();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
+        target: args.target,
         jobs: args.compile.jobs,
     };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
@@ -172,7 +185,10 @@ fn run(args: RunArgs) -> Result<i32> {
     if args.invoke.is_none() {
         argv.extend(args.args);
     }
-    let mut config = BootConfig::new(argv)?;
+    let mut config = match args.target {
+        Target::Unikernel => BootConfig::new(argv)?,
+        Target::Linux => BootConfig::for_process(argv),
+    };
     config.extra_cmdline = entry;
     config.timeout = args.timeout;
     config.memory_mib = args.memory;
@@ -190,7 +206,7 @@ fn run(args: RunArgs) -> Result<i32> {
     if let Some(accel) = accel {
         config.accel = accel;
     }
-    let run = qemu::boot(&image, &config)?;
+    let run = args.target.boot(&image, &config)?;
     if args.verbose {
         let ms = |d: Option<Duration>| {
             d.map_or("cached".to_string(), |d| {
@@ -203,11 +219,17 @@ fn run(args: RunArgs) -> Result<i32> {
             ms(report.link_time)
         );
         eprintln!("hako: image {}", image.display());
-        eprintln!(
-            "hako: boot to exit {:.1} ms ({:?})",
-            run.wall_time.as_secs_f64() * 1e3,
-            config.accel
-        );
+        match args.target {
+            Target::Unikernel => eprintln!(
+                "hako: boot to exit {:.1} ms ({:?})",
+                run.wall_time.as_secs_f64() * 1e3,
+                config.accel
+            ),
+            Target::Linux => eprintln!(
+                "hako: start to exit {:.1} ms (Linux process)",
+                run.wall_time.as_secs_f64() * 1e3
+            ),
+        }
         let bench = |which: &str| {
             run.records
                 .iter()
@@ -266,6 +288,7 @@ fn build(args: BuildArgs) -> Result<()> {
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
+        target: args.target,
         jobs: args.compile.jobs,
     };
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
@@ -279,6 +302,7 @@ fn compile(args: CompileArgs) -> Result<()> {
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
         jobs: args.compile.jobs,
+        ..BuildOptions::default()
     };
     let (_, object) =
         image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;

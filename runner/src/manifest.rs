@@ -115,6 +115,36 @@ pub fn object(kind: u32, descriptors: &[String], script: &[u8]) -> Result<Vec<u8
         .map_err(|e| anyhow!("writing the image manifest: {e}"))
 }
 
+/// The two marker objects a Linux executable links right before and right after the
+/// program's objects: each defines one symbol, `hako_wasm_code_start` and
+/// `hako_wasm_code_end`, at a one-byte `.text` section (`int3`), so that the runtime knows
+/// which instructions are compiled Wasm code (`hako-linux`'s `traps` module). The linker
+/// lays out `.text` input sections in command-line order; the runtime's and the C
+/// library's come from archives, after both markers.
+pub fn code_markers() -> Result<(Vec<u8>, Vec<u8>)> {
+    let marker = |name: &str| {
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let section = obj.section_id(StandardSection::Text);
+        let at = obj.append_section_data(section, &[0xcc], 1);
+        obj.add_symbol(Symbol {
+            name: name.as_bytes().to_vec(),
+            value: at,
+            size: 0,
+            kind: SymbolKind::Label,
+            scope: SymbolScope::Linkage,
+            weak: false,
+            section: SymbolSection::Section(section),
+            flags: SymbolFlags::None,
+        });
+        obj.write()
+            .map_err(|e| anyhow!("writing the code marker {name}: {e}"))
+    };
+    Ok((
+        marker("hako_wasm_code_start")?,
+        marker("hako_wasm_code_end")?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,6 +44,29 @@ pub fn spawn_tied(command: &mut Command) -> std::io::Result<Child> {
     command.spawn()
 }
 
+/// A running child (QEMU, or a Linux executable) spawned with [`spawn_tied`]: killed when
+/// dropped unless it has already been waited for, and listed meanwhile, so that a signal
+/// that ends `hako` ends it too. An error or a panic in the runner never leaves it behind.
+pub struct Tied(pub Child);
+
+impl Tied {
+    pub fn spawn(command: &mut Command) -> std::io::Result<Tied> {
+        let child = spawn_tied(command)?;
+        register(child.id());
+        Ok(Tied(child))
+    }
+}
+
+impl Drop for Tied {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+        unregister(self.0.id());
+    }
+}
+
 /// Remember `pid` as a child to kill if a signal ends `hako`.
 pub fn register(pid: u32) {
     LIVE.lock().unwrap_or_else(|e| e.into_inner()).push(pid);

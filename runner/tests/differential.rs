@@ -68,7 +68,7 @@ use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
-use hako_runner::spec::booter::QemuBooter;
+use hako_runner::spec::booter::TargetBooter;
 use hako_runner::spec::compare::{Expect, FloatPattern, ValuePattern};
 use hako_runner::spec::plan::{FilePlan, Op, Planned};
 use hako_runner::spec::tier::Tier;
@@ -792,7 +792,7 @@ struct Harness {
     group: &'static Group,
     /// The group's module at each of [`OPT_LEVELS`].
     objects: Vec<spec::ModuleObject>,
-    booter: QemuBooter,
+    booter: TargetBooter,
     wasmtime: Wasmtime,
     seen: HashMap<Call, Verdict>,
     boots: u32,
@@ -822,7 +822,7 @@ impl Harness {
         Harness {
             group,
             objects,
-            booter: QemuBooter::new(cache),
+            booter: TargetBooter::new(cache, hako_runner::image::Target::Unikernel),
             wasmtime: Wasmtime::new(group),
             seen: HashMap::new(),
             boots: 0,

@@ -4,7 +4,7 @@
 
 use hako_runner::cache::Cache;
 use hako_runner::fuzz::{self, FuzzOptions, OPT_LEVELS};
-use hako_runner::spec::booter::QemuBooter;
+use hako_runner::spec::booter::TargetBooter;
 use hako_runner::spec::{self, plan, RunOptions, Status};
 
 /// Modules of the bounded run: a few seconds under TCG.
@@ -12,8 +12,8 @@ const MODULES: usize = 150;
 /// Its first seed (fixed, so the run is the same every time).
 const SEED: u64 = 0x5eed_0000;
 
-fn booter(cache: &Cache) -> QemuBooter {
-    QemuBooter::new(cache.clone())
+fn booter(cache: &Cache) -> TargetBooter {
+    TargetBooter::new(cache.clone(), hako_runner::image::Target::Unikernel)
 }
 
 #[test]

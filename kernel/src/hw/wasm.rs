@@ -1,5 +1,5 @@
-//! Entering compiled code and leaving it on a trap: the switch to the Wasm stack, the
-//! setjmp/longjmp-style unwinding ([`call`], [`raise`]), the page faults that are the
+//! Entering compiled code and leaving it on a trap: the switch to the Wasm stack and the
+//! unwinding ([`call`], [`raise`], on [`crate::jump`]), the page faults that are the
 //! program's ([`page_fault`]) and the stack check kernel functions called from Wasm make
 //! first ([`stack_check`]). The layout of the stack is `crate::layout`'s.
 
@@ -7,73 +7,11 @@ use crate::layout::{
     LINMEM_BASE, LINMEM_END, STACK_HUGE, STACK_LO, STACK_REGION, STACK_SMALL, STACK_SMALL_BASE,
     STACK_TOP,
 };
-use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::{ValRaw, VmContext};
 
-global_asm!(
-    r#"
-    .section .text.hako_wasm, "ax"
-    .global hako_wasm_enter
-hako_wasm_enter:
-    mov [rdi], rbx
-    mov [rdi + 8], rbp
-    mov [rdi + 16], r12
-    mov [rdi + 24], r13
-    mov [rdi + 32], r14
-    mov [rdi + 40], r15
-    mov [rdi + 48], rsp
-    mov rbx, rdi
-    test r8, r8
-    jz 2f
-    mov rsp, r8
-2:
-    and rsp, -16
-    mov rax, rsi
-    mov rdi, rdx
-    mov rsi, rcx
-    call rax
-    mov rdi, rbx
-    mov rax, -1
-    jmp 3f
-
-    .global hako_wasm_longjmp
-hako_wasm_longjmp:
-    mov rax, rsi
-3:
-    mov rbx, [rdi]
-    mov rbp, [rdi + 8]
-    mov r12, [rdi + 16]
-    mov r13, [rdi + 24]
-    mov r14, [rdi + 32]
-    mov r15, [rdi + 40]
-    mov rsp, [rdi + 48]
-    ret
-    .text
-"#
-);
-
-/// Callee-saved registers and `rsp` at the entry into Wasm.
-#[repr(C)]
-#[derive(Debug, Default)]
-struct JmpBuf {
-    regs: [u64; 7],
-}
-
-extern "C" {
-    /// Save the registers to `jb`, switch to `stack_top` (unless 0), call
-    /// `code(vmctx, values)`; returns `u64::MAX`, or the trap code passed to
-    /// `hako_wasm_longjmp`.
-    fn hako_wasm_enter(
-        jb: *mut JmpBuf,
-        code: *const u8,
-        vmctx: *mut VmContext,
-        values: *mut ValRaw,
-        stack_top: u64,
-    ) -> u64;
-    fn hako_wasm_longjmp(jb: *mut JmpBuf, code: u64) -> !;
-}
+use crate::jump::{self, JmpBuf};
 
 /// The innermost active entry into Wasm (0 when none).
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
@@ -115,9 +53,9 @@ pub unsafe fn call(
     // (it is popped from `CURRENT` below before it goes out of scope); the Wasm stack is
     // mapped. A longjmp back here only skips Wasm frames and `extern "C"` kernel frames
     // that hold no resources (builtins release every borrow before raising a trap).
-    let r = unsafe { hako_wasm_enter(&mut jb, code, vmctx, values.as_mut_ptr(), stack_top) };
+    let r = unsafe { jump::enter(&mut jb, code, vmctx, values.as_mut_ptr(), stack_top) };
     CURRENT.store(prev, Ordering::SeqCst);
-    if r == u64::MAX {
+    if r == jump::RETURNED {
         Ok(())
     } else {
         Err(TrapCode::from_u32(r as u32).unwrap_or(TrapCode::Unreachable))
@@ -138,7 +76,7 @@ pub unsafe fn raise(code: u32) -> ! {
     }
     // SAFETY: `jb` is the live `JmpBuf` of the innermost `call`, whose frame is still on the
     // kernel stack below us.
-    unsafe { hako_wasm_longjmp(jb as *mut JmpBuf, code as u64) }
+    unsafe { jump::longjmp(jb as *mut JmpBuf, code as u64) }
 }
 
 /// Called by the page-fault handler: turn faults in the linear-memory region or the Wasm

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::{fuzz, FuzzOptions, OPT_LEVELS};
 use crate::cache::Cache;
-use crate::spec::booter::QemuBooter;
+use crate::spec::booter::TargetBooter;
 
 #[derive(Args, Debug)]
 pub struct FuzzArgs {
@@ -64,7 +64,7 @@ pub fn main(args: FuzzArgs) -> Result<i32> {
     // Compiler panics become failed checks with their message; keep stderr readable.
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
-    let booter = QemuBooter::new(Cache::default_location());
+    let booter = TargetBooter::new(Cache::default_location(), crate::image::Target::Unikernel);
     let summary = fuzz(
         &options,
         &booter,

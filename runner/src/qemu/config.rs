@@ -65,6 +65,26 @@ impl BootConfig {
     }
 }
 
+impl BootConfig {
+    /// [`BootConfig::new`] for a Linux process (`--target linux`): no accelerator is looked
+    /// for, since none is used.
+    pub fn for_process(args: Vec<String>) -> BootConfig {
+        BootConfig {
+            accel: Accel::Tcg,
+            memory_mib: 512,
+            timeout: Duration::from_secs(300),
+            args,
+            env: Vec::new(),
+            preopens: Vec::new(),
+            extra_cmdline: Vec::new(),
+            stdin: None,
+            umask: crate::process::umask(),
+            stdout: Sink::Forward,
+            stderr: Sink::Forward,
+        }
+    }
+}
+
 /// A host directory the guest sees as a preopened directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {

@@ -13,27 +13,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running QEMU: killed when dropped unless it has already been waited for, and listed in
-/// [`crate::process`] meanwhile, so that a signal that ends `hako` ends it too.
-struct Child(std::process::Child);
-
-impl Child {
-    fn spawn(command: &mut Command) -> std::io::Result<Child> {
-        let child = crate::process::spawn_tied(command)?;
-        crate::process::register(child.id());
-        Ok(Child(child))
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-        crate::process::unregister(self.0.id());
-    }
-}
+use crate::process::Tied as Child;
 
 /// Boot `image` and wait for it to finish (or kill it at the timeout).
 pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {

@@ -22,3 +22,4 @@ pub use accel::Accel;
 pub use config::{kernel_command_line, qemu_args, BootConfig, Preopen, Sink};
 pub use launch::boot;
 pub use outcome::{Outcome, Record, Run};
+pub(crate) use outcome::{classify_process, parse_records};

@@ -112,7 +112,7 @@ impl Run {
     }
 }
 /// The harness channel's lines as records.
-pub(super) fn parse_records(harness: &[u8]) -> Vec<Record> {
+pub(crate) fn parse_records(harness: &[u8]) -> Vec<Record> {
     String::from_utf8_lossy(harness)
         .lines()
         .filter(|l| !l.is_empty())
@@ -124,6 +124,51 @@ pub(super) fn parse_records(harness: &[u8]) -> Vec<Record> {
             }
         })
         .collect()
+}
+
+/// The outcome the last `exit`, `trap` or `error` record says, if any.
+fn ending(records: &[Record]) -> Option<Outcome> {
+    use hako_abi::boot::record;
+    let r = records
+        .iter()
+        .rev()
+        .find(|r| [record::EXIT, record::TRAP, record::ERROR].contains(&r.kind.as_str()))?;
+    Some(match r.kind.as_str() {
+        record::EXIT => match r.rest.trim().parse() {
+            Ok(code) => Outcome::Exited(code),
+            Err(_) => Outcome::Crashed(format!("malformed exit record `{}`", r.rest)),
+        },
+        record::TRAP => {
+            let (num, message) = r.rest.split_once(' ').unwrap_or((&r.rest, ""));
+            let code = num.parse().ok().and_then(TrapCode::from_u32);
+            let message = code.map_or(message.to_string(), |c| c.message().to_string());
+            Outcome::Trapped { code, message }
+        }
+        _ => Outcome::StartFailed(r.rest.clone()),
+    })
+}
+
+/// How a Linux executable ended, from its exit status and records: a `panic` record (the
+/// runtime failed) first, then the last `exit`/`trap`/`error` record; a process that died
+/// by a signal, or ended without an outcome, crashed (`messages`: what it wrote on stderr,
+/// when captured).
+pub(crate) fn classify_process(status: ExitStatus, records: &[Record], messages: &str) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(r) = records.iter().rev().find(|r| r.kind == boot::record::PANIC) {
+        return Outcome::KernelPanic(r.rest.clone());
+    }
+    if let Some(outcome) = ending(records) {
+        return outcome;
+    }
+    let messages = messages.trim();
+    match (status.code(), status.signal()) {
+        (_, Some(signal)) => Outcome::Crashed(format!("the process was killed by signal {signal}")),
+        (Some(code), _) => Outcome::Crashed(format!(
+            "the process exited with status {code} without reporting an outcome{}{messages}",
+            if messages.is_empty() { "" } else { ": " }
+        )),
+        (None, None) => Outcome::Crashed("the process ended without a status".into()),
+    }
 }
 
 /// How the guest ended, from QEMU's exit status, the records and what QEMU printed; an error
@@ -142,20 +187,8 @@ pub(super) fn classify(
     };
     let code = status.code();
     if code == Some(boot::qemu_status(boot::EXIT_DONE)) {
-        return Ok(match last(&[record::EXIT, record::TRAP, record::ERROR]) {
-            Some(r) if r.kind == record::EXIT => match r.rest.trim().parse() {
-                Ok(code) => Outcome::Exited(code),
-                Err(_) => Outcome::Crashed(format!("malformed exit record `{}`", r.rest)),
-            },
-            Some(r) if r.kind == record::TRAP => {
-                let (num, message) = r.rest.split_once(' ').unwrap_or((&r.rest, ""));
-                let code = num.parse().ok().and_then(TrapCode::from_u32);
-                let message = code.map_or(message.to_string(), |c| c.message().to_string());
-                Outcome::Trapped { code, message }
-            }
-            Some(r) => Outcome::StartFailed(r.rest.clone()),
-            None => Outcome::Crashed("the kernel finished without reporting an outcome".into()),
-        });
+        return Ok(ending(records)
+            .unwrap_or_else(|| Outcome::Crashed("the kernel finished without reporting an outcome".into())));
     }
     if code == Some(boot::qemu_status(boot::EXIT_PANIC)) {
         let message = last(&[record::PANIC]).map_or("(no message)".to_string(), |r| r.rest.clone());

@@ -96,6 +96,7 @@ pub fn run(args: &ReportArgs) -> Report {
             suite: crate::spec::suite::suite_root(args.spec_suite.as_deref()),
             filter: args.spec_filter.clone(),
             opt_level: args.spec_opt_level,
+            target: crate::image::Target::Unikernel,
         };
         match collect::run_spec(&options) {
             Ok(s) => Some(s),

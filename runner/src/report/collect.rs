@@ -55,6 +55,7 @@ pub struct SpecOptions {
     pub suite: std::path::PathBuf,
     pub filter: Option<String>,
     pub opt_level: OptLevel,
+    pub target: crate::image::Target,
 }
 
 /// Run the spec testsuite as `hako spec` does.
@@ -62,7 +63,7 @@ pub fn run_spec(options: &SpecOptions) -> Result<SpecSection> {
     let files = spec::suite::discover(&options.suite, options.filter.as_deref())?;
     let expected = spec::expectations::Expectations::load(&spec::expectations::default_path())
         .unwrap_or_default();
-    let booter = spec::default_booter();
+    let booter = spec::default_booter(options.target);
     let run_options = spec::RunOptions {
         booter: booter.as_deref(),
         compile: false,
@@ -280,7 +281,7 @@ pub fn fuzz(n: usize, save: &Path) -> super::FuzzSection {
         .map_or(0, |d| d.as_secs());
     eprintln!("report: fuzzing {n} modules from seed {seed}");
     let cache = crate::cache::Cache::default_location();
-    let booter = crate::spec::booter::QemuBooter::new(cache.clone());
+    let booter = crate::spec::booter::TargetBooter::new(cache.clone(), crate::image::Target::Unikernel);
     let options = crate::fuzz::FuzzOptions {
         seed,
         modules: n,

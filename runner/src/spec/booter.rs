@@ -1,9 +1,10 @@
-//! The QEMU booter for spec images: links the module table, the generated manifest (with the
-//! script) and the kernel into an image, boots it, and hands back the harness lines.
+//! The booter for spec images: links the module table and the generated manifest (with the
+//! script) for a [`Target`] (with the kernel into an image, or with the Linux runtime into
+//! an executable), runs it, and hands back the harness lines.
 
 use super::{BootOutput, Booter, Resume, SpecImage};
 use crate::cache::Cache;
-use crate::image::{self, BuildReport};
+use crate::image::{self, BuildReport, Target};
 use crate::manifest;
 use crate::qemu::{self, Outcome, Sink};
 use hako_abi::script::image_kind;
@@ -12,17 +13,23 @@ use std::time::Duration;
 /// Per-boot time limit; `HAKO_SPEC_TIMEOUT` (seconds) overrides.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub struct QemuBooter {
+pub struct TargetBooter {
     cache: Cache,
+    /// Unikernel images booted in QEMU, or Linux executables.
+    target: Target,
     /// The per-boot limit, or why `HAKO_SPEC_TIMEOUT` was refused (then every boot fails
     /// saying so).
     timeout: anyhow::Result<Duration>,
 }
 
-impl QemuBooter {
-    pub fn new(cache: Cache) -> QemuBooter {
+impl TargetBooter {
+    pub fn new(cache: Cache, target: Target) -> TargetBooter {
         let timeout = crate::limits::env_timeout("HAKO_SPEC_TIMEOUT", DEFAULT_TIMEOUT);
-        QemuBooter { cache, timeout }
+        TargetBooter {
+            cache,
+            target,
+            timeout,
+        }
     }
 
     fn link(&self, image: &SpecImage) -> anyhow::Result<std::path::PathBuf> {
@@ -36,11 +43,11 @@ impl QemuBooter {
         for module in &image.modules {
             objects.push(image::cached_bytes(&self.cache, &module.object, "o")?);
         }
-        image::link_cached(&objects, &self.cache, &mut BuildReport::default())
+        image::link_cached(&objects, self.target, &self.cache, &mut BuildReport::default())
     }
 }
 
-impl Booter for QemuBooter {
+impl Booter for TargetBooter {
     fn boot(&self, image: &SpecImage, resume: &Resume) -> anyhow::Result<BootOutput> {
         let elf = self.link(image)?;
         let mut config = qemu::BootConfig::new(vec![image.name.clone()])?;
@@ -51,7 +58,7 @@ impl Booter for QemuBooter {
         config.stdout = Sink::Capture;
         config.stderr = Sink::Capture;
         config.extra_cmdline = resume.cmdline_tokens();
-        let run = qemu::boot(&elf, &config)?;
+        let run = self.target.boot(&elf, &config)?;
         let lines = run.harness_lines();
         let finished = lines.iter().any(|l| l == "done");
         let abnormal_end = match (&run.outcome, finished) {

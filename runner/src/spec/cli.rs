@@ -33,6 +33,9 @@ pub struct SpecArgs {
     /// Optimisation level of the modules: 0, 1, 2 or 3.
     #[arg(short = 'O', long = "opt-level", default_value = "0", value_name = "N")]
     pub opt_level: hako_compiler::OptLevel,
+    /// Where the scripts run: in the unikernel, or as Linux processes.
+    #[arg(long, value_enum, default_value_t = crate::image::Target::Unikernel)]
+    pub target: crate::image::Target,
 }
 
 #[derive(Serialize)]
@@ -65,7 +68,7 @@ pub fn main(args: SpecArgs) -> Result<i32> {
     } else {
         ProgressBar::hidden()
     };
-    let booter = super::default_booter();
+    let booter = super::default_booter(args.target);
     let options = RunOptions {
         booter: booter.as_deref(),
         compile: args.compile,
@@ -128,7 +131,7 @@ pub fn main(args: SpecArgs) -> Result<i32> {
         "assert_invalid/assert_malformed: {} rejected, {} not rejected; {:.1} s",
         rejections.passed, rejections.failed, seconds
     );
-    if super::default_booter().is_none() {
+    if super::default_booter(args.target).is_none() {
         println!("(other checks not run: {})", super::NO_BOOT);
     }
 

@@ -245,17 +245,17 @@ pub struct BootOutput {
     pub abnormal_end: Option<String>,
 }
 
-/// Boots spec images: QEMU ([`booter::QemuBooter`]), or a fake in tests.
+/// Boots spec images: QEMU ([`booter::TargetBooter`]), or a fake in tests.
 pub trait Booter: Sync {
     /// What the boot produced; an error when booting was not possible at all (no QEMU, a link
     /// failure): every command not yet reported is then "not run" with its message.
     fn boot(&self, image: &SpecImage, resume: &Resume) -> anyhow::Result<BootOutput>;
 }
 
-/// The booter `hako spec` and `cargo test` use: QEMU, with images linked in the default
+/// The booter `hako spec` and `cargo test` use: images for `target` linked in the default
 /// cache (see [`crate::cache`]).
-pub fn default_booter() -> Option<Box<dyn Booter>> {
-    Some(Box::new(booter::QemuBooter::new(Cache::default_location())))
+pub fn default_booter(target: crate::image::Target) -> Option<Box<dyn Booter>> {
+    Some(Box::new(booter::TargetBooter::new(Cache::default_location(), target)))
 }
 
 /// Why commands are "not run" when there is no booter.
