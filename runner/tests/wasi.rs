@@ -1,6 +1,7 @@
 //! One test per program of the WASI testsuite (`tests/*/testsuite/wasm32-wasip1/*.wasm`):
-//! each runs in Wasmtime with wasi-common (the oracle) and in the unikernel, and the result
-//! is checked against `wasi-testsuite/expectations.toml` both ways (see
+//! each runs in Wasmtime with wasi-common (the oracle), and in the unikernel (named as the
+//! program) and as a Linux executable (`NAME [linux]`), and each result is checked against
+//! the same `wasi-testsuite/expectations.toml` both ways (see
 //! `hako_runner::wasi::expectations`). Programs are compiled at `-O1` to keep this cheap
 //! (the object cache makes re-runs free).
 //!
@@ -12,6 +13,7 @@ use std::time::Duration;
 use hako_compiler::OptLevel;
 use hako_runner::cache::Cache;
 use hako_runner::expectations::blessing;
+use hako_runner::image::Target;
 use hako_runner::wasi::expectations::{self, Expectations};
 use hako_runner::wasi::unikernel::HakoOptions;
 use hako_runner::wasi::{self, suite, RunOptions};
@@ -42,29 +44,46 @@ fn main() {
     };
     let bless = blessing();
     let outcomes: Arc<Mutex<Vec<(String, bool, String)>>> = Arc::default();
-    let options = Arc::new(RunOptions {
-        hako: HakoOptions {
-            opt_level: OptLevel::O1,
-            cache: Cache::default_location(),
-            timeout: Duration::from_secs(120),
-        },
-        oracle_timeout: Duration::from_secs(120),
-    });
+    let options = |target| {
+        Arc::new(RunOptions {
+            hako: HakoOptions {
+                opt_level: OptLevel::O1,
+                target,
+                cache: Cache::default_location(),
+                timeout: Duration::from_secs(120),
+            },
+            oracle_timeout: Duration::from_secs(120),
+        })
+    };
+    let (unikernel, linux) = (options(Target::Unikernel), options(Target::Linux));
 
     let trials = programs
         .into_iter()
-        .map(|program| {
+        .flat_map(|program| {
+            [
+                (program.clone(), unikernel.clone()),
+                (program, linux.clone()),
+            ]
+        })
+        .map(|(program, options)| {
             let expected = expected.clone();
             let outcomes = outcomes.clone();
-            let options = options.clone();
-            Trial::test(program.name.clone(), move || {
+            let target = options.hako.target;
+            let name = match target {
+                Target::Unikernel => program.name.clone(),
+                Target::Linux => format!("{} [linux]", program.name),
+            };
+            Trial::test(name, move || {
                 let report = wasi::run_program(&program, &options);
                 let reason = report.summary_reason();
-                outcomes.lock().unwrap().push((
-                    program.name.clone(),
-                    report.passes,
-                    reason.clone(),
-                ));
+                // The unikernel's outcome is blessed; the Linux one must agree with it.
+                if target == Target::Unikernel {
+                    outcomes.lock().unwrap().push((
+                        program.name.clone(),
+                        report.passes,
+                        reason.clone(),
+                    ));
+                }
                 if bless {
                     return Ok(());
                 }

@@ -158,6 +158,7 @@ pub fn run_wasi(options: &WasiOptions) -> Result<WasiSection> {
     let run_options = wasi::RunOptions {
         hako: HakoOptions {
             opt_level: options.opt_level,
+            target: crate::image::Target::Unikernel,
             cache: Cache::default_location(),
             timeout: options.timeout,
         },

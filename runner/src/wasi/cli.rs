@@ -36,6 +36,9 @@ pub struct WasiArgs {
     /// Also list the programs that pass.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Where hako runs the programs: in the unikernel, or as Linux processes.
+    #[arg(long, value_enum, default_value_t = crate::image::Target::Unikernel)]
+    pub target: crate::image::Target,
 }
 
 /// Totals of a run.
@@ -89,6 +92,7 @@ pub fn main(args: WasiArgs) -> Result<i32> {
     let options = RunOptions {
         hako: HakoOptions {
             opt_level: args.opt_level,
+            target: args.target,
             cache: Cache::default_location(),
             timeout,
         },

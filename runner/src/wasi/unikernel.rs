@@ -14,6 +14,8 @@ use super::compare::Ending;
 #[derive(Debug, Clone)]
 pub struct HakoOptions {
     pub opt_level: hako_compiler::OptLevel,
+    /// In the unikernel, or as a Linux executable.
+    pub target: crate::image::Target,
     pub cache: Cache,
     pub timeout: Duration,
 }
@@ -97,10 +99,14 @@ fn boot(
 ) -> anyhow::Result<qemu::Run> {
     let build_options = BuildOptions {
         opt_level: options.opt_level,
+        target: options.target,
         ..BuildOptions::default()
     };
     let image = image::build_image(module, &build_options, &options.cache, build)?;
-    let mut config = BootConfig::new(argv.to_vec())?;
+    let mut config = match options.target {
+        crate::image::Target::Unikernel => BootConfig::new(argv.to_vec())?,
+        crate::image::Target::Linux => BootConfig::for_process(argv.to_vec()),
+    };
     config.timeout = options.timeout;
     config.env = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     config.preopens = root
@@ -109,5 +115,5 @@ fn boot(
         .collect();
     config.stdout = Sink::Capture;
     config.stderr = Sink::Capture;
-    qemu::boot(&image, &config)
+    options.target.boot(&image, &config)
 }
