@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hako needs on a Debian machine, skipping what is already there:
 # LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
-# QEMU (booting them), and Rust's x86_64-unknown-none target (the kernel).
+# QEMU (booting them), and Rust's x86_64-unknown-none (the kernel) and
+# x86_64-unknown-linux-musl (the Linux target's runtime) targets.
 #
 # Options:
 #   --browser   also install Debian's `chromium`, for the headless check of the conformance
@@ -32,7 +33,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! rustup target list --installed | grep -qx x86_64-unknown-none; then
-    echo "setup: adding the Rust target x86_64-unknown-none"
-    rustup target add x86_64-unknown-none
-fi
+# x86_64-unknown-none: the kernel. x86_64-unknown-linux-musl: the Linux runtime and the
+# musl C runtime that `--target linux` executables link statically.
+for target in x86_64-unknown-none x86_64-unknown-linux-musl; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        echo "setup: adding the Rust target $target"
+        rustup target add "$target"
+    fi
+done
