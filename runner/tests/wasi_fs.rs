@@ -1,5 +1,7 @@
-//! Preopened host directories over virtio-9p and stdin, end to end: escapes from a preopen,
-//! bad guest pointers and huge iovec counts, a file written before a trap, stdin piped in.
+//! Preopened host directories and stdin, end to end, on both targets (virtio-9p in the
+//! unikernel, host directories for `--target linux`): escapes from a preopen, bad guest
+//! pointers and huge iovec counts, a file written before a trap, stdin piped in, the umask,
+//! read-only preopens. Each test runs once per target (`unikernel::NAME`, `linux::NAME`).
 
 mod common;
 use common::*;
@@ -23,9 +25,8 @@ fn dir_arg(host: &std::path::Path, guest: &str) -> String {
     format!("{}::{guest}", host.display())
 }
 
-#[test]
-fn no_way_out_of_a_preopen() {
-    let base = fresh("escape");
+fn no_way_out_of_a_preopen(target: Target) {
+    let base = fresh(&target.dir("escape"));
     let root = base.join("root");
     std::fs::create_dir_all(root.join("sub")).unwrap();
     std::fs::write(base.join("x"), "outside").unwrap();
@@ -38,7 +39,7 @@ fn no_way_out_of_a_preopen() {
     symlink("loop2", root.join("loop1")).unwrap();
     symlink("loop1", root.join("loop2")).unwrap();
     symlink("sub/../file", root.join("ok")).unwrap();
-    let r = run(&["--dir", &dir_arg(&root, "/"), &path("fs_escape.c")]);
+    let r = target.run(&["--dir", &dir_arg(&root, "/"), &path("fs_escape.c")]);
     // 63 = EPERM (Wasmtime's answer to a path leading out), 32 = ELOOP, 54 = ENOTDIR.
     let expected = "\
 open ..: 63\nopen ../: 63\nopen ../x: 63\nopen sub/../..: 63\nopen sub/../../x: 63\n\
@@ -52,10 +53,9 @@ rename file ../x: 63\nunlink up/x: 63\n";
     assert!(!root.join("newabs").exists());
 }
 
-#[test]
-fn bad_pointers_are_efault() {
-    let root = fresh("badptr");
-    let r = run(&["--dir", &dir_arg(&root, "/"), &path("fs_badptr.c")]);
+fn bad_pointers_are_efault(target: Target) {
+    let root = fresh(&target.dir("badptr"));
+    let r = target.run(&["--dir", &dir_arg(&root, "/"), &path("fs_badptr.c")]);
     // The write whose result pointer is bad still wrote (as in Wasmtime); fd_read on a
     // directory is EBADF before the iovec is looked at.
     assert_eq!(
@@ -66,10 +66,9 @@ fn bad_pointers_are_efault() {
     assert_eq!(r.status, 0);
 }
 
-#[test]
-fn data_written_before_a_trap_is_on_the_host() {
-    let out = fresh("trap");
-    let r = run(&["--dir", &dir_arg(&out, "/out"), &path("fs_write_trap.c")]);
+fn data_written_before_a_trap_is_on_the_host(target: Target) {
+    let out = fresh(&target.dir("trap"));
+    let r = target.run(&["--dir", &dir_arg(&out, "/out"), &path("fs_write_trap.c")]);
     assert_eq!(r.status, 134, "stderr: {}", r.stderr);
     assert_eq!(
         std::fs::read_to_string(out.join("written.txt")).unwrap(),
@@ -77,16 +76,16 @@ fn data_written_before_a_trap_is_on_the_host() {
     );
 }
 
-#[test]
-fn missing_preopen_directory_is_refused() {
-    let r = run(&["--dir", "/nonexistent/hako-dir", &path("hello.c")]);
+fn missing_preopen_directory_is_refused(target: Target) {
+    let r = target.run(&["--dir", "/nonexistent/hako-dir", &path("hello.c")]);
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains("is not a directory"), "{}", r.stderr);
 }
 
-fn run_with_stdin(args: &[&str], input: &[u8]) -> Ran {
+fn run_with_stdin(target: Target, args: &[&str], input: &[u8]) -> Ran {
     let mut child = hako()
         .arg("run")
+        .args(target.args())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -101,16 +100,15 @@ fn run_with_stdin(args: &[&str], input: &[u8]) -> Ran {
     ran(out)
 }
 
-#[test]
-fn stdin_piped_in() {
+fn stdin_piped_in(target: Target) {
     let input: Vec<u8> = (0..20_000u32)
         .map(|i| b"abcdefghij\n"[(i % 11) as usize])
         .collect();
-    let r = run_with_stdin(&[&path("stdin_cat.c")], &input);
+    let r = run_with_stdin(target, &[&path("stdin_cat.c")], &input);
     assert_eq!(r.stderr, "stdin: 20000 bytes\n");
     assert_eq!(r.stdout.as_bytes(), &input[..]);
     assert_eq!(r.status, 0);
-    let r = run_with_stdin(&[&path("stdin_cat.c")], b"");
+    let r = run_with_stdin(target, &[&path("stdin_cat.c")], b"");
     assert_eq!(
         (r.stdout.as_str(), r.stderr.as_str()),
         ("", "stdin: 0 bytes\n")
@@ -119,16 +117,17 @@ fn stdin_piped_in() {
 
 /// Files and directories the guest creates get the invoking user's umask applied, as a host
 /// process's would (QEMU's 9p server sets the mode the guest asks for exactly).
-#[test]
-fn created_files_follow_the_umask() {
+fn created_files_follow_the_umask(target: Target) {
     use std::os::unix::fs::PermissionsExt;
     for (umask, file_mode, dir_mode) in [("022", 0o644, 0o755), ("077", 0o600, 0o700)] {
-        let out = fresh(&format!("umask-{umask}"));
+        let out = fresh(&target.dir(&format!("umask-{umask}")));
         let output = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_hako"))
-            .args(["run", "--dir", &dir_arg(&out, "/out"), &path("fs_create.c")])
+            .arg("run")
+            .args(target.args())
+            .args(["--dir", &dir_arg(&out, "/out"), &path("fs_create.c")])
             .env("HAKO_CACHE_DIR", tmp().join("cache"))
             .output()
             .unwrap();
@@ -142,11 +141,10 @@ fn created_files_follow_the_umask() {
 
 /// `--dir HOST::GUEST:ro`: reading works, every kind of change is EROFS (QEMU's 9p server
 /// refuses it), and the host directory is unchanged.
-#[test]
-fn read_only_preopen_refuses_every_change() {
-    let dir = fresh("readonly");
+fn read_only_preopen_refuses_every_change(target: Target) {
+    let dir = fresh(&target.dir("readonly"));
     std::fs::write(dir.join("file.txt"), "inside\n").unwrap();
-    let r = run(&[
+    let r = target.run(&[
         "--dir",
         &format!("{}::/ro:ro", dir.display()),
         &path("fs_readonly.c"),
@@ -168,3 +166,39 @@ fn read_only_preopen_refuses_every_change() {
         "inside\n"
     );
 }
+
+/// Where a test runs.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Unikernel,
+    Linux,
+}
+
+impl Target {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Target::Unikernel => &[],
+            Target::Linux => &["--target", "linux"],
+        }
+    }
+    fn run(self, args: &[&str]) -> Ran {
+        run(&[self.args(), args].concat())
+    }
+    /// A directory name of its own for this target.
+    fn dir(self, name: &str) -> String {
+        format!("{name}-{self:?}")
+    }
+}
+
+macro_rules! on_both_targets {
+    ($($name:ident),* $(,)?) => {
+        mod unikernel {
+            $(#[test] fn $name() { super::$name(super::Target::Unikernel) })*
+        }
+        mod linux {
+            $(#[test] fn $name() { super::$name(super::Target::Linux) })*
+        }
+    };
+}
+
+on_both_targets!(no_way_out_of_a_preopen, bad_pointers_are_efault, data_written_before_a_trap_is_on_the_host, missing_preopen_directory_is_refused, stdin_piped_in, created_files_follow_the_umask, read_only_preopen_refuses_every_change);
