@@ -1,0 +1,197 @@
+//! The Linux target end to end: `hako run --target linux` runs the same compiled objects as
+//! Linux processes (output, arguments, environment, exit status, traps from the fault
+//! handlers, the time limit, reactors, unresolved imports as in the unikernel), and
+//! `hako build --target linux` writes static executables that run on their own with their
+//! own `--dir`/`--env` options. Preopens and stdin are tested on both targets in
+//! `wasi_fs.rs`, the suites in `spec.rs` and `wasi.rs`.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn path(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
+fn linux(args: &[&str]) -> Ran {
+    run(&[&["--target", "linux"], args].concat())
+}
+
+/// `hako build --target linux` of fixture `name` into the test's temporary directory.
+fn executable(name: &str) -> PathBuf {
+    let out = tmp().join("linux-exe");
+    std::fs::create_dir_all(&out).unwrap();
+    let exe = out.join(Path::new(name).with_extension("").file_name().unwrap());
+    let r = ran(hako()
+        .args(["build", "--target", "linux", &path(name), "-o"])
+        .arg(&exe)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 0, "build failed: {}", r.stderr);
+    exe
+}
+
+fn exec(exe: &Path, args: &[&str]) -> Ran {
+    ran(Command::new(exe).args(args).output().unwrap())
+}
+
+#[test]
+fn hello_runs_as_a_process() {
+    let r = linux(&[&path("hello.c")]);
+    assert_eq!(r.stdout, "Hello from hako!\n", "stderr: {}", r.stderr);
+    assert_eq!((r.stderr.as_str(), r.status), ("", 0));
+}
+
+#[test]
+fn arguments_environment_and_both_streams() {
+    let wasm = path("echo.c");
+    let r = linux(&["--env", "HAKO_GREETING=hi there=1%", &wasm, "--", "one", "two words", ""]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "argv[0]={wasm}\nargv[1]=one\nargv[2]=two words\nargv[3]=\nHAKO_GREETING=hi there=1%\n"
+        ),
+        "stderr: {}",
+        r.stderr
+    );
+    assert_eq!(r.stderr, "echo: 4 arguments\n");
+    assert_eq!(r.status, 0);
+}
+
+#[test]
+fn exit_status_and_traps() {
+    let r = linux(&[&path("exit7.c")]);
+    assert_eq!(r.status, 7, "stderr: {}", r.stderr);
+    for (fixture, message) in [
+        ("trap.c", "integer divide by zero"),
+        // A fault in the linear memory's guard region (SIGSEGV).
+        ("out_of_bounds.wat", "out of bounds memory access"),
+        // A fault in the Wasm stack's guard region, on the alternate signal stack.
+        ("recursion.wat", "call stack exhausted"),
+    ] {
+        let r = linux(&[&path(fixture)]);
+        assert_eq!(r.status, 134, "{fixture}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("error: wasm trap: {message}")),
+            "{fixture}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn a_program_that_never_exits_is_killed_at_the_timeout() {
+    let r = linux(&["--timeout", "1", &path("spin.wat")]);
+    assert_eq!(r.status, hako_runner::TIMEOUT_EXIT_STATUS, "{}", r.stderr);
+    assert!(r.stderr.contains("timed out after 1.0 s"), "{}", r.stderr);
+}
+
+#[test]
+fn unresolved_imports_behave_as_in_the_unikernel() {
+    let linux = linux(&["--verbose", &path("unknown_import.wat")]);
+    let unikernel = run(&["--verbose", &path("unknown_import.wat")]);
+    assert_eq!(linux.status, 52, "{}", linux.stderr);
+    assert_eq!((linux.status, &linux.stdout), (unikernel.status, &unikernel.stdout));
+    assert!(
+        linux
+            .stderr
+            .contains("unsupported import called: env not_provided"),
+        "{}",
+        linux.stderr
+    );
+}
+
+#[test]
+fn reactors_are_invoked() {
+    let r = linux(&["--invoke", "add", &path("reactor.wat"), "--", "-1", "0x10"]);
+    assert_eq!(r.stdout, "init\n115\n8\n", "stderr: {}", r.stderr);
+    assert_eq!(r.status, 0);
+    let r = linux(&["--invoke", "boom", &path("reactor.wat")]);
+    assert_eq!(r.status, 134, "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("wasm trap: unreachable"), "{}", r.stderr);
+}
+
+#[test]
+fn accel_is_refused() {
+    let r = linux(&["--accel", "kvm", &path("hello.c")]);
+    assert_eq!(r.status, 1);
+    assert!(r.stderr.contains("--accel is for the unikernel"), "{}", r.stderr);
+}
+
+#[test]
+fn executables_run_on_their_own() {
+    let hello = executable("hello.c");
+    let r = exec(&hello, &[]);
+    assert_eq!((r.stdout.as_str(), r.status), ("Hello from hako!\n", 0), "{}", r.stderr);
+
+    let echo = executable("echo.c");
+    let r = exec(&echo, &["--env", "HAKO_GREETING=x", "--", "--dir", "a"]);
+    assert_eq!(
+        r.stdout,
+        format!("argv[0]={}\nargv[1]=--dir\nargv[2]=a\nHAKO_GREETING=x\n", echo.display())
+    );
+    // Our options are read only at the front: the rest is the program's.
+    let r = exec(&echo, &["--help", "--env", "X=1"]);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "argv[0]={}\nargv[1]=--help\nargv[2]=--env\nargv[3]=X=1\nHAKO_GREETING=(unset)\n",
+            echo.display()
+        )
+    );
+
+    let trap = executable("trap.c");
+    let r = exec(&trap, &[]);
+    assert_eq!(r.status, 134);
+    assert_eq!(r.stdout, "dividing by zero\n");
+    assert_eq!(r.stderr, "error: wasm trap: integer divide by zero\n");
+}
+
+#[test]
+fn executable_preopens_and_their_errors() {
+    let dir = tmp().join("linux-exe-dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let create = executable("fs_create.c");
+    let r = exec(&create, &["--dir", &format!("{}::/out", dir.display())]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(dir.join("file.txt").is_file() && dir.join("dir").is_dir());
+
+    let r = exec(&create, &["--dir", "/nonexistent/hako-dir::/out"]);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stderr
+            .starts_with("error: --dir /nonexistent/hako-dir: cannot open /nonexistent/hako-dir"),
+        "{}",
+        r.stderr
+    );
+    let r = exec(&create, &["--dir"]);
+    assert_eq!(r.status, 2);
+    assert_eq!(r.stderr, "error: --dir needs a value\n");
+}
+
+/// The executable is static: no interpreter, no shared libraries.
+#[test]
+fn executables_are_static() {
+    use object::{Object, ObjectSection};
+    let hello = executable("hello.c");
+    let bytes = std::fs::read(&hello).unwrap();
+    let file = object::File::parse(&*bytes).unwrap();
+    assert_eq!(file.kind(), object::ObjectKind::Executable);
+    assert!(file.section_by_name(".interp").is_none());
+    assert!(file.section_by_name(".dynamic").is_none());
+}
+
+/// The object is shared between targets: building for Linux after the unikernel compiles
+/// nothing.
+#[test]
+fn the_compile_cache_is_shared_between_targets() {
+    let wasm = large_program(40);
+    let wasm = wasm.display().to_string();
+    let first = run(&["--verbose", &wasm]);
+    assert_eq!(first.status, 0, "{}", first.stderr);
+    let second = linux(&["--verbose", &wasm]);
+    assert_eq!(second.status, 0, "{}", second.stderr);
+    assert!(second.stderr.contains("hako: compile cached"), "{}", second.stderr);
+}
