@@ -5,7 +5,8 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::{collect, history, html, junit, markdown, Report, FORMAT};
+use super::{collect, history, html, junit, markdown, LinuxSection, Report, FORMAT};
+use crate::image::Target;
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
@@ -47,6 +48,9 @@ pub struct ReportArgs {
     /// Optimisation level of the spec modules (as `hako spec`).
     #[arg(long, default_value = "0", value_name = "N")]
     pub spec_opt_level: hako_compiler::OptLevel,
+    /// The targets the suites run on, side by side: `unikernel`, `linux`, or both.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "unikernel,linux")]
+    pub target: Vec<Target>,
     /// Optimisation level of the WASI programs (as `hako wasi`).
     #[arg(long, default_value = "2", value_name = "N")]
     pub wasi_opt_level: hako_compiler::OptLevel,
@@ -88,42 +92,56 @@ pub fn run(args: &ReportArgs) -> Report {
     let date = collect::now_utc();
     let start = Instant::now();
     let mut notes = Vec::new();
-    let spec = if args.no_spec {
-        None
-    } else {
-        eprintln!("report: running the spec testsuite");
-        let options = collect::SpecOptions {
-            suite: crate::spec::suite::suite_root(args.spec_suite.as_deref()),
-            filter: args.spec_filter.clone(),
-            opt_level: args.spec_opt_level,
-            target: crate::image::Target::Unikernel,
-        };
-        match collect::run_spec(&options) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                notes.push(format!("spec testsuite not run: {e:#}"));
-                None
+    let mut suites = |target: Target| {
+        let spec = if args.no_spec {
+            None
+        } else {
+            eprintln!("report: running the spec testsuite ({target})");
+            let options = collect::SpecOptions {
+                suite: crate::spec::suite::suite_root(args.spec_suite.as_deref()),
+                filter: args.spec_filter.clone(),
+                opt_level: args.spec_opt_level,
+                target,
+            };
+            match collect::run_spec(&options) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    notes.push(format!("spec testsuite ({target}) not run: {e:#}"));
+                    None
+                }
             }
-        }
-    };
-    let wasi = if args.no_wasi {
-        None
-    } else {
-        eprintln!("report: running the WASI testsuite");
-        let options = collect::WasiOptions {
-            suite: crate::wasi::suite::suite_root(args.wasi_suite.as_deref()),
-            filter: args.wasi_filter.clone(),
-            opt_level: args.wasi_opt_level,
-            timeout: args.timeout,
         };
-        match collect::run_wasi(&options) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                notes.push(format!("WASI testsuite not run: {e:#}"));
-                None
+        let wasi = if args.no_wasi {
+            None
+        } else {
+            eprintln!("report: running the WASI testsuite ({target})");
+            let options = collect::WasiOptions {
+                suite: crate::wasi::suite::suite_root(args.wasi_suite.as_deref()),
+                filter: args.wasi_filter.clone(),
+                opt_level: args.wasi_opt_level,
+                timeout: args.timeout,
+                target,
+            };
+            match collect::run_wasi(&options) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    notes.push(format!("WASI testsuite ({target}) not run: {e:#}"));
+                    None
+                }
             }
-        }
+        };
+        (spec, wasi)
     };
+    let (spec, wasi) = if args.target.contains(&Target::Unikernel) {
+        suites(Target::Unikernel)
+    } else {
+        (None, None)
+    };
+    let linux = args
+        .target
+        .contains(&Target::Linux)
+        .then(|| suites(Target::Linux))
+        .map(|(spec, wasi)| LinuxSection { spec, wasi });
     Report {
         format: FORMAT,
         date,
@@ -132,6 +150,7 @@ pub fn run(args: &ReportArgs) -> Report {
         machine: collect::machine(),
         spec,
         wasi,
+        linux,
         benchmarks: args.bench.then(collect::benchmarks),
         fuzz: (args.fuzz > 0).then(|| collect::fuzz(args.fuzz, &args.out.join("fuzz-mismatches"))),
         notes,

@@ -148,6 +148,7 @@ pub struct WasiOptions {
     pub filter: Option<String>,
     pub opt_level: OptLevel,
     pub timeout: Duration,
+    pub target: crate::image::Target,
 }
 
 /// Run the WASI testsuite and the coverage probe as `hako wasi --coverage` does.
@@ -158,7 +159,7 @@ pub fn run_wasi(options: &WasiOptions) -> Result<WasiSection> {
     let run_options = wasi::RunOptions {
         hako: HakoOptions {
             opt_level: options.opt_level,
-            target: crate::image::Target::Unikernel,
+            target: options.target,
             cache: Cache::default_location(),
             timeout: options.timeout,
         },

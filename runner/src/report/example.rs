@@ -243,6 +243,7 @@ pub fn synthetic() -> Report {
         function("sock_accept", FunctionStatus::Missing, &[], &[]),
     ];
     Report {
+        linux: None,
         format: FORMAT,
         date: "2026-06-01T02:00:00Z".into(),
         seconds: 160.2,

@@ -371,6 +371,32 @@ pub fn render(report: &Report, history: Option<&[Point]>) -> String {
     ));
     h.push_str("</section>\n");
 
+    let rows = target_rows(report);
+    if !rows.is_empty() {
+        h.push_str("<section id=\"targets\"><h2>Targets</h2><p class=\"note\">The same compiled objects, linked into unikernel images booted in QEMU and into static Linux executables run as processes, against the same expectation lists.</p><table><tr><th></th><th class=\"n\">unikernel (QEMU)</th><th class=\"n\">Linux process</th></tr>");
+        for (what, unikernel, linux) in &rows {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(what),
+                esc(unikernel),
+                esc(linux)
+            );
+        }
+        h.push_str("</table>");
+        let differ = report.target_differences();
+        if differ.is_empty() {
+            h.push_str("<p>Every file and program has the same outcome on both targets.</p>");
+        } else {
+            let _ = write!(h, "<p>Outcomes that differ between the targets:</p><ul>");
+            for name in &differ {
+                let _ = write!(h, "<li><code>{}</code></li>", esc(name));
+            }
+            h.push_str("</ul>");
+        }
+        h.push_str("</section>\n");
+    }
+
     let checks_legend = legend(&[(PASSED, "passed"), (FAILED, "failed"), (NOT_RUN, "not run")]);
     if let Some(spec) = &report.spec {
         let _ = write!(

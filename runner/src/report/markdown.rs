@@ -78,6 +78,28 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(md, "- {line}");
     }
 
+    let rows = target_rows(report);
+    if !rows.is_empty() {
+        let _ = writeln!(md, "\n### Targets\n");
+        let _ = writeln!(md, "| | unikernel (QEMU) | Linux process |");
+        let _ = writeln!(md, "|---|--:|--:|");
+        for (what, unikernel, linux) in &rows {
+            let _ = writeln!(md, "| {what} | {unikernel} | {linux} |");
+        }
+        let differ = report.target_differences();
+        let _ = writeln!(
+            md,
+            "\n{}",
+            if differ.is_empty() {
+                "Every file and program has the same outcome on both targets.".to_string()
+            } else {
+                format!(
+                    "Outcomes that differ between the targets: {}",
+                    differ.iter().map(|n| format!("`{}`", cell(n))).collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+    }
     if let Some(spec) = &report.spec {
         let _ = writeln!(
             md,

@@ -52,6 +52,10 @@ pub struct Report {
     pub spec: Option<SpecSection>,
     /// `None` when not run (`--no-wasi`).
     pub wasi: Option<WasiSection>,
+    /// Both suites again as Linux executables (`--target linux`), shown beside the
+    /// unikernel's; `None` when not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<LinuxSection>,
     /// `None` when not asked for (`--bench`).
     pub benchmarks: Option<Benchmarks>,
     /// `None` when not asked for (`--fuzz N`).
@@ -205,6 +209,69 @@ pub struct WasiSection {
     pub functions: Vec<WasiFunction>,
     /// Why the coverage probe did not finish, if it did not.
     pub probe_error: Option<String>,
+}
+
+/// The suites run on the Linux target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinuxSection {
+    pub spec: Option<SpecSection>,
+    pub wasi: Option<WasiSection>,
+}
+
+impl Report {
+    /// The spec files and WASI programs whose outcome differs between the two targets.
+    pub fn target_differences(&self) -> Vec<String> {
+        let Some(linux) = &self.linux else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if let (Some(a), Some(b)) = (&self.spec, &linux.spec) {
+            for f in &a.files {
+                if let Some(g) = b.files.iter().find(|g| g.name == f.name) {
+                    if f.passes != g.passes {
+                        out.push(f.name.clone());
+                    }
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.wasi, &linux.wasi) {
+            for p in &a.programs {
+                if let Some(q) = b.programs.iter().find(|q| q.name == p.name) {
+                    if p.passes != q.passes {
+                        out.push(p.name.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One row of the targets table: what, then the unikernel's and the Linux target's value.
+pub fn target_rows(report: &Report) -> Vec<(&'static str, String, String)> {
+    let Some(linux) = &report.linux else {
+        return Vec::new();
+    };
+    let spec_files = |s: Option<&SpecSection>| {
+        s.map_or("-".to_string(), |s| format!("{} of {}", s.totals.passing, s.totals.files))
+    };
+    let spec_checks = |s: Option<&SpecSection>| {
+        s.map_or("-".to_string(), |s| format!("{} of {}", s.totals.passed, s.totals.checks()))
+    };
+    let spec_time = |s: Option<&SpecSection>| s.map_or("-".to_string(), |s| format!("{:.0} s", s.seconds));
+    let wasi_passing = |w: Option<&WasiSection>| {
+        w.map_or("-".to_string(), |w| format!("{} of {}", w.totals.hako_passes, w.totals.programs))
+    };
+    let wasi_time = |w: Option<&WasiSection>| w.map_or("-".to_string(), |w| format!("{:.0} s", w.seconds));
+    let (us, ls) = (report.spec.as_ref(), linux.spec.as_ref());
+    let (uw, lw) = (report.wasi.as_ref(), linux.wasi.as_ref());
+    vec![
+        ("spec files passing", spec_files(us), spec_files(ls)),
+        ("spec checks passed", spec_checks(us), spec_checks(ls)),
+        ("spec run time", spec_time(us), spec_time(ls)),
+        ("WASI programs passing", wasi_passing(uw), wasi_passing(lw)),
+        ("WASI run time", wasi_time(uw), wasi_time(lw)),
+    ]
 }
 
 /// Totals of the WASI run (as `hako wasi` prints them).
@@ -440,6 +507,18 @@ impl Report {
                     .iter()
                     .filter(|p| !p.passes && !p.known_failing)
                     .map(|p| p.name.clone()),
+            );
+        }
+        if let Some(linux) = &self.linux {
+            let spec = linux.spec.iter().flat_map(|s| s.failing());
+            out.extend(
+                spec.filter(|f| !f.known_failing)
+                    .map(|f| format!("{} [linux]", f.name)),
+            );
+            let wasi = linux.wasi.iter().flat_map(|w| &w.programs);
+            out.extend(
+                wasi.filter(|p| !p.passes && !p.known_failing)
+                    .map(|p| format!("{} [linux]", p.name)),
             );
         }
         out

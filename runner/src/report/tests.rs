@@ -203,3 +203,33 @@ fn benchmark_results_are_shown_per_program() {
         1.25
     );
 }
+
+#[test]
+fn targets_are_shown_side_by_side() {
+    let mut r = example::synthetic();
+    let mut spec = r.spec.clone().unwrap();
+    let flipped = spec.files.iter_mut().find(|f| f.passes).unwrap();
+    flipped.passes = false;
+    flipped.known_failing = false;
+    let flipped = flipped.name.clone();
+    r.linux = Some(LinuxSection {
+        spec: Some(spec),
+        wasi: r.wasi.clone(),
+    });
+    assert_eq!(r.target_differences(), [flipped.clone()]);
+    assert!(r
+        .unexpected_failures()
+        .contains(&format!("{flipped} [linux]")));
+    let md = markdown::render(&r);
+    assert!(md.contains("### Targets"), "{md}");
+    assert!(md.contains("| spec files passing |"), "{md}");
+    assert!(md.contains(&format!("differ between the targets: `{flipped}`")), "{md}");
+    let page = html::render(&r, None);
+    assert!(page.contains("<section id=\"targets\">"));
+    // The JSON keeps the Linux section, and a report without one still reads.
+    let json = serde_json::to_string(&r).unwrap();
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert!(back.linux.is_some());
+    let without = serde_json::to_string(&example::synthetic()).unwrap();
+    assert!(!without.contains("\"linux\""));
+}
