@@ -1,9 +1,11 @@
 //! Differential fuzzing against Wasmtime, bounded (see `hako_runner::fuzz`): every saved
 //! mismatch in `runner/fuzz-regressions/` replays at `-O0` and `-O3`, then a fixed range of
-//! generated modules is compared. Longer runs are `hako fuzz --modules N` (`.ci/nightly`).
+//! generated modules is compared, each on both targets (the unikernel and Linux
+//! executables). Longer runs are `hako fuzz --modules N` (`.ci/nightly`).
 
 use hako_runner::cache::Cache;
 use hako_runner::fuzz::{self, FuzzOptions, OPT_LEVELS};
+use hako_runner::image::Target;
 use hako_runner::spec::booter::TargetBooter;
 use hako_runner::spec::{self, plan, RunOptions, Status};
 
@@ -12,15 +14,19 @@ const MODULES: usize = 150;
 /// Its first seed (fixed, so the run is the same every time).
 const SEED: u64 = 0x5eed_0000;
 
-fn booter(cache: &Cache) -> TargetBooter {
-    TargetBooter::new(cache.clone(), hako_runner::image::Target::Unikernel)
-}
+const TARGETS: [Target; 2] = [Target::Unikernel, Target::Linux];
 
 #[test]
 fn saved_mismatches_stay_fixed() {
+    for target in TARGETS {
+        saved_mismatches_stay_fixed_on(target);
+    }
+}
+
+fn saved_mismatches_stay_fixed_on(target: Target) {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(cache_dir.path());
-    let booter = booter(&cache);
+    let booter = TargetBooter::new(cache.clone(), target);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-regressions");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -46,7 +52,10 @@ fn saved_mismatches_stay_fixed() {
             assert!(report.checks.len() > 1, "{name}: nothing checked");
             for c in &report.checks {
                 if c.status != Status::Passed {
-                    failures.push(format!("{name}:{} at {level:?}: {:?}", c.line, c.status));
+                    failures.push(format!(
+                        "{name}:{} at {level:?} ({target}): {:?}",
+                        c.line, c.status
+                    ));
                 }
             }
         }
@@ -56,9 +65,15 @@ fn saved_mismatches_stay_fixed() {
 
 #[test]
 fn generated_modules_behave_as_in_wasmtime() {
+    for target in TARGETS {
+        generated_modules_behave_as_in_wasmtime_on(target);
+    }
+}
+
+fn generated_modules_behave_as_in_wasmtime_on(target: Target) {
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(cache_dir.path());
-    let booter = booter(&cache);
+    let booter = TargetBooter::new(cache.clone(), target);
     let summary = fuzz::fuzz(
         &FuzzOptions {
             seed: SEED,
@@ -72,7 +87,7 @@ fn generated_modules_behave_as_in_wasmtime() {
         |_, _| {},
     );
     eprintln!(
-        "{} modules, {} invocations, {} final-state checks; skipped {:?}",
+        "{target}: {} modules, {} invocations, {} final-state checks; skipped {:?}",
         summary.modules, summary.invocations, summary.state_checks, summary.skipped
     );
     // Most seeds make a comparable module; a generator change that breaks that shows here.
@@ -92,7 +107,7 @@ fn generated_modules_behave_as_in_wasmtime() {
         .collect();
     assert!(
         report.is_empty(),
-        "mismatches (reproduce with `hako fuzz --seed N --modules 1`):\n{}",
+        "mismatches on {target} (reproduce with `hako fuzz --seed N --modules 1 --target {target}`):\n{}",
         report.join("\n")
     );
 }

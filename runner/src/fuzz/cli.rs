@@ -34,6 +34,10 @@ pub struct FuzzArgs {
     /// Also write the summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Where hako runs the modules: in the unikernel, or as Linux processes (the same
+    /// compiled code, far more modules per second).
+    #[arg(long, value_enum, default_value_t = crate::image::Target::Unikernel)]
+    pub target: crate::image::Target,
 }
 
 /// Run the command; the exit status is 1 when a mismatch was found.
@@ -64,7 +68,7 @@ pub fn main(args: FuzzArgs) -> Result<i32> {
     // Compiler panics become failed checks with their message; keep stderr readable.
     std::panic::set_hook(Box::new(|_| {}));
     let start = Instant::now();
-    let booter = TargetBooter::new(Cache::default_location(), crate::image::Target::Unikernel);
+    let booter = TargetBooter::new(Cache::default_location(), args.target);
     let summary = fuzz(
         &options,
         &booter,
