@@ -308,7 +308,7 @@ macro_rules! __wasi_impl {
     ($p:ty; $name:ident ($($a:ident : $t:ty),*) |$c:ident, $h:ident, $m:ident| $body:expr) => {
         #[export_name = concat!("wasi_snapshot_preview1__", stringify!($name))]
         #[allow(unused_variables, unused_mut)]
-        pub extern "C" fn $name(vmctx: *mut $crate::__abi::vm::VmContext, $($a: $t),*) -> i32 {
+        pub(super) extern "C" fn $name(vmctx: *mut $crate::__abi::vm::VmContext, $($a: $t),*) -> i32 {
             use $crate::shims::Platform;
             // SAFETY: first thing, owning and borrowing nothing yet.
             unsafe { <$p>::stack_check() };
@@ -329,7 +329,7 @@ macro_rules! __wasi_impl {
 macro_rules! __wasi_entry_points {
     ($p:ty) => {
         /// All 46 functions.
-        pub mod wasi_fns {
+        mod wasi_fns {
             use super::*;
 
             $crate::__wasi_impl!($p; args_get(argv: i32, buf: i32) |c, h, m| c.args_get(m, argv as u32, buf as u32));
@@ -404,7 +404,7 @@ macro_rules! __wasi_entry_points {
             $crate::__wasi_impl!($p; sock_shutdown(fd: i32, how: i32) |c, h, m| c.sock_shutdown(fd as u32, how as u32));
 
             #[export_name = "wasi_snapshot_preview1__proc_exit"]
-            pub extern "C" fn proc_exit(_vmctx: *mut $crate::__abi::vm::VmContext, status: i32) -> ! {
+            pub(super) extern "C" fn proc_exit(_vmctx: *mut $crate::__abi::vm::VmContext, status: i32) -> ! {
                 use $crate::shims::Platform;
                 <$p>::with_wasi(|c, h| c.proc_exit(h, status as u32))
             }

@@ -47,16 +47,18 @@ fn stack_region() -> usize {
             0,
         )
     };
+    if p == libc::MAP_FAILED {
+        crate::fatal(format_args!("cannot map the Wasm stack"));
+    }
     // SAFETY: the part above the guard of the mapping just made, nothing else's.
-    if p == libc::MAP_FAILED
-        || unsafe {
-            libc::mprotect(
-                (p as usize + STACK_GUARD) as *mut libc::c_void,
-                STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        } != 0
-    {
+    let r = unsafe {
+        libc::mprotect(
+            (p as usize + STACK_GUARD) as *mut libc::c_void,
+            STACK_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    };
+    if r != 0 {
         crate::fatal(format_args!("cannot map the Wasm stack"));
     }
     STACK_REGION.store(p as usize, Ordering::Release);

@@ -174,7 +174,7 @@ fn executable_preopens_and_their_errors() {
 /// The executable is static: no interpreter, no shared libraries.
 #[test]
 fn executables_are_static() {
-    use object::{Object, ObjectSection};
+    use object::Object;
     let hello = executable("hello.c");
     let bytes = std::fs::read(&hello).unwrap();
     let file = object::File::parse(&*bytes).unwrap();

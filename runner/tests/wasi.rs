@@ -60,6 +60,7 @@ fn main() {
     let trials = programs
         .into_iter()
         .flat_map(|program| {
+            let program = Arc::new(program);
             [
                 (program.clone(), unikernel.clone()),
                 (program, linux.clone()),

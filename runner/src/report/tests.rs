@@ -216,7 +216,7 @@ fn targets_are_shown_side_by_side() {
         spec: Some(spec),
         wasi: r.wasi.clone(),
     });
-    assert_eq!(r.target_differences(), [flipped.clone()]);
+    assert_eq!(r.target_differences(), std::slice::from_ref(&flipped));
     assert!(r
         .unexpected_failures()
         .contains(&format!("{flipped} [linux]")));
