@@ -13,8 +13,13 @@ use core::fmt;
 pub enum CompileError {
     /// The bytes are not a valid WebAssembly module.
     Invalid { message: String, offset: usize },
-    /// The module is valid but uses something the compiler does not translate.
-    Unsupported { feature: String, offset: usize },
+    /// The module is valid but uses something the compiler does not translate: `feature` is
+    /// its name (`GC`, `tail calls`, ...), `detail` what was found at `offset`.
+    Unsupported {
+        feature: String,
+        detail: String,
+        offset: usize,
+    },
     /// A bug in the compiler or an LLVM failure.
     Internal(String),
 }
@@ -25,10 +30,14 @@ impl fmt::Display for CompileError {
             CompileError::Invalid { message, offset } => {
                 write!(f, "invalid WebAssembly at offset {offset:#x}: {message}")
             }
-            CompileError::Unsupported { feature, offset } => {
+            CompileError::Unsupported {
+                feature,
+                detail,
+                offset,
+            } => {
                 write!(
                     f,
-                    "unsupported WebAssembly feature at offset {offset:#x}: {feature}"
+                    "uses {feature} (at offset {offset:#x}: {detail}), which hako does not compile yet"
                 )
             }
             CompileError::Internal(message) => write!(f, "internal compiler error: {message}"),
@@ -51,7 +60,7 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
 
 /// Folds a message onto one line: some wasmparser messages embed a pretty-printed `Debug`
 /// of the bytes they expected, and an error must stay one line on a terminal.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for word in message.split_whitespace() {
         if !(out.is_empty() || out.ends_with('[') || word.starts_with(']')) {
@@ -75,6 +84,7 @@ pub type Result<T, E = CompileError> = core::result::Result<T, E>;
 pub(crate) fn unsupported(feature: impl Into<String>, offset: usize) -> CompileError {
     CompileError::Unsupported {
         feature: feature.into(),
+        detail: "found while translating".into(),
         offset,
     }
 }

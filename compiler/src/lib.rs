@@ -62,8 +62,29 @@ pub use merge::merge_objects;
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
-/// The WebAssembly features a module may use: the Wasm 2.0 set.
+/// The WebAssembly features hako compiles: the Wasm 2.0 set.
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2;
+
+/// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
+/// without threads, which 3.0 does not include). A module valid here that needs more than
+/// [`FEATURES`] is *unsupported*, not invalid.
+pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::THREADS);
+
+/// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
+/// validate. Typed function references come before GC, which builds on them.
+const NOT_YET: &[(&str, WasmFeatures)] = &[
+    ("multiple memories", WasmFeatures::MULTI_MEMORY),
+    ("memory64", WasmFeatures::MEMORY64),
+    ("tail calls", WasmFeatures::TAIL_CALL),
+    ("extended constant expressions", WasmFeatures::EXTENDED_CONST),
+    ("relaxed SIMD", WasmFeatures::RELAXED_SIMD),
+    ("exception handling", WasmFeatures::EXCEPTIONS),
+    ("typed function references", WasmFeatures::FUNCTION_REFERENCES),
+    (
+        "GC",
+        WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),
+    ),
+];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
 ///
@@ -206,9 +227,32 @@ impl Compiled {
     }
 }
 
-/// Validates `wasm` as a Wasm 2.0 module.
+/// Validates `wasm` against the Wasm 3.0 standard ([`STANDARD`]): a module that is not valid
+/// there is [`CompileError::Invalid`]; a valid one that needs a feature beyond [`FEATURES`]
+/// is [`CompileError::Unsupported`], naming the feature (the first one the module needs,
+/// found by validating again with each feature of [`NOT_YET`] added: the feature that lets
+/// validation get past the first error's offset).
 pub fn validate(wasm: &[u8]) -> Result<(), CompileError> {
-    validate_with_features(wasm, FEATURES)
+    let Err(first) = Validator::new_with_features(FEATURES).validate_all(wasm) else {
+        return Ok(());
+    };
+    Validator::new_with_features(STANDARD).validate_all(wasm)?;
+    let offset = first.offset();
+    let past = |features: WasmFeatures| match Validator::new_with_features(FEATURES.union(features))
+        .validate_all(wasm)
+    {
+        Ok(_) => true,
+        Err(e) => e.offset() > offset,
+    };
+    let feature = NOT_YET
+        .iter()
+        .find(|(_, f)| past(*f))
+        .map_or("a Wasm 3.0 feature", |(name, _)| name);
+    Err(CompileError::Unsupported {
+        feature: feature.to_string(),
+        detail: error::one_line(first.message()),
+        offset: offset as usize,
+    })
 }
 
 /// Validates a module against another feature set than [`FEATURES`]: a subset rejects what

@@ -28,8 +28,15 @@ pub fn read(path: &Path) -> Result<Module> {
     Ok(Module { path: shown, wasm })
 }
 
-/// Validate a module, naming the file in the error.
+/// Validate a module, naming the file in the error: `app.wasm is not a valid module: ...`,
+/// or, for valid Wasm 3.0 that hako does not compile yet, `app.wasm uses GC (...), which
+/// hako does not compile yet`.
 pub fn validate(module: &Module) -> Result<()> {
-    hako_compiler::validate(&module.wasm)
-        .with_context(|| format!("{} is not a valid module", module.path))
+    match hako_compiler::validate(&module.wasm) {
+        Ok(()) => Ok(()),
+        Err(e @ hako_compiler::CompileError::Unsupported { .. }) => {
+            anyhow::bail!("{} {e}", module.path)
+        }
+        Err(e) => Err(e).with_context(|| format!("{} is not a valid module", module.path)),
+    }
 }
