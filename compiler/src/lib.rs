@@ -62,8 +62,8 @@ pub use merge::merge_objects;
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
-/// The WebAssembly features hako compiles: the Wasm 2.0 set.
-pub const FEATURES: WasmFeatures = WasmFeatures::WASM2;
+/// The WebAssembly features hako compiles: the Wasm 2.0 set and multiple memories.
+pub const FEATURES: WasmFeatures = WasmFeatures::WASM2.union(WasmFeatures::MULTI_MEMORY);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
@@ -73,7 +73,6 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate. Typed function references come before GC, which builds on them.
 const NOT_YET: &[(&str, WasmFeatures)] = &[
-    ("multiple memories", WasmFeatures::MULTI_MEMORY),
     ("memory64", WasmFeatures::MEMORY64),
     ("tail calls", WasmFeatures::TAIL_CALL),
     ("extended constant expressions", WasmFeatures::EXTENDED_CONST),

@@ -78,9 +78,9 @@ fn invalid_module() {
 fn valid_wasm3_is_unsupported_and_named() {
     for (name, wat, feature) in [
         (
-            "multi-memory.wasm",
-            "(module (memory 1) (memory 1) (func (export \"_start\")))",
-            "multiple memories",
+            "extended-const.wasm",
+            "(module (global i32 (i32.add (i32.const 1) (i32.const 2))) (func (export \"_start\")))",
+            "extended constant expressions",
         ),
         (
             "tail-call.wasm",

@@ -39,7 +39,8 @@ pub const TERMINATION_FUEL: u32 = 1_000;
 pub fn smith_config() -> wasm_smith::Config {
     wasm_smith::Config {
         max_imports: 0,
-        max_memories: 1,
+        // Multiple memories (Wasm 3.0) are compiled: up to two per module.
+        max_memories: 2,
         max_tables: 2,
         max_memory32_bytes: 32 * 65536,
         memory_max_size_required: true,
