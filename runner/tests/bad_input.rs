@@ -78,9 +78,9 @@ fn invalid_module() {
 fn valid_wasm3_is_unsupported_and_named() {
     for (name, wat, feature) in [
         (
-            "extended-const.wasm",
-            "(module (global i32 (i32.add (i32.const 1) (i32.const 2))) (func (export \"_start\")))",
-            "extended constant expressions",
+            "relaxed-simd.wasm",
+            "(module (func (export \"_start\") (drop (i32x4.relaxed_trunc_f32x4_s (v128.const i32x4 0 0 0 0)))))",
+            "relaxed SIMD",
         ),
         (
             "tail-call.wasm",

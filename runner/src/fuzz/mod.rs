@@ -67,7 +67,7 @@ pub fn smith_config() -> wasm_smith::Config {
         tail_call_enabled: false,
         gc_enabled: false,
         memory64_enabled: false,
-        extended_const_enabled: false,
+        extended_const_enabled: true,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,
         export_everything: true,
