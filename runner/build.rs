@@ -16,6 +16,17 @@ const KERNEL_TARGET: &str = "x86_64-unknown-none";
 /// The Linux runtime's target: static executables with musl's C library, which the Rust
 /// toolchain ships ("self-contained").
 const LINUX_TARGET: &str = "x86_64-unknown-linux-musl";
+/// Everything an executable links besides the program's objects, in `image.rs`'s order.
+const LINUX_LINK_ORDER: [&str; 8] = [
+    "crt1.o",
+    "crti.o",
+    "crtbegin.o",
+    "libhako_linux.a",
+    "libunwind.a",
+    "libc.a",
+    "crtend.o",
+    "crtn.o",
+];
 /// What an executable links from the toolchain's musl, besides the runtime.
 const MUSL_FILES: [&str; 7] = [
     "crt1.o",
@@ -71,6 +82,19 @@ fn main() {
         });
     }
     println!("cargo:rustc-env=HAKO_LINUX_RT_DIR={}", linux.display());
+    // The platform's part of every executable's cache key, hashed here once rather than at
+    // every `hako run --target linux` (about 10 MB): `cache::key` over the files in link
+    // order (before the objects, then after), which a unit test checks.
+    let mut hasher = blake3::Hasher::new();
+    for file in LINUX_LINK_ORDER {
+        let bytes = fs::read(linux.join(file)).unwrap();
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    println!(
+        "cargo:rustc-env=HAKO_LINUX_RT_KEY={}",
+        &hasher.finalize().to_hex()[..32]
+    );
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");

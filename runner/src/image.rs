@@ -39,6 +39,10 @@ static LINUX_AFTER: [(&str, &[u8]); 5] = [
     ("crtn.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtn.o"))),
 ];
 
+/// [`crate::cache::key`] of the files of [`LINUX_BEFORE`] and [`LINUX_AFTER`], in that
+/// order, computed when `hako` was built (`build.rs`).
+const LINUX_RT_KEY: &str = env!("HAKO_LINUX_RT_KEY");
+
 /// Where a compiled program runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Target {
@@ -242,16 +246,9 @@ fn link_linux_cached(
     cache: &Cache,
     report: &mut BuildReport,
 ) -> Result<PathBuf> {
-    let mut platform: Vec<&[u8]> = Vec::new();
-    for (_, bytes) in LINUX_BEFORE.iter().chain(&LINUX_AFTER) {
-        platform.push(bytes);
-    }
     let markers = crate::manifest::code_markers()?;
-    platform.push(&markers.0);
-    platform.push(&markers.1);
-    let platform_key = cache::key(&platform);
     let mut parts: Vec<&[u8]> = objects.iter().map(|(key, _)| key.as_bytes()).collect();
-    parts.push(platform_key.as_bytes());
+    parts.extend([LINUX_RT_KEY.as_bytes(), &markers.0, &markers.1]);
     let exe_key = cache::key(&parts);
     if let Some(path) = cache.get(&exe_key, "exe") {
         return Ok(path);
@@ -292,4 +289,19 @@ fn link_linux_cached(
 pub fn copy_out(from: &Path, to: &Path) -> Result<()> {
     std::fs::copy(from, to).with_context(|| format!("cannot write {}", to.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_linux_runtime_key_is_the_files_key() {
+        let files: Vec<&[u8]> = LINUX_BEFORE
+            .iter()
+            .chain(&LINUX_AFTER)
+            .map(|(_, bytes)| *bytes)
+            .collect();
+        assert_eq!(cache::key(&files), LINUX_RT_KEY);
+    }
 }
