@@ -62,11 +62,12 @@ pub use merge::merge_objects;
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
-/// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories and extended
-/// constant expressions.
+/// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
+/// constant expressions and relaxed SIMD.
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
-    .union(WasmFeatures::EXTENDED_CONST);
+    .union(WasmFeatures::EXTENDED_CONST)
+    .union(WasmFeatures::RELAXED_SIMD);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
@@ -78,7 +79,6 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::
 const NOT_YET: &[(&str, WasmFeatures)] = &[
     ("memory64", WasmFeatures::MEMORY64),
     ("tail calls", WasmFeatures::TAIL_CALL),
-    ("relaxed SIMD", WasmFeatures::RELAXED_SIMD),
     ("exception handling", WasmFeatures::EXCEPTIONS),
     ("typed function references", WasmFeatures::FUNCTION_REFERENCES),
     (

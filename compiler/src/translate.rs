@@ -556,6 +556,34 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             V128Const { value } => self.v_const(value.i128() as u128),
             I8x16Shuffle { lanes } => self.v_shuffle(lanes)?,
             I8x16Swizzle => self.v_swizzle()?,
+
+            // -- relaxed SIMD (choices documented at `v_x86` and below) --
+            // Out-of-range indices give 0, as `swizzle` (allowed: 0 or `pshufb`'s lane).
+            I8x16RelaxedSwizzle => self.v_swizzle()?,
+            // `cvttps2dq`/`cvttpd2dq`: NaN and out-of-range lanes give INT_MIN (allowed).
+            I32x4RelaxedTruncF32x4S => self.v_x86(F32x4, "llvm.x86.sse2.cvttps2dq", 1)?,
+            I32x4RelaxedTruncF64x2SZero => self.v_x86(F64x2, "llvm.x86.sse2.cvttpd2dq", 1)?,
+            // No single instruction without AVX-512: the saturating form (allowed).
+            I32x4RelaxedTruncF32x4U => self.v_trunc_sat(F32x4, Unsigned)?,
+            I32x4RelaxedTruncF64x2UZero => self.v_trunc_sat(F64x2, Unsigned)?,
+            F32x4RelaxedMadd => self.v_relaxed_madd(F32x4, false)?,
+            F32x4RelaxedNmadd => self.v_relaxed_madd(F32x4, true)?,
+            F64x2RelaxedMadd => self.v_relaxed_madd(F64x2, false)?,
+            F64x2RelaxedNmadd => self.v_relaxed_madd(F64x2, true)?,
+            // Bit-wise (allowed: the mask's top bit per lane or every bit).
+            I8x16RelaxedLaneselect
+            | I16x8RelaxedLaneselect
+            | I32x4RelaxedLaneselect
+            | I64x2RelaxedLaneselect => self.v_bitselect()?,
+            // `minps`/`maxps`: the second operand when either is NaN or both are zeros.
+            F32x4RelaxedMin => self.v_x86(F32x4, "llvm.x86.sse.min.ps", 2)?,
+            F32x4RelaxedMax => self.v_x86(F32x4, "llvm.x86.sse.max.ps", 2)?,
+            F64x2RelaxedMin => self.v_x86(F64x2, "llvm.x86.sse2.min.pd", 2)?,
+            F64x2RelaxedMax => self.v_x86(F64x2, "llvm.x86.sse2.max.pd", 2)?,
+            // `pmulhrsw`: `-0x8000 * -0x8000` wraps to `-0x8000` (allowed).
+            I16x8RelaxedQ15mulrS => self.v_x86(I16x8, "llvm.x86.ssse3.pmul.hr.sw.128", 2)?,
+            I16x8RelaxedDotI8x16I7x16S => self.v_relaxed_dot()?,
+            I32x4RelaxedDotI8x16I7x16AddS => self.v_relaxed_dot_add()?,
             I8x16Splat => self.v_splat(I8x16)?,
             I16x8Splat => self.v_splat(I16x8)?,
             I32x4Splat => self.v_splat(I32x4)?,

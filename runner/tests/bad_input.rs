@@ -78,9 +78,9 @@ fn invalid_module() {
 fn valid_wasm3_is_unsupported_and_named() {
     for (name, wat, feature) in [
         (
-            "relaxed-simd.wasm",
-            "(module (func (export \"_start\") (drop (i32x4.relaxed_trunc_f32x4_s (v128.const i32x4 0 0 0 0)))))",
-            "relaxed SIMD",
+            "typed-refs.wasm",
+            "(module (type $t (func)) (func (export \"_start\") (local (ref null $t))))",
+            "typed function references",
         ),
         (
             "tail-call.wasm",

@@ -565,6 +565,71 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.push_v128(r)
     }
 
+    // ----- relaxed SIMD: one deterministic choice per instruction, within the spec's
+    // allowed set, the cheapest on the x86-64-v2 baseline (SSE4.2, no FMA, no AVX) -----
+
+    /// A non-overloaded x86 intrinsic on the top `n` operands of shape `s` (`cvttps2dq`,
+    /// `minps`, `pmulhrsw`, ...), its result pushed as a `v128`.
+    pub(super) fn v_x86(&mut self, s: Shape, name: &str, n: usize) -> Result<()> {
+        let mut args: Vec<BasicValueEnum<'ctx>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            args.push(self.pop_lanes(s)?.into());
+        }
+        args.reverse();
+        let r = self.call_intrinsic(name, &[], &args)?.into_vector_value();
+        self.push_v128(r)
+    }
+
+    /// `relaxed_madd` / `relaxed_nmadd`: `x * y + z` / `-(x * y) + z`, rounded twice (the
+    /// spec allows fused or not; without FMA in the baseline, unfused is the cheap one).
+    pub(super) fn v_relaxed_madd(&mut self, s: Shape, negate: bool) -> Result<()> {
+        let z = self.pop_lanes(s)?;
+        let y = self.pop_lanes(s)?;
+        let x = self.pop_lanes(s)?;
+        let b = self.b();
+        let mut p = b.build_float_mul(x, y, "")?;
+        if negate {
+            p = b.build_float_neg(p, "")?;
+        }
+        let r = b.build_float_add(p, z, "")?;
+        self.push_v128(r)
+    }
+
+    /// The `i16x8` sums of adjacent products of the top two `i8x16` operands, both read as
+    /// signed (the spec lets the second, nominally 7-bit, be read either way), wrapping.
+    fn relaxed_dot_pairs(&mut self) -> Result<VectorValue<'ctx>> {
+        let y = self.pop_lanes(I8x16)?;
+        let x = self.pop_lanes(I8x16)?;
+        let wide = self.int_lanes_type(16, 16)?;
+        let x = self.extend(x, wide, Signed)?;
+        let y = self.extend(y, wide, Signed)?;
+        let p = self.b().build_int_mul(x, y, "")?;
+        let even = self.every_other(p, 0)?;
+        let odd = self.every_other(p, 1)?;
+        Ok(self.b().build_int_add(even, odd, "")?)
+    }
+
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s`.
+    pub(super) fn v_relaxed_dot(&mut self) -> Result<()> {
+        let r = self.relaxed_dot_pairs()?;
+        self.push_v128(r)
+    }
+
+    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s`: the pairs' sums added in pairs again, as
+    /// `i32`, plus the third operand.
+    pub(super) fn v_relaxed_dot_add(&mut self) -> Result<()> {
+        let c = self.pop_lanes(I32x4)?;
+        let pairs = self.relaxed_dot_pairs()?;
+        let even = self.every_other(pairs, 0)?;
+        let even = self.extend_wide(even, Signed)?;
+        let odd = self.every_other(pairs, 1)?;
+        let odd = self.extend_wide(odd, Signed)?;
+        let b = self.b();
+        let sum = b.build_int_add(even, odd, "")?;
+        let r = b.build_int_add(sum, c, "")?;
+        self.push_v128(r)
+    }
+
     /// `i32x4.dot_i16x8_s`: the sums of adjacent signed products (`pmaddwd`).
     pub(super) fn v_dot(&mut self) -> Result<()> {
         let y = self.pop_lanes(I16x8)?;
