@@ -1,12 +1,13 @@
-//! `hako bench [FILTER] [--json FILE] [--iterations N] [-O N] [--suite DIR]`.
+//! `hako bench [FILTER] [--json FILE] [--iterations N] [-O N[,N..]] [--target T] [--suite DIR]`.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{compile_times, discover, run_program, suite_root, Options, Report};
+use super::{compile_times, discover, run_program, suite_root, OptLevels, Options, Report};
 use crate::cache::Cache;
+use crate::image::Target;
 
 /// Boots of each kernel at least, for the cold start: on a shared 2-core host single boots of
 /// the same image vary by several milliseconds (a tenth of a boot), so a median of five
@@ -23,9 +24,19 @@ pub struct BenchArgs {
     /// Runs of each program in each runtime (and at least 20 boots for the cold start).
     #[arg(long, default_value = "3", value_name = "N")]
     pub iterations: usize,
-    /// Optimisation level of hako: 0, 1, 2 or 3.
-    #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
-    pub opt_level: hako_compiler::OptLevel,
+    /// Optimisation level of hako: 0, 1, 2 or 3, or a list (`2,3`): run times at each, the
+    /// compile times and the start-up at the first.
+    #[arg(
+        short = 'O',
+        long = "opt-level",
+        default_value = "2",
+        value_name = "N[,N..]"
+    )]
+    pub opt_level: OptLevels,
+    /// What hako's programs run as: unikernel images in QEMU, or Linux executables (natively;
+    /// adds the native baseline, and the Linux start-up replaces the cold start).
+    #[arg(long, value_enum, default_value_t = Target::Unikernel)]
+    pub target: Target,
     /// The Sightglass benchmarks' directory (default: $HAKO_BENCHMARKS, else
     /// ../shared/benchmarks/sightglass/benchmarks).
     #[arg(long, value_name = "DIR")]
@@ -46,9 +57,12 @@ pub struct BenchArgs {
     /// Skip the compile times at -O0.
     #[arg(long)]
     pub no_o0: bool,
-    /// Skip the cold start.
+    /// Skip the cold start (with `--target linux`, the start-up).
     #[arg(long)]
     pub no_cold_start: bool,
+    /// Skip the native baseline (`--target linux`).
+    #[arg(long)]
+    pub no_native: bool,
 }
 
 impl Default for BenchArgs {
@@ -58,7 +72,8 @@ impl Default for BenchArgs {
             filter: None,
             json: None,
             iterations: 3,
-            opt_level: hako_compiler::OptLevel::O2,
+            opt_level: OptLevels(vec![hako_compiler::OptLevel::O2]),
+            target: Target::Unikernel,
             suite: None,
             wasi_suite: None,
             timeout: Duration::from_secs(600),
@@ -66,6 +81,7 @@ impl Default for BenchArgs {
             no_compile: false,
             no_o0: false,
             no_cold_start: false,
+            no_native: false,
         }
     }
 }
@@ -82,9 +98,12 @@ pub fn main(args: BenchArgs) -> Result<i32> {
 
 /// Everything `args` asks for, with progress on stderr.
 pub fn measure(args: &BenchArgs) -> Result<Report> {
+    let (opt_level, more_levels) = args.opt_level.split();
     let options = Options {
         iterations: args.iterations.max(1),
-        opt_level: args.opt_level,
+        opt_level,
+        more_levels,
+        target: args.target,
         timeout: args.timeout,
     };
     let cache = Cache::default_location();
@@ -98,13 +117,18 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
             let run = run_program(program, &options, &cache);
             let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} ms"));
             let err = |s: &super::Side| s.error.clone().unwrap_or_default();
+            for ((side, ratio), level) in run.levels().into_iter().zip(options.levels()) {
+                eprintln!(
+                    "bench:   hako -O{level} median {} {}; ratio {}",
+                    ms(side.median_ms),
+                    err(side),
+                    ratio.map_or("-".to_string(), |r| format!("{r:.3}"))
+                );
+            }
             eprintln!(
-                "bench:   hako median {} {}; wasmtime median {} {}; ratio {}",
-                ms(run.hako.median_ms),
-                err(&run.hako),
+                "bench:   wasmtime median {} {}",
                 ms(run.wasmtime.median_ms),
-                err(&run.wasmtime),
-                run.ratio.map_or("-".to_string(), |r| format!("{r:.3}"))
+                err(&run.wasmtime)
             );
             runs.push(run);
         }
@@ -135,7 +159,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         }
     }
 
-    let cold = if args.no_cold_start {
+    let cold = if args.no_cold_start || options.target == Target::Linux {
         Ok(None)
     } else {
         eprintln!("bench: cold start");
@@ -147,5 +171,43 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         .map(Some)
     };
 
-    Ok(Report::new(&options, runs, compile, cold))
+    let mut report = Report::new(&options, runs, compile, cold);
+    if options.target == Target::Linux {
+        linux_parts(args, &options, &cache, &mut report);
+    }
+    Ok(report)
+}
+
+/// The parts only `--target linux` has: the native baseline and the start-up.
+fn linux_parts(args: &BenchArgs, options: &Options, cache: &Cache, report: &mut Report) {
+    if !args.no_native {
+        let native = super::native_sources(&super::native_sources_dir(), args.filter.as_deref())
+            .and_then(|sources| {
+                // A filter that names none of them asks for none.
+                (!sources.is_empty())
+                    .then(|| super::native_baseline(&sources, options, cache))
+                    .transpose()
+            });
+        match native {
+            Ok(n) => report.native = n,
+            Err(e) => report.native_error = Some(format!("{e:#}")),
+        }
+    }
+    if !args.no_cold_start {
+        eprintln!("bench: start-up on Linux");
+        let start = std::env::current_exe()
+            .context("cannot find the hako binary")
+            .and_then(|hako| {
+                super::linux_start(
+                    options.iterations.max(MIN_COLD_START_BOOTS),
+                    options.opt_level,
+                    &hako,
+                    cache,
+                )
+            });
+        match start {
+            Ok(l) => report.linux_start = Some(l),
+            Err(e) => report.linux_start_error = Some(format!("{e:#}")),
+        }
+    }
 }

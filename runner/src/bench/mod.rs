@@ -15,11 +15,17 @@
 //! both runtimes (`wasmtime.rs` is Wasmtime's side), `compile.rs` compile throughput,
 //! `cold_start.rs` the boot against the do-nothing kernel of `pvh.rs`; `report.rs` puts the
 //! three together and renders them; `cli.rs` is `hako bench`.
+//!
+//! With `--target linux` hako's programs are Linux executables run as processes, natively:
+//! the cold start gives way to the start-up of `linux_start.rs`, and `native.rs` adds the
+//! native baseline (C programs compiled by clang both natively and to Wasm).
 
 pub mod cli;
 mod cold_start;
 mod compile;
 mod discover;
+mod linux_start;
+mod native;
 pub mod pvh;
 mod report;
 mod run;
@@ -28,8 +34,11 @@ pub mod wasmtime;
 pub use cold_start::{build_hello, cold_start, ColdStart};
 pub use compile::{compile_summary, compile_times, CompileReport, CompileSummary};
 pub use discover::{discover, suite_root, Program, SUITE_ENV};
-pub use report::Report;
-pub use run::{run_program, Options, RunReport, Side};
+pub use linux_start::{linux_start, LinuxStart};
+pub use native::{native_baseline, sources as native_sources, sources_dir as native_sources_dir};
+pub use native::{NativeReport, NativeRun};
+pub use report::{LevelSummary, Report};
+pub use run::{ratio, run_program, LevelRun, OptLevels, Options, RunReport, Side};
 
 use std::time::Duration;
 

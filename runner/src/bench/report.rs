@@ -1,10 +1,12 @@
 //! The whole `hako bench` result ([`Report`], what `--json` writes): the three measurements
 //! put together (geometric mean of the run-time ratios, the programs left out of it and why,
 //! compile throughput in all and per suite), and its renderings, the one-line summary and
-//! the human-readable table.
+//! the human-readable table. With `--target linux`, the native baseline and the Linux
+//! start-up are set after [`Report::new`] (`native`, `linux_start`).
 
 use super::{compile_summary, geomean, ColdStart, CompileReport, CompileSummary, Options};
-use super::{RunReport, Side};
+use super::{LinuxStart, NativeReport, RunReport, Side};
+use crate::image::Target;
 use crate::qemu;
 use anyhow::Result;
 use serde::Serialize;
@@ -12,15 +14,27 @@ use serde::Serialize;
 /// The whole report (`--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `kvm` or `tcg`: how QEMU ran hako.
+    /// `kvm` or `tcg`: how QEMU ran hako; `native` for `--target linux`.
     pub accel: String,
+    /// `unikernel` or `linux`: what hako's programs ran as.
+    pub target: String,
     pub iterations: usize,
     pub opt_level: String,
     pub runs: Vec<RunReport>,
-    /// Geometric mean of the ratios of the programs that passed on both sides.
+    /// Geometric mean of the ratios of the programs that passed on both sides (first level).
     pub geomean_ratio: Option<f64>,
-    /// Programs left out of the geometric mean, and why.
+    /// Programs left out of the geometric mean, and why (first level).
     pub excluded: Vec<String>,
+    /// The run times' summary at every level, the first first.
+    pub levels: Vec<LevelSummary>,
+    /// The native baseline (`--target linux`).
+    pub native: Option<NativeReport>,
+    /// Why the native baseline could not be measured.
+    pub native_error: Option<String>,
+    /// The start-up on Linux (`--target linux`, in place of the cold start).
+    pub linux_start: Option<LinuxStart>,
+    /// Why the start-up could not be measured.
+    pub linux_start_error: Option<String>,
     pub compile: Vec<CompileReport>,
     pub compile_summary: Option<CompileSummary>,
     /// The same per suite (`sightglass`, `wasi`), for the suites with programs.
@@ -30,6 +44,67 @@ pub struct Report {
     pub cold_start_error: Option<String>,
 }
 
+/// The run times at one level.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LevelSummary {
+    /// `O2`.
+    pub opt_level: String,
+    /// Geometric mean of the ratios (Wasmtime median / hako median) of the programs that
+    /// passed on both sides at this level.
+    pub geomean_ratio: Option<f64>,
+    /// How many programs that is.
+    pub programs: usize,
+    /// The program with the smallest ratio, and that ratio.
+    pub slowest: Option<(String, f64)>,
+    /// Programs left out at this level, and why.
+    pub excluded: Vec<String>,
+}
+
+impl LevelSummary {
+    /// The summary of level `index` (0: the first) of `runs`.
+    pub fn of(opt_level: String, index: usize, runs: &[RunReport]) -> LevelSummary {
+        let mut ratios = Vec::new();
+        let mut slowest: Option<(String, f64)> = None;
+        let mut excluded = Vec::new();
+        for r in runs {
+            let Some(&(hako, ratio)) = r.levels().get(index) else {
+                continue;
+            };
+            match ratio {
+                Some(ratio) => {
+                    ratios.push(ratio);
+                    if slowest.as_ref().is_none_or(|(_, s)| ratio < *s) {
+                        slowest = Some((r.name.clone(), ratio));
+                    }
+                }
+                None => excluded.push(why_excluded(&r.name, hako, &r.wasmtime)),
+            }
+        }
+        LevelSummary {
+            opt_level,
+            geomean_ratio: geomean(&ratios),
+            programs: ratios.len(),
+            slowest,
+            excluded,
+        }
+    }
+}
+
+/// Why a program has no ratio.
+fn why_excluded(name: &str, hako: &Side, wasmtime: &Side) -> String {
+    let why = |side: &Side| {
+        side.error
+            .clone()
+            .unwrap_or_else(|| "no measurement".into())
+    };
+    match (hako.output_ok, wasmtime.output_ok) {
+        (false, false) => format!("{name}: hako: {}; wasmtime: {}", why(hako), why(wasmtime)),
+        (false, _) => format!("{name}: hako: {}", why(hako)),
+        (_, false) => format!("{name}: wasmtime: {}", why(wasmtime)),
+        _ => format!("{name}: a zero time"),
+    }
+}
+
 impl Report {
     pub fn new(
         options: &Options,
@@ -37,33 +112,18 @@ impl Report {
         compile: Vec<CompileReport>,
         cold_start: Result<Option<ColdStart>>,
     ) -> Report {
-        let ratios: Vec<f64> = runs.iter().filter_map(|r| r.ratio).collect();
-        let excluded = runs
+        let levels: Vec<LevelSummary> = options
+            .levels()
             .iter()
-            .filter(|r| r.ratio.is_none())
-            .map(|r| {
-                let why = |side: &Side| {
-                    side.error
-                        .clone()
-                        .unwrap_or_else(|| "no measurement".into())
-                };
-                match (r.hako.output_ok, r.wasmtime.output_ok) {
-                    (false, false) => format!(
-                        "{}: hako: {}; wasmtime: {}",
-                        r.name,
-                        why(&r.hako),
-                        why(&r.wasmtime)
-                    ),
-                    (false, _) => format!("{}: hako: {}", r.name, why(&r.hako)),
-                    (_, false) => format!("{}: wasmtime: {}", r.name, why(&r.wasmtime)),
-                    _ => format!("{}: a zero time", r.name),
-                }
-            })
+            .enumerate()
+            .map(|(i, level)| LevelSummary::of(format!("O{level}"), i, &runs))
             .collect();
-        let accel = match qemu::Accel::detect() {
-            Ok(qemu::Accel::Kvm) => "kvm",
-            Ok(qemu::Accel::Tcg) => "tcg",
-            Err(_) => "unknown",
+        let excluded = levels[0].excluded.clone();
+        let accel = match (options.target, qemu::Accel::detect()) {
+            (Target::Linux, _) => "native",
+            (_, Ok(qemu::Accel::Kvm)) => "kvm",
+            (_, Ok(qemu::Accel::Tcg)) => "tcg",
+            (_, Err(_)) => "unknown",
         };
         let (cold_start, cold_start_error) = match cold_start {
             Ok(c) => (c, None),
@@ -71,11 +131,17 @@ impl Report {
         };
         Report {
             accel: accel.into(),
+            target: options.target.name().into(),
             iterations: options.iterations,
             opt_level: format!("O{}", options.opt_level),
-            geomean_ratio: geomean(&ratios),
+            geomean_ratio: levels[0].geomean_ratio,
             runs,
             excluded,
+            levels,
+            native: None,
+            native_error: None,
+            linux_start: None,
+            linux_start_error: None,
             compile_summary: compile_summary(&compile),
             compile_by_suite: ["wasi", "sightglass"]
                 .into_iter()
@@ -94,12 +160,39 @@ impl Report {
     pub fn summary(&self) -> String {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         let mut parts = vec![format!(
-            "run time: geomean ratio wasmtime/hako {} over {} program(s), {} excluded (hako on QEMU {})",
+            "run time: geomean ratio wasmtime/hako {} over {} program(s), {} excluded ({})",
             opt(self.geomean_ratio),
             self.runs.len() - self.excluded.len(),
             self.excluded.len(),
-            self.accel.to_uppercase()
+            self.where_hako_ran()
         )];
+        for l in self.levels.iter().skip(1) {
+            parts.push(format!(
+                "at -{}: {} over {}",
+                l.opt_level,
+                opt(l.geomean_ratio),
+                l.programs
+            ));
+        }
+        if let Some(n) = &self.native {
+            let levels: Vec<String> = n
+                .levels
+                .iter()
+                .zip(&n.hako_geomeans)
+                .map(|(l, g)| format!("-{l} {}", opt(*g)))
+                .collect();
+            parts.push(format!(
+                "native baseline hako/native {}, wasmtime/native {}",
+                levels.join(", "),
+                opt(n.wasmtime_geomean)
+            ));
+        }
+        if let Some(l) = &self.linux_start {
+            parts.push(format!(
+                "start-up: executable {:.2} ms, hako run {:.2} ms, wasmtime {:.2} ms",
+                l.executable_median_ms, l.hako_run_median_ms, l.wasmtime_median_ms
+            ));
+        }
         if let Some(c) = &self.compile_summary {
             parts.push(format!(
                 "compile throughput hako/wasmtime: {:.3} at -{}, {} at -O0 ({} programs)",
@@ -122,56 +215,8 @@ impl Report {
     pub fn table(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         if !self.runs.is_empty() {
-            let _ = writeln!(
-                s,
-                "Run time (bench.start..bench.end, ms; {} iteration(s); hako -{} on QEMU {}{})",
-                self.iterations,
-                self.opt_level,
-                self.accel.to_uppercase(),
-                if self.accel == "tcg" {
-                    ": emulated, not native"
-                } else {
-                    ""
-                }
-            );
-            let _ = writeln!(
-                s,
-                "{:<32} {:>11} {:>11} {:>11} {:>11} {:>9}  output",
-                "program", "hako min", "hako med", "wt min", "wt med", "ratio"
-            );
-            for r in &self.runs {
-                let status = match (r.hako.output_ok, r.wasmtime.output_ok) {
-                    (true, true) => "ok".to_string(),
-                    (h, w) => format!(
-                        "FAIL ({}{})",
-                        if h { "" } else { "hako " },
-                        if w { "" } else { "wasmtime" }
-                    )
-                    .replace(" )", ")"),
-                };
-                let _ = writeln!(
-                    s,
-                    "{:<32} {:>11} {:>11} {:>11} {:>11} {:>9}  {status}",
-                    r.name,
-                    opt(r.hako.min_ms),
-                    opt(r.hako.median_ms),
-                    opt(r.wasmtime.min_ms),
-                    opt(r.wasmtime.median_ms),
-                    r.ratio.map_or("-".to_string(), |v| format!("{v:.3}")),
-                );
-            }
-            let _ = writeln!(
-                s,
-                "geomean ratio (wasmtime median / hako median, >1: hako faster): {} over {} program(s)",
-                opt(self.geomean_ratio),
-                self.runs.len() - self.excluded.len()
-            );
-            for e in &self.excluded {
-                let _ = writeln!(s, "  excluded: {e}");
-            }
-            let _ = writeln!(s);
+            self.run_table(&mut s);
         }
         if let Some(c) = &self.compile_summary {
             let _ = writeln!(
@@ -230,6 +275,104 @@ impl Report {
         if let Some(e) = &self.cold_start_error {
             let _ = writeln!(s, "Cold start: not measured: {e}");
         }
+        if let Some(n) = &self.native {
+            let _ = writeln!(s, "{}", n.table());
+        }
+        if let Some(e) = &self.native_error {
+            let _ = writeln!(s, "Native baseline: not measured: {e}\n");
+        }
+        if let Some(l) = &self.linux_start {
+            s.push_str(&l.table());
+        }
+        if let Some(e) = &self.linux_start_error {
+            let _ = writeln!(s, "Start-up: not measured: {e}");
+        }
         s
+    }
+
+    /// How hako's programs ran, for headings.
+    fn where_hako_ran(&self) -> String {
+        match self.accel.as_str() {
+            "native" => "hako as Linux executables, native".into(),
+            "tcg" => "hako on QEMU TCG: emulated, not native".into(),
+            accel => format!("hako on QEMU {}", accel.to_uppercase()),
+        }
+    }
+
+    /// The run times: per program, hako's minimum, median and ratio at each level, then
+    /// Wasmtime's; a geometric mean per level.
+    fn run_table(&self, s: &mut String) {
+        use std::fmt::Write;
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        let levels: Vec<&str> = self.levels.iter().map(|l| l.opt_level.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "Run time (bench.start..bench.end, ms; {} iteration(s); {})",
+            self.iterations,
+            self.where_hako_ran()
+        );
+        let mut header = format!("{:<32}", "program");
+        for level in &levels {
+            let _ = write!(
+                header,
+                " {:>11} {:>11} {:>9}",
+                format!("-{level} min"),
+                format!("-{level} med"),
+                format!("ratio {level}")
+            );
+        }
+        let _ = write!(header, " {:>11} {:>11}  output", "wt min", "wt med");
+        let _ = writeln!(s, "{header}");
+        for r in &self.runs {
+            let mut line = format!("{:<32}", r.name);
+            let mut failed = Vec::new();
+            for ((side, ratio), level) in r.levels().into_iter().zip(&levels) {
+                if !side.output_ok {
+                    failed.push(if levels.len() > 1 {
+                        format!("hako -{level}")
+                    } else {
+                        "hako".into()
+                    });
+                }
+                let _ = write!(
+                    line,
+                    " {:>11} {:>11} {:>9}",
+                    opt(side.min_ms),
+                    opt(side.median_ms),
+                    opt(ratio)
+                );
+            }
+            if !r.wasmtime.output_ok {
+                failed.push("wasmtime".into());
+            }
+            let status = if failed.is_empty() {
+                "ok".to_string()
+            } else {
+                format!("FAIL ({})", failed.join(" "))
+            };
+            let _ = writeln!(
+                line,
+                " {:>11} {:>11}  {status}",
+                opt(r.wasmtime.min_ms),
+                opt(r.wasmtime.median_ms)
+            );
+            s.push_str(&line);
+        }
+        for l in &self.levels {
+            let _ = writeln!(
+                s,
+                "geomean ratio -{} (wasmtime median / hako median, >1: hako faster): {} over {} program(s){}",
+                l.opt_level,
+                opt(l.geomean_ratio),
+                l.programs,
+                l.slowest
+                    .as_ref()
+                    .map_or(String::new(), |(name, r)| format!("; lowest {r:.3} ({name})"))
+            );
+            for e in &l.excluded {
+                let _ = writeln!(s, "  excluded at -{}: {e}", l.opt_level);
+            }
+        }
+        let _ = writeln!(s);
     }
 }

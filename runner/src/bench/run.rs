@@ -1,13 +1,14 @@
-//! The run-time measurement: each program run `iterations` times in hako (one image, one
-//! boot per iteration, time from the kernel's `bench start`/`bench end` harness records) and
-//! in Wasmtime (one compile, one instance per iteration, see [`super::wasmtime`]), each run's
-//! exit status and output checked, and the ratio of the two medians.
+//! The run-time measurement: each program run `iterations` times in hako at each level asked
+//! for (one image or Linux executable per level, one boot or process per iteration, time
+//! from the `bench start`/`bench end` harness records) and in Wasmtime (one compile, one
+//! instance per iteration, see [`super::wasmtime`]), each run's exit status and output
+//! checked, and the ratio of the medians at each level.
 
 use super::{median, ms, wasmtime, Program};
 use crate::cache::Cache;
-use crate::image::{self, BuildOptions, BuildReport};
+use crate::image::{self, BuildOptions, BuildReport, Target};
 use crate::input;
-use crate::qemu::{self, BootConfig, Preopen, Sink};
+use crate::qemu::{BootConfig, Preopen, Sink};
 use anyhow::{bail, Context, Result};
 use hako_compiler::OptLevel;
 use serde::Serialize;
@@ -17,9 +18,65 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub iterations: usize,
+    /// The level of the compile times and the start-up, and the first of the run times.
     pub opt_level: OptLevel,
-    /// Time limit of one hako boot.
+    /// The further levels the run times are measured at (`-O 2,3`: `[O3]`).
+    pub more_levels: Vec<OptLevel>,
+    /// What hako's programs run as: unikernel images in QEMU, or Linux executables.
+    pub target: Target,
+    /// Time limit of one hako boot or process.
     pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            iterations: 3,
+            opt_level: OptLevel::O2,
+            more_levels: Vec::new(),
+            target: Target::Unikernel,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Options {
+    /// Every level the run times are measured at, the first first.
+    pub fn levels(&self) -> Vec<OptLevel> {
+        std::iter::once(self.opt_level)
+            .chain(self.more_levels.iter().copied())
+            .collect()
+    }
+}
+
+/// The levels of `-O`: one level (`2`) or a comma-separated list of them (`2,3`), in the
+/// order given, each once. The first is the level of the compile times and the start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptLevels(pub Vec<OptLevel>);
+
+impl OptLevels {
+    /// The first level, and the others.
+    pub fn split(&self) -> (OptLevel, Vec<OptLevel>) {
+        let first = self.0.first().copied().unwrap_or(OptLevel::O2);
+        (first, self.0.iter().skip(1).copied().collect())
+    }
+}
+
+impl std::str::FromStr for OptLevels {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut levels: Vec<OptLevel> = Vec::new();
+        for part in s.split(',') {
+            let level: OptLevel = part.trim().parse()?;
+            if levels.contains(&level) {
+                return Err(format!(
+                    "optimisation level {level} is listed twice in `{s}`"
+                ));
+            }
+            levels.push(level);
+        }
+        Ok(OptLevels(levels))
+    }
 }
 
 /// One runtime's measurements of one program.
@@ -36,11 +93,19 @@ pub struct Side {
 }
 
 impl Side {
-    fn finish(mut self) -> Side {
+    pub(super) fn finish(mut self) -> Side {
         self.min_ms = self.times_ms.iter().copied().reduce(f64::min);
         self.median_ms = median(&self.times_ms);
         self.output_ok = self.error.is_none() && !self.times_ms.is_empty();
         self
+    }
+}
+
+/// `b / a` (how many times `a` goes into `b`) when both sides passed with non-zero medians.
+pub fn ratio(a: &Side, b: &Side) -> Option<f64> {
+    match (a.output_ok, b.output_ok, a.median_ms, b.median_ms) {
+        (true, true, Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(b / a),
+        _ => None,
     }
 }
 
@@ -49,38 +114,69 @@ impl Side {
 pub struct RunReport {
     pub name: String,
     pub wasm_bytes: usize,
+    /// hako at the first level ([`Options::opt_level`]).
     pub hako: Side,
     pub wasmtime: Side,
-    /// `wasmtime median / hako median` (> 1: hako faster), when both sides passed.
+    /// `wasmtime median / hako median` at the first level (> 1: hako faster), when both
+    /// sides passed.
+    pub ratio: Option<f64>,
+    /// hako at the further levels ([`Options::more_levels`]), in their order.
+    pub more_levels: Vec<LevelRun>,
+}
+
+/// hako's measurements of one program at one further level.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelRun {
+    /// `O3`.
+    pub opt_level: String,
+    pub hako: Side,
+    /// `wasmtime median / hako median` at this level.
     pub ratio: Option<f64>,
 }
-/// Run `program` `options.iterations` times in hako (one image, one boot per iteration) and
-/// in Wasmtime (one compile, one instance per iteration).
-pub fn run_program(program: &Program, options: &Options, cache: &Cache) -> RunReport {
-    let wasm = std::fs::read(&program.wasm).unwrap_or_default();
-    let hako = hako_side(program, options, cache);
-    let wasmtime = wasmtime_side(program, &wasm, options.iterations);
-    let ratio = match (
-        hako.output_ok,
-        wasmtime.output_ok,
-        hako.median_ms,
-        wasmtime.median_ms,
-    ) {
-        (true, true, Some(h), Some(w)) if h > 0.0 && w > 0.0 => Some(w / h),
-        _ => None,
-    };
-    RunReport {
-        name: program.name.clone(),
-        wasm_bytes: wasm.len(),
-        hako,
-        wasmtime,
-        ratio,
+
+impl RunReport {
+    /// hako's side and ratio at each level, the first first.
+    pub fn levels(&self) -> Vec<(&Side, Option<f64>)> {
+        std::iter::once((&self.hako, self.ratio))
+            .chain(self.more_levels.iter().map(|l| (&l.hako, l.ratio)))
+            .collect()
     }
 }
 
-fn hako_side(program: &Program, options: &Options, cache: &Cache) -> Side {
+/// Run `program` `options.iterations` times in hako at each level (one image or executable
+/// per level, one boot or process per iteration) and in Wasmtime (one compile, one instance
+/// per iteration).
+pub fn run_program(program: &Program, options: &Options, cache: &Cache) -> RunReport {
+    let wasm = std::fs::read(&program.wasm).unwrap_or_default();
+    let mut hako: Vec<Side> = options
+        .levels()
+        .into_iter()
+        .map(|level| hako_side(program, level, options, cache))
+        .collect();
+    let wasmtime = wasmtime_side(program, &wasm, options.iterations);
+    let first = hako.remove(0);
+    RunReport {
+        name: program.name.clone(),
+        wasm_bytes: wasm.len(),
+        ratio: ratio(&first, &wasmtime),
+        more_levels: options
+            .more_levels
+            .iter()
+            .zip(hako)
+            .map(|(level, hako)| LevelRun {
+                opt_level: format!("O{level}"),
+                ratio: ratio(&hako, &wasmtime),
+                hako,
+            })
+            .collect(),
+        hako: first,
+        wasmtime,
+    }
+}
+
+fn hako_side(program: &Program, level: OptLevel, options: &Options, cache: &Cache) -> Side {
     let mut side = Side::default();
-    if let Err(e) = hako_iterations(program, options, cache, &mut side) {
+    if let Err(e) = hako_iterations(program, level, options, cache, &mut side) {
         side.error = Some(format!("{e:#}"));
     }
     side.finish()
@@ -88,23 +184,28 @@ fn hako_side(program: &Program, options: &Options, cache: &Cache) -> Side {
 
 fn hako_iterations(
     program: &Program,
+    level: OptLevel,
     options: &Options,
     cache: &Cache,
     side: &mut Side,
 ) -> Result<()> {
     let module = input::read(&program.wasm)?;
     let build = BuildOptions {
-        opt_level: options.opt_level,
+        opt_level: level,
+        target: options.target,
         ..BuildOptions::default()
     };
     let image = image::build_image(&module, &build, cache, &mut BuildReport::default())?;
-    let mut config = BootConfig::new(program.argv())?;
+    let mut config = match options.target {
+        Target::Unikernel => BootConfig::new(program.argv())?,
+        Target::Linux => BootConfig::for_process(program.argv()),
+    };
     config.timeout = options.timeout;
     config.stdout = Sink::Capture;
     config.stderr = Sink::Capture;
     config.preopens = vec![Preopen::new(program.dir.clone(), ".")];
     for _ in 0..options.iterations {
-        let run = qemu::boot(&image, &config)?;
+        let run = options.target.boot(&image, &config)?;
         if let Some(problem) = run.outcome.describe() {
             bail!("{problem}");
         }
@@ -151,4 +252,39 @@ fn wasmtime_iterations(
         side.times_ms.push(ms(time));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_one_or_a_comma_separated_list() {
+        let parse = |s: &str| s.parse::<OptLevels>();
+        assert_eq!(parse("2"), Ok(OptLevels(vec![OptLevel::O2])));
+        assert_eq!(
+            parse("2,3").unwrap().split(),
+            (OptLevel::O2, vec![OptLevel::O3])
+        );
+        assert_eq!(parse("3, 0").unwrap().0, vec![OptLevel::O3, OptLevel::O0]);
+        assert!(parse("2,2").unwrap_err().contains("twice"));
+        assert!(parse("4").is_err());
+        assert!(parse("2,").is_err());
+        assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn ratios_need_both_sides() {
+        let side = |ms: f64, ok: bool| {
+            Side {
+                times_ms: vec![ms],
+                error: (!ok).then(|| "failed".to_string()),
+                ..Side::default()
+            }
+            .finish()
+        };
+        assert_eq!(ratio(&side(2.0, true), &side(3.0, true)), Some(1.5));
+        assert_eq!(ratio(&side(2.0, false), &side(3.0, true)), None);
+        assert_eq!(ratio(&side(0.0, true), &side(3.0, true)), None);
+    }
 }
