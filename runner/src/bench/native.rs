@@ -10,7 +10,8 @@
 //! empty), so a miscompiled checksum is a failure, not a time. Nothing is committed but the
 //! sources: the executables and modules are built into a scratch directory on every run.
 
-use super::{geomean, ratio, run_program, Options, Program, RunReport, Side};
+use super::run::run_rounds;
+use super::{geomean, ratio, Options, Program, RunReport, Side};
 use crate::cache::Cache;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -181,6 +182,8 @@ fn build(source: &Path, out: &Path) -> Result<(PathBuf, PathBuf)> {
     Ok((exe, wasm))
 }
 
+/// One untimed native run gives the expected stdout; then rounds of the native executable,
+/// hako at each level and Wasmtime.
 fn measure(
     name: &str,
     exe: &Path,
@@ -189,17 +192,28 @@ fn measure(
     options: &Options,
     cache: &Cache,
 ) -> NativeRun {
-    let mut stdout = None;
-    let native = native_side(exe, options.iterations, &mut stdout);
+    let mut expected = None;
+    let mut native = Side::default();
+    if let Err(e) = native_run(exe, &mut expected) {
+        native.error = Some(format!("{e:#}"));
+    }
     let program = Program {
         name: name.to_string(),
         wasm: wasm.to_path_buf(),
         dir: dir.to_path_buf(),
-        stdout_expected: stdout,
+        stdout_expected: expected.clone(),
         stderr_expected: Some(Vec::new()),
         shared_expectations: false,
     };
-    let run = run_program(&program, options, cache);
+    let run = run_rounds(&program, options, cache, || {
+        if native.error.is_none() {
+            match native_run(exe, &mut expected) {
+                Ok(ms) => native.times_ms.push(ms),
+                Err(e) => native.error = Some(format!("{e:#}")),
+            }
+        }
+    });
+    let native = native.finish();
     NativeRun {
         name: name.to_string(),
         hako_vs_native: run
@@ -214,22 +228,8 @@ fn measure(
     }
 }
 
-/// Run the native executable `iterations` times; `stdout` becomes its first run's output.
-fn native_side(exe: &Path, iterations: usize, stdout: &mut Option<Vec<u8>>) -> Side {
-    let mut side = Side::default();
-    for _ in 0..iterations {
-        match native_run(exe, stdout) {
-            Ok(ms) => side.times_ms.push(ms),
-            Err(e) => {
-                side.error = Some(format!("{e:#}"));
-                break;
-            }
-        }
-    }
-    side.finish()
-}
-
-/// One run: the `bench-ns` it printed, in ms.
+/// One run of the native executable: the `bench-ns` it printed, in ms. Its stdout becomes
+/// `expected` on the first run and must equal it after.
 fn native_run(exe: &Path, expected: &mut Option<Vec<u8>>) -> Result<f64> {
     let out = Command::new(exe)
         .stdin(Stdio::null())

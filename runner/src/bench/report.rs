@@ -304,6 +304,18 @@ impl Report {
     fn run_table(&self, s: &mut String) {
         use std::fmt::Write;
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        // Times under 0.1 ms (the `noop`-like programs) keep two more digits.
+        let time = |v: Option<f64>| match v {
+            Some(v) if v < 0.1 => format!("{v:.5}"),
+            v => opt(v),
+        };
+        let width = self
+            .runs
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(32);
         let levels: Vec<&str> = self.levels.iter().map(|l| l.opt_level.as_str()).collect();
         let _ = writeln!(
             s,
@@ -311,7 +323,7 @@ impl Report {
             self.iterations,
             self.where_hako_ran()
         );
-        let mut header = format!("{:<32}", "program");
+        let mut header = format!("{:<width$}", "program");
         for level in &levels {
             let _ = write!(
                 header,
@@ -324,7 +336,7 @@ impl Report {
         let _ = write!(header, " {:>11} {:>11}  output", "wt min", "wt med");
         let _ = writeln!(s, "{header}");
         for r in &self.runs {
-            let mut line = format!("{:<32}", r.name);
+            let mut line = format!("{:<width$}", r.name);
             let mut failed = Vec::new();
             for ((side, ratio), level) in r.levels().into_iter().zip(&levels) {
                 if !side.output_ok {
@@ -337,8 +349,8 @@ impl Report {
                 let _ = write!(
                     line,
                     " {:>11} {:>11} {:>9}",
-                    opt(side.min_ms),
-                    opt(side.median_ms),
+                    time(side.min_ms),
+                    time(side.median_ms),
                     opt(ratio)
                 );
             }
@@ -353,8 +365,8 @@ impl Report {
             let _ = writeln!(
                 line,
                 " {:>11} {:>11}  {status}",
-                opt(r.wasmtime.min_ms),
-                opt(r.wasmtime.median_ms)
+                time(r.wasmtime.min_ms),
+                time(r.wasmtime.median_ms)
             );
             s.push_str(&line);
         }

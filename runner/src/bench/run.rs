@@ -1,8 +1,8 @@
 //! The run-time measurement: each program run `iterations` times in hako at each level asked
 //! for (one image or Linux executable per level, one boot or process per iteration, time
 //! from the `bench start`/`bench end` harness records) and in Wasmtime (one compile, one
-//! instance per iteration, see [`super::wasmtime`]), each run's exit status and output
-//! checked, and the ratio of the medians at each level.
+//! instance per iteration, see [`super::wasmtime`]), in interleaved rounds, each run's exit
+//! status and output checked, and the ratio of the medians at each level.
 
 use super::{median, ms, wasmtime, Program};
 use crate::cache::Cache;
@@ -145,16 +145,48 @@ impl RunReport {
 
 /// Run `program` `options.iterations` times in hako at each level (one image or executable
 /// per level, one boot or process per iteration) and in Wasmtime (one compile, one instance
-/// per iteration).
+/// per iteration), in rounds: hako at each level, then Wasmtime, `iterations` times, so that
+/// a burst of load on a shared host falls on every side alike.
 pub fn run_program(program: &Program, options: &Options, cache: &Cache) -> RunReport {
+    run_rounds(program, options, cache, || {})
+}
+
+/// [`run_program`], calling `each_round` at the start of every round (the native baseline's
+/// own run).
+pub(super) fn run_rounds(
+    program: &Program,
+    options: &Options,
+    cache: &Cache,
+    mut each_round: impl FnMut(),
+) -> RunReport {
     let wasm = std::fs::read(&program.wasm).unwrap_or_default();
-    let mut hako: Vec<Side> = options
+    // Build everything first: no compile or link happens between timed runs.
+    let mut hako: Vec<(Option<Prepared>, Side)> = options
         .levels()
         .into_iter()
-        .map(|level| hako_side(program, level, options, cache))
+        .map(|level| match prepare(program, level, options, cache) {
+            Ok(prepared) => (Some(prepared), Side::default()),
+            Err(e) => (None, failed(e)),
+        })
         .collect();
-    let wasmtime = wasmtime_side(program, &wasm, options.iterations);
-    let first = hako.remove(0);
+    let (module, mut wasmtime) = match wasmtime::compile(&wasm) {
+        Ok(module) => (Some(module), Side::default()),
+        Err(e) => (None, failed(e)),
+    };
+    for _ in 0..options.iterations {
+        each_round();
+        for (prepared, side) in &mut hako {
+            if let Some(p) = prepared.as_ref().filter(|_| side.error.is_none()) {
+                record(side, hako_once(program, p, options.target));
+            }
+        }
+        if let Some(m) = module.as_ref().filter(|_| wasmtime.error.is_none()) {
+            record(&mut wasmtime, wasmtime_once(program, m));
+        }
+    }
+    let wasmtime = wasmtime.finish();
+    let mut hako = hako.into_iter().map(|(_, side)| side.finish());
+    let first = hako.next().unwrap_or_default();
     RunReport {
         name: program.name.clone(),
         wasm_bytes: wasm.len(),
@@ -174,28 +206,41 @@ pub fn run_program(program: &Program, options: &Options, cache: &Cache) -> RunRe
     }
 }
 
-fn hako_side(program: &Program, level: OptLevel, options: &Options, cache: &Cache) -> Side {
-    let mut side = Side::default();
-    if let Err(e) = hako_iterations(program, level, options, cache, &mut side) {
-        side.error = Some(format!("{e:#}"));
+/// A side that could not start.
+fn failed(e: anyhow::Error) -> Side {
+    Side {
+        error: Some(format!("{e:#}")),
+        ..Side::default()
     }
-    side.finish()
 }
 
-fn hako_iterations(
+/// One run's time into `side`, or its failure (which ends the side's runs).
+fn record(side: &mut Side, run: Result<f64>) {
+    match run {
+        Ok(ms) => side.times_ms.push(ms),
+        Err(e) => side.error = Some(format!("{e:#}")),
+    }
+}
+
+/// hako's image or executable of one level, and how to start it.
+struct Prepared {
+    artifact: std::path::PathBuf,
+    config: BootConfig,
+}
+
+fn prepare(
     program: &Program,
     level: OptLevel,
     options: &Options,
     cache: &Cache,
-    side: &mut Side,
-) -> Result<()> {
+) -> Result<Prepared> {
     let module = input::read(&program.wasm)?;
     let build = BuildOptions {
         opt_level: level,
         target: options.target,
         ..BuildOptions::default()
     };
-    let image = image::build_image(&module, &build, cache, &mut BuildReport::default())?;
+    let artifact = image::build_image(&module, &build, cache, &mut BuildReport::default())?;
     let mut config = match options.target {
         Target::Unikernel => BootConfig::new(program.argv())?,
         Target::Linux => BootConfig::for_process(program.argv()),
@@ -204,54 +249,40 @@ fn hako_iterations(
     config.stdout = Sink::Capture;
     config.stderr = Sink::Capture;
     config.preopens = vec![Preopen::new(program.dir.clone(), ".")];
-    for _ in 0..options.iterations {
-        let run = options.target.boot(&image, &config)?;
-        if let Some(problem) = run.outcome.describe() {
-            bail!("{problem}");
-        }
-        if run.outcome.exit_status() != 0 {
-            bail!("exited with status {}", run.outcome.exit_status());
-        }
-        program.check_output(&run.stdout, &run.stderr)?;
-        let bench = |which: &str| {
-            run.records
-                .iter()
-                .filter(|r| r.kind == hako_abi::boot::record::BENCH)
-                .find_map(|r| r.rest.strip_prefix(which)?.trim().parse::<u64>().ok())
-        };
-        match (bench("start"), bench("end")) {
-            (Some(start), Some(end)) => side.times_ms.push(end.saturating_sub(start) as f64 / 1e6),
-            _ => bail!("no bench.start/bench.end records"),
-        }
-    }
-    Ok(())
+    Ok(Prepared { artifact, config })
 }
 
-fn wasmtime_side(program: &Program, wasm: &[u8], iterations: usize) -> Side {
-    let mut side = Side::default();
-    if let Err(e) = wasmtime_iterations(program, wasm, iterations, &mut side) {
-        side.error = Some(format!("{e:#}"));
+/// One boot or process: `bench.end − bench.start` in ms, its status and output checked.
+fn hako_once(program: &Program, prepared: &Prepared, target: Target) -> Result<f64> {
+    let run = target.boot(&prepared.artifact, &prepared.config)?;
+    if let Some(problem) = run.outcome.describe() {
+        bail!("{problem}");
     }
-    side.finish()
+    if run.outcome.exit_status() != 0 {
+        bail!("exited with status {}", run.outcome.exit_status());
+    }
+    program.check_output(&run.stdout, &run.stderr)?;
+    let bench = |which: &str| {
+        run.records
+            .iter()
+            .filter(|r| r.kind == hako_abi::boot::record::BENCH)
+            .find_map(|r| r.rest.strip_prefix(which)?.trim().parse::<u64>().ok())
+    };
+    match (bench("start"), bench("end")) {
+        (Some(start), Some(end)) => Ok(end.saturating_sub(start) as f64 / 1e6),
+        _ => bail!("no bench.start/bench.end records"),
+    }
 }
 
-fn wasmtime_iterations(
-    program: &Program,
-    wasm: &[u8],
-    iterations: usize,
-    side: &mut Side,
-) -> Result<()> {
-    let module = wasmtime::compile(wasm)?;
-    for _ in 0..iterations {
-        let run = wasmtime::run(&module, &program.argv(), &program.dir);
-        match run.status? {
-            0 => program.check_output(&run.stdout, &run.stderr)?,
-            code => bail!("exited with status {code}"),
-        }
-        let time = run.measured.context("bench.start/bench.end not called")?;
-        side.times_ms.push(ms(time));
+/// One Wasmtime instance: `bench.end − bench.start` in ms, its status and output checked.
+fn wasmtime_once(program: &Program, module: &::wasmtime::Module) -> Result<f64> {
+    let run = wasmtime::run(module, &program.argv(), &program.dir);
+    match run.status? {
+        0 => program.check_output(&run.stdout, &run.stderr)?,
+        code => bail!("exited with status {code}"),
     }
-    Ok(())
+    let time = run.measured.context("bench.start/bench.end not called")?;
+    Ok(ms(time))
 }
 
 #[cfg(test)]
