@@ -38,6 +38,7 @@ pub mod limits;
 pub mod manifest;
 pub mod panics;
 pub mod process;
+pub mod progress;
 pub mod qemu;
 pub mod report;
 pub mod spec;

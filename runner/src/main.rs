@@ -165,6 +165,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
         jobs: args.compile.jobs,
+        progress: true,
     };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
@@ -267,6 +268,7 @@ fn build(args: BuildArgs) -> Result<()> {
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
         jobs: args.compile.jobs,
+        progress: true,
     };
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
@@ -279,6 +281,7 @@ fn compile(args: CompileArgs) -> Result<()> {
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
         jobs: args.compile.jobs,
+        progress: true,
     };
     let (_, object) =
         image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Serialize)]
 pub struct CompileReport {
     pub name: String,
-    /// `sightglass` or `wasi`.
+    /// `sightglass`, `wasi` or `large`.
     pub suite: &'static str,
     pub wasm_bytes: usize,
     /// `hako_compiler::compile` at the chosen level, in ms.
