@@ -1,5 +1,5 @@
 //! Manual driver: `cargo run -p hako-compiler --example hakoc -- in.wasm out.o [-O0..3]
-//! [--ir out.ll] [-j N] [--part-bytes N] [--prebuild] [--timings]`. With `-j` other than 1 the parts are
+//! [--ir out.ll] [-j N] [--part-bytes N] [--huge-bytes N] [--prebuild] [--timings]`. With `-j` other than 1 the parts are
 //! merged into one object; `--timings` prints where the time went, per phase and per part.
 use std::time::Instant;
 
@@ -24,6 +24,8 @@ fn main() {
             options.threads = rest.next().and_then(|n| n.parse().ok()).expect("-j N");
         } else if a == "--part-bytes" {
             options.part_bytes = rest.next().and_then(|n| n.parse().ok()).expect("--part-bytes N");
+        } else if a == "--huge-bytes" {
+            options.huge_bytes = rest.next().and_then(|n| n.parse().ok()).expect("--huge-bytes N");
         } else if a == "--prebuild" {
             options.prebuild = true;
         } else if a == "--timings" {
@@ -91,13 +93,14 @@ fn print_timings(t: &hako_compiler::Timings) {
     }
     eprintln!("busy per thread (wall): {busy:.3?}");
     if std::env::var_os("HAKOC_PARTS").is_some() {
-        eprintln!("part  functions        bytes thread  start   wall  declare translate  passes codegen (CPU s)");
+        eprintln!("part  first+count     bytes quick thread  start   wall  declare translate  passes codegen (CPU s)");
         for (i, p) in t.parts.iter().enumerate() {
             eprintln!(
-                "{i:>4} {:>6}..{:<6} {:>9} {:>6} {:>6.2} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>7.3}",
-                p.functions.start,
-                p.functions.end,
+                "{i:>4} {:>6}+{:<6} {:>9} {:>5} {:>6} {:>6.2} {:>6.2} {:>8.3} {:>8.3} {:>8.3} {:>7.3}",
+                p.first_function,
+                p.functions,
                 p.code_bytes,
+                p.quick,
                 p.thread,
                 s(p.started),
                 s(p.wall),

@@ -21,7 +21,6 @@ use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 use inkwell::GlobalVisibility;
 use std::cell::RefCell;
-use std::ops::Range;
 use wasmparser::{FuncType, ValType};
 
 use crate::error::{internal, Result};
@@ -40,8 +39,9 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub module: Module<'ctx>,
     pub info: &'a ModuleInfo<'a>,
     pub prefix: &'a str,
-    /// The defined functions (function indices) whose bodies this LLVM module holds.
-    pub defined: Range<u32>,
+    /// The defined functions (function indices, ascending) whose bodies this LLVM module
+    /// holds.
+    pub defined: Vec<u32>,
     /// Whether the module is one part of several: then the functions and trampolines it
     /// defines are hidden globals that the other parts (and the descriptor) refer to.
     pub partition: Partition,
@@ -64,7 +64,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         module: Module<'ctx>,
         info: &'a ModuleInfo<'a>,
         prefix: &'a str,
-        defined: Range<u32>,
+        defined: Vec<u32>,
         partition: Partition,
     ) -> Result<Self> {
         let cx = ModuleCtx {
@@ -86,7 +86,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         // The functions this part defines are declared now, in order; every other function
         // when first referenced (see [`Self::direct`]): a part of a large module calls a
         // small share of them, and declarations cost code generation time too.
-        for index in cx.defined.clone() {
+        for &index in &cx.defined {
             cx.direct(index)?;
         }
         Ok(cx)
@@ -133,7 +133,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 }
                 None => None,
             }
-        } else if self.defined.contains(&index) {
+        } else if self.defined.binary_search(&index).is_ok() {
             let name = self.function_name(index);
             let f = self.module.add_function(
                 &name,
@@ -378,7 +378,7 @@ mod tests {
         let info = ModuleInfo::parse(&wasm).unwrap();
         let llcx = Context::create();
         let module = llcx.create_module("t");
-        let cx = ModuleCtx::new(&llcx, module, &info, "m", 0..0, Partition::Whole).unwrap();
+        let cx = ModuleCtx::new(&llcx, module, &info, "m", Vec::new(), Partition::Whole).unwrap();
         let noreturn = Attribute::get_named_enum_kind_id("noreturn");
         let cold = Attribute::get_named_enum_kind_id("cold");
         for entry in builtins::TABLE {

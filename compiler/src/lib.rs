@@ -121,6 +121,18 @@ impl OptLevel {
     fn fast_isel(self) -> bool {
         matches!(self, OptLevel::O1 | OptLevel::O2)
     }
+
+    /// Whether, in a module of more than [`LARGE_MODULE_BYTES`] of code, the functions of more
+    /// than [`Options::huge_function_bytes`] are compiled, after the IR pipeline, by the quick
+    /// code generator of `-O0` (FastISel and the fast register allocator, no machine passes).
+    /// The greedy allocator's time grows faster than the size of a function: in the large
+    /// programs measured, the functions above 4 KiB held a quarter to a half of the code and
+    /// most of the code generator's time. Smaller modules (every benchmark program) keep
+    /// the greedy allocator for all their functions: their compile is short, and their hot
+    /// loops are often one large function.
+    pub fn quick_huge_functions(self) -> bool {
+        matches!(self, OptLevel::O1 | OptLevel::O2)
+    }
 }
 
 impl FromStr for OptLevel {
@@ -172,6 +184,9 @@ pub struct Options {
     /// [`MAX_PART_BYTES`]). Any value gives the same program; it changes how the work is
     /// spread over the threads.
     pub part_bytes: usize,
+    /// Above this much code (bytes of Wasm) a function is huge (see
+    /// [`OptLevel::quick_huge_functions`]; 0: [`HUGE_FUNCTION_BYTES`], `usize::MAX`: none is).
+    pub huge_bytes: usize,
 }
 
 impl Options {
@@ -179,6 +194,14 @@ impl Options {
     pub fn thread_count(&self) -> usize {
         match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// [`Options::huge_bytes`], with 0 resolved to [`HUGE_FUNCTION_BYTES`].
+    pub fn huge_function_bytes(&self) -> usize {
+        match self.huge_bytes {
+            0 => HUGE_FUNCTION_BYTES,
             n => n,
         }
     }
@@ -203,6 +226,7 @@ impl Default for Options {
             prebuild: false,
             progress: None,
             part_bytes: 0,
+            huge_bytes: 0,
         }
     }
 }
@@ -254,6 +278,14 @@ pub const MIN_PART_BYTES: usize = 16 * 1024;
 /// other threads idle at the end.
 pub const MAX_PART_BYTES: usize = 256 * 1024;
 
+/// Functions with more code than this (bytes of Wasm) are huge: see
+/// [`OptLevel::quick_huge_functions`].
+pub const HUGE_FUNCTION_BYTES: usize = 4096;
+
+/// Modules with more function-body code than this (bytes of Wasm) are large: see
+/// [`OptLevel::quick_huge_functions`].
+pub const LARGE_MODULE_BYTES: usize = 4 << 20;
+
 /// Where the time of one [`compile`] went, for measuring: the CPU time of each phase (of the
 /// thread that ran it: on a busy host, wall-clock time also counts other processes), and
 /// the wall-clock time of the parts.
@@ -274,8 +306,12 @@ pub struct Timings {
 /// Where the time of one part went.
 #[derive(Debug, Clone, Default)]
 pub struct PartTimings {
-    /// The functions (indices) it defines.
-    pub functions: std::ops::Range<u32>,
+    /// How many functions it defines, and the first of them (an index).
+    pub functions: usize,
+    pub first_function: u32,
+    /// Whether it was compiled with the quick code generator (see
+    /// [`OptLevel::quick_huge_functions`]).
+    pub quick: bool,
     /// Their function-body code, in bytes of Wasm.
     pub code_bytes: usize,
     /// The thread that compiled it.
@@ -351,8 +387,23 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     let start = thread_cpu_time();
     let info = module::ModuleInfo::parse(wasm)?;
     timings.parse = thread_cpu_time().saturating_sub(start);
-    let ranges = partition(&info, options.thread_count(), options.max_part_bytes());
-    let sizes: Vec<usize> = ranges.iter().map(|r| code_bytes(&info, r)).collect();
+    let all_code: u64 = info
+        .bodies
+        .iter()
+        .map(|b| (b.range().end - b.range().start) as u64)
+        .sum();
+    let huge = (options.opt_level.quick_huge_functions() && all_code > LARGE_MODULE_BYTES as u64)
+        .then(|| options.huge_function_bytes());
+    let ranges = partition(
+        &info,
+        options.thread_count(),
+        options.max_part_bytes(),
+        huge,
+    );
+    let sizes: Vec<usize> = ranges
+        .iter()
+        .map(|r| code_bytes(&info, &r.functions))
+        .collect();
     let mut progress = Progress {
         parts_done: 0,
         parts: ranges.len(),
@@ -371,7 +422,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     type PartResult = Result<(Vec<u8>, Option<String>, PartTimings)>;
     let parts: Vec<PartResult> = if split {
         // Initialise the target before the threads race to do it.
-        target_machine(options)?;
+        target_machine(options, options.opt_level.codegen())?;
         // Largest parts first, so that the last parts to finish are short ones.
         let mut order: Vec<usize> = (0..ranges.len()).collect();
         order.sort_by_key(|&p| std::cmp::Reverse(sizes[p]));
@@ -400,7 +451,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
                             info,
                             options,
                             p,
-                            ranges[p].clone(),
+                            &ranges[p],
                             Partition::Split,
                         )
                         .map(|(object, ir, mut t)| {
@@ -413,7 +464,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
                         } else {
                             let mut done = progress.lock().unwrap_or_else(|e| e.into_inner());
                             done.parts_done += 1;
-                            done.functions_done += ranges[p].len();
+                            done.functions_done += ranges[p].functions.len();
                             done.code_bytes_done += sizes[p];
                             if let Some(report) = &options.progress {
                                 (report.0)(**done);
@@ -446,7 +497,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
             })
             .collect()
     } else {
-        let part = compile_part(&info, options, 0, ranges[0].clone(), Partition::Whole);
+        let part = compile_part(&info, options, 0, &ranges[0], Partition::Whole);
         if part.is_ok() {
             progress.parts_done = 1;
             progress.functions_done = progress.functions;
@@ -498,24 +549,38 @@ fn is_not_compiled(e: &CompileError) -> bool {
     matches!(e, CompileError::Internal(m) if m == "a part was not compiled")
 }
 
-/// The function-body code of the defined functions `range`, in bytes of Wasm.
-fn code_bytes(info: &module::ModuleInfo<'_>, range: &std::ops::Range<u32>) -> usize {
+/// The function-body code of the defined functions `functions`, in bytes of Wasm.
+fn code_bytes(info: &module::ModuleInfo<'_>, functions: &[u32]) -> usize {
     let first = info.num_imported_funcs();
-    info.bodies[(range.start - first) as usize..(range.end - first) as usize]
+    functions
         .iter()
-        .map(|b| b.range().end - b.range().start)
-        .sum::<u64>() as usize
+        .map(|&f| {
+            let b = &info.bodies[(f - first) as usize];
+            (b.range().end - b.range().start) as usize
+        })
+        .sum()
 }
 
-/// Splits the defined functions into contiguous ranges (of function indices) of similar code
-/// size: at least `threads` of them (when each can have [`MIN_PART_BYTES`]), and enough that
-/// none has more than `max_bytes` unless it is one function.
-#[allow(clippy::single_range_in_vec_init)] // a list of one range, not a range of values
+/// One part of a module: the defined functions it compiles, and whether with the quick code
+/// generator (see [`OptLevel::quick_huge_functions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    /// Function indices, ascending.
+    functions: Vec<u32>,
+    quick: bool,
+}
+
+/// Splits the defined functions into parts of similar code size: at least `threads` of them
+/// (when each can have [`MIN_PART_BYTES`]), and enough that none has more than `max_bytes`
+/// unless it is one function. Each part is contiguous in its class: with `huge`, functions of
+/// more than `huge` bytes go into quick parts of their own, in order, the others into
+/// ordinary ones.
 fn partition(
     info: &module::ModuleInfo<'_>,
     threads: usize,
     max_bytes: usize,
-) -> Vec<std::ops::Range<u32>> {
+    huge: Option<usize>,
+) -> Vec<Part> {
     let first = info.num_imported_funcs();
     let sizes: Vec<usize> = info
         .bodies
@@ -523,50 +588,73 @@ fn partition(
         .map(|b| (b.range().end - b.range().start) as usize)
         .collect();
     let total: usize = sizes.iter().sum();
-    let end = first + sizes.len() as u32;
+    let all = || Part {
+        functions: (first..first + sizes.len() as u32).collect(),
+        quick: false,
+    };
     if total / MIN_PART_BYTES < 2 {
-        return vec![first..end];
+        return vec![all()];
     }
     let parts = threads
         .max(total.div_ceil(max_bytes.max(MIN_PART_BYTES)))
         .min(total / MIN_PART_BYTES)
         .max(1);
     if parts == 1 {
-        return vec![first..end];
+        return vec![all()];
     }
     let target = total.div_ceil(parts);
-    let mut ranges = Vec::with_capacity(parts);
-    let (mut start, mut acc) = (first, 0);
-    for (i, size) in sizes.iter().enumerate() {
-        let index = first + i as u32;
-        // A function that would take the part past the target starts the next one, unless
-        // the part is still small.
-        if acc > 0 && acc + size > target && acc >= target / 2 {
-            ranges.push(start..index);
-            start = index;
-            acc = 0;
+    let mut done = Vec::with_capacity(parts + 1);
+    // The part being filled of each class (ordinary, quick), the code of the class so far,
+    // and where the part ends: a function whose middle is past that starts the next part.
+    let mut open = [(Vec::new(), 0, target), (Vec::new(), 0, target)];
+    for (i, &size) in sizes.iter().enumerate() {
+        let quick = huge.is_some_and(|h| size > h);
+        let (functions, code, end) = &mut open[usize::from(quick)];
+        let middle = *code + size / 2;
+        if !functions.is_empty() && middle > *end {
+            done.push(Part {
+                functions: std::mem::take(functions),
+                quick,
+            });
+            while *end < middle {
+                *end += target;
+            }
         }
-        acc += size;
+        functions.push(first + i as u32);
+        *code += size;
     }
-    if start < end || ranges.is_empty() {
-        ranges.push(start..end);
+    for (quick, (functions, _, _)) in open.into_iter().enumerate() {
+        if !functions.is_empty() {
+            done.push(Part {
+                functions,
+                quick: quick == 1,
+            });
+        }
     }
-    ranges
+    if done.is_empty() {
+        done.push(all());
+    }
+    // In the order of their first functions, so that part 0 (the descriptor's) starts the
+    // module.
+    done.sort_by_key(|p| p.functions[0]);
+    done
 }
 
-/// Translates, optimises and compiles the functions `defined` (part `part` of a split
+/// Translates, optimises and compiles the functions of `defined` (part `part` of a split
 /// module, or the whole module; part 0 holds the descriptor) into an object, with its IR
 /// when asked.
 fn compile_part(
     info: &module::ModuleInfo<'_>,
     options: &Options,
     part: usize,
-    defined: std::ops::Range<u32>,
+    defined: &Part,
     partition: Partition,
 ) -> Result<(Vec<u8>, Option<String>, PartTimings)> {
     let mut timings = PartTimings {
-        code_bytes: code_bytes(info, &defined),
-        functions: defined.clone(),
+        code_bytes: code_bytes(info, &defined.functions),
+        functions: defined.functions.len(),
+        first_function: defined.functions.first().copied().unwrap_or(0),
+        quick: defined.quick,
         ..PartTimings::default()
     };
     let began = Instant::now();
@@ -576,7 +664,12 @@ fn compile_part(
         *phase = now.saturating_sub(clock);
         clock = now;
     };
-    let machine = target_machine(options)?;
+    let codegen = if defined.quick {
+        OptimizationLevel::None
+    } else {
+        options.opt_level.codegen()
+    };
+    let machine = target_machine(options, codegen)?;
     let llcx = Context::create();
     let name = match partition {
         Partition::Split => format!("{}.{part}", options.prefix),
@@ -590,13 +683,13 @@ fn compile_part(
         llmod,
         info,
         &options.prefix,
-        defined.clone(),
+        defined.functions.clone(),
         partition,
     )?;
 
     lap(&mut timings.declare);
     let num_imported = info.num_imported_funcs();
-    for index in defined.clone() {
+    for &index in &defined.functions {
         let body = &info.bodies[(index - num_imported) as usize];
         translate::translate_function(&cx, index, body)?;
     }
@@ -611,7 +704,7 @@ fn compile_part(
         if slot.is_some() {
             continue;
         }
-        if defined.contains(&export.index) {
+        if defined.functions.binary_search(&export.index).is_ok() {
             *slot = Some(trampoline::emit_trampoline(&cx, export.index)?);
         } else if part == 0 {
             *slot = Some(trampoline::declare_trampoline(&cx, export.index));
@@ -723,7 +816,7 @@ const KNOWN_CPUS: &[&str] = &[
 /// `hako fuzz`; `runner/fuzz-regressions/dead-loads.wast` holds the case.
 const LLVM_OPTIONS: &[&str] = &["hako", "-x86-cmov-converter-force-mem-operand=false"];
 
-fn target_machine(options: &Options) -> Result<TargetMachine> {
+fn target_machine(options: &Options, level: OptimizationLevel) -> Result<TargetMachine> {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         Target::initialize_x86(&InitializationConfig::default());
@@ -767,7 +860,7 @@ fn target_machine(options: &Options) -> Result<TargetMachine> {
             &triple,
             cpu,
             "",
-            options.opt_level.codegen(),
+            level,
             RelocMode::Static,
             CodeModel::Small,
         )
@@ -795,20 +888,32 @@ mod tests {
         wat::parse_str(&s).unwrap()
     }
 
+    /// The parts as ranges of functions (each must be contiguous), none quick.
     fn ranges(sizes: &[usize], parts: usize) -> Vec<std::ops::Range<u32>> {
         let wasm = module(sizes);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
-        partition(&info, parts, MAX_PART_BYTES)
+        partition(&info, parts, MAX_PART_BYTES, None)
+            .into_iter()
+            .map(|p| {
+                assert!(!p.quick);
+                let (first, last) = (p.functions[0], *p.functions.last().unwrap());
+                assert_eq!(p.functions.len() as u32, last + 1 - first, "{p:?}");
+                first..last + 1
+            })
+            .collect()
     }
 
     #[test]
     fn parts_cover_every_function_once_and_none_is_empty() {
         let big = MIN_PART_BYTES; // about 3 * MIN_PART_BYTES bytes
-                                  // Small modules are one part whatever the thread count.
+        // Small modules are one part whatever the thread count.
         assert_eq!(ranges(&[10, 10], 8), vec![0..2]);
-        assert_eq!(ranges(&[], 8), vec![0..0]);
-        // A large last function would leave the last part empty.
-        assert_eq!(ranges(&[10, big], 2), vec![0..2]);
+        let wasm = module(&[]);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let none = partition(&info, 8, MAX_PART_BYTES, None);
+        assert!(none.len() == 1 && none[0].functions.is_empty());
+        // A large last function is a part of its own.
+        assert_eq!(ranges(&[10, big], 2), vec![0..1, 1..2]);
         let r = ranges(&[big / 2, big / 2, big / 2, big / 2, big / 2, big / 2], 3);
         assert_eq!(r, vec![0..2, 2..4, 4..6]);
         let r = ranges(&[big, 10, 10, big, 10], 2);
@@ -820,18 +925,40 @@ mod tests {
 
     #[test]
     fn large_modules_are_split_into_parts_of_at_most_the_part_size() {
-        let wasm = module(&[MIN_PART_BYTES / 3; 40]); // 40 functions of about 16 KiB
+        let r = ranges(&[MIN_PART_BYTES / 3; 40], 2); // 40 functions of about 16 KiB
+        assert_eq!(r, vec![0..13, 13..27, 27..40]);
+        let wasm = module(&[MIN_PART_BYTES / 3; 40]);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
-        let r = partition(&info, 2, 4 * MIN_PART_BYTES);
-        assert!(r.len() >= 10, "{r:?}");
-        assert_eq!(r.first().unwrap().start, 0);
-        assert_eq!(r.last().unwrap().end, 40);
-        assert!(r.windows(2).all(|w| w[0].end == w[1].start));
-        assert!(r.iter().all(|p| code_bytes(&info, p) <= 4 * MIN_PART_BYTES + 64));
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, None);
+        assert!(parts.len() >= 10, "{parts:?}");
+        assert!(parts
+            .iter()
+            .all(|p| code_bytes(&info, &p.functions) <= 5 * MIN_PART_BYTES + 64));
         // One function larger than the part size is a part of its own.
         let wasm = module(&[10, 10 * MIN_PART_BYTES, 10]);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
-        let r = partition(&info, 2, 4 * MIN_PART_BYTES);
-        assert!(r.contains(&(1..2)) || r.iter().any(|p| p.contains(&1)), "{r:?}");
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, None);
+        assert!(parts.iter().any(|p| p.functions == [1]), "{parts:?}");
+    }
+
+    #[test]
+    fn huge_functions_go_to_quick_parts_of_their_own() {
+        // Functions of about 3 KiB and 12 KiB, alternating.
+        let sizes: Vec<usize> = (0..40).map(|i| if i % 2 == 0 { 1000 } else { 4000 }).collect();
+        let wasm = module(&sizes);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, Some(8 * 1024));
+        let mut seen: Vec<u32> = parts.iter().flat_map(|p| p.functions.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every function once");
+        for p in &parts {
+            assert!(p.functions.windows(2).all(|w| w[0] < w[1]));
+            assert!(
+                p.functions.iter().all(|f| (f % 2 == 1) == p.quick),
+                "{p:?}"
+            );
+        }
+        assert_eq!(parts[0].functions[0], 0, "part 0 starts the module");
+        assert!(parts.iter().any(|p| p.quick) && parts.iter().any(|p| !p.quick));
     }
 }

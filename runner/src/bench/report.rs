@@ -208,14 +208,17 @@ impl Report {
             if !large.is_empty() {
                 let _ = writeln!(
                     s,
-                    "  {:<24} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7}",
+                    "  {:<16} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}   CPU s: {:>7} {:>7} {:>7}",
                     "large module",
                     "MB",
                     format!("-{} s", self.opt_level),
                     "-O0 s",
                     "wt s",
                     format!("-{}", self.opt_level),
-                    "-O0"
+                    "-O0",
+                    format!("-{}", self.opt_level),
+                    "-O0",
+                    "wt"
                 );
                 let secs = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v / 1e3));
                 let ratio = |h: Option<f64>, w: Option<f64>| match (h, w) {
@@ -225,14 +228,17 @@ impl Report {
                 for r in large {
                     let _ = writeln!(
                         s,
-                        "  {:<24} {:>8.2} {:>9} {:>9} {:>9} {:>7} {:>7}",
+                        "  {:<16} {:>6.2} {:>9} {:>9} {:>9} {:>7} {:>7}          {:>7} {:>7} {:>7}",
                         r.name,
                         r.wasm_bytes as f64 / 1e6,
                         secs(r.hako_ms),
                         secs(r.hako_o0_ms),
                         secs(r.wasmtime_ms),
                         ratio(r.hako_ms, r.wasmtime_ms),
-                        ratio(r.hako_o0_ms, r.wasmtime_ms)
+                        ratio(r.hako_o0_ms, r.wasmtime_ms),
+                        secs(r.hako_cpu_ms),
+                        secs(r.hako_o0_cpu_ms),
+                        secs(r.wasmtime_cpu_ms)
                     );
                 }
             }
