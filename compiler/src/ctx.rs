@@ -20,7 +20,7 @@ use inkwell::types::{
 use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 use inkwell::GlobalVisibility;
-use std::ops::Range;
+use std::cell::RefCell;
 use wasmparser::{FuncType, ValType};
 
 use crate::error::{internal, Result};
@@ -39,14 +39,14 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub module: Module<'ctx>,
     pub info: &'a ModuleInfo<'a>,
     pub prefix: &'a str,
-    /// The defined functions (function indices) whose bodies this LLVM module holds.
-    pub defined: Range<u32>,
+    /// The defined functions (function indices, ascending) whose bodies this LLVM module
+    /// holds.
+    pub defined: Vec<u32>,
     /// Whether the module is one part of several: then the functions and trampolines it
     /// defines are hidden globals that the other parts (and the descriptor) refer to.
     pub partition: Partition,
-    /// Per function index: the LLVM function a call goes to directly (defined functions and
-    /// WASI-linked imports), `None` for imports called through their `VmContext::funcs` slot.
-    pub direct: Vec<Option<FunctionValue<'ctx>>>,
+    /// Per function index, once declared: what [`Self::direct`] returns.
+    declared: RefCell<Vec<Option<Option<FunctionValue<'ctx>>>>>,
     pub i8: IntType<'ctx>,
     pub i32: IntType<'ctx>,
     pub i64: IntType<'ctx>,
@@ -64,17 +64,17 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         module: Module<'ctx>,
         info: &'a ModuleInfo<'a>,
         prefix: &'a str,
-        defined: Range<u32>,
+        defined: Vec<u32>,
         partition: Partition,
     ) -> Result<Self> {
-        let mut cx = ModuleCtx {
+        let cx = ModuleCtx {
             llcx,
             module,
             info,
             prefix,
             defined,
             partition,
-            direct: Vec::new(),
+            declared: RefCell::new(vec![None; info.func_types.len()]),
             i8: llcx.i8_type(),
             i32: llcx.i32_type(),
             i64: llcx.i64_type(),
@@ -83,56 +83,76 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             ptr: llcx.ptr_type(AddressSpace::default()),
             v128: llcx.i64_type().vec_type(2),
         };
-        let mut direct = Vec::with_capacity(info.func_types.len());
-        let num_imports = info.num_imported_funcs();
-        for (index, _) in info.func_types.iter().enumerate() {
-            let index = index as u32;
-            let ty = info
-                .func_type(index)
-                .ok_or_else(|| internal("function without a type"))?;
-            if index < num_imports {
-                let import = info.func_imports[index as usize];
-                direct.push(match import.wasi_symbol {
-                    Some(name) => {
-                        let symbol = hako_abi::wasi::symbol(name).to_string();
-                        Some(match cx.module.get_function(&symbol) {
-                            Some(f) => f,
-                            None => {
-                                let f = cx.module.add_function(
-                                    &symbol,
-                                    cx.native_fn_type(ty)?,
-                                    Some(Linkage::External),
-                                );
-                                cx.add_nounwind(f);
-                                f
-                            }
-                        })
-                    }
-                    None => None,
-                });
-            } else if cx.defined.contains(&index) {
-                let name = cx.function_name(index);
-                let f = cx.module.add_function(
-                    &name,
-                    cx.native_fn_type(ty)?,
-                    Some(cx.definition_linkage()),
-                );
-                cx.set_part_visibility(f.as_global_value());
-                cx.add_body_attributes(f);
-                direct.push(Some(f));
-            } else {
-                // Defined in another part: a declaration of its hidden global symbol.
-                let name = cx.function_name(index);
-                let f =
-                    cx.module
-                        .add_function(&name, cx.native_fn_type(ty)?, Some(Linkage::External));
-                cx.set_part_visibility(f.as_global_value());
-                cx.add_nounwind(f);
-                direct.push(Some(f));
-            }
+        // The functions this part defines are declared now, in order; every other function
+        // when first referenced (see [`Self::direct`]): a part of a large module calls a
+        // small share of them, and declarations cost code generation time too.
+        for &index in &cx.defined {
+            cx.direct(index)?;
         }
-        cx.direct = direct;
         Ok(cx)
+    }
+
+    /// The LLVM function a call to function `index` goes to directly (a defined function, or
+    /// a WASI-linked import), declared in this module on first use; `None` for an import
+    /// called through its `VmContext::funcs` slot.
+    pub fn direct(&self, index: u32) -> Result<Option<FunctionValue<'ctx>>> {
+        if let Some(&Some(known)) = self.declared.borrow().get(index as usize) {
+            return Ok(known);
+        }
+        let f = self.declare(index)?;
+        let mut declared = self.declared.borrow_mut();
+        if let Some(slot) = declared.get_mut(index as usize) {
+            *slot = Some(f);
+        }
+        Ok(f)
+    }
+
+    fn declare(&self, index: u32) -> Result<Option<FunctionValue<'ctx>>> {
+        let ty = self
+            .info
+            .func_type(index)
+            .ok_or_else(|| internal("function without a type"))?;
+        let num_imports = self.info.num_imported_funcs();
+        Ok(if index < num_imports {
+            let import = self.info.func_imports[index as usize];
+            match import.wasi_symbol {
+                Some(name) => {
+                    let symbol = hako_abi::wasi::symbol(name).to_string();
+                    Some(match self.module.get_function(&symbol) {
+                        Some(f) => f,
+                        None => {
+                            let f = self.module.add_function(
+                                &symbol,
+                                self.native_fn_type(ty)?,
+                                Some(Linkage::External),
+                            );
+                            self.add_nounwind(f);
+                            f
+                        }
+                    })
+                }
+                None => None,
+            }
+        } else if self.defined.binary_search(&index).is_ok() {
+            let name = self.function_name(index);
+            let f = self.module.add_function(
+                &name,
+                self.native_fn_type(ty)?,
+                Some(self.definition_linkage()),
+            );
+            self.set_part_visibility(f.as_global_value());
+            self.add_body_attributes(f);
+            Some(f)
+        } else {
+            // Defined in another part: a declaration of its hidden global symbol.
+            let name = self.function_name(index);
+            let f = self
+                .module
+                .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
+            self.set_part_visibility(f.as_global_value());
+            self.add_nounwind(f);
+            Some(f)
+        })
     }
 
     /// The linkage of what this part defines for the others: internal in a module of one
@@ -358,7 +378,7 @@ mod tests {
         let info = ModuleInfo::parse(&wasm).unwrap();
         let llcx = Context::create();
         let module = llcx.create_module("t");
-        let cx = ModuleCtx::new(&llcx, module, &info, "m", 0..0, Partition::Whole).unwrap();
+        let cx = ModuleCtx::new(&llcx, module, &info, "m", Vec::new(), Partition::Whole).unwrap();
         let noreturn = Attribute::get_named_enum_kind_id("noreturn");
         let cold = Attribute::get_named_enum_kind_id("cold");
         for entry in builtins::TABLE {

@@ -68,7 +68,7 @@ pub fn emit<'ctx>(
         .enumerate()
         .skip(num_imported as usize)
     {
-        let code = e.fn_ptr(cx.direct.get(i).copied().flatten());
+        let code = e.fn_ptr(cx.direct(i as u32)?);
         let tramp = e.fn_ptr(
             trampolines
                 .get(i - num_imported as usize)
@@ -441,7 +441,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
                     .get(func_index)
                     .and_then(|f| f.wasi_symbol)
                 {
-                    Some(_) => self.fn_ptr(self.cx.direct.get(func_index).copied().flatten()),
+                    Some(_) => self.fn_ptr(self.cx.direct(func_index as u32)?),
                     None => null,
                 };
                 (

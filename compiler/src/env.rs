@@ -373,7 +373,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .func_type(index)
             .ok_or_else(|| internal("function index"))?;
         let result_types = ty.results().to_vec();
-        let call = match self.cx.direct.get(index as usize).copied().flatten() {
+        let call = match self.cx.direct(index)? {
             Some(f) => self
                 .b
                 .build_call(f, &self.call_args(self.vmctx, args), "")?,

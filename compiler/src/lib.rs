@@ -44,7 +44,9 @@ mod translate;
 
 use core::fmt;
 use core::str::FromStr;
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
 
 use inkwell::context::Context;
 use inkwell::passes::PassBuilderOptions;
@@ -113,12 +115,16 @@ pub enum OptLevel {
 }
 
 impl OptLevel {
-    fn pipeline(self) -> &'static str {
+    /// The IR pass pipeline, if any. At `-O0` none runs: LLVM's `default<O0>` only inlines
+    /// `alwaysinline` functions (there are none) and walks every function to find that out.
+    fn pipeline(self) -> Option<&'static str> {
         match self {
-            OptLevel::O0 => "default<O0>",
-            OptLevel::O1 => "function(sroa,early-cse,simplifycfg)",
-            OptLevel::O2 => "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)",
-            OptLevel::O3 => "default<O3>",
+            OptLevel::O0 => None,
+            OptLevel::O1 => Some("function(sroa,early-cse,simplifycfg)"),
+            OptLevel::O2 => {
+                Some("function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)")
+            }
+            OptLevel::O3 => Some("default<O3>"),
         }
     }
 
@@ -135,6 +141,18 @@ impl OptLevel {
     /// skips the machine-level optimisations for them, but still allocates registers with
     /// the greedy allocator of the optimising code generator.
     fn fast_isel(self) -> bool {
+        matches!(self, OptLevel::O1 | OptLevel::O2)
+    }
+
+    /// Whether, in a module of more than [`LARGE_MODULE_BYTES`] of code, the functions of more
+    /// than [`Options::huge_function_bytes`] are compiled, after the IR pipeline, by the quick
+    /// code generator of `-O0` (FastISel and the fast register allocator, no machine passes).
+    /// The greedy allocator's time grows faster than the size of a function: in the large
+    /// programs measured, the functions above 4 KiB held a quarter to a half of the code and
+    /// most of the code generator's time. Smaller modules (every benchmark program) keep
+    /// the greedy allocator for all their functions: their compile is short, and their hot
+    /// loops are often one large function.
+    pub fn quick_huge_functions(self) -> bool {
         matches!(self, OptLevel::O1 | OptLevel::O2)
     }
 }
@@ -182,6 +200,15 @@ pub struct Options {
     /// [`hako_abi::module::Prebuilt`]): for the program of an image, which the kernel
     /// instantiates once.
     pub prebuild: bool,
+    /// Called as the compile progresses (see [`ProgressFn`]).
+    pub progress: Option<ProgressFn>,
+    /// The most function-body code (bytes of Wasm) in one part of a large module (0:
+    /// [`MAX_PART_BYTES`]). Any value gives the same program; it changes how the work is
+    /// spread over the threads.
+    pub part_bytes: usize,
+    /// Above this much code (bytes of Wasm) a function is huge (see
+    /// [`OptLevel::quick_huge_functions`]; 0: [`HUGE_FUNCTION_BYTES`], `usize::MAX`: none is).
+    pub huge_bytes: usize,
 }
 
 impl Options {
@@ -189,6 +216,22 @@ impl Options {
     pub fn thread_count(&self) -> usize {
         match self.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// [`Options::huge_bytes`], with 0 resolved to [`HUGE_FUNCTION_BYTES`].
+    pub fn huge_function_bytes(&self) -> usize {
+        match self.huge_bytes {
+            0 => HUGE_FUNCTION_BYTES,
+            n => n,
+        }
+    }
+
+    /// [`Options::part_bytes`], with 0 resolved to [`MAX_PART_BYTES`].
+    pub fn max_part_bytes(&self) -> usize {
+        match self.part_bytes {
+            0 => MAX_PART_BYTES,
             n => n,
         }
     }
@@ -203,6 +246,9 @@ impl Default for Options {
             emit_ir: false,
             threads: 0,
             prebuild: false,
+            progress: None,
+            part_bytes: 0,
+            huge_bytes: 0,
         }
     }
 }
@@ -218,6 +264,8 @@ pub struct Compiled {
     pub llvm_ir: Option<String>,
     /// The descriptor symbol the object defines (`<prefix>_module`).
     pub descriptor_symbol: String,
+    /// Where the time went.
+    pub timings: Timings,
 }
 
 impl Compiled {
@@ -269,74 +317,315 @@ pub fn validate_with_features(wasm: &[u8], features: WasmFeatures) -> Result<(),
 /// part, and calls between parts cannot be inlined.
 pub const MIN_PART_BYTES: usize = 16 * 1024;
 
+/// How much function-body code (bytes of Wasm) a part of a large module holds at most,
+/// unless one function alone is larger. Parts are compiled from a queue by
+/// [`Options::threads`] threads, largest first, so that one long part does not leave the
+/// other threads idle at the end.
+pub const MAX_PART_BYTES: usize = 256 * 1024;
+
+/// Functions with more code than this (bytes of Wasm) are huge: see
+/// [`OptLevel::quick_huge_functions`].
+pub const HUGE_FUNCTION_BYTES: usize = 4096;
+
+/// Modules with more function-body code than this (bytes of Wasm) are large: see
+/// [`OptLevel::quick_huge_functions`].
+pub const LARGE_MODULE_BYTES: usize = 4 << 20;
+
+/// Where the time of one [`compile`] went, for measuring: the CPU time of each phase (of the
+/// thread that ran it: on a busy host, wall-clock time also counts other processes), and
+/// the wall-clock time of the parts.
+#[derive(Debug, Clone, Default)]
+pub struct Timings {
+    /// Validating the whole module.
+    pub validate: Duration,
+    /// Parsing it into the compiler's view of it.
+    pub parse: Duration,
+    /// From the first part started to the last part finished.
+    pub parts_wall: Duration,
+    /// The threads that compiled the parts.
+    pub threads: usize,
+    /// Every part, in module order.
+    pub parts: Vec<PartTimings>,
+}
+
+/// Where the time of one part went.
+#[derive(Debug, Clone, Default)]
+pub struct PartTimings {
+    /// How many functions it defines, and the first of them (an index).
+    pub functions: usize,
+    pub first_function: u32,
+    /// Whether it was compiled with the quick code generator (see
+    /// [`OptLevel::quick_huge_functions`]).
+    pub quick: bool,
+    /// Their function-body code, in bytes of Wasm.
+    pub code_bytes: usize,
+    /// The thread that compiled it.
+    pub thread: usize,
+    /// When it started, from the start of the first part.
+    pub started: Duration,
+    /// Wall-clock time from its start to its end.
+    pub wall: Duration,
+    /// Creating the LLVM module and declaring every function.
+    pub declare: Duration,
+    /// Translating the bodies (and the trampolines and descriptor) to LLVM IR.
+    pub translate: Duration,
+    /// The IR pass pipeline.
+    pub passes: Duration,
+    /// Code generation to an object.
+    pub codegen: Duration,
+}
+
+/// How far a [`compile`] has got, for [`Options::progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Parts compiled, of `parts`.
+    pub parts_done: usize,
+    pub parts: usize,
+    /// Functions in the parts compiled, of `functions` (the defined functions).
+    pub functions_done: usize,
+    pub functions: usize,
+    /// Function-body code in the parts compiled (bytes of Wasm), of `code_bytes`.
+    pub code_bytes_done: usize,
+    pub code_bytes: usize,
+}
+
+/// A function [`compile`] calls once before the first part and after each part is compiled
+/// (from the compiling threads, one call at a time, with counts that only grow).
+#[derive(Clone)]
+pub struct ProgressFn(pub Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl ProgressFn {
+    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> ProgressFn {
+        ProgressFn(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+impl PartialEq for ProgressFn {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ProgressFn {}
+
 /// Compiles a Wasm module to native code: one object, or several for a large module (see
 /// [`Compiled::objects`]).
 ///
-/// A module with more function-body code than [`MIN_PART_BYTES`] is split into as many parts
-/// as [`Options::threads`] allows, each a contiguous range of functions of about the same code
-/// size, translated, optimised and compiled by its own thread in its own LLVM context. Part 0
-/// also holds the descriptor. Functions and trampolines that the parts share are hidden
-/// globals, so linking the parts together ([`Compiled::into_object`], or directly into an
-/// image) resolves them and still exports nothing but the descriptor.
+/// A module with more function-body code than [`MIN_PART_BYTES`] is split into parts, each a
+/// contiguous range of functions of at most [`MAX_PART_BYTES`] of code (and at least as many
+/// parts as [`Options::threads`]), translated, optimised and compiled in its own LLVM context
+/// by one of [`Options::threads`] threads. Part 0 also holds the descriptor. Functions and
+/// trampolines that the parts share are hidden globals, so linking the parts together
+/// ([`Compiled::into_object`], or directly into an image) resolves them and still exports
+/// nothing but the descriptor.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError> {
+    let mut timings = Timings::default();
+    let start = thread_cpu_time();
     validate(wasm)?;
+    timings.validate = thread_cpu_time().saturating_sub(start);
+    let start = thread_cpu_time();
     let info = module::ModuleInfo::parse(wasm)?;
-    let ranges = partition(&info, options.thread_count());
-    let split = ranges.len() > 1;
-    let parts: Vec<Result<(Vec<u8>, Option<String>)>> = if split {
-        // Initialise the target before the threads race to do it.
-        target_machine(options)?;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = ranges
-                .iter()
-                .enumerate()
-                .map(|(p, range)| {
-                    let info = &info;
-                    let range = range.clone();
-                    std::thread::Builder::new()
-                        .name(format!("hako-compile-{p}"))
-                        // Deeply nested Wasm code makes for deep recursion in LLVM.
-                        .stack_size(64 << 20)
-                        .spawn_scoped(s, move || {
-                            compile_part(info, options, p, range, Partition::Split)
-                        })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| match h {
-                    Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    Err(e) => Err(internal(format!("cannot start a compiler thread: {e}"))),
-                })
-                .collect()
-        })
-    } else {
-        vec![compile_part(
-            &info,
-            options,
-            0,
-            ranges[0].clone(),
-            Partition::Whole,
-        )]
+    timings.parse = thread_cpu_time().saturating_sub(start);
+    let all_code: u64 = info
+        .bodies
+        .iter()
+        .map(|b| (b.range().end - b.range().start) as u64)
+        .sum();
+    let huge = (options.opt_level.quick_huge_functions() && all_code > LARGE_MODULE_BYTES as u64)
+        .then(|| options.huge_function_bytes());
+    let ranges = partition(
+        &info,
+        options.thread_count(),
+        options.max_part_bytes(),
+        huge,
+    );
+    let sizes: Vec<usize> = ranges
+        .iter()
+        .map(|r| code_bytes(&info, &r.functions))
+        .collect();
+    let mut progress = Progress {
+        parts_done: 0,
+        parts: ranges.len(),
+        functions_done: 0,
+        functions: info.bodies.len(),
+        code_bytes_done: 0,
+        code_bytes: sizes.iter().sum(),
     };
+    if let Some(report) = &options.progress {
+        (report.0)(progress);
+    }
+    let split = ranges.len() > 1;
+    let threads = options.thread_count().clamp(1, ranges.len());
+    timings.threads = threads;
+    let start = Instant::now();
+    type PartResult = Result<(Vec<u8>, Option<String>, PartTimings)>;
+    let parts: Vec<PartResult> = if split {
+        // Initialise the target before the threads race to do it.
+        target_machine(options, options.opt_level.codegen())?;
+        // Largest parts first, so that the last parts to finish are short ones.
+        let mut order: Vec<usize> = (0..ranges.len()).collect();
+        order.sort_by_key(|&p| std::cmp::Reverse(sizes[p]));
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Vec<Mutex<Option<PartResult>>> =
+            ranges.iter().map(|_| Mutex::new(None)).collect();
+        let progress = Mutex::new(&mut progress);
+        let spawned: Result<()> = std::thread::scope(|s| {
+            let mut handles = Vec::with_capacity(threads);
+            for thread in 0..threads {
+                let (info, ranges, sizes, order) = (&info, &ranges, &sizes, &order);
+                let (next, failed, results, progress) = (&next, &failed, &results, &progress);
+                let handle = std::thread::Builder::new()
+                    .name(format!("hako-compile-{thread}"))
+                    // Deeply nested Wasm code makes for deep recursion in LLVM.
+                    .stack_size(64 << 20)
+                    .spawn_scoped(s, move || loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&p) = order.get(i) else { break };
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let began = start.elapsed();
+                        let result = compile_part(
+                            info,
+                            options,
+                            p,
+                            &ranges[p],
+                            Partition::Split,
+                        )
+                        .map(|(object, ir, mut t)| {
+                            t.thread = thread;
+                            t.started = began;
+                            (object, ir, t)
+                        });
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        } else {
+                            let mut done = progress.lock().unwrap_or_else(|e| e.into_inner());
+                            done.parts_done += 1;
+                            done.functions_done += ranges[p].functions.len();
+                            done.code_bytes_done += sizes[p];
+                            if let Some(report) = &options.progress {
+                                (report.0)(**done);
+                            }
+                        }
+                        *results[p].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    });
+                match handle {
+                    Ok(h) => handles.push(h),
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(internal(format!("cannot start a compiler thread: {e}")));
+                    }
+                }
+            }
+            for h in handles {
+                if let Err(panic) = h.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+            Ok(())
+        });
+        spawned?;
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_inner()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(|| Err(internal("a part was not compiled")))
+            })
+            .collect()
+    } else {
+        let part = compile_part(&info, options, 0, &ranges[0], Partition::Whole);
+        if part.is_ok() {
+            progress.parts_done = 1;
+            progress.functions_done = progress.functions;
+            progress.code_bytes_done = progress.code_bytes;
+            if let Some(report) = &options.progress {
+                (report.0)(progress);
+            }
+        }
+        vec![part]
+    };
+    timings.parts_wall = start.elapsed();
     let mut objects = Vec::with_capacity(parts.len());
     let mut ir = Vec::new();
+    // The first failure in module order (the error of a part that did not run because
+    // another failed is not reported).
+    let mut first_error = None;
     for part in parts {
-        let (object, part_ir) = part?;
-        objects.push(object);
-        ir.extend(part_ir);
+        match part {
+            Ok((object, part_ir, part_timings)) => {
+                objects.push(object);
+                ir.extend(part_ir);
+                timings.parts.push(part_timings);
+            }
+            Err(e) if first_error.is_none() && !is_not_compiled(&e) => first_error = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    if objects.len() != ranges.len() {
+        return Err(internal("a part was not compiled"));
     }
     Ok(Compiled {
         objects,
         llvm_ir: options.emit_ir.then(|| ir.concat()),
         descriptor_symbol: hako_abi::module::descriptor_symbol(&options.prefix).to_string(),
+        timings,
     })
 }
 
-/// Splits the defined functions into at most `parts` contiguous ranges (of function indices)
-/// of similar code size, each of at least [`MIN_PART_BYTES`] but for the last.
-#[allow(clippy::single_range_in_vec_init)] // a list of one range, not a range of values
-fn partition(info: &module::ModuleInfo<'_>, parts: usize) -> Vec<std::ops::Range<u32>> {
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn is_not_compiled(e: &CompileError) -> bool {
+    matches!(e, CompileError::Internal(m) if m == "a part was not compiled")
+}
+
+/// The function-body code of the defined functions `functions`, in bytes of Wasm.
+fn code_bytes(info: &module::ModuleInfo<'_>, functions: &[u32]) -> usize {
+    let first = info.num_imported_funcs();
+    functions
+        .iter()
+        .map(|&f| {
+            let b = &info.bodies[(f - first) as usize];
+            (b.range().end - b.range().start) as usize
+        })
+        .sum()
+}
+
+/// One part of a module: the defined functions it compiles, and whether with the quick code
+/// generator (see [`OptLevel::quick_huge_functions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    /// Function indices, ascending.
+    functions: Vec<u32>,
+    quick: bool,
+}
+
+/// Splits the defined functions into parts of similar code size: at least `threads` of them
+/// (when each can have [`MIN_PART_BYTES`]), and enough that none has more than `max_bytes`
+/// unless it is one function. Each part is contiguous in its class: with `huge`, functions of
+/// more than `huge` bytes go into quick parts of their own, in order, the others into
+/// ordinary ones.
+fn partition(
+    info: &module::ModuleInfo<'_>,
+    threads: usize,
+    max_bytes: usize,
+    huge: Option<usize>,
+) -> Vec<Part> {
     let first = info.num_imported_funcs();
     let sizes: Vec<usize> = info
         .bodies
@@ -344,41 +633,88 @@ fn partition(info: &module::ModuleInfo<'_>, parts: usize) -> Vec<std::ops::Range
         .map(|b| (b.range().end - b.range().start) as usize)
         .collect();
     let total: usize = sizes.iter().sum();
-    let parts = parts.min(total / MIN_PART_BYTES).max(1);
-    let end = first + sizes.len() as u32;
+    let all = || Part {
+        functions: (first..first + sizes.len() as u32).collect(),
+        quick: false,
+    };
+    if total / MIN_PART_BYTES < 2 {
+        return vec![all()];
+    }
+    let parts = threads
+        .max(total.div_ceil(max_bytes.max(MIN_PART_BYTES)))
+        .min(total / MIN_PART_BYTES)
+        .max(1);
     if parts == 1 {
-        return vec![first..end];
+        return vec![all()];
     }
     let target = total.div_ceil(parts);
-    let mut ranges = Vec::with_capacity(parts);
-    let (mut start, mut acc) = (first, 0);
-    for (i, size) in sizes.iter().enumerate() {
-        acc += size;
-        if acc >= target && ranges.len() + 1 < parts {
-            let next = first + i as u32 + 1;
-            ranges.push(start..next);
-            start = next;
-            acc = 0;
+    let mut done = Vec::with_capacity(parts + 1);
+    // The part being filled of each class (ordinary, quick), the code of the class so far,
+    // and where the part ends: a function whose middle is past that starts the next part.
+    let mut open = [(Vec::new(), 0, target), (Vec::new(), 0, target)];
+    for (i, &size) in sizes.iter().enumerate() {
+        let quick = huge.is_some_and(|h| size > h);
+        let (functions, code, end) = &mut open[usize::from(quick)];
+        let middle = *code + size / 2;
+        if !functions.is_empty() && middle > *end {
+            done.push(Part {
+                functions: std::mem::take(functions),
+                quick,
+            });
+            while *end < middle {
+                *end += target;
+            }
+        }
+        functions.push(first + i as u32);
+        *code += size;
+    }
+    for (quick, (functions, _, _)) in open.into_iter().enumerate() {
+        if !functions.is_empty() {
+            done.push(Part {
+                functions,
+                quick: quick == 1,
+            });
         }
     }
-    // A last function larger than the target can leave nothing for the last part.
-    if start < end || ranges.is_empty() {
-        ranges.push(start..end);
+    if done.is_empty() {
+        done.push(all());
     }
-    ranges
+    // In the order of their first functions, so that part 0 (the descriptor's) starts the
+    // module.
+    done.sort_by_key(|p| p.functions[0]);
+    done
 }
 
-/// Translates, optimises and compiles the functions `defined` (part `part` of a split
+/// Translates, optimises and compiles the functions of `defined` (part `part` of a split
 /// module, or the whole module; part 0 holds the descriptor) into an object, with its IR
 /// when asked.
 fn compile_part(
     info: &module::ModuleInfo<'_>,
     options: &Options,
     part: usize,
-    defined: std::ops::Range<u32>,
+    defined: &Part,
     partition: Partition,
-) -> Result<(Vec<u8>, Option<String>)> {
-    let machine = target_machine(options)?;
+) -> Result<(Vec<u8>, Option<String>, PartTimings)> {
+    let mut timings = PartTimings {
+        code_bytes: code_bytes(info, &defined.functions),
+        functions: defined.functions.len(),
+        first_function: defined.functions.first().copied().unwrap_or(0),
+        quick: defined.quick,
+        ..PartTimings::default()
+    };
+    let began = Instant::now();
+    let mut clock = thread_cpu_time();
+    let mut lap = |phase: &mut Duration| {
+        let now = thread_cpu_time();
+        *phase = now.saturating_sub(clock);
+        clock = now;
+    };
+    let codegen = if defined.quick {
+        OptimizationLevel::None
+    } else {
+        options.opt_level.codegen()
+    };
+    let machine = target_machine(options, codegen)?;
     let llcx = Context::create();
     let name = match partition {
         Partition::Split => format!("{}.{part}", options.prefix),
@@ -392,12 +728,13 @@ fn compile_part(
         llmod,
         info,
         &options.prefix,
-        defined.clone(),
+        defined.functions.clone(),
         partition,
     )?;
 
+    lap(&mut timings.declare);
     let num_imported = info.num_imported_funcs();
-    for index in defined.clone() {
+    for &index in &defined.functions {
         let body = &info.bodies[(index - num_imported) as usize];
         translate::translate_function(&cx, index, body)?;
     }
@@ -412,7 +749,7 @@ fn compile_part(
         if slot.is_some() {
             continue;
         }
-        if defined.contains(&export.index) {
+        if defined.functions.binary_search(&export.index).is_ok() {
             *slot = Some(trampoline::emit_trampoline(&cx, export.index)?);
         } else if part == 0 {
             *slot = Some(trampoline::declare_trampoline(&cx, export.index));
@@ -432,23 +769,26 @@ fn compile_part(
             ))
         })?;
     }
-    cx.module
-        .run_passes(
-            options.opt_level.pipeline(),
-            &machine,
-            PassBuilderOptions::create(),
-        )
-        .map_err(|e| internal(format!("LLVM optimisation failed: {}", e.to_string())))?;
+    lap(&mut timings.translate);
+    if let Some(pipeline) = options.opt_level.pipeline() {
+        cx.module
+            .run_passes(pipeline, &machine, PassBuilderOptions::create())
+            .map_err(|e| internal(format!("LLVM optimisation failed: {}", e.to_string())))?;
+    }
     if options.opt_level.fast_isel() {
         select_fast(&llcx, &cx.module);
     }
+    lap(&mut timings.passes);
     let llvm_ir = options
         .emit_ir
         .then(|| cx.module.print_to_string().to_string());
     let buffer = machine
         .write_to_memory_buffer(&cx.module, FileType::Object)
         .map_err(|e| internal(format!("LLVM code generation failed: {}", e.to_string())))?;
-    Ok((buffer.as_slice().to_vec(), llvm_ir))
+    let object = buffer.as_slice().to_vec();
+    lap(&mut timings.codegen);
+    timings.wall = began.elapsed();
+    Ok((object, llvm_ir, timings))
 }
 
 /// Marks every defined function `optnone` (and `noinline`, which `optnone` requires) so that
@@ -521,13 +861,17 @@ const KNOWN_CPUS: &[&str] = &[
 /// `hako fuzz`; `runner/fuzz-regressions/dead-loads.wast` holds the case.
 const LLVM_OPTIONS: &[&str] = &["hako", "-x86-cmov-converter-force-mem-operand=false"];
 
-fn target_machine(options: &Options) -> Result<TargetMachine> {
+fn target_machine(options: &Options, level: OptimizationLevel) -> Result<TargetMachine> {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         Target::initialize_x86(&InitializationConfig::default());
+        // `HAKO_LLVM_ARGS` adds options for measuring and debugging (`-time-passes`).
+        let extra = std::env::var("HAKO_LLVM_ARGS").unwrap_or_default();
         let args: Vec<std::ffi::CString> = LLVM_OPTIONS
             .iter()
-            .map(|a| std::ffi::CString::new(*a).expect("no NUL in the options"))
+            .copied()
+            .chain(extra.split_whitespace())
+            .filter_map(|a| std::ffi::CString::new(a).ok())
             .collect();
         let argv: Vec<*const std::ffi::c_char> = args.iter().map(|a| a.as_ptr()).collect();
         // SAFETY: `argv` holds `argv.len()` pointers to NUL-terminated strings that live (in
@@ -561,7 +905,7 @@ fn target_machine(options: &Options) -> Result<TargetMachine> {
             &triple,
             cpu,
             "",
-            options.opt_level.codegen(),
+            level,
             RelocMode::Static,
             CodeModel::Small,
         )
@@ -589,20 +933,32 @@ mod tests {
         wat::parse_str(&s).unwrap()
     }
 
+    /// The parts as ranges of functions (each must be contiguous), none quick.
     fn ranges(sizes: &[usize], parts: usize) -> Vec<std::ops::Range<u32>> {
         let wasm = module(sizes);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
-        partition(&info, parts)
+        partition(&info, parts, MAX_PART_BYTES, None)
+            .into_iter()
+            .map(|p| {
+                assert!(!p.quick);
+                let (first, last) = (p.functions[0], *p.functions.last().unwrap());
+                assert_eq!(p.functions.len() as u32, last + 1 - first, "{p:?}");
+                first..last + 1
+            })
+            .collect()
     }
 
     #[test]
     fn parts_cover_every_function_once_and_none_is_empty() {
         let big = MIN_PART_BYTES; // about 3 * MIN_PART_BYTES bytes
-                                  // Small modules are one part whatever the thread count.
+        // Small modules are one part whatever the thread count.
         assert_eq!(ranges(&[10, 10], 8), vec![0..2]);
-        assert_eq!(ranges(&[], 8), vec![0..0]);
-        // A large last function would leave the last part empty.
-        assert_eq!(ranges(&[10, big], 2), vec![0..2]);
+        let wasm = module(&[]);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let none = partition(&info, 8, MAX_PART_BYTES, None);
+        assert!(none.len() == 1 && none[0].functions.is_empty());
+        // A large last function is a part of its own.
+        assert_eq!(ranges(&[10, big], 2), vec![0..1, 1..2]);
         let r = ranges(&[big / 2, big / 2, big / 2, big / 2, big / 2, big / 2], 3);
         assert_eq!(r, vec![0..2, 2..4, 4..6]);
         let r = ranges(&[big, 10, 10, big, 10], 2);
@@ -610,5 +966,44 @@ mod tests {
         assert_eq!(r.last().unwrap().end, 5);
         assert!(r.windows(2).all(|w| w[0].end == w[1].start));
         assert!(r.iter().all(|p| !p.is_empty()));
+    }
+
+    #[test]
+    fn large_modules_are_split_into_parts_of_at_most_the_part_size() {
+        let r = ranges(&[MIN_PART_BYTES / 3; 40], 2); // 40 functions of about 16 KiB
+        assert_eq!(r, vec![0..13, 13..27, 27..40]);
+        let wasm = module(&[MIN_PART_BYTES / 3; 40]);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, None);
+        assert!(parts.len() >= 10, "{parts:?}");
+        assert!(parts
+            .iter()
+            .all(|p| code_bytes(&info, &p.functions) <= 5 * MIN_PART_BYTES + 64));
+        // One function larger than the part size is a part of its own.
+        let wasm = module(&[10, 10 * MIN_PART_BYTES, 10]);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, None);
+        assert!(parts.iter().any(|p| p.functions == [1]), "{parts:?}");
+    }
+
+    #[test]
+    fn huge_functions_go_to_quick_parts_of_their_own() {
+        // Functions of about 3 KiB and 12 KiB, alternating.
+        let sizes: Vec<usize> = (0..40).map(|i| if i % 2 == 0 { 1000 } else { 4000 }).collect();
+        let wasm = module(&sizes);
+        let info = module::ModuleInfo::parse(&wasm).unwrap();
+        let parts = partition(&info, 2, 4 * MIN_PART_BYTES, Some(8 * 1024));
+        let mut seen: Vec<u32> = parts.iter().flat_map(|p| p.functions.clone()).collect();
+        seen.sort();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every function once");
+        for p in &parts {
+            assert!(p.functions.windows(2).all(|w| w[0] < w[1]));
+            assert!(
+                p.functions.iter().all(|f| (f % 2 == 1) == p.quick),
+                "{p:?}"
+            );
+        }
+        assert_eq!(parts[0].functions[0], 0, "part 0 starts the module");
+        assert!(parts.iter().any(|p| p.quick) && parts.iter().any(|p| !p.quick));
     }
 }

@@ -35,10 +35,7 @@ pub fn declare_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Functio
 /// Emits the trampoline of defined function `index` and returns it.
 pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<FunctionValue<'ctx>> {
     let callee = cx
-        .direct
-        .get(index as usize)
-        .copied()
-        .flatten()
+        .direct(index)?
         .ok_or_else(|| internal("trampoline target"))?;
     let ty = cx
         .info

@@ -42,10 +42,7 @@ pub fn translate_function(
     body: &FunctionBody<'_>,
 ) -> Result<()> {
     let func = cx
-        .direct
-        .get(index as usize)
-        .copied()
-        .flatten()
+        .direct(index)?
         .ok_or_else(|| internal("function not declared"))?;
     let ty = cx
         .info

@@ -444,3 +444,75 @@ fn large_modules_are_split_into_parts_that_share_hidden_symbols() {
         .symbols()
         .any(|s| s.name() == Ok("hako_main_f399") && s.is_undefined()));
 }
+
+#[test]
+fn parts_are_compiled_from_a_queue_and_progress_reaches_the_totals() {
+    use std::sync::{Arc, Mutex};
+    let wasm = wat(&large_module(400));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let compiled = |threads: usize, progress: Option<hako_compiler::ProgressFn>| {
+        let options = Options {
+            threads,
+            opt_level: OptLevel::O0,
+            part_bytes: 32 * 1024,
+            progress,
+            ..Options::default()
+        };
+        compile(&wasm, &options).unwrap()
+    };
+    let record = seen.clone();
+    let two = compiled(
+        2,
+        Some(hako_compiler::ProgressFn::new(move |p| {
+            record.lock().unwrap().push(p)
+        })),
+    );
+    let parts = two.objects.len();
+    assert!(parts >= 5, "more parts ({parts}) than threads");
+    assert_eq!(two.timings.parts.len(), parts);
+    assert!(two.timings.parts.iter().all(|p| p.thread < 2));
+    // A module this small has no huge functions, whatever the threshold.
+    let options = Options {
+        threads: 2,
+        huge_bytes: 1,
+        ..Options::default()
+    };
+    let c = compile(&wasm, &options).unwrap();
+    assert!(c.timings.parts.iter().all(|p| !p.quick));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), parts + 1, "once before and once per part: {seen:?}");
+    let first = seen[0];
+    assert_eq!((first.parts_done, first.functions_done, first.code_bytes_done), (0, 0, 0));
+    assert_eq!(first.parts, parts);
+    assert_eq!(first.functions, 400);
+    for w in seen.windows(2) {
+        assert!(w[1].parts_done == w[0].parts_done + 1, "{w:?}");
+        assert!(w[1].functions_done > w[0].functions_done, "{w:?}");
+        assert!(w[1].code_bytes_done > w[0].code_bytes_done, "{w:?}");
+    }
+    let last = seen.last().unwrap();
+    assert_eq!(last.parts_done, last.parts);
+    assert_eq!(last.functions_done, last.functions);
+    assert_eq!(last.code_bytes_done, last.code_bytes);
+    // The parts depend on the part size, not on the threads: one thread gives the same
+    // objects.
+    assert_eq!(compiled(1, None).objects, two.objects);
+}
+
+#[test]
+fn a_module_compiled_whole_reports_its_progress_once_done() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let options = Options {
+        progress: Some(hako_compiler::ProgressFn::new(move |p| {
+            record.lock().unwrap().push(p)
+        })),
+        ..Options::default()
+    };
+    compile(&wat(r#"(module (func (export "f")))"#), &options).unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[1].parts_done, seen[1].parts), (1, 1));
+    assert_eq!((seen[1].functions_done, seen[1].functions), (1, 1));
+}

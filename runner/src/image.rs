@@ -86,6 +86,9 @@ pub struct BuildOptions {
     /// Threads that compile a large module in parallel (0: one per core). The object is
     /// cached regardless: any count gives the same program.
     pub jobs: usize,
+    /// Show a compile that takes more than a second on stderr, when it is a terminal (see
+    /// [`crate::progress`]): for the commands a person runs, not the suites.
+    pub progress: bool,
 }
 
 impl Default for BuildOptions {
@@ -94,6 +97,7 @@ impl Default for BuildOptions {
             opt_level: OptLevel::O2,
             target: Target::Unikernel,
             jobs: 0,
+            progress: false,
         }
     }
 }
@@ -137,9 +141,16 @@ pub fn compile_object(
         return Ok((key, path));
     }
     let start = Instant::now();
-    let object = hako_compiler::compile(&module.wasm, &options.compiler_options())
-        .and_then(hako_compiler::Compiled::into_object)
-        .with_context(|| format!("cannot compile {}", module.path))?;
+    let mut compiler_options = options.compiler_options();
+    let progress = options
+        .progress
+        .then(|| crate::progress::CompileProgress::start(&module.path))
+        .flatten();
+    compiler_options.progress = progress.as_ref().map(|p| p.callback());
+    let object = hako_compiler::compile(&module.wasm, &compiler_options)
+        .and_then(hako_compiler::Compiled::into_object);
+    drop(progress);
+    let object = object.with_context(|| format!("cannot compile {}", module.path))?;
     report.compile_time = Some(start.elapsed());
     let path = cache.put(&key, "o", &object)?;
     Ok((key, path))

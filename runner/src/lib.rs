@@ -39,6 +39,7 @@ pub mod linux;
 pub mod manifest;
 pub mod panics;
 pub mod process;
+pub mod progress;
 pub mod qemu;
 pub mod report;
 pub mod spec;

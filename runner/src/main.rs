@@ -178,6 +178,7 @@ fn run(args: RunArgs) -> Result<i32> {
         opt_level: args.compile.opt_level,
         target: args.target,
         jobs: args.compile.jobs,
+        progress: true,
     };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
@@ -290,6 +291,7 @@ fn build(args: BuildArgs) -> Result<()> {
         opt_level: args.compile.opt_level,
         target: args.target,
         jobs: args.compile.jobs,
+        progress: true,
     };
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
@@ -302,6 +304,7 @@ fn compile(args: CompileArgs) -> Result<()> {
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
         jobs: args.compile.jobs,
+        progress: true,
         ..BuildOptions::default()
     };
     let (_, object) =

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{compile_times, discover, run_program, suite_root, OptLevels, Options, Report};
@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// ../shared/wasi-testsuite).
     #[arg(long, value_name = "DIR")]
     pub wasi_suite: Option<PathBuf>,
+    /// A folder of large real-world modules (`*.wasm`, e.g. from
+    /// `scripts/fetch-large-modules.sh`) whose compile times are measured too, compile only
+    /// (default: $HAKO_LARGE_MODULES when set).
+    #[arg(long, value_name = "DIR")]
+    pub large: Option<PathBuf>,
     /// Time limit of one hako boot, in seconds.
     #[arg(long, default_value = "600", value_name = "SECONDS", value_parser = crate::limits::timeout)]
     pub timeout: std::time::Duration,
@@ -76,6 +81,7 @@ impl Default for BenchArgs {
             target: Target::Unikernel,
             suite: None,
             wasi_suite: None,
+            large: None,
             timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
@@ -84,6 +90,32 @@ impl Default for BenchArgs {
             no_native: false,
         }
     }
+}
+
+/// Environment variable naming the folder of large modules (see [`BenchArgs::large`]).
+pub const LARGE_ENV: &str = "HAKO_LARGE_MODULES";
+
+/// The `*.wasm` files of `dir` whose stem contains `filter`, by name.
+pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, PathBuf)>> {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(dir).with_context(|| {
+        format!(
+            "no large modules at {} (scripts/fetch-large-modules.sh downloads them)",
+            dir.display()
+        )
+    })?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "wasm") {
+            continue;
+        }
+        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        if filter.is_none_or(|f| name.contains(f)) {
+            found.push((name, path));
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 pub fn main(args: BenchArgs) -> Result<i32> {
@@ -144,6 +176,17 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         match crate::wasi::suite::discover(&wasi_root, filter) {
             Ok(wasi) => inputs.extend(wasi.into_iter().map(|p| (p.name, "wasi", p.wasm))),
             Err(e) => eprintln!("bench: no WASI testsuite programs for compile times: {e:#}"),
+        }
+        let large = args
+            .large
+            .clone()
+            .or_else(|| std::env::var_os(LARGE_ENV).map(PathBuf::from));
+        if let Some(dir) = large {
+            inputs.extend(
+                discover_large(&dir, filter)?
+                    .into_iter()
+                    .map(|(name, path)| (name, "large", path)),
+            );
         }
         for (i, (name, suite, path)) in inputs.iter().enumerate() {
             eprintln!("bench: compile {}/{} {name}", i + 1, inputs.len());

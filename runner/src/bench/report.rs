@@ -37,7 +37,7 @@ pub struct Report {
     pub linux_start_error: Option<String>,
     pub compile: Vec<CompileReport>,
     pub compile_summary: Option<CompileSummary>,
-    /// The same per suite (`sightglass`, `wasi`), for the suites with programs.
+    /// The same per suite (`sightglass`, `wasi`, `large`), for the suites with programs.
     pub compile_by_suite: Vec<(String, CompileSummary)>,
     pub cold_start: Option<ColdStart>,
     /// Why the cold start could not be measured.
@@ -143,7 +143,7 @@ impl Report {
             linux_start: None,
             linux_start_error: None,
             compile_summary: compile_summary(&compile),
-            compile_by_suite: ["wasi", "sightglass"]
+            compile_by_suite: ["wasi", "sightglass", "large"]
                 .into_iter()
                 .filter_map(|suite| {
                     compile_summary(compile.iter().filter(|r| r.suite == suite))
@@ -246,6 +246,44 @@ impl Report {
                         self.opt_level,
                         c.ratio,
                         c.ratio_o0.map_or("-".to_string(), |r| format!("{r:.3}"))
+                    );
+                }
+            }
+            let large: Vec<_> = self.compile.iter().filter(|r| r.suite == "large").collect();
+            if !large.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  {:<16} {:>6} {:>9} {:>9} {:>9} {:>7} {:>7}   CPU s: {:>7} {:>7} {:>7}",
+                    "large module",
+                    "MB",
+                    format!("-{} s", self.opt_level),
+                    "-O0 s",
+                    "wt s",
+                    format!("-{}", self.opt_level),
+                    "-O0",
+                    format!("-{}", self.opt_level),
+                    "-O0",
+                    "wt"
+                );
+                let secs = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v / 1e3));
+                let ratio = |h: Option<f64>, w: Option<f64>| match (h, w) {
+                    (Some(h), Some(w)) => format!("{:.3}", w / h),
+                    _ => "-".to_string(),
+                };
+                for r in large {
+                    let _ = writeln!(
+                        s,
+                        "  {:<16} {:>6.2} {:>9} {:>9} {:>9} {:>7} {:>7}          {:>7} {:>7} {:>7}",
+                        r.name,
+                        r.wasm_bytes as f64 / 1e6,
+                        secs(r.hako_ms),
+                        secs(r.hako_o0_ms),
+                        secs(r.wasmtime_ms),
+                        ratio(r.hako_ms, r.wasmtime_ms),
+                        ratio(r.hako_o0_ms, r.wasmtime_ms),
+                        secs(r.hako_cpu_ms),
+                        secs(r.hako_o0_cpu_ms),
+                        secs(r.wasmtime_cpu_ms)
                     );
                 }
             }
