@@ -775,6 +775,7 @@ fn compile_part(
             .run_passes(pipeline, &machine, PassBuilderOptions::create())
             .map_err(|e| internal(format!("LLVM optimisation failed: {}", e.to_string())))?;
     }
+    set_tuning(&llcx, &cx.module, &options.cpu);
     if options.opt_level.fast_isel() {
         select_fast(&llcx, &cx.module);
     }
@@ -801,6 +802,24 @@ fn select_fast(llcx: &Context, module: &inkwell::module::Module<'_>) {
         if function.count_basic_blocks() > 0 {
             function.add_attribute(AttributeLoc::Function, noinline);
             function.add_attribute(AttributeLoc::Function, optnone);
+        }
+    }
+}
+
+/// Tunes the code of an ISA level (`x86-64`, `x86-64-vN`) for no CPU in particular, as clang
+/// does for `-march=x86-64-v2` (`tune-cpu` `generic`); a named CPU tunes for itself. LLVM's
+/// `x86-64-v2` tuning (its own, without the attribute) rotates with `shld r, r, imm`, which
+/// is microcoded on AMD Zen and slower than `rol` on Intel: hash and cipher loops (ChaCha,
+/// Salsa, BLAKE2, SipHash) ran up to 4x slower with it (docs/perf/2026-12-07-codegen.md).
+fn set_tuning(llcx: &Context, module: &inkwell::module::Module<'_>, cpu: &str) {
+    use inkwell::attributes::AttributeLoc;
+    if !cpu.starts_with("x86-64") {
+        return;
+    }
+    let tune = llcx.create_string_attribute("tune-cpu", "generic");
+    for function in module.get_functions() {
+        if function.count_basic_blocks() > 0 {
+            function.add_attribute(AttributeLoc::Function, tune);
         }
     }
 }

@@ -15,6 +15,8 @@ use hako_kernel::jump::{self, JmpBuf};
 const STACK_GUARD: usize = 2 << 20;
 /// The usable Wasm stack (the kernel's 8 MiB + 64 KiB).
 const STACK_SIZE: usize = (8 << 20) + (64 << 10);
+/// How much of the top of the Wasm stack is faulted in when it is mapped.
+const STACK_PREFAULT: usize = 256 << 10;
 /// Stack an entry point keeps free below it: one called with less raises `StackOverflow`
 /// before it borrows anything (as `hw::wasm::stack_check` in the kernel).
 const ENTRY_STACK_RESERVE: usize = 128 << 10;
@@ -60,6 +62,17 @@ fn stack_region() -> usize {
     };
     if r != 0 {
         crate::fatal(format_args!("cannot map the Wasm stack"));
+    }
+    // Fault in the top of the stack now, in one system call, rather than one page fault at a
+    // time as the first calls go deeper. Best effort: an older kernel refuses the advice.
+    // SAFETY: the top `STACK_PREFAULT` bytes of the stack just mapped read-write; populating
+    // pages changes no contents (fresh anonymous pages read as zero either way).
+    unsafe {
+        libc::madvise(
+            (p as usize + STACK_GUARD + STACK_SIZE - STACK_PREFAULT) as *mut libc::c_void,
+            STACK_PREFAULT,
+            libc::MADV_POPULATE_WRITE,
+        );
     }
     STACK_REGION.store(p as usize, Ordering::Release);
     p as usize
