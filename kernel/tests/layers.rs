@@ -384,8 +384,8 @@ fn the_checker_finds_cycles_and_upward_imports() {
     assert_eq!(
         problems,
         [
-            "layout (address-space layout) imports crate::store::Store (store and runtime), a \
-             layer above it",
+            "layout (address-space layout, entering compiled code) imports crate::store::Store \
+             (store and runtime), a layer above it",
             "runtime imports crate::hw::mm, which exists only on bare metal",
             "import cycle: hw::boot -> hw::mm -> hw::boot",
         ]
