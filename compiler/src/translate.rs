@@ -577,8 +577,9 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             F32x4RelaxedMax => self.v_x86(F32x4, "llvm.x86.sse.max.ps", 2)?,
             F64x2RelaxedMin => self.v_x86(F64x2, "llvm.x86.sse2.min.pd", 2)?,
             F64x2RelaxedMax => self.v_x86(F64x2, "llvm.x86.sse2.max.pd", 2)?,
-            // `pmulhrsw`: `-0x8000 * -0x8000` wraps to `-0x8000` (allowed).
-            I16x8RelaxedQ15mulrS => self.v_x86(I16x8, "llvm.x86.ssse3.pmul.hr.sw.128", 2)?,
+            // Saturating, as `q15mulr_sat_s` (allowed; SSSE3's `pmulhrsw`, which wraps, is
+            // not in every CPU level `--cpu` accepts).
+            I16x8RelaxedQ15mulrS => self.v_q15mulr_sat()?,
             I16x8RelaxedDotI8x16I7x16S => self.v_relaxed_dot()?,
             I32x4RelaxedDotI8x16I7x16AddS => self.v_relaxed_dot_add()?,
             I8x16Splat => self.v_splat(I8x16)?,
