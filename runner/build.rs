@@ -4,8 +4,9 @@
 //! be built for another target, so this script runs a nested `cargo build` of `hako-kernel`
 //! with its own target directory (`target/kernel`, so the outer build's lock is not needed),
 //! copies `libhako_kernel.a` into `OUT_DIR` and hands its path to the crate as
-//! `HAKO_KERNEL_LIB`. It also fingerprints the sources that decide what the compiler emits
-//! (`HAKO_COMPILER_FINGERPRINT`), which keys the object cache.
+//! `HAKO_KERNEL_LIB`, with the kernel's cache key (`HAKO_KERNEL_KEY`). It also fingerprints
+//! the sources that decide what the compiler emits (`HAKO_COMPILER_FINGERPRINT`), which keys
+//! the object cache.
 
 use std::env;
 use std::fs;
@@ -100,9 +101,22 @@ fn main() {
     let embedded = out_dir.join("libhako_kernel.a");
     fs::copy(&lib, &embedded).unwrap_or_else(|e| panic!("copying {}: {e}", lib.display()));
     println!("cargo:rustc-env=HAKO_KERNEL_LIB={}", embedded.display());
+    let script = root.join("kernel/link.ld");
     println!(
         "cargo:rustc-env=HAKO_KERNEL_LINKER_SCRIPT={}",
-        root.join("kernel/link.ld").display()
+        script.display()
+    );
+    // The kernel's cache key, hashed here once rather than at every `hako run` (13 MB, about
+    // 2.5 ms): `hako_runner::cache::key(&[library, script])`, which a unit test checks.
+    let mut hasher = blake3::Hasher::new();
+    for path in [&embedded, &script] {
+        let bytes = fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        hasher.update(&(bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    println!(
+        "cargo:rustc-env=HAKO_KERNEL_KEY={}",
+        &hasher.finalize().to_hex()[..32]
     );
 }
 
