@@ -127,6 +127,24 @@ pub struct BuildReport {
     pub link_time: Option<Duration>,
 }
 
+/// The cache key of `module`'s object compiled with `options`.
+fn object_key(module: &Module, options: &BuildOptions) -> String {
+    let opt = options.opt_level.to_string();
+    cache::key(&[
+        &module.wasm,
+        opt.as_bytes(),
+        cache::COMPILER_FINGERPRINT.as_bytes(),
+    ])
+}
+
+/// Whether `module`'s object (with `options`, by this compiler) is in the cache. Then the
+/// module is valid: [`hako_compiler::compile`] validates before anything else, and only what
+/// it compiled is stored under a key that covers the module's every byte. So a command needs
+/// to validate only a module this is false for.
+pub fn is_compiled(module: &Module, options: &BuildOptions, cache: &Cache) -> bool {
+    cache.get(&object_key(module, options), "o").is_some()
+}
+
 /// Compile `module` to an object (from the cache when possible). Returns the object's cache
 /// key and path.
 pub fn compile_object(
@@ -135,12 +153,7 @@ pub fn compile_object(
     cache: &Cache,
     report: &mut BuildReport,
 ) -> Result<(String, PathBuf)> {
-    let opt = options.opt_level.to_string();
-    let key = cache::key(&[
-        &module.wasm,
-        opt.as_bytes(),
-        cache::COMPILER_FINGERPRINT.as_bytes(),
-    ]);
+    let key = object_key(module, options);
     if let Some(path) = cache.get(&key, "o") {
         return Ok((key, path));
     }
@@ -324,6 +337,28 @@ mod tests {
         assert_eq!(
             KERNEL_KEY,
             cache::key(&[KERNEL_LIB, LINKER_SCRIPT.as_bytes()])
+        );
+    }
+
+    #[test]
+    fn a_module_counts_as_compiled_once_its_object_is_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let module = Module {
+            path: "m.wasm".into(),
+            wasm: wat::parse_str("(module (func (export \"_start\")))").unwrap(),
+        };
+        let options = BuildOptions::default();
+        assert!(!is_compiled(&module, &options, &cache));
+        compile_object(&module, &options, &cache, &mut BuildReport::default()).unwrap();
+        assert!(is_compiled(&module, &options, &cache));
+        let o0 = BuildOptions {
+            opt_level: OptLevel::O0,
+            ..BuildOptions::default()
+        };
+        assert!(
+            !is_compiled(&module, &o0, &cache),
+            "the key covers the options"
         );
     }
 }

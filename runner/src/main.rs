@@ -155,7 +155,14 @@ fn run(args: RunArgs) -> Result<i32> {
         .map(|d| qemu::Preopen::parse(d))
         .collect::<Result<Vec<_>>>()?;
     let module = input::read(&args.module)?;
-    input::validate(&module)?;
+    let cache = Cache::default_location();
+    let options = BuildOptions {
+        opt_level: args.compile.opt_level,
+        target: args.target,
+        jobs: args.compile.jobs,
+        progress: true,
+    };
+    validate_uncompiled(&module, &options, &cache)?;
     // Before compiling: a bad --accel, a reactor without `--invoke`, or a bad `--invoke`.
     let accel = match args.accel.as_deref() {
         None => None,
@@ -172,14 +179,7 @@ fn run(args: RunArgs) -> Result<i32> {
         args.invoke.as_deref(),
         &args.args,
     )?;
-    let cache = Cache::default_location();
     let mut report = BuildReport::default();
-    let options = BuildOptions {
-        opt_level: args.compile.opt_level,
-        target: args.target,
-        jobs: args.compile.jobs,
-        progress: true,
-    };
     let image = image::build_image(&module, &options, &cache, &mut report)?;
 
     let mut argv = vec![module.path.clone()];
@@ -280,12 +280,21 @@ fn environment(entries: &[String]) -> Result<Vec<String>> {
     Ok(env)
 }
 
+/// Validate `module` unless its object is in the cache already, which it is only if it
+/// validated when it was compiled ([`image::is_compiled`]): a warm start skips the validator.
+fn validate_uncompiled(
+    module: &input::Module,
+    options: &BuildOptions,
+    cache: &Cache,
+) -> Result<()> {
+    if image::is_compiled(module, options, cache) {
+        return Ok(());
+    }
+    input::validate(module)
+}
+
 fn build(args: BuildArgs) -> Result<()> {
     let module = input::read(&args.module)?;
-    input::validate(&module)?;
-    // The image boots `_start`; a reactor's image is only useful with `hako.invoke=` on the
-    // kernel command line, which `hako run --invoke` writes.
-    invoke::entry_tokens(&module.path, &module.wasm, None, &[])?;
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
@@ -293,13 +302,16 @@ fn build(args: BuildArgs) -> Result<()> {
         jobs: args.compile.jobs,
         progress: true,
     };
+    validate_uncompiled(&module, &options, &cache)?;
+    // The image boots `_start`; a reactor's image is only useful with `hako.invoke=` on the
+    // kernel command line, which `hako run --invoke` writes.
+    invoke::entry_tokens(&module.path, &module.wasm, None, &[])?;
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
 }
 
 fn compile(args: CompileArgs) -> Result<()> {
     let module = input::read(&args.module)?;
-    input::validate(&module)?;
     let cache = Cache::default_location();
     let options = BuildOptions {
         opt_level: args.compile.opt_level,
@@ -307,6 +319,7 @@ fn compile(args: CompileArgs) -> Result<()> {
         progress: true,
         ..BuildOptions::default()
     };
+    validate_uncompiled(&module, &options, &cache)?;
     let (_, object) =
         image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&object, &args.output)
