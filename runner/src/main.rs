@@ -10,7 +10,6 @@ use hako_runner::qemu::{self, Accel, BootConfig};
 use hako_runner::{input, invoke};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -123,11 +122,11 @@ struct CompileArgs {
     compile: CompileOpts,
 }
 
-fn main() -> ExitCode {
+fn main() {
     let cli = Cli::parse();
     if let Err(err) = hako_runner::process::end_children_on_signals() {
         eprintln!("error: {err:#}");
-        return ExitCode::from(1);
+        hako_runner::process::exit_now(1);
     }
     let result = match cli.command {
         Cmd::Run(args) => run(args),
@@ -139,13 +138,14 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => hako_runner::bench::cli::main(args),
         Cmd::Fuzz(args) => hako_runner::fuzz::cli::main(args),
     };
-    match result {
-        Ok(status) => ExitCode::from(status as u8),
+    let status = match result {
+        Ok(status) => status as u8,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            1
         }
-    }
+    };
+    hako_runner::process::exit_now(status)
 }
 
 fn run(args: RunArgs) -> Result<i32> {
