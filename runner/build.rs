@@ -6,8 +6,8 @@
 //! copies `libhako_kernel.a` into `OUT_DIR` and hands its path to the crate as
 //! `HAKO_KERNEL_LIB`, with the kernel's cache key (`HAKO_KERNEL_KEY`). It also fingerprints
 //! the sources that decide what the compiler emits (`HAKO_COMPILER_FINGERPRINT`), which keys
-//! the object cache, and links libstdc++ into `hako` statically when it can, which shortens
-//! every start (see `link_libstdcxx_statically`).
+//! the object cache. Two link choices shorten every start of `hako`: libstdc++ linked
+//! statically when it can be (see `link_libstdcxx_statically`), and no PIE.
 
 use std::env;
 use std::fs;
@@ -99,6 +99,12 @@ fn main() {
     );
 
     link_libstdcxx_statically(&out_dir);
+    // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
+    // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
+    // and the pages they wrote were copied again when `hako` forked QEMU. Together about
+    // 2 ms of each `hako run` (docs/perf/2026-12-07-end-to-end-start.md). The price: the
+    // executable's own code and data are not randomised (its libraries, heap and stacks are).
+    println!("cargo:rustc-link-arg-bin=hako=-no-pie");
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
