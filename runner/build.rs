@@ -175,6 +175,29 @@ fn build_linux_runtime(root: &Path) -> PathBuf {
 /// settings (they are for the host).
 fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
 
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).arg("--quiet");
+    cmd.env("CARGO_TARGET_DIR", target_dir);
+    for (key, _) in env::vars() {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR"
+            || key.starts_with("RUSTC")
+            || key.starts_with("RUSTFLAGS")
+            || key == "RUSTDOC"
+            || key.contains("MAKEFLAGS")
+            || key == "DEBUG"
+            || key == "OPT_LEVEL"
+            || key == "PROFILE"
+            || key == "TARGET"
+            || key == "HOST"
+            || key == "OUT_DIR"
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
 /// Links LLVM's C++ runtime, libstdc++, into `hako` statically when the C compiler has the
 /// archive: resolving the shared library's symbols and relocating it cost every `hako` start
 /// about 1.3 ms of CPU time (measured with `perf stat` on `hako --version`, 2026-12-07).
@@ -201,30 +224,6 @@ fn link_libstdcxx_statically(out_dir: &Path) {
     std::os::unix::fs::symlink(&archive, &link)
         .unwrap_or_else(|e| panic!("linking {}: {e}", link.display()));
     println!("cargo:rustc-link-search=native={}", dir.display());
-}
-
-fn build_kernel(root: &Path) -> PathBuf {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root).arg("--quiet");
-    cmd.env("CARGO_TARGET_DIR", target_dir);
-    for (key, _) in env::vars() {
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR"
-            || key.starts_with("RUSTC")
-            || key.starts_with("RUSTFLAGS")
-            || key == "RUSTDOC"
-            || key.contains("MAKEFLAGS")
-            || key == "DEBUG"
-            || key == "OPT_LEVEL"
-            || key == "PROFILE"
-            || key == "TARGET"
-            || key == "HOST"
-            || key == "OUT_DIR"
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
 }
 
 fn build_kernel(root: &Path) -> PathBuf {
