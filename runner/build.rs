@@ -102,7 +102,7 @@ fn main() {
     // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
     // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
     // and the pages they wrote were copied again when `hako` forked QEMU. Together about
-    // 2 ms of each `hako run` (docs/perf/2026-12-07-end-to-end-start.md). The price: the
+    // 2 ms of each `hako run` (docs/perf/2026-12-07-linux-suites.md). The price: the
     // executable's own code and data are not randomised (its libraries, heap and stacks are).
     println!("cargo:rustc-link-arg-bin=hako=-no-pie");
 
