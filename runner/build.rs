@@ -6,8 +6,9 @@
 //! copies `libhako_kernel.a` into `OUT_DIR` and hands its path to the crate as
 //! `HAKO_KERNEL_LIB`, with the kernel's cache key (`HAKO_KERNEL_KEY`). It also fingerprints
 //! the sources that decide what the compiler emits (`HAKO_COMPILER_FINGERPRINT`), which keys
-//! the object cache. Two link choices shorten every start of `hako`: libstdc++ linked
-//! statically when it can be (see `link_libstdcxx_statically`), and no PIE.
+//! the object cache. It also builds the Linux runtime (`hako-linux` for
+//! `x86_64-unknown-linux-musl`) and copies it, with musl's start files and libraries from
+//! the toolchain, into `HAKO_LINUX_RT_DIR`, with their cache key (`HAKO_LINUX_RT_KEY`).
 
 use std::env;
 use std::fs;
@@ -98,13 +99,6 @@ fn main() {
         &hasher.finalize().to_hex()[..32]
     );
 
-    link_libstdcxx_statically(&out_dir);
-    // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
-    // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
-    // and the pages they wrote were copied again when `hako` forked QEMU. Together about
-    // 2 ms of each `hako run` (docs/perf/2026-12-07-linux-suites.md). The price: the
-    // executable's own code and data are not randomised (its libraries, heap and stacks are).
-    println!("cargo:rustc-link-arg-bin=hako=-no-pie");
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
@@ -196,34 +190,6 @@ fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
         }
     }
     cmd
-}
-
-/// Links LLVM's C++ runtime, libstdc++, into `hako` statically when the C compiler has the
-/// archive: resolving the shared library's symbols and relocating it cost every `hako` start
-/// about 1.3 ms of CPU time (measured with `perf stat` on `hako --version`, 2026-12-07).
-/// llvm-sys links `-lstdc++`; a directory searched before the compiler's own, holding only
-/// the archive, makes that the archive. Without one the shared library stays.
-fn link_libstdcxx_statically(out_dir: &Path) {
-    println!("cargo:rerun-if-env-changed=CC");
-    let cc = env::var("CC").unwrap_or_else(|_| "cc".into());
-    let Ok(output) = Command::new(&cc)
-        .arg("-print-file-name=libstdc++.a")
-        .output()
-    else {
-        return;
-    };
-    // The compiler prints the bare name when it has no such file.
-    let archive = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    if !output.status.success() || !archive.is_absolute() || !archive.is_file() {
-        return;
-    }
-    let dir = out_dir.join("static-libstdc++");
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
-    let link = dir.join("libstdc++.a");
-    let _ = fs::remove_file(&link);
-    std::os::unix::fs::symlink(&archive, &link)
-        .unwrap_or_else(|e| panic!("linking {}: {e}", link.display()));
-    println!("cargo:rustc-link-search=native={}", dir.display());
 }
 
 fn build_kernel(root: &Path) -> PathBuf {
