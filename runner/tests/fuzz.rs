@@ -141,7 +141,9 @@ fn mutated_modules_never_crash_the_compiler() {
                 }
             }
         }
-        let result = std::panic::catch_unwind(|| hako_compiler::compile(&wasm, &options));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hako_compiler::compile(&wasm, &options)
+        }));
         match result {
             Ok(Ok(_)) => compiled += 1,
             Ok(Err(e)) => {
