@@ -126,10 +126,10 @@ impl OptLevel {
     /// than [`Options::huge_function_bytes`] are compiled, after the IR pipeline, by the quick
     /// code generator of `-O0` (FastISel and the fast register allocator, no machine passes).
     /// The greedy allocator's time grows faster than the size of a function: in the large
-    /// programs measured, the functions above 4 KiB held a quarter to a half of the code and
-    /// most of the code generator's time. Smaller modules (every benchmark program) keep
-    /// the greedy allocator for all their functions: their compile is short, and their hot
-    /// loops are often one large function.
+    /// programs measured (docs/perf/2026-12-07-large-modules.md), the functions above 2 KiB
+    /// held 38 to 57 % of the code and most of the code generator's time. Smaller modules
+    /// (every benchmark and WASI testsuite program) keep the greedy allocator for all their
+    /// functions: their compile is short, and their hot loops are often one large function.
     pub fn quick_huge_functions(self) -> bool {
         matches!(self, OptLevel::O1 | OptLevel::O2)
     }
@@ -280,7 +280,7 @@ pub const MAX_PART_BYTES: usize = 256 * 1024;
 
 /// Functions with more code than this (bytes of Wasm) are huge: see
 /// [`OptLevel::quick_huge_functions`].
-pub const HUGE_FUNCTION_BYTES: usize = 4096;
+pub const HUGE_FUNCTION_BYTES: usize = 2048;
 
 /// Modules with more function-body code than this (bytes of Wasm) are large: see
 /// [`OptLevel::quick_huge_functions`].

@@ -39,6 +39,10 @@ pub struct BenchArgs {
     /// (default: $HAKO_LARGE_MODULES when set).
     #[arg(long, value_name = "DIR")]
     pub large: Option<PathBuf>,
+    /// Only the compile times of the large modules (no Sightglass or WASI testsuite programs,
+    /// no run times, no cold start).
+    #[arg(long)]
+    pub large_only: bool,
     /// Time limit of one hako boot, in seconds.
     #[arg(long, default_value = "600", value_name = "SECONDS", value_parser = crate::limits::timeout)]
     pub timeout: std::time::Duration,
@@ -67,6 +71,7 @@ impl Default for BenchArgs {
             suite: None,
             wasi_suite: None,
             large: None,
+            large_only: false,
             timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
@@ -120,7 +125,11 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         timeout: args.timeout,
     };
     let cache = Cache::default_location();
-    let programs = discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?;
+    let programs = if args.large_only {
+        Vec::new()
+    } else {
+        discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?
+    };
     let filter = args.filter.as_deref();
 
     let mut runs = Vec::new();
@@ -149,7 +158,13 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
             .map(|p| (p.name.clone(), "sightglass", p.wasm.clone()))
             .collect();
         let wasi_root = crate::wasi::suite::suite_root(args.wasi_suite.as_deref());
-        match crate::wasi::suite::discover(&wasi_root, filter) {
+        match crate::wasi::suite::discover(&wasi_root, filter).map(|found| {
+            if args.large_only {
+                Vec::new()
+            } else {
+                found
+            }
+        }) {
             Ok(wasi) => inputs.extend(wasi.into_iter().map(|p| (p.name, "wasi", p.wasm))),
             Err(e) => eprintln!("bench: no WASI testsuite programs for compile times: {e:#}"),
         }
@@ -178,7 +193,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         }
     }
 
-    let cold = if args.no_cold_start {
+    let cold = if args.no_cold_start || args.large_only {
         Ok(None)
     } else {
         eprintln!("bench: cold start");
