@@ -98,7 +98,11 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
         if path.extension().is_none_or(|e| e != "wasm") {
             continue;
         }
-        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if filter.is_none_or(|f| name.contains(f)) {
             found.push((name, path));
         }
