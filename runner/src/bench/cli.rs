@@ -162,13 +162,8 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
             .map(|p| (p.name.clone(), "sightglass", p.wasm.clone()))
             .collect();
         let wasi_root = crate::wasi::suite::suite_root(args.wasi_suite.as_deref());
-        match crate::wasi::suite::discover(&wasi_root, filter).map(|found| {
-            if args.large_only {
-                Vec::new()
-            } else {
-                found
-            }
-        }) {
+        match crate::wasi::suite::discover(&wasi_root, filter) {
+            _ if args.large_only => {}
             Ok(wasi) => inputs.extend(wasi.into_iter().map(|p| (p.name, "wasi", p.wasm))),
             Err(e) => eprintln!("bench: no WASI testsuite programs for compile times: {e:#}"),
         }
