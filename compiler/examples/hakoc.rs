@@ -23,9 +23,15 @@ fn main() {
         } else if a == "-j" {
             options.threads = rest.next().and_then(|n| n.parse().ok()).expect("-j N");
         } else if a == "--part-bytes" {
-            options.part_bytes = rest.next().and_then(|n| n.parse().ok()).expect("--part-bytes N");
+            options.part_bytes = rest
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--part-bytes N");
         } else if a == "--huge-bytes" {
-            options.huge_bytes = rest.next().and_then(|n| n.parse().ok()).expect("--huge-bytes N");
+            options.huge_bytes = rest
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--huge-bytes N");
         } else if a == "--prebuild" {
             options.prebuild = true;
         } else if a == "--timings" {

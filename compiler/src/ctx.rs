@@ -146,9 +146,9 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         } else {
             // Defined in another part: a declaration of its hidden global symbol.
             let name = self.function_name(index);
-            let f = self
-                .module
-                .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
+            let f =
+                self.module
+                    .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
             self.set_part_visibility(f.as_global_value());
             self.add_nounwind(f);
             Some(f)

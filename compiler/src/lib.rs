@@ -148,10 +148,10 @@ impl OptLevel {
     /// than [`Options::huge_function_bytes`] are compiled, after the IR pipeline, by the quick
     /// code generator of `-O0` (FastISel and the fast register allocator, no machine passes).
     /// The greedy allocator's time grows faster than the size of a function: in the large
-    /// programs measured, the functions above 4 KiB held a quarter to a half of the code and
-    /// most of the code generator's time. Smaller modules (every benchmark program) keep
-    /// the greedy allocator for all their functions: their compile is short, and their hot
-    /// loops are often one large function.
+    /// programs measured (docs/perf/2026-12-07-large-modules.md), the functions above 2 KiB
+    /// held 38 to 57 % of the code and most of the code generator's time. Smaller modules
+    /// (every benchmark and WASI testsuite program) keep the greedy allocator for all their
+    /// functions: their compile is short, and their hot loops are often one large function.
     pub fn quick_huge_functions(self) -> bool {
         matches!(self, OptLevel::O1 | OptLevel::O2)
     }
@@ -325,7 +325,7 @@ pub const MAX_PART_BYTES: usize = 256 * 1024;
 
 /// Functions with more code than this (bytes of Wasm) are huge: see
 /// [`OptLevel::quick_huge_functions`].
-pub const HUGE_FUNCTION_BYTES: usize = 4096;
+pub const HUGE_FUNCTION_BYTES: usize = 2048;
 
 /// Modules with more function-body code than this (bytes of Wasm) are large: see
 /// [`OptLevel::quick_huge_functions`].
@@ -414,6 +414,11 @@ impl PartialEq for ProgressFn {
 
 impl Eq for ProgressFn {}
 
+// `Options` stays unwind-safe (callers catch a compiler panic as one input's failure): a
+// progress function interrupted by a panic can at worst leave what it displays out of date.
+impl std::panic::UnwindSafe for ProgressFn {}
+impl std::panic::RefUnwindSafe for ProgressFn {}
+
 /// Compiles a Wasm module to native code: one object, or several for a large module (see
 /// [`Compiled::objects`]).
 ///
@@ -435,7 +440,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     let all_code: u64 = info
         .bodies
         .iter()
-        .map(|b| (b.range().end - b.range().start) as u64)
+        .map(|b| b.range().end - b.range().start)
         .sum();
     let huge = (options.opt_level.quick_huge_functions() && all_code > LARGE_MODULE_BYTES as u64)
         .then(|| options.huge_function_bytes());
@@ -492,18 +497,12 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
                             break;
                         }
                         let began = start.elapsed();
-                        let result = compile_part(
-                            info,
-                            options,
-                            p,
-                            &ranges[p],
-                            Partition::Split,
-                        )
-                        .map(|(object, ir, mut t)| {
-                            t.thread = thread;
-                            t.started = began;
-                            (object, ir, t)
-                        });
+                        let result = compile_part(info, options, p, &ranges[p], Partition::Split)
+                            .map(|(object, ir, mut t)| {
+                                t.thread = thread;
+                                t.started = began;
+                                (object, ir, t)
+                            });
                         if result.is_err() {
                             failed.store(true, Ordering::Relaxed);
                         } else {
@@ -920,14 +919,7 @@ fn target_machine(options: &Options, level: OptimizationLevel) -> Result<TargetM
     let target = Target::from_triple(&triple)
         .map_err(|e| internal(format!("LLVM target: {}", e.to_string())))?;
     target
-        .create_target_machine(
-            &triple,
-            cpu,
-            "",
-            level,
-            RelocMode::Static,
-            CodeModel::Small,
-        )
+        .create_target_machine(&triple, cpu, "", level, RelocMode::Static, CodeModel::Small)
         .ok_or_else(|| {
             internal(format!(
                 "LLVM cannot create a target machine for CPU `{}`",
@@ -970,7 +962,7 @@ mod tests {
     #[test]
     fn parts_cover_every_function_once_and_none_is_empty() {
         let big = MIN_PART_BYTES; // about 3 * MIN_PART_BYTES bytes
-        // Small modules are one part whatever the thread count.
+                                  // Small modules are one part whatever the thread count.
         assert_eq!(ranges(&[10, 10], 8), vec![0..2]);
         let wasm = module(&[]);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
@@ -1008,7 +1000,9 @@ mod tests {
     #[test]
     fn huge_functions_go_to_quick_parts_of_their_own() {
         // Functions of about 3 KiB and 12 KiB, alternating.
-        let sizes: Vec<usize> = (0..40).map(|i| if i % 2 == 0 { 1000 } else { 4000 }).collect();
+        let sizes: Vec<usize> = (0..40)
+            .map(|i| if i % 2 == 0 { 1000 } else { 4000 })
+            .collect();
         let wasm = module(&sizes);
         let info = module::ModuleInfo::parse(&wasm).unwrap();
         let parts = partition(&info, 2, 4 * MIN_PART_BYTES, Some(8 * 1024));
@@ -1017,10 +1011,7 @@ mod tests {
         assert_eq!(seen, (0..40).collect::<Vec<_>>(), "every function once");
         for p in &parts {
             assert!(p.functions.windows(2).all(|w| w[0] < w[1]));
-            assert!(
-                p.functions.iter().all(|f| (f % 2 == 1) == p.quick),
-                "{p:?}"
-            );
+            assert!(p.functions.iter().all(|f| (f % 2 == 1) == p.quick), "{p:?}");
         }
         assert_eq!(parts[0].functions[0], 0, "part 0 starts the module");
         assert!(parts.iter().any(|p| p.quick) && parts.iter().any(|p| !p.quick));

@@ -408,8 +408,8 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             I32Shl | I64Shl => self.shift(|b, x, y| b.build_left_shift(x, y, ""))?,
             I32ShrS | I64ShrS => self.shift(|b, x, y| Signed.shift_right(b, x, y))?,
             I32ShrU | I64ShrU => self.shift(|b, x, y| Unsigned.shift_right(b, x, y))?,
-            I32Rotl | I64Rotl => self.rotate("llvm.fshl")?,
-            I32Rotr | I64Rotr => self.rotate("llvm.fshr")?,
+            I32Rotl | I64Rotl => self.rotate(true)?,
+            I32Rotr | I64Rotr => self.rotate(false)?,
 
             // -- float arithmetic --
             F32Eq | F64Eq => self.fcmp(FloatPredicate::OEQ)?,

@@ -480,9 +480,20 @@ fn parts_are_compiled_from_a_queue_and_progress_reaches_the_totals() {
     let c = compile(&wasm, &options).unwrap();
     assert!(c.timings.parts.iter().all(|p| !p.quick));
     let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), parts + 1, "once before and once per part: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        parts + 1,
+        "once before and once per part: {seen:?}"
+    );
     let first = seen[0];
-    assert_eq!((first.parts_done, first.functions_done, first.code_bytes_done), (0, 0, 0));
+    assert_eq!(
+        (
+            first.parts_done,
+            first.functions_done,
+            first.code_bytes_done
+        ),
+        (0, 0, 0)
+    );
     assert_eq!(first.parts, parts);
     assert_eq!(first.functions, 400);
     for w in seen.windows(2) {

@@ -33,11 +33,15 @@ impl CompileProgress {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} compiling {prefix} [{elapsed_precise}] {bar:30} {msg} (about {eta} left)",
+                "{spinner} compiling {prefix} {elapsed} {bar:20} {msg}, {eta} left",
             )
             .expect("valid template"),
         );
-        bar.set_prefix(what.to_string());
+        // The file name only: the line must fit a terminal's width, or it wraps on every redraw.
+        let name = std::path::Path::new(what)
+            .file_name()
+            .map_or(what.into(), |n| n.to_string_lossy());
+        bar.set_prefix(name.into_owned());
         bar.set_message("validating");
         let done = Arc::new(AtomicBool::new(false));
         let timer = {
@@ -91,7 +95,7 @@ fn update(bar: &ProgressBar, p: Progress) {
     bar.set_message(message(&p));
 }
 
-/// `3/40 parts, 2100/32092 functions`, or `1 part` for a module compiled whole.
+/// `3/40 parts, 2100/32092 functions`, or the functions of a module compiled whole.
 pub fn message(p: &Progress) -> String {
     if p.parts == 1 {
         return format!("{} functions", p.functions);

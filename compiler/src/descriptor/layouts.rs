@@ -103,7 +103,11 @@ mod tests {
 
     #[test]
     fn llvm_layouts_match_the_abi() {
-        let machine = crate::target_machine(&crate::Options::default(), inkwell::OptimizationLevel::Default).unwrap();
+        let machine = crate::target_machine(
+            &crate::Options::default(),
+            inkwell::OptimizationLevel::Default,
+        )
+        .unwrap();
         let td = machine.get_target_data();
         let llcx = Context::create();
         let l = Layouts::new(&llcx);

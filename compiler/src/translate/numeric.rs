@@ -176,13 +176,24 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
     }
 
     /// Rotates are funnel shifts of a value with itself (the count is taken modulo the width).
-    pub(super) fn rotate(&mut self, name: &str) -> Result<()> {
-        let y = self.stack.pop()?;
-        let x = self.stack.pop()?;
-        self.stack.push(x);
-        self.stack.push(x);
-        self.stack.push(y);
-        self.intrinsic(name, 3, &[])
+    /// `rotl`/`rotr` as `(x << n) | (x >> (-n mod w))` (the other way round for `rotr`),
+    /// amounts masked to the width, rather than LLVM's funnel-shift intrinsics: FastISel
+    /// (`-O0`, and the quick parts of large modules) does not lower those and hands the rest
+    /// of the block to SelectionDAG; `instcombine` turns the shifts back into a rotate.
+    pub(super) fn rotate(&mut self, left: bool) -> Result<()> {
+        let y = self.stack.pop_int()?;
+        let x = self.stack.pop_int()?;
+        let ty = x.get_type();
+        let mask = ty.const_int(u64::from(ty.get_bit_width() - 1), false);
+        let b = self.b();
+        let n = b.build_and(y, mask, "")?;
+        let m = b.build_and(b.build_int_neg(y, "")?, mask, "")?;
+        let (l, r) = if left { (n, m) } else { (m, n) };
+        let high = b.build_left_shift(x, l, "")?;
+        let low = b.build_right_shift(x, r, false, "")?;
+        let v = b.build_or(high, low, "")?;
+        self.stack.push(v);
+        Ok(())
     }
 
     pub(super) fn div_rem(&mut self, signedness: Signedness, op: DivOp) -> Result<()> {

@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// (default: $HAKO_LARGE_MODULES when set).
     #[arg(long, value_name = "DIR")]
     pub large: Option<PathBuf>,
+    /// Only the compile times of the large modules (no Sightglass or WASI testsuite programs,
+    /// no run times, no cold start).
+    #[arg(long)]
+    pub large_only: bool,
     /// Time limit of one hako boot, in seconds.
     #[arg(long, default_value = "600", value_name = "SECONDS", value_parser = crate::limits::timeout)]
     pub timeout: std::time::Duration,
@@ -82,6 +86,7 @@ impl Default for BenchArgs {
             suite: None,
             wasi_suite: None,
             large: None,
+            large_only: false,
             timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
@@ -109,7 +114,11 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
         if path.extension().is_none_or(|e| e != "wasm") {
             continue;
         }
-        let name = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if filter.is_none_or(|f| name.contains(f)) {
             found.push((name, path));
         }
@@ -139,7 +148,11 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         timeout: args.timeout,
     };
     let cache = Cache::default_location();
-    let programs = discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?;
+    let programs = if args.large_only {
+        Vec::new()
+    } else {
+        discover(&suite_root(args.suite.as_deref()), args.filter.as_deref())?
+    };
     let filter = args.filter.as_deref();
 
     let mut runs = Vec::new();
@@ -174,6 +187,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
             .collect();
         let wasi_root = crate::wasi::suite::suite_root(args.wasi_suite.as_deref());
         match crate::wasi::suite::discover(&wasi_root, filter) {
+            _ if args.large_only => {}
             Ok(wasi) => inputs.extend(wasi.into_iter().map(|p| (p.name, "wasi", p.wasm))),
             Err(e) => eprintln!("bench: no WASI testsuite programs for compile times: {e:#}"),
         }
@@ -202,7 +216,7 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         }
     }
 
-    let cold = if args.no_cold_start || options.target == Target::Linux {
+    let cold = if args.no_cold_start || args.large_only || options.target == Target::Linux {
         Ok(None)
     } else {
         eprintln!("bench: cold start");

@@ -51,7 +51,10 @@ pub fn compile_times(
             .map_err(anyhow::Error::from)
             .and_then(|c| c.into_object().map_err(anyhow::Error::from))
         {
-            Ok(_) => (Some(ms(start.elapsed())), Some(ms(process_cpu_time() - cpu))),
+            Ok(_) => (
+                Some(ms(start.elapsed())),
+                Some(ms(process_cpu_time() - cpu)),
+            ),
             Err(e) => {
                 errors.push(format!("hako -O{level}: {e:#}"));
                 (None, None)
@@ -59,14 +62,13 @@ pub fn compile_times(
         }
     };
     let (hako_ms, hako_cpu_ms) = ours(opt_level);
-    let (hako_o0_ms, hako_o0_cpu_ms) = if o0 {
-        ours(OptLevel::O0)
-    } else {
-        (None, None)
-    };
+    let (hako_o0_ms, hako_o0_cpu_ms) = if o0 { ours(OptLevel::O0) } else { (None, None) };
     let (start, cpu) = (Instant::now(), process_cpu_time());
     let (wasmtime_ms, wasmtime_cpu_ms) = match wasmtime::compile(wasm) {
-        Ok(_) => (Some(ms(start.elapsed())), Some(ms(process_cpu_time() - cpu))),
+        Ok(_) => (
+            Some(ms(start.elapsed())),
+            Some(ms(process_cpu_time() - cpu)),
+        ),
         Err(e) => {
             errors.push(format!("{e:#}"));
             (None, None)

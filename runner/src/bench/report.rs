@@ -265,7 +265,8 @@ impl Report {
                     "-O0",
                     "wt"
                 );
-                let secs = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v / 1e3));
+                let secs =
+                    |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.2}", v / 1e3));
                 let ratio = |h: Option<f64>, w: Option<f64>| match (h, w) {
                     (Some(h), Some(w)) => format!("{:.3}", w / h),
                     _ => "-".to_string(),
