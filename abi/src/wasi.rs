@@ -12,12 +12,15 @@ use crate::valtype::{I32, I64};
 
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
-/// A WASI function: its name and core signature.
+/// A WASI function: its import name, core signature, and the name of its definition
+/// (`symbol`): the same as `name` but for the socket functions whose WasmEdge V1 and V2 forms
+/// share an import name (see [`SOCKETS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WasiFunction {
     pub name: &'static str,
     pub params: &'static [u8],
     pub results: &'static [u8],
+    pub symbol: &'static str,
 }
 
 const fn f(name: &'static str, params: &'static [u8], results: &'static [u8]) -> WasiFunction {
@@ -25,6 +28,19 @@ const fn f(name: &'static str, params: &'static [u8], results: &'static [u8]) ->
         name,
         params,
         results,
+        symbol: name,
+    }
+}
+
+/// A WasmEdge socket function imported as `name` with `n` `i32` parameters, defined by
+/// `symbol`.
+const fn s(name: &'static str, n: usize, symbol: &'static str) -> WasiFunction {
+    const I32S: [u8; 9] = [I32; 9];
+    WasiFunction {
+        name,
+        params: I32S.split_at(n).0,
+        results: R,
+        symbol,
     }
 }
 
@@ -88,6 +104,64 @@ pub const FUNCTIONS: [WasiFunction; 46] = [
     f("sock_shutdown", &[I32, I32], R),
 ];
 
+/// The WasmEdge socket ABI: the de-facto socket extension of `wasi_snapshot_preview1`
+/// (WasmEdge's `lib/host/wasi/wasimodule.cpp`; the guest side is the `wasmedge_wasi_socket`
+/// crate). WasmEdge registers a V1 and a V2 form of several functions; an import named
+/// without `_v2` gets V1 unless its signature is V2's. Where the two forms differ only in
+/// which address buffers they accept (4 or 16 bytes in V1, also a 128-byte `family: u16le`
+/// + address storage in V2) hako defines one function that accepts all three, so both
+/// names share a symbol. The forms with other signatures have symbols of their own:
+/// `sock_accept` with two parameters (no flags), `sock_recv_from` with seven (no port
+/// out-parameter: the address buffer receives `family: u16le` + address) and
+/// `sock_getlocaladdr`/`sock_getpeeraddr` with four (a separate address-type out-parameter,
+/// 4 or 6). Preview1's own `sock_accept`, `sock_recv`, `sock_send` and `sock_shutdown` are
+/// in [`FUNCTIONS`] and serve as the V2 forms.
+pub const SOCKETS: [WasiFunction; 25] = [
+    s("sock_open", 3, "sock_open"),
+    s("sock_open_v2", 3, "sock_open"),
+    s("sock_bind", 3, "sock_bind"),
+    s("sock_bind_v2", 3, "sock_bind"),
+    s("sock_connect", 3, "sock_connect"),
+    s("sock_connect_v2", 3, "sock_connect"),
+    s("sock_listen", 2, "sock_listen"),
+    s("sock_listen_v2", 2, "sock_listen"),
+    s("sock_accept", 2, "sock_accept_v1"),
+    s("sock_accept_v2", 3, "sock_accept"),
+    s("sock_recv_v2", 6, "sock_recv"),
+    s("sock_send_v2", 5, "sock_send"),
+    s("sock_recv_from", 7, "sock_recv_from_v1"),
+    s("sock_recv_from", 8, "sock_recv_from"),
+    s("sock_recv_from_v2", 8, "sock_recv_from"),
+    s("sock_send_to", 7, "sock_send_to"),
+    s("sock_send_to_v2", 7, "sock_send_to"),
+    s("sock_getlocaladdr", 4, "sock_getlocaladdr_v1"),
+    s("sock_getlocaladdr", 3, "sock_getlocaladdr"),
+    s("sock_getlocaladdr_v2", 3, "sock_getlocaladdr"),
+    s("sock_getpeeraddr", 4, "sock_getpeeraddr_v1"),
+    s("sock_getpeeraddr", 3, "sock_getpeeraddr"),
+    s("sock_getpeeraddr_v2", 3, "sock_getpeeraddr"),
+    s("sock_getsockopt", 5, "sock_getsockopt"),
+    s("sock_setsockopt", 5, "sock_setsockopt"),
+];
+
+/// `sock_getaddrinfo`, kept apart from [`SOCKETS`] because of its arity: 8 parameters.
+pub const GETADDRINFO: WasiFunction = s("sock_getaddrinfo", 8, "sock_getaddrinfo");
+
+/// Every symbol a WASI function is defined by, each once: the 46 of [`FUNCTIONS`] and the
+/// socket functions' own.
+pub fn symbols() -> impl Iterator<Item = &'static str> {
+    let mut extra: [&str; 15] = [""; 15];
+    let mut n = 0;
+    for f in SOCKETS.iter().chain(core::iter::once(&GETADDRINFO)) {
+        let known = FUNCTIONS.iter().any(|g| g.symbol == f.symbol) || extra[..n].contains(&f.symbol);
+        if !known {
+            extra[n] = f.symbol;
+            n += 1;
+        }
+    }
+    FUNCTIONS.iter().map(|f| f.symbol).chain(extra.into_iter().take(n))
+}
+
 /// The WASI function `name` with this exact signature, if there is one.
 pub fn lookup(
     module: &str,
@@ -100,6 +174,8 @@ pub fn lookup(
     }
     FUNCTIONS
         .iter()
+        .chain(SOCKETS.iter())
+        .chain(core::iter::once(&GETADDRINFO))
         .find(|f| f.name == name && f.params == params && f.results == results)
 }
 
@@ -385,6 +461,65 @@ pub mod sdflags {
     pub const ALL: u8 = RD | WR;
 }
 
+// ----- the WasmEdge socket ABI's types (`thirdparty/wasi/api.hpp` in WasmEdge) ----------
+
+/// Address families (`__wasi_address_family_t`, one byte; a `u16` in address storage).
+pub mod address_family {
+    pub const UNSPEC: u8 = 0;
+    pub const INET4: u8 = 1;
+    pub const INET6: u8 = 2;
+    pub const AF_UNIX: u8 = 3;
+}
+
+/// Socket types (`__wasi_sock_type_t`).
+pub mod sock_type {
+    pub const ANY: u8 = 0;
+    pub const DGRAM: u8 = 1;
+    pub const STREAM: u8 = 2;
+}
+
+/// `sock_getsockopt`/`sock_setsockopt` levels (`__wasi_sock_opt_level_t`).
+pub mod sock_opt_level {
+    pub const SOL_SOCKET: u32 = 0;
+}
+
+/// `sock_getsockopt`/`sock_setsockopt` option names at `SOL_SOCKET` (`__wasi_sock_opt_so_t`).
+pub mod sock_opt {
+    pub const REUSEADDR: u32 = 0;
+    pub const TYPE: u32 = 1;
+    pub const ERROR: u32 = 2;
+    pub const DONTROUTE: u32 = 3;
+    pub const BROADCAST: u32 = 4;
+    pub const SNDBUF: u32 = 5;
+    pub const RCVBUF: u32 = 6;
+    pub const KEEPALIVE: u32 = 7;
+    pub const OOBINLINE: u32 = 8;
+    pub const LINGER: u32 = 9;
+    pub const RCVLOWAT: u32 = 10;
+    pub const RCVTIMEO: u32 = 11;
+    pub const SNDTIMEO: u32 = 12;
+    pub const ACCEPTCONN: u32 = 13;
+    pub const BINDTODEVICE: u32 = 14;
+}
+
+/// Flags of `sock_getaddrinfo` hints (`__wasi_aiflags_t`).
+pub mod aiflags {
+    pub const PASSIVE: u16 = 1 << 0;
+    pub const CANONNAME: u16 = 1 << 1;
+    pub const NUMERICHOST: u16 = 1 << 2;
+    pub const NUMERICSERV: u16 = 1 << 3;
+    pub const V4MAPPED: u16 = 1 << 4;
+    pub const ALL: u16 = 1 << 5;
+    pub const ADDRCONFIG: u16 = 1 << 6;
+}
+
+/// Protocols of `sock_getaddrinfo` (`__wasi_protocol_t`).
+pub mod protocol {
+    pub const IP: u8 = 0;
+    pub const TCP: u8 = 1;
+    pub const UDP: u8 = 2;
+}
+
 /// Identifiers for preopened capabilities (`preopentype`).
 pub mod preopentype {
     pub const DIR: u8 = 0;
@@ -400,6 +535,28 @@ mod tests {
     fn forty_six_sorted_unique() {
         for w in FUNCTIONS.windows(2) {
             assert!(w[0].name < w[1].name, "{} / {}", w[0].name, w[1].name);
+        }
+    }
+
+    #[test]
+    fn socket_forms() {
+        use crate::valtype::I32;
+        let v1 = lookup(MODULE, "sock_accept", &[I32, I32], &[I32]).unwrap();
+        assert_eq!(v1.symbol, "sock_accept_v1");
+        let p1 = lookup(MODULE, "sock_accept", &[I32, I32, I32], &[I32]).unwrap();
+        assert_eq!(p1.symbol, "sock_accept");
+        assert_eq!(lookup(MODULE, "sock_accept_v2", &[I32; 3], &[I32]).unwrap().symbol, "sock_accept");
+        assert_eq!(lookup(MODULE, "sock_recv_from", &[I32; 7], &[I32]).unwrap().symbol, "sock_recv_from_v1");
+        assert_eq!(lookup(MODULE, "sock_recv_from", &[I32; 8], &[I32]).unwrap().symbol, "sock_recv_from");
+        assert_eq!(lookup(MODULE, "sock_getaddrinfo", &[I32; 8], &[I32]).unwrap().symbol, "sock_getaddrinfo");
+        assert!(lookup(MODULE, "sock_open", &[I32; 2], &[I32]).is_none());
+        let all: std::vec::Vec<&str> = symbols().collect();
+        assert_eq!(all.len(), 46 + 15);
+        for (i, a) in all.iter().enumerate() {
+            assert!(!all[..i].contains(a), "{a} twice");
+        }
+        for f in SOCKETS.iter() {
+            assert!(all.contains(&f.symbol));
         }
     }
 

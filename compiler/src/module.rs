@@ -108,7 +108,7 @@ impl<'a> ModuleInfo<'a> {
                                         &params,
                                         &results,
                                     )
-                                    .map(|f| f.name)
+                                    .map(|f| f.symbol)
                                 });
                                 info.func_imports.push(FuncImport { wasi_symbol });
                             }

@@ -336,7 +336,7 @@ impl Store {
             return machine.bench_function(name);
         }
         let f = hako_abi::wasi::lookup(utf8(module), utf8(name), params, results)?;
-        machine.wasi_function(f.name)
+        machine.wasi_function(f.symbol)
     }
 
     /// Apply the active element and data segments of instance `id` (2.0: in order,

@@ -22,6 +22,7 @@ mod fd;
 pub mod fdtable;
 mod filestat;
 mod iovec;
+pub mod net;
 mod path;
 mod poll;
 mod proc;
@@ -139,6 +140,8 @@ pub struct WasiCtx {
     fds: FdTable<Entry>,
     next_fd: u32,
     fs: Vec<Box<dyn Backend>>,
+    /// The network, if the program was given one (`hako run --net`).
+    net: Option<Box<dyn net::Network>>,
     /// The file-mode creation mask applied to files and directories the program creates.
     umask: u32,
 }
@@ -171,7 +174,14 @@ impl WasiCtx {
             next_fd: 3,
             umask: hako_abi::boot::DEFAULT_UMASK,
             fs: Vec::new(),
+            net: None,
         }
+    }
+
+    /// Give the program a network: the socket functions use `net`. Without one they
+    /// answer `NOTCAPABLE` (the sandbox default).
+    pub fn set_network(&mut self, net: Box<dyn net::Network>) {
+        self.net = Some(net);
     }
 
     /// Set the file-mode creation mask (default [`hako_abi::boot::DEFAULT_UMASK`]): files the
