@@ -70,6 +70,25 @@ pub const INVOKE_ARG_KEY: &str = "hako.invoke-arg=";
 /// `0o777 & !umask`, as a host process would (QEMU's 9p server sets the mode the guest asks
 /// for exactly, without applying its own umask). Without the key, `0o022`.
 pub const UMASK_KEY: &str = "hako.umask=";
+/// `hako.net=<config>`: the program has a network (`hako run --net`): the kernel drives the
+/// virtio-net device and configures its interface from `<config>`, either `dhcp` or
+/// `<ipv4>/<prefix>,<gateway>,<dns>` (QEMU's user network: [`USER_NET`]). Without the key
+/// the program has no network and the socket functions answer `NOTCAPABLE`.
+pub const NET_KEY: &str = "hako.net=";
+/// `hako.net6=<ipv6>/<prefix>,<gateway>`: a static IPv6 address as well (QEMU's user network
+/// serves `fec0::/64`: [`USER_NET6`]).
+pub const NET6_KEY: &str = "hako.net6=";
+/// `hako.tcplisten=<ip>:<port>`: a listening TCP socket the kernel opens before the program
+/// starts and hands it as a preopened descriptor, as Wasmtime's `--tcplisten` does (taken
+/// with preview1's `sock_accept`). Repeatable; the sockets come before the preopened
+/// directories, in order.
+pub const TCPLISTEN_KEY: &str = "hako.tcplisten=";
+/// The static configuration of QEMU's user network (slirp): the guest's address and prefix,
+/// the gateway (which is also the host, for the guest) and the DNS resolver.
+pub const USER_NET: &str = "10.0.2.15/24,10.0.2.2,10.0.2.3";
+/// QEMU's user network for IPv6: the guest's address and prefix, and the gateway.
+pub const USER_NET6: &str = "fec0::15/64,fec0::2";
+
 /// The mask used when the command line has no [`UMASK_KEY`].
 pub const DEFAULT_UMASK: u32 = 0o022;
 
