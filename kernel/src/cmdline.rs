@@ -1,12 +1,14 @@
 //! The kernel command line, read in one pass: `hako.arg=`, `hako.env=`, `hako.preopen=`,
-//! `hako.stdin=`, `hako.umask=`, `hako.invoke=` and `hako.invoke-arg=` tokens (see
-//! [`hako_abi::boot`]), and the script-mode restart keys
+//! `hako.stdin=`, `hako.umask=`, `hako.invoke=`, `hako.invoke-arg=`, `hako.net=`,
+//! `hako.net6=` and `hako.tcplisten=` tokens (see [`hako_abi::boot`]), and the script-mode restart keys
 //! `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]). Unknown tokens
 //! (QEMU's own, such as `virtio_mmio.device=`) are ignored here.
 
 use alloc::vec::Vec;
+use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use hako_abi::boot::{
-    percent_decode, ARG_KEY, ENV_KEY, INVOKE_ARG_KEY, INVOKE_KEY, PREOPEN_KEY, STDIN_KEY, UMASK_KEY,
+    percent_decode, ARG_KEY, ENV_KEY, INVOKE_ARG_KEY, INVOKE_KEY, NET6_KEY, NET_KEY, PREOPEN_KEY,
+    STDIN_KEY, TCPLISTEN_KEY, UMASK_KEY,
 };
 use hako_abi::script::{RESUME_KEY, SKIP_KEY};
 
@@ -29,6 +31,71 @@ pub struct CommandLine {
     pub invoke: Option<Vec<u8>>,
     /// The invoked export's arguments, as raw bits, in order.
     pub invoke_args: Vec<u128>,
+    /// `hako.net=`: the program has a network, configured so.
+    pub net: Option<NetConfig>,
+    /// `hako.net6=`: a static IPv6 address too (used only with `net`).
+    pub net6: Option<Net6Config>,
+    /// `hako.tcplisten=`: listening TCP sockets to preopen, in order.
+    pub tcplisten: Vec<SocketAddr>,
+}
+
+/// How the IPv4 interface is configured (`hako.net=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetConfig {
+    /// Ask a DHCP server (`dhcp`).
+    Dhcp,
+    /// `<address>/<prefix>,<gateway>,<dns server>`.
+    Static {
+        addr: Ipv4Addr,
+        prefix: u8,
+        gateway: Ipv4Addr,
+        dns: Ipv4Addr,
+    },
+}
+
+/// A static IPv6 configuration (`hako.net6=<address>/<prefix>,<gateway>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net6Config {
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Ipv6Addr,
+}
+
+/// `<address>/<prefix>` with a prefix of at most `max`.
+fn cidr<A: core::str::FromStr>(v: &str, max: u8) -> Option<(A, u8)> {
+    let (addr, prefix) = v.split_once('/')?;
+    let prefix = decimal(prefix.as_bytes()).filter(|p| *p <= u64::from(max))?;
+    Some((addr.parse().ok()?, prefix as u8))
+}
+
+/// The value of `hako.net=`.
+pub fn net_config(v: &[u8]) -> Option<NetConfig> {
+    let v = core::str::from_utf8(v).ok()?;
+    if v == "dhcp" {
+        return Some(NetConfig::Dhcp);
+    }
+    let mut parts = v.split(',');
+    let (addr, prefix) = cidr(parts.next()?, 32)?;
+    let gateway = parts.next()?.parse().ok()?;
+    let dns = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some(NetConfig::Static {
+        addr,
+        prefix,
+        gateway,
+        dns,
+    })
+}
+
+/// The value of `hako.net6=`.
+pub fn net6_config(v: &[u8]) -> Option<Net6Config> {
+    let v = core::str::from_utf8(v).ok()?;
+    let (cidr_part, gateway) = v.split_once(',')?;
+    let (addr, prefix) = cidr(cidr_part, 128)?;
+    Some(Net6Config {
+        addr,
+        prefix,
+        gateway: gateway.parse().ok()?,
+    })
 }
 
 /// A non-empty decimal number of ASCII digits that fits `u64`.
@@ -91,6 +158,15 @@ pub fn parse(line: &[u8]) -> Result<CommandLine, &[u8]> {
             decoded(v).map(|name| out.invoke = Some(name))
         } else if let Some(v) = tok.strip_prefix(INVOKE_ARG_KEY.as_bytes()) {
             digits(v, 16).map(|bits| out.invoke_args.push(bits))
+        } else if let Some(v) = tok.strip_prefix(NET_KEY.as_bytes()) {
+            net_config(v).map(|c| out.net = Some(c))
+        } else if let Some(v) = tok.strip_prefix(NET6_KEY.as_bytes()) {
+            net6_config(v).map(|c| out.net6 = Some(c))
+        } else if let Some(v) = tok.strip_prefix(TCPLISTEN_KEY.as_bytes()) {
+            core::str::from_utf8(v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(|a| out.tcplisten.push(a))
         } else {
             Some(())
         };
@@ -199,6 +275,63 @@ mod tests {
             b"hako.invoke=%",
         ] {
             assert_eq!(parse(bad), Err(bad));
+        }
+    }
+
+    #[test]
+    fn network_keys() {
+        use hako_abi::boot::{USER_NET, USER_NET6};
+        let line = std::format!(
+            "hako.net={USER_NET} hako.net6={USER_NET6} hako.tcplisten=0.0.0.0:8080 hako.tcplisten=[::]:9"
+        );
+        let c = parse(line.as_bytes()).unwrap();
+        assert_eq!(
+            c.net,
+            Some(NetConfig::Static {
+                addr: Ipv4Addr::new(10, 0, 2, 15),
+                prefix: 24,
+                gateway: Ipv4Addr::new(10, 0, 2, 2),
+                dns: Ipv4Addr::new(10, 0, 2, 3),
+            })
+        );
+        assert_eq!(
+            c.net6,
+            Some(Net6Config {
+                addr: "fec0::15".parse().unwrap(),
+                prefix: 64,
+                gateway: "fec0::2".parse().unwrap(),
+            })
+        );
+        assert_eq!(
+            c.tcplisten,
+            vec![
+                "0.0.0.0:8080".parse::<SocketAddr>().unwrap(),
+                "[::]:9".parse().unwrap()
+            ]
+        );
+        assert_eq!(parse(b"hako.net=dhcp").unwrap().net, Some(NetConfig::Dhcp));
+        assert_eq!(parse(b"hako.arg=x").unwrap().net, None);
+        for bad in [
+            &b"hako.net="[..],
+            b"hako.net=DHCP",
+            b"hako.net=10.0.2.15,10.0.2.2,10.0.2.3",
+            b"hako.net=10.0.2.15/33,10.0.2.2,10.0.2.3",
+            b"hako.net=10.0.2.15/24,10.0.2.2",
+            b"hako.net=10.0.2.15/24,10.0.2.2,10.0.2.3,1.1.1.1",
+            b"hako.net=10.0.2.315/24,10.0.2.2,10.0.2.3",
+            b"hako.net6=fec0::15/129,fec0::2",
+            b"hako.net6=fec0::15/64",
+            b"hako.net6=10.0.2.15/24,fec0::2",
+            b"hako.tcplisten=8080",
+            b"hako.tcplisten=0.0.0.0:65536",
+            b"hako.tcplisten=::1:80",
+        ] {
+            assert_eq!(
+                parse(bad),
+                Err(bad),
+                "{}",
+                std::str::from_utf8(bad).unwrap()
+            );
         }
     }
 

@@ -155,7 +155,9 @@ macro_rules! define_entry_points {
         ) {
             use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __check(<$p>::with_store(|s| s.memory_copy(i, dm, sm, dst, src, len)));
+            __check(<$p>::with_store(|s| {
+                s.memory_copy(i, dm, sm, dst, src, len)
+            }));
         }
 
         #[no_mangle]
@@ -169,7 +171,9 @@ macro_rules! define_entry_points {
         ) {
             use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __check(<$p>::with_store(|s| s.memory_init(i, mem, data, dst, src, len)));
+            __check(<$p>::with_store(|s| {
+                s.memory_init(i, mem, data, dst, src, len)
+            }));
         }
 
         #[no_mangle]
@@ -201,7 +205,9 @@ macro_rules! define_entry_points {
         ) {
             use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __check(<$p>::with_store(|s| s.table_fill(i, table, dst, value, len)));
+            __check(<$p>::with_store(|s| {
+                s.table_fill(i, table, dst, value, len)
+            }));
         }
 
         #[no_mangle]
@@ -229,7 +235,9 @@ macro_rules! define_entry_points {
         ) {
             use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __check(<$p>::with_store(|s| s.table_init(i, table, elem, dst, src, len)));
+            __check(<$p>::with_store(|s| {
+                s.table_init(i, table, elem, dst, src, len)
+            }));
         }
 
         #[no_mangle]
