@@ -85,6 +85,7 @@ pub mod clock;
 pub mod cmdline;
 pub mod guest;
 pub mod link;
+pub mod net;
 pub mod p9;
 pub mod script;
 pub mod types;

@@ -1,0 +1,1171 @@
+//! The kernel's network stack: [`Stack`], smoltcp over an Ethernet device (virtio-net in the
+//! kernel, a pair of in-memory queues in the unit tests), implementing
+//! [`crate::wasi::net::Network`] with BSD socket semantics. Safe code, target-independent:
+//! the device and the machine (clock, halting until an interrupt) come in as parameters
+//! ([`smoltcp::phy::Device`], [`NetMachine`]).
+//!
+//! - Configuration: static (`hako.net=<ip>/<prefix>,<gateway>,<dns>`, `hako.net6=`) or
+//!   DHCPv4 (`hako.net=dhcp`: a DHCP socket that stays for renewals; [`Stack::new`] waits
+//!   for the first lease, up to [`DHCP_WAIT_NS`]).
+//! - A smoltcp TCP socket listens for one connection, so a listener keeps a queue of
+//!   `backlog` (1 to [`MAX_BACKLOG`]) listening sockets; `accept` hands out one that has
+//!   left the handshake and puts a fresh listening socket in its place.
+//! - `close` of a connection is graceful: the smoltcp socket stays (in `closing`) until it
+//!   reaches `Closed` or `TimeWait`, then it is removed (no TIME_WAIT wait: the port is
+//!   free at once, which is also why `SO_REUSEADDR` changes nothing here).
+//! - Ports: see [`ports`]. Ephemeral ports for `connect`, `listen` without `bind` and
+//!   unbound UDP `send`.
+//! - A socket listening on the unspecified address (`0.0.0.0` or `::`) accepts connections
+//!   of both families (smoltcp matches listeners on the port alone).
+//! - [`Network::wait`] polls; when nothing asked for is ready it halts the machine until
+//!   an interrupt (a frame arrived) or smoltcp's next timer or the deadline, polls again
+//!   and returns.
+
+pub mod ports;
+
+use crate::cmdline::{Net6Config, NetConfig};
+use crate::guest::Errno;
+use crate::wasi::net::{Family, Interest, Kind, Network, Readiness, Received, SockId, SockOpt};
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use hako_abi::wasi::errno;
+use ports::Ports;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::Device;
+use smoltcp::socket::{dhcpv4, dns, tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    DnsQueryType, EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint,
+    IpListenEndpoint, Ipv4Cidr, Ipv6Cidr,
+};
+
+/// Receive and send buffer of each TCP socket.
+pub const TCP_BUFFER: usize = 64 << 10;
+/// Payload bytes and datagrams a UDP socket buffers each way.
+pub const UDP_BUFFER: usize = 64 << 10;
+pub const UDP_DATAGRAMS: usize = 64;
+/// The largest backlog a listener gets.
+pub const MAX_BACKLOG: u32 = 64;
+/// A connection attempt (or unacknowledged data) is given up after this long.
+pub const TCP_TIMEOUT: Duration = Duration::from_secs(75);
+/// How long [`Stack::new`] waits for a DHCP lease.
+pub const DHCP_WAIT_NS: u64 = 5_000_000_000;
+/// How long [`Network::resolve`] waits for the DNS server.
+pub const DNS_WAIT_NS: u64 = 15_000_000_000;
+
+/// What the stack needs from the machine.
+pub trait NetMachine {
+    /// The monotonic clock, in nanoseconds.
+    fn now_ns(&mut self) -> u64;
+    /// Halt until an interrupt (a frame arrived) or the monotonic clock reaches
+    /// `deadline_ns`, whichever comes first (it may return earlier).
+    fn halt_until(&mut self, deadline_ns: u64);
+}
+
+/// Options a socket records (applied where smoltcp has an equivalent).
+#[derive(Debug, Clone, Copy, Default)]
+struct Opts {
+    reuse_addr: bool,
+    keep_alive: bool,
+    no_delay: bool,
+    broadcast: bool,
+    recv_buf: Option<u64>,
+    send_buf: Option<u64>,
+    linger: u64,
+}
+
+#[derive(Debug)]
+enum Tcp {
+    /// Neither connected nor listening; the bound address, if any.
+    Idle { local: Option<SocketAddr> },
+    Listener {
+        local: SocketAddr,
+        /// Listening sockets, or ones in the handshake or established and not accepted yet.
+        queue: Vec<SocketHandle>,
+    },
+    Conn {
+        handle: SocketHandle,
+        /// When our `connect` started the handshake, until it finished.
+        connecting: Option<u64>,
+        /// The connection was established once (a later `Closed` is a reset or the end).
+        established: bool,
+        shut_read: bool,
+        /// The port this socket holds (connect without bind), released on close.
+        port: Option<u16>,
+    },
+}
+
+#[derive(Debug)]
+struct Udp {
+    handle: Option<SocketHandle>,
+    local: Option<SocketAddr>,
+    peer: Option<SocketAddr>,
+    shut_read: bool,
+    shut_write: bool,
+}
+
+#[derive(Debug)]
+enum Body {
+    Tcp(Tcp),
+    Udp(Udp),
+}
+
+#[derive(Debug)]
+struct Sock {
+    family: Family,
+    body: Body,
+    opts: Opts,
+    /// The pending error (`SO_ERROR`).
+    error: Errno,
+}
+
+/// smoltcp on a device, as a [`Network`].
+pub struct Stack<D: Device, M: NetMachine> {
+    dev: D,
+    machine: M,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    socks: BTreeMap<SockId, Sock>,
+    next_id: SockId,
+    ports: Ports,
+    /// Closed connections finishing in the background.
+    closing: Vec<SocketHandle>,
+    dhcp: Option<SocketHandle>,
+    dns_server: Option<IpAddress>,
+    dns: Option<SocketHandle>,
+    has_v6: bool,
+}
+
+impl<D: Device, M: NetMachine> core::fmt::Debug for Stack<D, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Stack")
+            .field("addrs", &self.iface.ip_addrs())
+            .field("socks", &self.socks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn instant(ns: u64) -> Instant {
+    Instant::from_micros((ns / 1000) as i64)
+}
+
+fn sockaddr(ep: IpEndpoint) -> SocketAddr {
+    SocketAddr::new(ep.addr.into(), ep.port)
+}
+
+fn family_of(addr: &SocketAddr) -> Family {
+    if addr.is_ipv4() {
+        Family::V4
+    } else {
+        Family::V6
+    }
+}
+
+fn unspecified(family: Family) -> SocketAddr {
+    match family {
+        Family::V4 => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+        Family::V6 => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
+    }
+}
+
+fn listen_endpoint(addr: SocketAddr) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!addr.ip().is_unspecified()).then(|| addr.ip().into()),
+        port: addr.port(),
+    }
+}
+
+/// The TCP states in which a listening socket has a connection to hand to `accept`.
+fn acceptable(state: tcp::State) -> bool {
+    !matches!(
+        state,
+        tcp::State::Listen | tcp::State::SynReceived | tcp::State::Closed
+    )
+}
+
+/// A new TCP socket with its buffers.
+fn tcp_socket() -> tcp::Socket<'static> {
+    tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
+    )
+}
+
+fn udp_socket() -> udp::Socket<'static> {
+    let buffer = || {
+        udp::PacketBuffer::new(
+            vec![udp::PacketMetadata::EMPTY; UDP_DATAGRAMS],
+            vec![0; UDP_BUFFER],
+        )
+    };
+    udp::Socket::new(buffer(), buffer())
+}
+
+impl<D: Device, M: NetMachine> Stack<D, M> {
+    /// Bring the interface up on `dev` with Ethernet address `mac`, configured as `config`
+    /// (and `net6`); with DHCP, wait for a lease (an error after [`DHCP_WAIT_NS`]).
+    pub fn new(
+        mut dev: D,
+        mut machine: M,
+        mac: [u8; 6],
+        seed: u64,
+        config: &NetConfig,
+        net6: Option<&Net6Config>,
+    ) -> Result<Self, &'static str> {
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        cfg.random_seed = seed;
+        let now = machine.now_ns();
+        let mut iface = Interface::new(cfg, &mut dev, instant(now));
+        let mut sockets = SocketSet::new(Vec::new());
+        let mut dns_server = None;
+        let mut dhcp = None;
+        match *config {
+            NetConfig::Static {
+                addr,
+                prefix,
+                gateway,
+                dns,
+            } => {
+                iface.update_ip_addrs(|a| {
+                    let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(addr, prefix)));
+                });
+                let _ = iface.routes_mut().add_default_ipv4_route(gateway);
+                dns_server = Some(IpAddress::Ipv4(dns));
+            }
+            NetConfig::Dhcp => dhcp = Some(sockets.add(dhcpv4::Socket::new())),
+        }
+        if let Some(v6) = net6 {
+            iface.update_ip_addrs(|a| {
+                let _ = a.push(IpCidr::Ipv6(Ipv6Cidr::new(v6.addr, v6.prefix)));
+            });
+            let _ = iface.routes_mut().add_default_ipv6_route(v6.gateway);
+        }
+        let mut stack = Stack {
+            dev,
+            machine,
+            iface,
+            sockets,
+            socks: BTreeMap::new(),
+            next_id: 1,
+            ports: Ports::new(seed >> 16),
+            closing: Vec::new(),
+            dhcp,
+            dns_server,
+            dns: None,
+            has_v6: net6.is_some(),
+        };
+        if stack.dhcp.is_some() {
+            let deadline = now + DHCP_WAIT_NS;
+            while stack.iface.ipv4_addr().is_none() {
+                let now = stack.machine.now_ns();
+                if now >= deadline {
+                    return Err("no DHCP lease");
+                }
+                stack.sleep(deadline);
+                stack.poll();
+            }
+        }
+        Ok(stack)
+    }
+
+    /// The interface's addresses.
+    pub fn addresses(&self) -> Vec<IpCidr> {
+        self.iface.ip_addrs().to_vec()
+    }
+
+    /// The DNS server in use.
+    pub fn dns_server(&self) -> Option<IpAddr> {
+        self.dns_server.map(Into::into)
+    }
+
+    /// How many smoltcp sockets exist (listening queues, connections, closing ones).
+    pub fn smoltcp_sockets(&self) -> usize {
+        self.sockets.iter().count()
+    }
+
+    /// Process what arrived and send what is due.
+    pub fn poll(&mut self) {
+        let now = instant(self.machine.now_ns());
+        self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        if let Some(h) = self.dhcp {
+            self.dhcp_event(h);
+        }
+        let sockets = &mut self.sockets;
+        self.closing.retain(|&h| {
+            let state = sockets.get::<tcp::Socket>(h).state();
+            let done = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
+            if done {
+                sockets.remove(h);
+            }
+            !done
+        });
+    }
+
+    /// Halt until an interrupt, smoltcp's next timer or `deadline`.
+    fn sleep(&mut self, deadline: u64) {
+        let now = self.machine.now_ns();
+        if now >= deadline {
+            return;
+        }
+        let delay = self
+            .iface
+            .poll_delay(instant(now), &self.sockets)
+            .map_or(u64::MAX, |d| d.total_micros().saturating_mul(1000));
+        if delay == 0 {
+            return;
+        }
+        self.machine
+            .halt_until(deadline.min(now.saturating_add(delay)));
+    }
+
+    fn dhcp_event(&mut self, h: SocketHandle) {
+        let event = match self.sockets.get_mut::<dhcpv4::Socket>(h).poll() {
+            None => return,
+            Some(dhcpv4::Event::Configured(c)) => {
+                Some((c.address, c.router, c.dns_servers.first().copied()))
+            }
+            Some(dhcpv4::Event::Deconfigured) => None,
+        };
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_)));
+            if let Some((cidr, _, _)) = event {
+                let _ = addrs.push(IpCidr::Ipv4(cidr));
+            }
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some((_, router, dns)) = event {
+            if let Some(r) = router {
+                let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+            }
+            if let Some(d) = dns {
+                self.dns_server = Some(IpAddress::Ipv4(d));
+            }
+        }
+    }
+
+    fn sock(&mut self, s: SockId) -> Result<&mut Sock, Errno> {
+        self.socks.get_mut(&s).ok_or(errno::BADF)
+    }
+
+    fn add(&mut self, family: Family, body: Body, opts: Opts) -> SockId {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.socks.insert(
+            id,
+            Sock {
+                family,
+                body,
+                opts,
+                error: 0,
+            },
+        );
+        id
+    }
+
+    /// A new listening socket for a listener's queue.
+    fn listening(&mut self, local: SocketAddr, opts: &Opts) -> Result<SocketHandle, Errno> {
+        let mut t = tcp_socket();
+        apply_tcp(&mut t, opts);
+        t.listen(listen_endpoint(local)).map_err(|_| errno::INVAL)?;
+        Ok(self.sockets.add(t))
+    }
+
+    /// Check a local address for `bind`: the socket's family, and the unspecified address
+    /// or one of the interface's.
+    fn check_local(&self, family: Family, addr: &SocketAddr) -> Result<(), Errno> {
+        if family_of(addr) != family {
+            return Err(errno::AFNOSUPPORT);
+        }
+        let ip = addr.ip();
+        if ip.is_unspecified() || self.iface.has_ip_addr(IpAddress::from(ip)) {
+            Ok(())
+        } else {
+            Err(errno::ADDRNOTAVAIL)
+        }
+    }
+
+    fn tcp(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket>(h)
+    }
+
+    fn udp(&mut self, h: SocketHandle) -> &mut udp::Socket<'static> {
+        self.sockets.get_mut::<udp::Socket>(h)
+    }
+
+    /// Bind UDP socket `s` (to `addr`, or an ephemeral port on the unspecified address)
+    /// if it is not bound yet; its smoltcp socket.
+    fn udp_bound(&mut self, s: SockId, addr: Option<SocketAddr>) -> Result<SocketHandle, Errno> {
+        let sock = self.sock(s)?;
+        let family = sock.family;
+        let Body::Udp(u) = &sock.body else {
+            return Err(errno::NOTSUP);
+        };
+        if let Some(h) = u.handle {
+            return if addr.is_some() {
+                Err(errno::INVAL)
+            } else {
+                Ok(h)
+            };
+        }
+        let addr = addr.unwrap_or_else(|| unspecified(family));
+        self.check_local(family, &addr)?;
+        let port = self.ports.hold(Kind::Datagram, addr.port())?;
+        let local = SocketAddr::new(addr.ip(), port);
+        let mut socket = udp_socket();
+        if socket.bind(listen_endpoint(local)).is_err() {
+            self.ports.release(Kind::Datagram, port);
+            return Err(errno::INVAL);
+        }
+        let h = self.sockets.add(socket);
+        if let Ok(Sock {
+            body: Body::Udp(u), ..
+        }) = self.sock(s)
+        {
+            u.handle = Some(h);
+            u.local = Some(local);
+        }
+        Ok(h)
+    }
+
+    /// Connection state of a stream socket, refreshed: whether a finished connect failed.
+    fn refresh_conn(&mut self, s: SockId) {
+        let now = self.machine.now_ns();
+        let Some(Sock {
+            body:
+                Body::Tcp(Tcp::Conn {
+                    handle,
+                    connecting,
+                    established,
+                    ..
+                }),
+            ..
+        }) = self.socks.get(&s)
+        else {
+            return;
+        };
+        let (h, connecting, was_established) = (*handle, *connecting, *established);
+        let state = self.sockets.get::<tcp::Socket>(h).state();
+        let (mut new_connecting, mut new_established, mut error) = (connecting, was_established, 0);
+        match state {
+            tcp::State::SynSent | tcp::State::SynReceived => {}
+            tcp::State::Closed if !was_established => {
+                if let Some(start) = connecting {
+                    let timeout = TCP_TIMEOUT.total_micros() * 1000;
+                    error = if now.saturating_sub(start) + 1_000_000_000 >= timeout {
+                        errno::TIMEDOUT
+                    } else {
+                        errno::CONNREFUSED
+                    };
+                    new_connecting = None;
+                }
+            }
+            tcp::State::Closed => {}
+            _ => {
+                new_connecting = None;
+                new_established = true;
+            }
+        }
+        if let Some(Sock {
+            body:
+                Body::Tcp(Tcp::Conn {
+                    connecting,
+                    established,
+                    ..
+                }),
+            error: e,
+            ..
+        }) = self.socks.get_mut(&s)
+        {
+            *connecting = new_connecting;
+            *established = new_established;
+            if error != 0 {
+                *e = error;
+            }
+        }
+    }
+}
+
+/// Apply the options smoltcp has to a TCP socket.
+fn apply_tcp(t: &mut tcp::Socket<'static>, opts: &Opts) {
+    t.set_nagle_enabled(!opts.no_delay);
+    t.set_keep_alive(opts.keep_alive.then(|| Duration::from_secs(75)));
+    t.set_timeout(Some(TCP_TIMEOUT));
+}
+
+fn recv_error(e: tcp::RecvError, established: bool) -> Errno {
+    match e {
+        tcp::RecvError::Finished => 0,
+        tcp::RecvError::InvalidState if established => errno::CONNRESET,
+        tcp::RecvError::InvalidState => errno::NOTCONN,
+    }
+}
+
+impl<D: Device, M: NetMachine> Network for Stack<D, M> {
+    fn open(&mut self, family: Family, kind: Kind) -> Result<SockId, Errno> {
+        let body = match kind {
+            Kind::Stream => Body::Tcp(Tcp::Idle { local: None }),
+            Kind::Datagram => Body::Udp(Udp {
+                handle: None,
+                local: None,
+                peer: None,
+                shut_read: false,
+                shut_write: false,
+            }),
+        };
+        Ok(self.add(family, body, Opts::default()))
+    }
+
+    fn bind(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
+        self.poll();
+        let sock = self.sock(s)?;
+        let family = sock.family;
+        match &sock.body {
+            Body::Tcp(Tcp::Idle { local: None }) => {
+                self.check_local(family, &addr)?;
+                let port = self.ports.hold(Kind::Stream, addr.port())?;
+                if let Ok(Sock {
+                    body: Body::Tcp(t), ..
+                }) = self.sock(s)
+                {
+                    *t = Tcp::Idle {
+                        local: Some(SocketAddr::new(addr.ip(), port)),
+                    };
+                }
+                Ok(())
+            }
+            Body::Tcp(_) => Err(errno::INVAL),
+            Body::Udp(_) => self.udp_bound(s, Some(addr)).map(|_| ()),
+        }
+    }
+
+    fn listen(&mut self, s: SockId, backlog: u32) -> Result<(), Errno> {
+        self.poll();
+        let sock = self.sock(s)?;
+        let (family, opts) = (sock.family, sock.opts);
+        let local = match &sock.body {
+            Body::Tcp(Tcp::Idle { local }) => *local,
+            Body::Tcp(Tcp::Listener { .. }) => return Ok(()),
+            Body::Tcp(Tcp::Conn { .. }) => return Err(errno::INVAL),
+            Body::Udp(_) => return Err(errno::NOTSUP),
+        };
+        let local = match local {
+            Some(l) => l,
+            None => {
+                let port = self.ports.hold(Kind::Stream, 0)?;
+                let u = unspecified(family);
+                SocketAddr::new(u.ip(), port)
+            }
+        };
+        let mut queue = Vec::new();
+        for _ in 0..backlog.clamp(1, MAX_BACKLOG) {
+            queue.push(self.listening(local, &opts)?);
+        }
+        if let Ok(Sock {
+            body: Body::Tcp(t), ..
+        }) = self.sock(s)
+        {
+            *t = Tcp::Listener { local, queue };
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, s: SockId) -> Result<(SockId, SocketAddr), Errno> {
+        self.poll();
+        let sock = self.sock(s)?;
+        let (family, opts) = (sock.family, sock.opts);
+        let Body::Tcp(Tcp::Listener { local, queue }) = &sock.body else {
+            return Err(errno::INVAL);
+        };
+        let local = *local;
+        let queue = queue.clone();
+        let mut found = None;
+        for (i, &h) in queue.iter().enumerate() {
+            let t = self.sockets.get::<tcp::Socket>(h);
+            if acceptable(t.state()) {
+                found = Some((i, h));
+                break;
+            }
+            if t.state() == tcp::State::Closed {
+                // A handshake that failed: listen again.
+                let _ = self.tcp(h).listen(listen_endpoint(local));
+            }
+        }
+        let Some((i, h)) = found else {
+            return Err(errno::AGAIN);
+        };
+        let fresh = self.listening(local, &opts)?;
+        if let Ok(Sock {
+            body: Body::Tcp(Tcp::Listener { queue, .. }),
+            ..
+        }) = self.sock(s)
+        {
+            queue[i] = fresh;
+        }
+        let peer = self
+            .sockets
+            .get::<tcp::Socket>(h)
+            .remote_endpoint()
+            .map(sockaddr)
+            .unwrap_or_else(|| unspecified(family));
+        let id = self.add(
+            family_of(&peer),
+            Body::Tcp(Tcp::Conn {
+                handle: h,
+                connecting: None,
+                established: true,
+                shut_read: false,
+                port: None,
+            }),
+            opts,
+        );
+        Ok((id, peer))
+    }
+
+    fn connect(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
+        self.poll();
+        let sock = self.sock(s)?;
+        let (family, opts) = (sock.family, sock.opts);
+        if family_of(&addr) != family {
+            return Err(errno::AFNOSUPPORT);
+        }
+        match &sock.body {
+            Body::Udp(_) => {
+                self.udp_bound(s, None)?;
+                if let Ok(Sock {
+                    body: Body::Udp(u), ..
+                }) = self.sock(s)
+                {
+                    u.peer = (!addr.ip().is_unspecified()).then_some(addr);
+                }
+                Ok(())
+            }
+            Body::Tcp(Tcp::Listener { .. }) => Err(errno::ISCONN),
+            Body::Tcp(Tcp::Conn { .. }) => {
+                self.refresh_conn(s);
+                let sock = self.sock(s)?;
+                let Body::Tcp(Tcp::Conn {
+                    connecting,
+                    established,
+                    ..
+                }) = &sock.body
+                else {
+                    return Err(errno::INVAL);
+                };
+                if connecting.is_some() {
+                    return Err(errno::INPROGRESS);
+                }
+                if *established {
+                    return Err(errno::ISCONN);
+                }
+                match core::mem::take(&mut sock.error) {
+                    0 => Err(errno::CONNABORTED),
+                    e => Err(e),
+                }
+            }
+            Body::Tcp(Tcp::Idle { local }) => {
+                if addr.port() == 0 || addr.ip().is_unspecified() {
+                    return Err(errno::INVAL);
+                }
+                let (local, port) = match *local {
+                    Some(l) => (l, None),
+                    None => {
+                        let p = self.ports.hold(Kind::Stream, 0)?;
+                        (SocketAddr::new(unspecified(family).ip(), p), Some(p))
+                    }
+                };
+                let mut t = tcp_socket();
+                apply_tcp(&mut t, &opts);
+                let cx = self.iface.context();
+                if t.connect(cx, addr, listen_endpoint(local)).is_err() {
+                    if let Some(p) = port {
+                        self.ports.release(Kind::Stream, p);
+                    }
+                    return Err(errno::NETUNREACH);
+                }
+                let h = self.sockets.add(t);
+                let now = self.machine.now_ns();
+                if let Ok(Sock {
+                    body: Body::Tcp(t), ..
+                }) = self.sock(s)
+                {
+                    *t = Tcp::Conn {
+                        handle: h,
+                        connecting: Some(now),
+                        established: false,
+                        shut_read: false,
+                        port: Some(port.unwrap_or(local.port())),
+                    };
+                }
+                self.poll();
+                Err(errno::INPROGRESS)
+            }
+        }
+    }
+
+    fn recv(&mut self, s: SockId, buf: &mut [u8], peek: bool) -> Result<Received, Errno> {
+        self.poll();
+        self.refresh_conn(s);
+        let sock = self.sock(s)?;
+        match &mut sock.body {
+            Body::Tcp(Tcp::Conn {
+                handle,
+                established,
+                shut_read,
+                ..
+            }) => {
+                let (h, established, shut_read) = (*handle, *established, *shut_read);
+                let received = |len| Received {
+                    len,
+                    truncated: false,
+                    from: None,
+                };
+                if shut_read {
+                    return Ok(received(0));
+                }
+                if !established {
+                    let e = core::mem::take(&mut sock.error);
+                    return Err(if e != 0 { e } else { errno::AGAIN });
+                }
+                let t = self.tcp(h);
+                let r = if peek {
+                    t.peek_slice(buf)
+                } else {
+                    t.recv_slice(buf)
+                };
+                let n = match r {
+                    Ok(0) if !buf.is_empty() => return Err(errno::AGAIN),
+                    Ok(n) => n,
+                    Err(e) => match recv_error(e, established) {
+                        0 => 0,
+                        e => return Err(e),
+                    },
+                };
+                if n > 0 {
+                    // Window updates go out now rather than at the next poll.
+                    self.poll();
+                }
+                Ok(received(n))
+            }
+            Body::Tcp(_) => Err(errno::NOTCONN),
+            Body::Udp(u) => {
+                if u.shut_read {
+                    return Ok(Received {
+                        len: 0,
+                        truncated: false,
+                        from: None,
+                    });
+                }
+                let (Some(h), peer) = (u.handle, u.peer) else {
+                    return Err(errno::AGAIN);
+                };
+                let socket = self.udp(h);
+                loop {
+                    let (data, from) = match socket.peek() {
+                        Ok((d, meta)) => (d, sockaddr(meta.endpoint)),
+                        Err(_) => return Err(errno::AGAIN),
+                    };
+                    if peer.is_some_and(|p| p != from) {
+                        // Not from the connected peer: dropped, as a host does.
+                        let _ = socket.recv();
+                        continue;
+                    }
+                    let n = data.len().min(buf.len());
+                    buf[..n].copy_from_slice(&data[..n]);
+                    let truncated = data.len() > buf.len();
+                    if !peek {
+                        let _ = socket.recv();
+                    }
+                    return Ok(Received {
+                        len: n,
+                        truncated,
+                        from: Some(from),
+                    });
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, s: SockId, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
+        self.poll();
+        self.refresh_conn(s);
+        let sock = self.sock(s)?;
+        let family = sock.family;
+        match &mut sock.body {
+            Body::Tcp(Tcp::Conn {
+                handle,
+                established,
+                connecting,
+                ..
+            }) => {
+                let (h, established, connecting) = (*handle, *established, connecting.is_some());
+                if connecting {
+                    return Err(errno::AGAIN);
+                }
+                if !established {
+                    let e = core::mem::take(&mut sock.error);
+                    return Err(if e != 0 { e } else { errno::NOTCONN });
+                }
+                let t = self.tcp(h);
+                if !t.may_send() {
+                    return Err(if t.state() == tcp::State::Closed {
+                        errno::CONNRESET
+                    } else {
+                        errno::PIPE
+                    });
+                }
+                match t.send_slice(data) {
+                    Ok(0) if !data.is_empty() => Err(errno::AGAIN),
+                    Ok(n) => {
+                        self.poll();
+                        Ok(n)
+                    }
+                    Err(_) => Err(errno::PIPE),
+                }
+            }
+            Body::Tcp(_) => Err(errno::NOTCONN),
+            Body::Udp(u) => {
+                if u.shut_write {
+                    return Err(errno::PIPE);
+                }
+                let dest = match (to, u.peer) {
+                    (Some(to), _) => to,
+                    (None, Some(peer)) => peer,
+                    (None, None) => return Err(errno::DESTADDRREQ),
+                };
+                if family_of(&dest) != family {
+                    return Err(errno::AFNOSUPPORT);
+                }
+                if dest.port() == 0 {
+                    return Err(errno::INVAL);
+                }
+                if data.len() > UDP_BUFFER {
+                    return Err(errno::MSGSIZE);
+                }
+                let h = self.udp_bound(s, None)?;
+                let r = self.udp(h).send_slice(data, IpEndpoint::from(dest));
+                match r {
+                    Ok(()) => {
+                        self.poll();
+                        Ok(data.len())
+                    }
+                    Err(udp::SendError::BufferFull) => Err(errno::AGAIN),
+                    Err(udp::SendError::Unaddressable) => Err(errno::NETUNREACH),
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self, s: SockId, read: bool, write: bool) -> Result<(), Errno> {
+        self.poll();
+        let sock = self.sock(s)?;
+        match &mut sock.body {
+            Body::Tcp(Tcp::Conn {
+                handle, shut_read, ..
+            }) => {
+                let h = *handle;
+                *shut_read |= read;
+                if write {
+                    self.tcp(h).close();
+                    self.poll();
+                }
+                Ok(())
+            }
+            Body::Tcp(_) => Err(errno::NOTCONN),
+            Body::Udp(u) => {
+                if u.peer.is_none() {
+                    return Err(errno::NOTCONN);
+                }
+                u.shut_read |= read;
+                u.shut_write |= write;
+                Ok(())
+            }
+        }
+    }
+
+    fn close(&mut self, s: SockId) {
+        let Some(sock) = self.socks.remove(&s) else {
+            return;
+        };
+        match sock.body {
+            Body::Tcp(Tcp::Idle { local }) => {
+                if let Some(l) = local {
+                    self.ports.release(Kind::Stream, l.port());
+                }
+            }
+            Body::Tcp(Tcp::Listener { local, queue }) => {
+                for h in queue {
+                    // Connections nobody accepted are reset, as a host does.
+                    self.tcp(h).abort();
+                    self.closing.push(h);
+                }
+                self.ports.release(Kind::Stream, local.port());
+            }
+            Body::Tcp(Tcp::Conn { handle, port, .. }) => {
+                self.tcp(handle).close();
+                self.closing.push(handle);
+                if let Some(p) = port {
+                    self.ports.release(Kind::Stream, p);
+                }
+            }
+            Body::Udp(u) => {
+                if let Some(h) = u.handle {
+                    self.sockets.remove(h);
+                }
+                if let Some(l) = u.local {
+                    self.ports.release(Kind::Datagram, l.port());
+                }
+            }
+        }
+        self.poll();
+    }
+
+    fn local_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno> {
+        let sock = self.sock(s)?;
+        let family = sock.family;
+        Ok(match &sock.body {
+            Body::Tcp(Tcp::Idle { local }) => local.unwrap_or_else(|| unspecified(family)),
+            Body::Tcp(Tcp::Listener { local, .. }) => *local,
+            Body::Tcp(Tcp::Conn { handle, .. }) => {
+                let h = *handle;
+                self.tcp(h)
+                    .local_endpoint()
+                    .map(sockaddr)
+                    .unwrap_or_else(|| unspecified(family))
+            }
+            Body::Udp(u) => u.local.unwrap_or_else(|| unspecified(family)),
+        })
+    }
+
+    fn peer_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno> {
+        self.refresh_conn(s);
+        let sock = self.sock(s)?;
+        match &sock.body {
+            Body::Tcp(Tcp::Conn {
+                handle,
+                established: true,
+                ..
+            }) => {
+                let h = *handle;
+                self.tcp(h)
+                    .remote_endpoint()
+                    .map(sockaddr)
+                    .ok_or(errno::NOTCONN)
+            }
+            Body::Udp(Udp {
+                peer: Some(peer), ..
+            }) => Ok(*peer),
+            _ => Err(errno::NOTCONN),
+        }
+    }
+
+    fn readiness(&mut self, s: SockId) -> Readiness {
+        self.poll();
+        self.refresh_conn(s);
+        let Some(sock) = self.socks.get(&s) else {
+            return Readiness {
+                hangup: true,
+                ..Readiness::default()
+            };
+        };
+        let failed = sock.error != 0;
+        match &sock.body {
+            Body::Tcp(Tcp::Idle { .. }) => Readiness {
+                hangup: true,
+                ..Readiness::default()
+            },
+            Body::Tcp(Tcp::Listener { queue, .. }) => Readiness {
+                readable: queue
+                    .iter()
+                    .any(|&h| acceptable(self.sockets.get::<tcp::Socket>(h).state())),
+                ..Readiness::default()
+            },
+            Body::Tcp(Tcp::Conn {
+                handle,
+                connecting,
+                established,
+                shut_read,
+                ..
+            }) => {
+                let t = self.sockets.get::<tcp::Socket>(*handle);
+                if connecting.is_some() {
+                    return Readiness::default();
+                }
+                if !established {
+                    // A connect that failed.
+                    return Readiness {
+                        readable: true,
+                        writable: true,
+                        hangup: true,
+                        nbytes: 0,
+                    };
+                }
+                let eof = !t.may_recv();
+                Readiness {
+                    readable: t.can_recv() || eof || *shut_read || failed,
+                    writable: t.can_send() || !t.may_send(),
+                    hangup: eof && !t.may_send(),
+                    nbytes: t.recv_queue() as u64,
+                }
+            }
+            Body::Udp(u) => match u.handle {
+                None => Readiness {
+                    writable: true,
+                    ..Readiness::default()
+                },
+                Some(h) => {
+                    let socket = self.sockets.get_mut::<udp::Socket>(h);
+                    let next = socket.peek().map(|(d, _)| d.len()).ok();
+                    Readiness {
+                        readable: next.is_some() || u.shut_read,
+                        writable: socket.can_send(),
+                        hangup: false,
+                        nbytes: next.unwrap_or(0) as u64,
+                    }
+                }
+            },
+        }
+    }
+
+    fn take_error(&mut self, s: SockId) -> Errno {
+        self.poll();
+        self.refresh_conn(s);
+        self.socks
+            .get_mut(&s)
+            .map_or(errno::BADF, |sock| core::mem::take(&mut sock.error))
+    }
+
+    fn set_option(&mut self, s: SockId, opt: SockOpt, value: u64) -> Result<(), Errno> {
+        let sock = self.sock(s)?;
+        let on = value != 0;
+        match opt {
+            SockOpt::ReuseAddr => sock.opts.reuse_addr = on,
+            SockOpt::KeepAlive => sock.opts.keep_alive = on,
+            SockOpt::NoDelay => sock.opts.no_delay = on,
+            SockOpt::Broadcast => sock.opts.broadcast = on,
+            SockOpt::RecvBuf => sock.opts.recv_buf = Some(value),
+            SockOpt::SendBuf => sock.opts.send_buf = Some(value),
+            SockOpt::Linger => sock.opts.linger = value,
+        }
+        let opts = sock.opts;
+        if let Body::Tcp(Tcp::Conn { handle, .. }) = &sock.body {
+            let h = *handle;
+            apply_tcp(self.tcp(h), &opts);
+        }
+        Ok(())
+    }
+
+    fn get_option(&mut self, s: SockId, opt: SockOpt) -> Result<u64, Errno> {
+        let sock = self.sock(s)?;
+        let o = &sock.opts;
+        let default_buf = match sock.body {
+            Body::Tcp(_) => TCP_BUFFER,
+            Body::Udp(_) => UDP_BUFFER,
+        } as u64;
+        Ok(match opt {
+            SockOpt::ReuseAddr => o.reuse_addr.into(),
+            SockOpt::KeepAlive => o.keep_alive.into(),
+            SockOpt::NoDelay => o.no_delay.into(),
+            SockOpt::Broadcast => o.broadcast.into(),
+            SockOpt::RecvBuf => o.recv_buf.unwrap_or(default_buf),
+            SockOpt::SendBuf => o.send_buf.unwrap_or(default_buf),
+            SockOpt::Linger => o.linger,
+        })
+    }
+
+    fn wait(&mut self, interest: &[(SockId, Interest)], deadline: Option<u64>) {
+        let ready = |me: &mut Self| {
+            interest.iter().any(|&(s, i)| {
+                let r = me.readiness(s);
+                match i {
+                    Interest::Read => r.readable || r.hangup,
+                    Interest::Write => r.writable || r.hangup,
+                }
+            })
+        };
+        if ready(self) {
+            return;
+        }
+        self.sleep(deadline.unwrap_or(u64::MAX));
+        self.poll();
+    }
+
+    fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
+        let Some(server) = self.dns_server else {
+            return Err(errno::NOENT);
+        };
+        let h = match self.dns {
+            Some(h) => {
+                self.sockets
+                    .get_mut::<dns::Socket>(h)
+                    .update_servers(&[server]);
+                h
+            }
+            None => {
+                let h = self
+                    .sockets
+                    .add(dns::Socket::new(&[server], vec![None, None]));
+                self.dns = Some(h);
+                h
+            }
+        };
+        let mut queries = Vec::new();
+        let types: &[DnsQueryType] = if self.has_v6 {
+            &[DnsQueryType::A, DnsQueryType::Aaaa]
+        } else {
+            &[DnsQueryType::A]
+        };
+        for &ty in types {
+            let cx = self.iface.context();
+            match self
+                .sockets
+                .get_mut::<dns::Socket>(h)
+                .start_query(cx, name, ty)
+            {
+                Ok(q) => queries.push(Some(q)),
+                Err(dns::StartQueryError::NoFreeSlot) => return Err(errno::AGAIN),
+                Err(_) => return Err(errno::INVAL),
+            }
+        }
+        let deadline = self.machine.now_ns() + DNS_WAIT_NS;
+        let mut found = Vec::new();
+        loop {
+            self.poll();
+            for q in queries.iter_mut() {
+                let Some(handle) = *q else { continue };
+                match self
+                    .sockets
+                    .get_mut::<dns::Socket>(h)
+                    .get_query_result(handle)
+                {
+                    Ok(addrs) => {
+                        found.extend(addrs.iter().map(|&a| IpAddr::from(a)));
+                        *q = None;
+                    }
+                    Err(dns::GetQueryResultError::Pending) => {}
+                    Err(dns::GetQueryResultError::Failed) => *q = None,
+                }
+            }
+            if queries.iter().all(Option::is_none) {
+                break;
+            }
+            if self.machine.now_ns() >= deadline {
+                for handle in queries.iter().flatten() {
+                    self.sockets.get_mut::<dns::Socket>(h).cancel_query(*handle);
+                }
+                return Err(errno::TIMEDOUT);
+            }
+            self.sleep(deadline);
+        }
+        if found.is_empty() {
+            // Failed (no such name, or no answer) or no address of the families asked.
+            Err(errno::NOENT)
+        } else {
+            Ok(found)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
