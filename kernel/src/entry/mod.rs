@@ -6,6 +6,7 @@
 //! below. `unsafe` is allowed here, each block with a `// SAFETY:` comment.
 
 pub mod builtins;
+pub mod net;
 pub mod wasi;
 
 use crate::cmdline;
@@ -140,6 +141,9 @@ extern "C" fn hako_kernel_start(start_info: u32) -> ! {
             if let Some(umask) = cl.umask {
                 ctx.set_umask(umask);
             }
+            // The network and the `hako.tcplisten=` sockets, before the preopened
+            // directories (set_wasi adds those).
+            net::set_up(cl.net.as_ref(), cl.net6.as_ref(), &cl.tcplisten, &mut ctx);
             wasi::set_wasi(ctx, cl.preopens, cl.stdin_len);
             let Some(desc) = manifest.module(0) else {
                 fatal(format_args!("the program image has no module"))

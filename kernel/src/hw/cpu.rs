@@ -1,5 +1,6 @@
 //! TSS (IST stacks) in the boot GDT, IDT and the CPU exception handler; CPUID,
-//! RDRAND/RDSEED.
+//! RDRAND/RDSEED. The IDT has 64 gates: the 32 exceptions and the interrupt vectors
+//! `super::irq` installs with [`set_interrupt_gate`].
 //!
 //! Exception stubs are plain assembly (stable Rust has no `x86-interrupt` ABI): each pushes
 //! its vector (and a zero error code when the CPU pushes none), saves the general registers
@@ -160,7 +161,7 @@ struct Tables {
 
 static mut TABLES: Tables = Tables {
     tss: TaskStateSegment::new(),
-    idt: Idt([Gate::MISSING; 32]),
+    idt: Idt([Gate::MISSING; IDT_GATES]),
 };
 
 /// Give the boot GDT a TSS (IST stacks for double faults, page faults and the rest), load
@@ -231,9 +232,32 @@ const STUBS: &[(u8, unsafe extern "C" fn(), u16)] = &[
     (21, hako_exc_21, OTHER_IST),
 ];
 
-/// The 32 exception gates (the kernel enables no interrupts, so no other vector is used).
+/// Gates in the IDT: the 32 exceptions and the interrupt vectors below 64 (see
+/// `super::irq`; interrupts are only ever enabled while the CPU halts).
+const IDT_GATES: usize = 64;
+
 #[repr(C, align(16))]
-struct Idt([Gate; 32]);
+struct Idt([Gate; IDT_GATES]);
+
+/// Point interrupt `vector` (32 to 63) at `stub`, without an IST stack (interrupts arrive
+/// only while the kernel halts, on the stack it halts on).
+///
+/// # Safety
+///
+/// `stub` must be an interrupt stub: it preserves every register and returns with
+/// `iretq` (after an EOI, if its interrupt source needs one).
+pub unsafe fn set_interrupt_gate(vector: u8, stub: unsafe extern "C" fn()) {
+    let v = usize::from(vector);
+    assert!(
+        (32..IDT_GATES).contains(&v),
+        "interrupt vector {v} out of range"
+    );
+    // SAFETY: the kernel runs on one CPU with interrupts disabled and nothing else holds a
+    // reference into `TABLES`; the CPU reads the gate only when the vector is raised, after
+    // this store.
+    let idt = unsafe { &mut (*core::ptr::addr_of_mut!(TABLES)).idt };
+    idt.0[v] = Gate::interrupt(stub as *const () as usize as u64, KERNEL_CODE);
+}
 
 /// A 64-bit interrupt gate (Intel SDM vol. 3, 6.14.1).
 #[derive(Clone, Copy)]
@@ -257,6 +281,14 @@ impl Gate {
         offset_high: 0,
         reserved: 0,
     };
+
+    /// An interrupt gate without an IST stack.
+    fn interrupt(handler: u64, selector: u16) -> Gate {
+        Gate {
+            options: 0x8e00,
+            ..Gate::new(handler, selector, 0)
+        }
+    }
 
     fn new(handler: u64, selector: u16, ist: u16) -> Gate {
         Gate {

@@ -7,7 +7,9 @@
 pub mod boot;
 pub mod cell;
 pub mod cpu;
+pub mod irq;
 pub mod mm;
+pub mod net;
 pub mod panic;
 pub mod serial;
 pub mod time;

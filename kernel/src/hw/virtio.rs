@@ -1,6 +1,7 @@
 //! virtio-mmio (legacy version 1 and modern version 2) with one polled virtqueue, and the
 //! virtio-9p transport on top of it. Interrupts stay off: a request is posted, the device
-//! notified, and the used ring polled until the device hands the buffer back.
+//! notified, and the used ring polled until the device hands the buffer back. The register
+//! access and DMA memory are shared with the virtio-net driver (`super::net`).
 
 use crate::guest::Errno;
 use crate::p9::Transport;
@@ -14,9 +15,9 @@ const MAGIC: u32 = 0x7472_6976;
 const DEVICE_9P: u32 = 9;
 /// Descriptors in our queue (each request uses two).
 const QSIZE: u16 = 8;
-const PAGE: usize = 4096;
+pub(super) const PAGE: usize = 4096;
 
-mod reg {
+pub(super) mod reg {
     pub const MAGIC: usize = 0x000;
     pub const VERSION: usize = 0x004;
     pub const DEVICE_ID: usize = 0x008;
@@ -44,13 +45,13 @@ mod reg {
     pub const CONFIG: usize = 0x100;
 }
 
-const S_ACK: u32 = 1;
-const S_DRIVER: u32 = 2;
-const S_DRIVER_OK: u32 = 4;
-const S_FEATURES_OK: u32 = 8;
+pub(super) const S_ACK: u32 = 1;
+pub(super) const S_DRIVER: u32 = 2;
+pub(super) const S_DRIVER_OK: u32 = 4;
+pub(super) const S_FEATURES_OK: u32 = 8;
 
 /// One virtio-mmio device window (identity-mapped, below 4 GiB).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Mmio {
     base: usize,
 }
@@ -67,22 +68,27 @@ impl Mmio {
         (m.read(reg::MAGIC) == MAGIC && m.read(reg::DEVICE_ID) != 0).then_some(m)
     }
 
-    fn read(&self, off: usize) -> u32 {
+    pub(super) fn read(&self, off: usize) -> u32 {
         // SAFETY: `base` is a virtio-mmio window (the magic value matched, or is being
         // checked, at an address QEMU announced), identity-mapped by the boot page tables;
         // registers are 32-bit aligned.
         unsafe { read_volatile((self.base + off) as *const u32) }
     }
 
-    fn write(&self, off: usize, v: u32) {
+    pub(super) fn write(&self, off: usize, v: u32) {
         // SAFETY: as in `read`; writing device registers has no effect on kernel memory
         // except through the queue memory we hand the device, which we own.
         unsafe { write_volatile((self.base + off) as *mut u32, v) }
     }
 
-    fn config_u8(&self, off: usize) -> u8 {
+    pub(super) fn config_u8(&self, off: usize) -> u8 {
         // SAFETY: as in `read`; the device-specific configuration space starts at 0x100.
         unsafe { read_volatile((self.base + reg::CONFIG + off) as *const u8) }
+    }
+
+    /// The physical address of the window.
+    pub fn base(&self) -> u64 {
+        self.base as u64
     }
 
     pub fn device_id(&self) -> u32 {
@@ -98,14 +104,14 @@ impl Mmio {
 
 #[repr(C)]
 #[derive(Clone, Copy)]
-struct Desc {
-    addr: u64,
-    len: u32,
-    flags: u16,
-    next: u16,
+pub(super) struct Desc {
+    pub(super) addr: u64,
+    pub(super) len: u32,
+    pub(super) flags: u16,
+    pub(super) next: u16,
 }
 const DESC_NEXT: u16 = 1;
-const DESC_WRITE: u16 = 2;
+pub(super) const DESC_WRITE: u16 = 2;
 
 /// A virtio-9p device with its one request queue, used one request at a time.
 pub struct Virtio9p {
@@ -126,7 +132,7 @@ impl core::fmt::Debug for Virtio9p {
     }
 }
 
-fn dma_alloc(size: usize) -> *mut u8 {
+pub(super) fn dma_alloc(size: usize) -> *mut u8 {
     let layout = Layout::from_size_align(size.next_multiple_of(PAGE), PAGE).expect("layout");
     // SAFETY: the layout has a non-zero size; the kernel heap is identity-mapped RAM below
     // 4 GiB, so the address is also the physical address the device uses. The memory is
@@ -287,6 +293,12 @@ impl Transport for Virtio9p {
 
 /// Parse `virtio_mmio.device=<size>@<addr>:<irq>` tokens: the base addresses.
 pub fn mmio_bases(cmdline: &[u8]) -> Vec<u64> {
+    mmio_devices(cmdline).into_iter().map(|(a, _)| a).collect()
+}
+
+/// Parse `virtio_mmio.device=<size>@<addr>:<irq>` tokens: each window's base address and
+/// interrupt (the GSI its IOAPIC pin has), when given.
+pub fn mmio_devices(cmdline: &[u8]) -> Vec<(u64, Option<u32>)> {
     let mut out = Vec::new();
     for tok in cmdline.split(|&b| b == b' ') {
         let Some(v) = tok.strip_prefix(b"virtio_mmio.device=") else {
@@ -297,8 +309,12 @@ pub fn mmio_bases(cmdline: &[u8]) -> Vec<u64> {
         };
         let rest = &v[at + 1..];
         let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
+        let irq = rest
+            .get(end + 1..)
+            .and_then(crate::cmdline::number)
+            .and_then(|n| u32::try_from(n).ok());
         if let Some(a) = crate::cmdline::number(&rest[..end]) {
-            out.push(a);
+            out.push((a, irq));
         }
     }
     out
