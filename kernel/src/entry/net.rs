@@ -140,6 +140,47 @@ fn selftest(mut stack: KernelStack, listeners: &[(SockId, Family)]) -> ! {
         stack.dns_server(),
         irq::interrupts()
     ));
+    // Outbound: a line to the host's port 18081 (10.0.2.2 and fec0::2 are the host under
+    // QEMU's user network), then a name lookup.
+    for to in ["10.0.2.2:18081", "[fec0::2]:18081"] {
+        let to: SocketAddr = to.parse().unwrap_or_else(|_| unreachable!());
+        let family = if to.is_ipv4() { Family::V4 } else { Family::V6 };
+        let Ok(c) = stack.open(family, Kind::Stream) else {
+            continue;
+        };
+        let deadline = time::monotonic_ns() + 3_000_000_000;
+        let mut result = stack.connect(c, to);
+        while result == Err(hako_abi::wasi::errno::INPROGRESS) && time::monotonic_ns() < deadline {
+            stack.wait(&[(c, Interest::Write)], Some(deadline));
+            result = stack.connect(c, to);
+        }
+        let mut reply = [0u8; 64];
+        let mut n = 0;
+        if result == Err(hako_abi::wasi::errno::ISCONN) {
+            let _ = stack.send(c, b"ping\n", None);
+            while time::monotonic_ns() < deadline {
+                match stack.recv(c, &mut reply, false) {
+                    Ok(r) => {
+                        n = r.len;
+                        break;
+                    }
+                    Err(_) => stack.wait(&[(c, Interest::Read)], Some(deadline)),
+                }
+            }
+        }
+        serial::record(format_args!(
+            "connect {to}: {result:?} local {:?} reply {:?}",
+            stack.local_addr(c),
+            core::str::from_utf8(&reply[..n])
+        ));
+        stack.close(c);
+    }
+    let t0 = time::monotonic_ns();
+    let found = stack.resolve("example.com");
+    serial::record(format_args!(
+        "resolve example.com: {found:?} in {} ms",
+        (time::monotonic_ns() - t0) / 1_000_000
+    ));
     let Some(&(l, _)) = listeners.first() else {
         serial::debug_exit(hako_abi::boot::EXIT_DONE)
     };

@@ -386,6 +386,14 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
         }
     }
 
+    /// Whether the interface has an address of `family` (to send from).
+    fn has_family(&self, family: Family) -> bool {
+        match family {
+            Family::V4 => self.iface.ipv4_addr().is_some(),
+            Family::V6 => self.iface.ipv6_addr().is_some(),
+        }
+    }
+
     fn tcp(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
         self.sockets.get_mut::<tcp::Socket>(h)
     }
@@ -625,6 +633,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn connect(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
         self.poll();
+        let reachable = self.has_family(family_of(&addr));
         let sock = self.sock(s)?;
         let (family, opts) = (sock.family, sock.opts);
         if family_of(&addr) != family {
@@ -667,6 +676,9 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
             Body::Tcp(Tcp::Idle { local }) => {
                 if addr.port() == 0 || addr.ip().is_unspecified() {
                     return Err(errno::INVAL);
+                }
+                if !reachable {
+                    return Err(errno::NETUNREACH);
                 }
                 let (local, port) = match *local {
                     Some(l) => (l, None),
@@ -839,6 +851,9 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                 }
                 if dest.port() == 0 {
                     return Err(errno::INVAL);
+                }
+                if !self.has_family(family) {
+                    return Err(errno::NETUNREACH);
                 }
                 if data.len() > UDP_BUFFER {
                     return Err(errno::MSGSIZE);

@@ -411,6 +411,26 @@ fn udp_send_to_recv_from_and_connected_peers() {
 }
 
 #[test]
+fn no_address_of_the_family_is_unreachable() {
+    let (a, b): (Wire, Wire) = Default::default();
+    let clock = Clock(Rc::new(Cell::new(0)));
+    let mut v4only = Stack::new(
+        End { rx: a, tx: b },
+        clock,
+        [2, 0, 0, 0, 0, 3],
+        3,
+        &config(3),
+        None,
+    )
+    .unwrap();
+    let six = SocketAddr::new(IpAddr::V6(net6(1).addr), 80);
+    let s = v4only.open(Family::V6, Kind::Stream).unwrap();
+    assert_eq!(v4only.connect(s, six), Err(errno::NETUNREACH));
+    let u = v4only.open(Family::V6, Kind::Datagram).unwrap();
+    assert_eq!(v4only.send(u, b"x", Some(six)), Err(errno::NETUNREACH));
+}
+
+#[test]
 fn resolve_without_an_answer_times_out() {
     let (mut server, _client, _clock) = pair();
     assert_eq!(server.resolve("example.com"), Err(errno::TIMEDOUT));
