@@ -76,9 +76,9 @@
 
 extern crate alloc;
 
-pub mod layout;
 #[allow(unsafe_code)]
 pub mod jump;
+pub mod layout;
 
 pub mod bulk;
 pub mod clock;

@@ -12,7 +12,10 @@ use std::path::Path;
 
 /// Bottom to top.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("address-space layout, entering compiled code", &["layout", "jump"]),
+    (
+        "address-space layout, entering compiled code",
+        &["layout", "jump"],
+    ),
     (
         "safe target-independent logic",
         &[
