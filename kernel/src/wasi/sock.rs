@@ -249,7 +249,11 @@ impl WasiCtx {
             t if t == u32::from(sock_type::DGRAM) => Kind::Datagram,
             _ => return Err(errno::INVAL),
         };
-        let id = self.network()?.open(family, kind)?;
+        let net = self.network()?;
+        let id = net.open(family, kind)?;
+        if kind == Kind::Stream {
+            no_delay(net, id);
+        }
         let fd = self.push(Entry::Socket(SockFd::new(id, family, kind)));
         mem.write(out, fd)
     }
@@ -294,6 +298,7 @@ impl WasiCtx {
         let s = self.sock(fd)?;
         mem.bytes(out, 4)?;
         let (id, _peer) = self.blocking(host, &s, Interest::Read, |n| n.accept(s.id))?;
+        no_delay(self.network()?, id);
         let mut c = SockFd::new(id, s.family, Kind::Stream);
         c.nonblock = flags & u32::from(fdflags::NONBLOCK) != 0;
         let new = self.push(Entry::Socket(c));
@@ -418,7 +423,10 @@ impl WasiCtx {
         to: Option<SocketAddr>,
     ) -> Result<u32, Errno> {
         let total = check_iovs(mem, iovs, n)?;
-        if s.kind == Kind::Datagram || to.is_some() {
+        // Several iovecs (a response's head and body) go out as one send when they are not
+        // large: sent one by one, the second waits for the first one's ACK under Nagle's
+        // algorithm, which the peer delays (40 ms per request, measured with hyper).
+        if s.kind == Kind::Datagram || to.is_some() || (n > 1 && total <= 64 * 1024) {
             let mut buf = Vec::with_capacity(total as usize);
             for i in 0..n {
                 let (p, l) = iov(mem, iovs, i)?;
@@ -876,6 +884,15 @@ impl WasiCtx {
         }
         mem.write(res_len, k)
     }
+}
+
+/// Turn Nagle's algorithm off on a new stream socket. WasmEdge's option names have no
+/// `TCP_NODELAY` (only `SOL_SOCKET` options), so a program cannot do it itself, and programs
+/// on this ABI write a response's head and body with two sends (hyper on `mio_wasi` does):
+/// with Nagle on, the second waits for the peer's delayed ACK, 40 ms per request.
+fn no_delay(net: &mut dyn Network, id: SockId) {
+    // A network that cannot set it sends as it would have.
+    let _ = net.set_option(id, SockOpt::NoDelay, 1);
 }
 
 /// The [`SockOpt`] a (level, name) pair of `sock_setsockopt` sets.
