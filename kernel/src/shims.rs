@@ -336,7 +336,8 @@ macro_rules! __wasi_impl {
 #[macro_export]
 macro_rules! __wasi_entry_points {
     ($p:ty) => {
-        /// All 46 functions.
+        /// All 46 functions of preview1 and the 15 of the WasmEdge socket ABI
+        /// (`hako_abi::wasi::symbols`).
         mod wasi_fns {
             use super::*;
 
@@ -404,12 +405,44 @@ macro_rules! __wasi_entry_points {
             $crate::__wasi_impl!($p; proc_raise(sig: i32) |c, h, m| c.proc_raise(h, sig as u32));
             $crate::__wasi_impl!($p; random_get(buf: i32, len: i32) |c, h, m| c.random_get(h, m, buf as u32, len as u32));
             $crate::__wasi_impl!($p; sched_yield() |c, h, m| c.sched_yield());
-            $crate::__wasi_impl!($p; sock_accept(fd: i32, flags: i32, out: i32) |c, h, m| c.sock_accept(fd as u32, flags as u32));
+            $crate::__wasi_impl!($p; sock_accept(fd: i32, flags: i32, out: i32)
+                |c, h, m| c.sock_accept(h, m, fd as u32, flags as u32, out as u32));
             $crate::__wasi_impl!($p; sock_recv(fd: i32, iovs: i32, n: i32, flags: i32, out: i32, oflags: i32)
-                |c, h, m| c.sock_recv(m, fd as u32, iovs as u32, n as u32, flags as u32));
+                |c, h, m| c.sock_recv(h, m, fd as u32, iovs as u32, n as u32, flags as u32, out as u32, oflags as u32));
             $crate::__wasi_impl!($p; sock_send(fd: i32, iovs: i32, n: i32, flags: i32, out: i32)
-                |c, h, m| c.sock_send(m, fd as u32, iovs as u32, n as u32));
+                |c, h, m| c.sock_send(h, m, fd as u32, iovs as u32, n as u32, flags as u32, out as u32));
             $crate::__wasi_impl!($p; sock_shutdown(fd: i32, how: i32) |c, h, m| c.sock_shutdown(fd as u32, how as u32));
+
+            // The WasmEdge socket ABI (`hako_abi::wasi::SOCKETS`).
+            $crate::__wasi_impl!($p; sock_open(af: i32, ty: i32, out: i32)
+                |c, h, m| c.sock_open(m, af as u32, ty as u32, out as u32));
+            $crate::__wasi_impl!($p; sock_bind(fd: i32, addr: i32, port: i32)
+                |c, h, m| c.sock_bind(m, fd as u32, addr as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_connect(fd: i32, addr: i32, port: i32)
+                |c, h, m| c.sock_connect(h, m, fd as u32, addr as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_listen(fd: i32, backlog: i32) |c, h, m| c.sock_listen(fd as u32, backlog as u32));
+            $crate::__wasi_impl!($p; sock_accept_v1(fd: i32, out: i32)
+                |c, h, m| c.sock_accept_v1(h, m, fd as u32, out as u32));
+            $crate::__wasi_impl!($p; sock_recv_from(fd: i32, iovs: i32, n: i32, addr: i32, flags: i32, port: i32, out: i32, oflags: i32)
+                |c, h, m| c.sock_recv_from(h, m, fd as u32, iovs as u32, n as u32, addr as u32, flags as u32, Some(port as u32), out as u32, oflags as u32));
+            $crate::__wasi_impl!($p; sock_recv_from_v1(fd: i32, iovs: i32, n: i32, addr: i32, flags: i32, out: i32, oflags: i32)
+                |c, h, m| c.sock_recv_from_v1(h, m, fd as u32, iovs as u32, n as u32, addr as u32, flags as u32, out as u32, oflags as u32));
+            $crate::__wasi_impl!($p; sock_send_to(fd: i32, iovs: i32, n: i32, addr: i32, port: i32, flags: i32, out: i32)
+                |c, h, m| c.sock_send_to(h, m, fd as u32, iovs as u32, n as u32, addr as u32, port as u32, flags as u32, out as u32));
+            $crate::__wasi_impl!($p; sock_getlocaladdr(fd: i32, addr: i32, port: i32)
+                |c, h, m| c.sock_getaddr(m, fd as u32, false, addr as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_getpeeraddr(fd: i32, addr: i32, port: i32)
+                |c, h, m| c.sock_getaddr(m, fd as u32, true, addr as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_getlocaladdr_v1(fd: i32, addr: i32, ty: i32, port: i32)
+                |c, h, m| c.sock_getaddr_v1(m, fd as u32, false, addr as u32, ty as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_getpeeraddr_v1(fd: i32, addr: i32, ty: i32, port: i32)
+                |c, h, m| c.sock_getaddr_v1(m, fd as u32, true, addr as u32, ty as u32, port as u32));
+            $crate::__wasi_impl!($p; sock_getsockopt(fd: i32, level: i32, name: i32, flag: i32, size: i32)
+                |c, h, m| c.sock_getsockopt(m, fd as u32, level as u32, name as u32, flag as u32, size as u32));
+            $crate::__wasi_impl!($p; sock_setsockopt(fd: i32, level: i32, name: i32, flag: i32, size: i32)
+                |c, h, m| c.sock_setsockopt(m, fd as u32, level as u32, name as u32, flag as u32, size as u32));
+            $crate::__wasi_impl!($p; sock_getaddrinfo(node: i32, node_len: i32, serv: i32, serv_len: i32, hints: i32, res: i32, max: i32, res_len: i32)
+                |c, h, m| c.sock_getaddrinfo(m, node as u32, node_len as u32, serv as u32, serv_len as u32, hints as u32, res as u32, max as u32, res_len as u32));
 
             #[export_name = "wasi_snapshot_preview1__proc_exit"]
             pub(super) extern "C" fn proc_exit(_vmctx: *mut $crate::__abi::vm::VmContext, status: i32) -> ! {
@@ -430,7 +463,10 @@ macro_rules! __wasi_entry_points {
                 path_create_directory, path_filestat_get, path_filestat_set_times, path_link,
                 path_open, path_readlink, path_remove_directory, path_rename, path_symlink,
                 path_unlink_file, poll_oneoff, proc_exit, proc_raise, random_get, sched_yield,
-                sock_accept, sock_recv, sock_send, sock_shutdown
+                sock_accept, sock_recv, sock_send, sock_shutdown, sock_open, sock_bind,
+                sock_connect, sock_listen, sock_accept_v1, sock_recv_from, sock_recv_from_v1,
+                sock_send_to, sock_getlocaladdr, sock_getpeeraddr, sock_getlocaladdr_v1,
+                sock_getpeeraddr_v1, sock_getsockopt, sock_setsockopt, sock_getaddrinfo
             )
         }
     };

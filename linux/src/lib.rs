@@ -18,7 +18,11 @@
 //!   `RESOLVE_BENEATH`, under the WASI layer's own sandboxed path resolution);
 //! - [`harness`]: the harness records go to a descriptor when `hako` runs the executable,
 //!   or become `error: ...` lines on stderr when it runs on its own;
-//! - [`cli`]: the executable's options (`--dir`, `--env`).
+//! - [`net`]: with `--net`, the socket functions use host sockets (non-blocking, the WASI
+//!   layer waits with `poll`), `--publish` maps a guest port to a host port, `--tcplisten`
+//!   preopens a listener;
+//! - [`cli`]: the executable's options (`--dir`, `--env`, `--net`, `--publish`,
+//!   `--tcplisten`).
 //!
 //! `unsafe` lives in `memory`, `wasm`, `harness` (raw writes from the signal handler),
 //! `platform` (the entry points' expansion) and `entry` (the C `main`).
@@ -34,6 +38,7 @@ pub mod harness;
 pub mod host;
 #[allow(unsafe_code)]
 pub mod memory;
+pub mod net;
 #[allow(unsafe_code)]
 pub mod platform;
 pub mod traps;
@@ -66,6 +71,40 @@ fn umask() -> u32 {
     let old = rustix::process::umask(Mode::from_bits_truncate(0o022));
     rustix::process::umask(old);
     old.bits()
+}
+
+/// Give the program its network (`--net`, `--publish`) and preopen the `--tcplisten`
+/// listeners, the first descriptors after stdio. `Err` is the exit status of a failure,
+/// already reported.
+fn network(
+    ctx: &mut WasiCtx,
+    enabled: bool,
+    publish: &[net::Publish],
+    tcplisten: &[std::net::SocketAddr],
+) -> Result<(), i32> {
+    if !enabled && tcplisten.is_empty() {
+        return Ok(());
+    }
+    let mut host = if enabled {
+        net::HostNetwork::new(publish.to_vec())
+    } else {
+        net::HostNetwork::preopened_only()
+    };
+    let mut listeners = Vec::new();
+    for addr in tcplisten {
+        match host.listen_tcp(*addr) {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                eprintln!("error: --tcplisten {addr}: cannot listen there: {e}");
+                return Err(1);
+            }
+        }
+    }
+    ctx.set_network(Box::new(host));
+    for (id, family) in listeners {
+        ctx.preopen_socket(id, family, hako_kernel::wasi::net::Kind::Stream);
+    }
+    Ok(())
 }
 
 /// Run the executable: `argv` as the C runtime passed it, the image's manifest (of `kind`)
@@ -102,6 +141,10 @@ pub fn run(argv: &[Vec<u8>], manifest: Trusted<ImageManifest>, kind: Kind, code:
         Kind::Program => {
             let mut ctx = WasiCtx::new(config.args, config.env);
             ctx.set_umask(cl.umask.unwrap_or_else(umask));
+            let net = network(&mut ctx, config.net, &config.publish, &config.tcplisten);
+            if let Err(status) = net {
+                return status;
+            }
             for d in &config.dirs {
                 match fs::HostDir::open(Path::new(&d.host), d.read_only) {
                     Ok(dir) => {

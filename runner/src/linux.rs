@@ -34,6 +34,15 @@ pub fn arguments(config: &BootConfig) -> Vec<String> {
     for e in &config.env {
         args.extend(["--env".to_string(), e.clone()]);
     }
+    if let Some(net) = &config.net {
+        args.push("--net".into());
+        for p in &net.publish {
+            args.extend(["--publish".to_string(), p.spec()]);
+        }
+        for a in &net.tcplisten {
+            args.extend(["--tcplisten".to_string(), a.to_string()]);
+        }
+    }
     let umask = config
         .umask
         .map(|u| format!("{}{u:o}", hako_abi::boot::UMASK_KEY));

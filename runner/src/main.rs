@@ -72,6 +72,20 @@ struct RunArgs {
     /// Exported to the guest through virtio-9p, read and write, or read-only with `:ro`.
     #[arg(long = "dir", value_name = "HOST[::GUEST][:ro]")]
     dir: Vec<String>,
+    /// Give the program a network: QEMU's user network in the unikernel (the guest is
+    /// 10.0.2.15, the host 10.0.2.2, DNS 10.0.2.3; outgoing connections are NATed), the
+    /// host's own on the Linux target. Without it the program has no network device.
+    #[arg(long)]
+    net: bool,
+    /// Publish a port of the program on the host (needs `--net`), as docker spells it:
+    /// `[IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]`, listening on 127.0.0.1 unless IP is given;
+    /// repeatable.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST[/udp]")]
+    publish: Vec<String>,
+    /// A listening TCP socket the program gets as a preopened descriptor, taken with
+    /// `sock_accept` (Wasmtime's `--tcplisten`; needs `--net`); repeatable.
+    #[arg(long, value_name = "IP:PORT")]
+    tcplisten: Vec<String>,
     /// Kill the guest after this many seconds (at most a year).
     #[arg(long, default_value = "300", value_name = "SECONDS", value_parser = limits::timeout)]
     timeout: Duration,
@@ -154,6 +168,7 @@ fn run(args: RunArgs) -> Result<i32> {
         .iter()
         .map(|d| qemu::Preopen::parse(d))
         .collect::<Result<Vec<_>>>()?;
+    let net = network(&args)?;
     let module = input::read(&args.module)?;
     let cache = Cache::default_location();
     let options = BuildOptions {
@@ -195,6 +210,7 @@ fn run(args: RunArgs) -> Result<i32> {
     config.memory_mib = args.memory;
     config.env = environment(&args.env)?;
     config.preopens = preopens;
+    config.net = net;
     // stdin goes to the guest whole (see `hako_abi::boot::STDIN_KEY`); a terminal is not
     // read (the program sees an empty stdin).
     if !std::io::stdin().is_terminal() {
@@ -220,6 +236,19 @@ fn run(args: RunArgs) -> Result<i32> {
             ms(report.link_time)
         );
         eprintln!("hako: image {}", image.display());
+        if let Some(net) = &config.net {
+            match args.target {
+                Target::Unikernel => eprintln!(
+                    "hako: network: QEMU user network, guest {}, IPv6 {}",
+                    hako_abi::boot::USER_NET,
+                    hako_abi::boot::USER_NET6
+                ),
+                Target::Linux => eprintln!("hako: network: the host's"),
+            }
+            for p in &net.publish {
+                eprintln!("hako: published {}", p.spec());
+            }
+        }
         match args.target {
             Target::Unikernel => eprintln!(
                 "hako: boot to exit {:.1} ms ({:?})",
@@ -264,6 +293,43 @@ fn run(args: RunArgs) -> Result<i32> {
 }
 
 /// `--env` values as `NAME=VALUE`; a bare `NAME` takes our own value (and is skipped if unset).
+/// The network `--net`, `--publish` and `--tcplisten` ask for; the host ports are checked
+/// before anything is compiled or booted.
+fn network(args: &RunArgs) -> Result<Option<qemu::Net>> {
+    if !args.net {
+        if let Some(p) = args.publish.first() {
+            bail!("--publish {p} needs --net: without it the program has no network");
+        }
+        if let Some(t) = args.tcplisten.first() {
+            bail!("--tcplisten {t} needs --net: without it the program has no network");
+        }
+        return Ok(None);
+    }
+    let publish = args
+        .publish
+        .iter()
+        .map(|p| qemu::Publish::parse(p))
+        .collect::<Result<Vec<_>>>()?;
+    for (i, p) in publish.iter().enumerate() {
+        if publish[..i]
+            .iter()
+            .any(|q| q.udp == p.udp && (q.host_port == p.host_port || q.guest_port == p.guest_port))
+        {
+            bail!("--publish {}: a port is published twice", p.spec());
+        }
+        p.check_free()?;
+    }
+    let tcplisten = args
+        .tcplisten
+        .iter()
+        .map(|t| {
+            t.parse()
+                .with_context(|| format!("--tcplisten {t}: expected IP:PORT"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(qemu::Net { publish, tcplisten }))
+}
+
 fn environment(entries: &[String]) -> Result<Vec<String>> {
     let mut env = Vec::new();
     for entry in entries {

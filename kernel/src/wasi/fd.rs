@@ -5,6 +5,7 @@
 
 use super::filestat::{filetype_of, filetype_of_dt, times_attr, write_filestat, DEV_BASE};
 use super::iovec::{check_iovs, first_iov, iov};
+use super::net::Kind;
 use super::vfs::{oflags as lo, setattr, SetAttr, Stat};
 use super::{Entry, Host, Stream, WasiCtx, WasiResult};
 use crate::guest::{Errno, GuestMemory};
@@ -44,6 +45,15 @@ pub(super) const DIR_INHERITING: u64 = rights::FD_DATASYNC
     | rights::POLL_FD_READWRITE
     | DIR_BASE;
 
+/// The rights a socket descriptor reports.
+const SOCK_RIGHTS: u64 = rights::FD_READ
+    | rights::FD_WRITE
+    | rights::FD_FDSTAT_SET_FLAGS
+    | rights::FD_FILESTAT_GET
+    | rights::POLL_FD_READWRITE
+    | rights::SOCK_SHUTDOWN
+    | rights::SOCK_ACCEPT;
+
 impl WasiCtx {
     pub fn fd_write(
         &mut self,
@@ -59,6 +69,7 @@ impl WasiCtx {
             Entry::Stdout => Some(Stream::Stdout),
             Entry::Stderr => Some(Stream::Stderr),
             Entry::File(f) if f.write => None,
+            Entry::Socket(_) => return self.sock_send(host, mem, fd, iovs, iovs_len, 0, nwritten),
             _ => return Err(errno::BADF),
         };
         let total = check_iovs(mem, iovs, iovs_len)?;
@@ -101,7 +112,7 @@ impl WasiCtx {
         nwritten: u32,
     ) -> WasiResult {
         match self.entry(fd)? {
-            Entry::Stdout | Entry::Stderr => return Err(errno::SPIPE),
+            Entry::Stdout | Entry::Stderr | Entry::Socket(_) => return Err(errno::SPIPE),
             Entry::File(f) if f.write => {}
             _ => return Err(errno::BADF),
         }
@@ -148,6 +159,16 @@ impl WasiCtx {
                 return mem.write(nread, n as u32);
             }
             Entry::File(f) if f.read => {}
+            Entry::Socket(_) => {
+                // `fd_read` on a socket is `recv`; its flags have nowhere to go.
+                let (got, _, _) = {
+                    let s = self.sock(fd)?;
+                    check_iovs(mem, iovs, iovs_len)?;
+                    mem.bytes(nread, 4)?;
+                    self.recv_iovs(host, mem, &s, iovs, iovs_len, 0)?
+                };
+                return mem.write(nread, got);
+            }
             _ => return Err(errno::BADF),
         }
         let Some((p, l)) = first_iov(mem, iovs, iovs_len)? else {
@@ -172,6 +193,7 @@ impl WasiCtx {
         match self.entry(fd)? {
             Entry::Stdin => return Err(errno::SPIPE),
             Entry::File(f) if f.read => {}
+            Entry::Socket(_) => return Err(errno::SPIPE),
             _ => return Err(errno::BADF),
         }
         let Some((p, l)) = first_iov(mem, iovs, iovs_len)? else {
@@ -253,6 +275,15 @@ impl WasiCtx {
                 (f.filetype, fl, r, 0)
             }
             Entry::Dir(_) => (filetype::DIRECTORY, 0, DIR_BASE, DIR_INHERITING),
+            Entry::Socket(s) => (
+                match s.kind {
+                    Kind::Stream => filetype::SOCKET_STREAM,
+                    Kind::Datagram => filetype::SOCKET_DGRAM,
+                },
+                if s.nonblock { fdflags::NONBLOCK } else { 0 },
+                SOCK_RIGHTS,
+                0,
+            ),
         };
         mem.bytes_mut(buf, 24)?.fill(0);
         mem.write(buf, ft)?;
@@ -266,6 +297,10 @@ impl WasiCtx {
             return Err(errno::INVAL);
         }
         let flags = flags as u16;
+        if let Some(Entry::Socket(s)) = self.fds.get_mut(fd) {
+            s.nonblock = flags & fdflags::NONBLOCK != 0;
+            return Ok(());
+        }
         let f = self.file_mut(fd)?;
         if flags & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
             return Err(errno::INVAL);

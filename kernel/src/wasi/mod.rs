@@ -129,6 +129,7 @@ enum Entry {
     Stderr,
     File(FileFd),
     Dir(DirFd),
+    Socket(sock::SockFd),
 }
 
 /// The WASI state of the program.
@@ -141,7 +142,7 @@ pub struct WasiCtx {
     next_fd: u32,
     fs: Vec<Box<dyn Backend>>,
     /// The network, if the program was given one (`hako run --net`).
-    net: Option<Box<dyn net::Network>>,
+    net: Option<Box<dyn net::Network + 'static>>,
     /// The file-mode creation mask applied to files and directories the program creates.
     umask: u32,
 }
@@ -224,6 +225,11 @@ impl WasiCtx {
         match e {
             Entry::File(f) => self.fs[f.fs].clunk(f.fid),
             Entry::Dir(d) => self.fs[d.fs].clunk(d.fid),
+            Entry::Socket(s) => {
+                if let Some(net) = self.net.as_deref_mut() {
+                    net.close(s.id);
+                }
+            }
             _ => {}
         }
     }

@@ -1,12 +1,15 @@
 //! `poll_oneoff`: clock subscriptions (relative, or absolute on the monotonic clock) wait
-//! with [`Host::sleep_until`]; descriptor subscriptions are always ready
-//! at once (stdin with the bytes still to come, a file with the bytes after its position),
-//! and when there are any, the clocks are not waited for.
+//! with [`Host::sleep_until`]; descriptor subscriptions other than sockets are always ready
+//! at once (stdin with the bytes still to come, a file with the bytes after its position).
+//! Sockets are ready when the [`super::net::Network`] says so; until one subscription is
+//! ready, the call waits in [`super::net::Network::wait`] for the sockets, up to the
+//! earliest clock.
 
+use super::net::{Interest, SockId};
 use super::{Clock, Entry, Host, WasiCtx, WasiResult};
 use crate::guest::GuestMemory;
 use alloc::vec::Vec;
-use hako_abi::wasi::{clockid, errno, eventtype, subclockflags};
+use hako_abi::wasi::{clockid, errno, eventrwflags, eventtype, subclockflags};
 
 impl WasiCtx {
     pub fn poll_oneoff(
@@ -73,8 +76,7 @@ impl WasiCtx {
             return mem.write(nevents, 1u32);
         }
         let mut clocks: Vec<(u64, u64)> = Vec::new();
-        let mut reads = Vec::new();
-        let mut writes = Vec::new();
+        let mut fd_subs = Vec::new();
         for s in &list {
             match s.tag {
                 eventtype::CLOCK => {
@@ -98,7 +100,44 @@ impl WasiCtx {
                 }
                 tag => {
                     self.is_file(s.fd)?;
-                    let nbytes = match self.entry(s.fd)? {
+                    fd_subs.push((s.userdata, tag, s.fd));
+                }
+            }
+        }
+        let first_clock = clocks.iter().copied().min_by_key(|c| c.0);
+        loop {
+            // Reads first, then writes, each in subscription order.
+            let mut ready: Vec<(u64, u8, u64, u16)> = Vec::new();
+            let mut waits: Vec<(SockId, Interest)> = Vec::new();
+            for want in [eventtype::FD_READ, eventtype::FD_WRITE] {
+                for &(ud, tag, fd) in fd_subs.iter().filter(|s| s.1 == want) {
+                    let nbytes = match self.entry(fd)? {
+                        Entry::Socket(sock) => {
+                            let id = sock.id;
+                            let net = self.net.as_deref_mut().ok_or(errno::NOTCAPABLE)?;
+                            let r = net.readiness(id);
+                            let ok = if tag == eventtype::FD_READ {
+                                r.readable
+                            } else {
+                                r.writable
+                            };
+                            if !ok && !r.hangup {
+                                let interest = if tag == eventtype::FD_READ {
+                                    Interest::Read
+                                } else {
+                                    Interest::Write
+                                };
+                                waits.push((id, interest));
+                                continue;
+                            }
+                            let hup = if r.hangup {
+                                eventrwflags::FD_READWRITE_HANGUP
+                            } else {
+                                0
+                            };
+                            ready.push((ud, tag, r.nbytes, hup));
+                            continue;
+                        }
                         Entry::Stdin if tag == eventtype::FD_READ => host.stdin_pending(),
                         Entry::File(f) if tag == eventtype::FD_READ => {
                             let (fs, fid, pos) = (f.fs, f.fid, f.pos);
@@ -109,25 +148,29 @@ impl WasiCtx {
                         }
                         _ => 0,
                     };
-                    if tag == eventtype::FD_READ {
-                        reads.push((s.userdata, nbytes));
-                    } else {
-                        writes.push((s.userdata, nbytes));
-                    }
+                    ready.push((ud, tag, nbytes, 0));
                 }
             }
-        }
-        let mut k = 0;
-        if !reads.is_empty() || !writes.is_empty() {
-            for (ud, nb) in reads {
-                put(mem, k, ud, 0, eventtype::FD_READ, nb)?;
-                k += 1;
+            if !ready.is_empty() {
+                let mut k = 0;
+                for (ud, tag, nb, hup) in ready {
+                    put(mem, k, ud, 0, tag, nb)?;
+                    mem.write(events + 32 * k + 24, hup)?;
+                    k += 1;
+                }
+                return mem.write(nevents, k);
             }
-            for (ud, nb) in writes {
-                put(mem, k, ud, 0, eventtype::FD_WRITE, nb)?;
-                k += 1;
+            if waits.is_empty() {
+                break;
             }
-            return mem.write(nevents, k);
+            let deadline = first_clock.map(|c| c.0);
+            if let Some(d) = deadline {
+                if host.now_ns(Clock::Monotonic) >= d {
+                    break;
+                }
+            }
+            let net = self.net.as_deref_mut().ok_or(errno::NOTCAPABLE)?;
+            net.wait(&waits, deadline);
         }
         let (deadline, ud) = clocks.iter().copied().min_by_key(|c| c.0).unwrap_or((0, 0));
         host.sleep_until(deadline);

@@ -4,13 +4,13 @@ use hako_abi::wasi::{fdflags, filetype, fstflags, oflags, rights};
 use std::string::String;
 
 #[derive(Default)]
-struct FakeHost {
+pub(super) struct FakeHost {
     out: Vec<u8>,
     err: Vec<u8>,
     records: Vec<String>,
     stdin: Vec<u8>,
     /// Nanoseconds the monotonic clock advances at each reading (0: it stands still).
-    step: u64,
+    pub(super) step: u64,
     /// Readings of the monotonic clock so far.
     readings: u64,
 }
@@ -178,17 +178,31 @@ fn sockets_are_never_sockets() {
     let mut buf = vec![0u8; 64];
     let mut m = GuestMemory::new(&mut buf);
     let mut c = ctx();
-    assert_eq!(c.sock_accept(1, 0), Err(errno::NOTSOCK));
-    assert_eq!(c.sock_accept(9, 0), Err(errno::BADF));
-    assert_eq!(c.sock_accept(1, 1 << 5), Err(errno::INVAL));
+    let mut h = FakeHost::default();
+    let h = &mut h;
+    assert_eq!(c.sock_accept(h, &mut m, 1, 0, 60), Err(errno::NOTSOCK));
+    assert_eq!(c.sock_accept(h, &mut m, 9, 0, 60), Err(errno::BADF));
+    assert_eq!(c.sock_accept(h, &mut m, 1, 1 << 5, 60), Err(errno::INVAL));
     // One empty iovec at 0.
-    assert_eq!(c.sock_recv(&mut m, 0, 0, 1, 3), Err(errno::NOTSOCK));
-    assert_eq!(c.sock_recv(&mut m, 0, 0, 1, 4), Err(errno::INVAL));
-    assert_eq!(c.sock_recv(&mut m, 0, 60, 1, 0), Err(errno::FAULT));
-    assert_eq!(c.sock_recv(&mut m, 9, 0, 1, 0), Err(errno::BADF));
-    assert_eq!(c.sock_send(&mut m, 1, 0, 1), Err(errno::NOTSOCK));
-    assert_eq!(c.sock_send(&mut m, 1, 0, u32::MAX), Err(errno::FAULT));
-    assert_eq!(c.sock_send(&mut m, 9, 0, 1), Err(errno::BADF));
+    assert_eq!(
+        c.sock_recv(h, &mut m, 0, 0, 1, 3, 60, 60),
+        Err(errno::NOTSOCK)
+    );
+    assert_eq!(
+        c.sock_recv(h, &mut m, 0, 0, 1, 4, 60, 60),
+        Err(errno::INVAL)
+    );
+    assert_eq!(
+        c.sock_recv(h, &mut m, 0, 60, 1, 0, 60, 60),
+        Err(errno::FAULT)
+    );
+    assert_eq!(c.sock_recv(h, &mut m, 9, 0, 1, 0, 60, 60), Err(errno::BADF));
+    assert_eq!(c.sock_send(h, &mut m, 1, 0, 1, 0, 60), Err(errno::NOTSOCK));
+    assert_eq!(
+        c.sock_send(h, &mut m, 1, 0, u32::MAX, 0, 60),
+        Err(errno::FAULT)
+    );
+    assert_eq!(c.sock_send(h, &mut m, 9, 0, 1, 0, 60), Err(errno::BADF));
     assert_eq!(c.sock_shutdown(2, 3), Err(errno::NOTSOCK));
     assert_eq!(c.sock_shutdown(2, 4), Err(errno::INVAL));
     assert_eq!(c.sock_shutdown(9, 1), Err(errno::BADF));

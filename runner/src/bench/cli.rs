@@ -66,6 +66,13 @@ pub struct BenchArgs {
     /// Skip the compile times at -O0.
     #[arg(long)]
     pub no_o0: bool,
+    /// Only the network benchmark: HTTP requests per second and latency of the hello
+    /// server (`fixtures/net`) in the unikernel, on the Linux target and built natively,
+    /// loaded by `wrk` for `--net-seconds` each.
+    #[arg(long)]
+    pub net: bool,
+    #[arg(long, default_value = "10", value_name = "SECONDS")]
+    pub net_seconds: u32,
     /// Skip the cold start (with `--target linux`, the start-up).
     #[arg(long)]
     pub no_cold_start: bool,
@@ -87,6 +94,8 @@ impl Default for BenchArgs {
             wasi_suite: None,
             large: None,
             large_only: false,
+            net: false,
+            net_seconds: 10,
             timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
@@ -128,6 +137,16 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
 }
 
 pub fn main(args: BenchArgs) -> Result<i32> {
+    if args.net {
+        let hako = std::env::current_exe().context("finding the hako executable")?;
+        let report = super::net::measure(&hako, args.net_seconds.max(1), crate::qemu::Accel::detect()?)?;
+        print!("{}", report.table());
+        if let Some(path) = &args.json {
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(0);
+    }
     let report = measure(&args)?;
     print!("{}", report.table());
     if let Some(path) = &args.json {

@@ -26,6 +26,7 @@ mod compile;
 mod discover;
 mod linux_start;
 mod native;
+mod net;
 pub mod pvh;
 mod report;
 mod run;

@@ -1,11 +1,12 @@
 //! The boot configuration: everything a boot needs besides the image ([`BootConfig`]: the
 //! accelerator, RAM, time limit, the program's arguments, environment, preopened directories,
-//! stdin and umask, and where its streams go), and the QEMU command line and kernel command
+//! stdin and umask, its network, and where its streams go), and the QEMU command line and kernel command
 //! line it becomes ([`qemu_args`], [`kernel_command_line`]).
 
 use super::Accel;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use hako_abi::boot;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,6 +44,8 @@ pub struct BootConfig {
     pub umask: Option<u32>,
     pub stdout: Sink,
     pub stderr: Sink,
+    /// The program's network (`hako run --net`); `None`: no network device at all.
+    pub net: Option<Net>,
 }
 
 impl BootConfig {
@@ -61,6 +64,7 @@ impl BootConfig {
             umask: crate::process::umask(),
             stdout: Sink::Forward,
             stderr: Sink::Forward,
+            net: None,
         })
     }
 }
@@ -81,6 +85,7 @@ impl BootConfig {
             umask: crate::process::umask(),
             stdout: Sink::Forward,
             stderr: Sink::Forward,
+            net: None,
         }
     }
 }
@@ -127,6 +132,101 @@ impl Preopen {
         })
     }
 }
+/// The network a program is given: QEMU's user network (the guest at 10.0.2.15 behind a NAT
+/// with the host at 10.0.2.2, [`boot::USER_NET`]) in the unikernel, the host's own in a
+/// Linux process; ports published from the host to the guest; listening sockets opened
+/// before the program starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Net {
+    pub publish: Vec<Publish>,
+    /// `--tcplisten` addresses (Wasmtime's option): listening sockets the program gets as
+    /// preopened descriptors, before the preopened directories.
+    pub tcplisten: Vec<SocketAddr>,
+}
+
+/// A published port, `[IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]` as docker and nerdctl spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Publish {
+    /// The host address the port listens on (127.0.0.1 unless one is given).
+    pub host_ip: IpAddr,
+    pub host_port: u16,
+    pub guest_port: u16,
+    pub udp: bool,
+}
+
+impl Publish {
+    /// Parse `-p`/`--publish`.
+    pub fn parse(spec: &str) -> Result<Publish> {
+        let bad = |why: &str| anyhow::anyhow!("--publish {spec}: {why} (expected [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp])");
+        let (rest, udp) = match spec.rsplit_once('/') {
+            Some((rest, "udp")) => (rest, true),
+            Some((rest, "tcp")) => (rest, false),
+            Some((_, other)) => return Err(bad(&format!("unknown protocol `{other}`"))),
+            None => (spec, false),
+        };
+        let (front, guest) = rest.rsplit_once(':').ok_or_else(|| bad("no guest port"))?;
+        let (ip, host) = match front.rsplit_once(':') {
+            Some((ip, host)) => {
+                let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                let ip: IpAddr = ip.parse().map_err(|_| bad(&format!("`{ip}` is not an IP address")))?;
+                (ip, host)
+            }
+            None => (IpAddr::V4(Ipv4Addr::LOCALHOST), front),
+        };
+        let port = |p: &str| -> Result<u16> {
+            match p.parse::<u16>() {
+                Ok(0) | Err(_) => Err(bad(&format!("`{p}` is not a port number (1 to 65535)"))),
+                Ok(n) => Ok(n),
+            }
+        };
+        Ok(Publish {
+            host_ip: ip,
+            host_port: port(host)?,
+            guest_port: port(guest)?,
+            udp,
+        })
+    }
+
+    /// The spelling [`Publish::parse`] reads.
+    pub fn spec(&self) -> String {
+        let ip = match self.host_ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        let proto = if self.udp { "udp" } else { "tcp" };
+        format!("{ip}:{}:{}/{proto}", self.host_port, self.guest_port)
+    }
+
+    /// Fail with a clear message when the host port cannot be taken (in use, or an
+    /// address this host does not have), before anything boots.
+    pub fn check_free(&self) -> Result<()> {
+        let addr = SocketAddr::new(self.host_ip, self.host_port);
+        let r = if self.udp {
+            std::net::UdpSocket::bind(addr).map(drop)
+        } else {
+            std::net::TcpListener::bind(addr).map(drop)
+        };
+        r.with_context(|| {
+            format!(
+                "--publish {}: cannot listen on host port {} ({})",
+                self.spec(),
+                addr,
+                if self.udp { "udp" } else { "tcp" }
+            )
+        })
+    }
+
+    /// QEMU's `hostfwd=` rule.
+    fn hostfwd(&self) -> String {
+        let proto = if self.udp { "udp" } else { "tcp" };
+        let ip = match self.host_ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        format!("hostfwd={proto}:{ip}:{}-:{}", self.host_port, self.guest_port)
+    }
+}
+
 /// The kernel command line carrying `args` and `env`.
 pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
     let mut line = String::new();
@@ -211,8 +311,28 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Ve
             boot::preopen_mount_tag(i)
         ));
     }
+    if let Some(net) = &config.net {
+        let mut netdev = String::from("user,id=net0");
+        for p in &net.publish {
+            netdev.push(',');
+            netdev.push_str(&p.hostfwd());
+        }
+        args.extend([
+            "-netdev".into(),
+            netdev,
+            "-device".into(),
+            "virtio-net-device,netdev=net0".into(),
+        ]);
+    }
     args.push("-append".into());
     let mut tokens = vec![kernel_command_line(&config.args, &config.env)];
+    if let Some(net) = &config.net {
+        tokens.push(format!("{}{}", boot::NET_KEY, boot::USER_NET));
+        tokens.push(format!("{}{}", boot::NET6_KEY, boot::USER_NET6));
+        for a in &net.tcplisten {
+            tokens.push(format!("{}{a}", boot::TCPLISTEN_KEY));
+        }
+    }
     for (i, preopen) in config.preopens.iter().enumerate() {
         let mut token = format!("{}{}:", boot::PREOPEN_KEY, boot::preopen_mount_tag(i));
         boot::percent_encode(preopen.guest.as_bytes(), &mut token)
@@ -234,6 +354,40 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_specs() {
+        let p = Publish::parse("8080:80").unwrap();
+        assert_eq!((p.host_ip, p.host_port, p.guest_port, p.udp), ("127.0.0.1".parse().unwrap(), 8080, 80, false));
+        assert_eq!(p.hostfwd(), "hostfwd=tcp:127.0.0.1:8080-:80");
+        let p = Publish::parse("0.0.0.0:5353:53/udp").unwrap();
+        assert_eq!(p.hostfwd(), "hostfwd=udp:0.0.0.0:5353-:53");
+        assert_eq!(Publish::parse(&p.spec()).unwrap(), p);
+        let p = Publish::parse("[::1]:8080:80/tcp").unwrap();
+        assert_eq!(p.host_ip, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!(Publish::parse(&p.spec()).unwrap(), p);
+        for bad in ["80", "0:80", "8080:70000", "8080:80/sctp", "x:8080:80", "a:b"] {
+            let e = Publish::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--publish {bad}: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_network_is_a_device_and_tokens() {
+        let mut c = BootConfig::for_process(vec!["app".into()]);
+        c.net = Some(Net {
+            publish: vec![Publish::parse("8080:1234").unwrap()],
+            tcplisten: vec!["0.0.0.0:80".parse().unwrap()],
+        });
+        let socks = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
+        assert!(args.contains("-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:1234 -device virtio-net-device,netdev=net0"), "{args}");
+        assert!(args.contains("hako.net=10.0.2.15/24,10.0.2.2,10.0.2.3"), "{args}");
+        assert!(args.contains("hako.tcplisten=0.0.0.0:80"), "{args}");
+        c.net = None;
+        let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
+        assert!(!args.contains("netdev") && !args.contains("hako.net"), "{args}");
+    }
 
     #[test]
     fn command_line_round_trips() {

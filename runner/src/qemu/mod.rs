@@ -19,7 +19,7 @@ mod launch;
 mod outcome;
 
 pub use accel::Accel;
-pub use config::{kernel_command_line, qemu_args, BootConfig, Preopen, Sink};
+pub use config::{kernel_command_line, qemu_args, BootConfig, Net, Preopen, Publish, Sink};
 pub use launch::boot;
 pub use outcome::{Outcome, Record, Run};
 pub(crate) use outcome::{classify_process, parse_records};

@@ -1,0 +1,269 @@
+//! `hako bench --net`: HTTP requests per second and latency of the hello server
+//! (`fixtures/net/http_hello`, tokio_wasi + hyper_wasi on the WasmEdge socket ABI, as Mewz's
+//! `hello_server`) in the unikernel, on the Linux target, and of the same server built
+//! natively for Linux (`fixtures/net/native_hello`, tokio + hyper: the physical limit),
+//! each loaded by `wrk` (Debian's package) over loopback: the unikernel through QEMU's
+//! user-network port forwarding, the others directly. Ratios are against native.
+//!
+//! Under TCG (no hardware KVM) the unikernel's figure measures QEMU's binary translation
+//! and its user network, not hako: the table says which accelerator ran it.
+
+use crate::image::Target;
+use crate::qemu::Accel;
+use crate::workspace;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What `wrk` measured against one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Load {
+    pub side: String,
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Socket errors and non-2xx answers `wrk` counted.
+    pub errors: u64,
+    pub requests: u64,
+}
+
+/// The whole benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetReport {
+    pub connections: u32,
+    pub threads: u32,
+    pub seconds: u32,
+    pub accel: String,
+    pub loads: Vec<Load>,
+}
+
+/// A server started for the benchmark, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Build a program of `fixtures/net` (`target`: `wasm32-wasip1` or the host's).
+fn build_fixture(name: &str, wasm: bool) -> Result<PathBuf> {
+    let root = workspace::root();
+    let target_dir = root.join("target").join("tmp").join("net-fixtures");
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(["build", "--release", "--locked", "--bin", name, "--manifest-path"])
+        .arg(root.join("fixtures/net/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS"] {
+        cmd.env_remove(var);
+    }
+    if wasm {
+        cmd.args(["--target", "wasm32-wasip1"]);
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running cargo to build fixtures/net/{name}"))?;
+    if !status.success() {
+        bail!("building fixtures/net/{name} failed (is the Rust target wasm32-wasip1 installed? scripts/setup.sh adds it)");
+    }
+    Ok(if wasm {
+        target_dir.join(format!("wasm32-wasip1/release/{name}.wasm"))
+    } else {
+        target_dir.join(format!("release/{name}"))
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (taken and released: the server binds it next).
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Start `cmd` and wait for `listening on` on its stdout.
+fn start(mut cmd: Command, what: &str) -> Result<Server> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().with_context(|| format!("starting {what}"))?;
+    let out = child.stdout.take().context("no stdout")?;
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.starts_with("listening on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .with_context(|| format!("{what} did not say `listening on` within 120 s"))?;
+    Ok(server)
+}
+
+/// Run `wrk` against `url`.
+fn wrk(url: &str, threads: u32, connections: u32, seconds: u32) -> Result<String> {
+    let out = Command::new("wrk")
+        .args([
+            "--latency",
+            &format!("-t{threads}"),
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            url,
+        ])
+        .output()
+        .context("running wrk (Debian package `wrk`; scripts/setup.sh installs it)")?;
+    if !out.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A `wrk` duration (`123.45us`, `1.2ms`, `2.00s`) in milliseconds.
+fn millis(s: &str) -> Option<f64> {
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60e3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        return None;
+    };
+    num.parse::<f64>().ok().map(|v| v * scale)
+}
+
+/// Read `wrk --latency`'s report.
+pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
+    let mut load = Load {
+        side: side.to_string(),
+        requests_per_sec: f64::NAN,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        errors: 0,
+        requests: 0,
+    };
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", v] => load.requests_per_sec = v.parse().unwrap_or(f64::NAN),
+            ["50%", v] => load.p50_ms = millis(v).unwrap_or(f64::NAN),
+            ["99%", v] => load.p99_ms = millis(v).unwrap_or(f64::NAN),
+            [n, "requests", "in", ..] => load.requests = n.parse().unwrap_or(0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => load.errors += n.parse::<u64>().unwrap_or(0),
+            ["Socket", "errors:", rest @ ..] => {
+                load.errors += rest
+                    .chunks(2)
+                    .filter_map(|c| c.get(1)?.trim_end_matches(',').parse::<u64>().ok())
+                    .sum::<u64>()
+            }
+            _ => {}
+        }
+    }
+    if load.requests_per_sec.is_nan() {
+        bail!("no `Requests/sec:` in wrk's output:\n{text}");
+    }
+    Ok(load)
+}
+
+/// Measure the three servers.
+pub fn measure(hako: &Path, seconds: u32, accel: Accel) -> Result<NetReport> {
+    let (threads, connections) = (2, 32);
+    eprintln!("bench: building the hello servers (fixtures/net)");
+    let wasm = build_fixture("http_hello", true)?;
+    let native = build_fixture("native_hello", false)?;
+    let mut loads = Vec::new();
+    let sides: [(&str, Option<Target>); 3] = [
+        ("native", None),
+        ("hako --target linux", Some(Target::Linux)),
+        ("hako (unikernel)", Some(Target::Unikernel)),
+    ];
+    for (side, target) in sides {
+        let port = free_port()?;
+        let mut cmd;
+        match target {
+            None => {
+                cmd = Command::new(&native);
+                cmd.arg(port.to_string());
+            }
+            Some(t) => {
+                cmd = Command::new(hako);
+                cmd.args(["run", "--net", "-p", &format!("{port}:1234"), "--target"])
+                    .arg(if t == Target::Linux { "linux" } else { "unikernel" });
+                if t == Target::Unikernel {
+                    cmd.args(["--accel", if accel == Accel::Kvm { "kvm" } else { "tcg" }]);
+                }
+                cmd.arg(&wasm).args(["--", "1234"]);
+            }
+        }
+        eprintln!("bench: {side}: wrk -t{threads} -c{connections} -d{seconds}s");
+        let started = Instant::now();
+        let _server = start(cmd, side)?;
+        let url = format!("http://127.0.0.1:{port}/");
+        // A short warm-up first (JIT-free, but caches, connections and QEMU's translations).
+        wrk(&url, 1, 4, 2)?;
+        let load = parse_wrk(side, &wrk(&url, threads, connections, seconds)?)?;
+        eprintln!(
+            "bench: {side}: {:.0} requests/s, p50 {:.3} ms, p99 {:.3} ms ({:.0} s in all)",
+            load.requests_per_sec,
+            load.p50_ms,
+            load.p99_ms,
+            started.elapsed().as_secs_f64()
+        );
+        loads.push(load);
+    }
+    Ok(NetReport {
+        connections,
+        threads,
+        seconds,
+        accel: format!("{accel:?}"),
+        loads,
+    })
+}
+
+impl NetReport {
+    /// The table, with each side's ratio to native.
+    pub fn table(&self) -> String {
+        let native = self
+            .loads
+            .iter()
+            .find(|l| l.side == "native")
+            .map_or(f64::NAN, |l| l.requests_per_sec);
+        let mut s = format!(
+            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+            self.threads, self.connections, self.seconds, self.accel
+        );
+        for l in &self.loads {
+            s.push_str(&format!(
+                "| {} | {:.0} | {:.3} | {:.3} | {:.3} | {} |\n",
+                l.side,
+                l.requests_per_sec,
+                l.requests_per_sec / native,
+                l.p50_ms,
+                l.p99_ms,
+                l.errors
+            ));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk() {
+        let text = "Running 5s test @ http://127.0.0.1:18090/\n  1 threads and 10 connections\n  Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency   123.05us   47.66us   2.06ms   90.53%\n  Latency Distribution\n     50%  118.00us\n     75%  130.00us\n     90%  150.00us\n     99%    1.20ms\n  411028 requests in 5.10s, 34.49MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 3\nRequests/sec:  80594.69\nTransfer/sec:      6.76MB\n";
+        let l = parse_wrk("x", text).unwrap();
+        assert_eq!(l.requests_per_sec, 80594.69);
+        assert_eq!(l.requests, 411028);
+        assert!((l.p50_ms - 0.118).abs() < 1e-9);
+        assert!((l.p99_ms - 1.2).abs() < 1e-9);
+        assert_eq!(l.errors, 6);
+        assert!(parse_wrk("x", "nothing").is_err());
+        assert_eq!(millis("2.00s"), Some(2000.0));
+    }
+}
