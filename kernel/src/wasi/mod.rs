@@ -185,14 +185,6 @@ impl WasiCtx {
         self.net = Some(net);
     }
 
-    /// Preopen listening socket `id` of the network as the next descriptor
-    /// (`hako.tcplisten=`). STUB for the knet branch: main has the real method (this one
-    /// is dropped at the merge); it keeps nothing and returns no descriptor.
-    pub fn preopen_socket(&mut self, id: net::SockId, family: net::Family, kind: net::Kind) -> u32 {
-        let _ = (id, family, kind);
-        u32::MAX
-    }
-
     /// Set the file-mode creation mask (default [`hako_abi::boot::DEFAULT_UMASK`]): files the
     /// program creates get `0o666 & !umask`, directories `0o777 & !umask`.
     pub fn set_umask(&mut self, umask: u32) {
