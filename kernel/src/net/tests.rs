@@ -436,3 +436,28 @@ fn resolve_without_an_answer_times_out() {
     assert_eq!(server.resolve("example.com"), Err(errno::TIMEDOUT));
     assert_eq!(server.resolve(""), Err(errno::INVAL));
 }
+
+#[test]
+fn udp_on_the_unspecified_address_reports_the_sender() {
+    let (mut server, mut client, clock) = pair();
+    let s = server.open(Family::V4, Kind::Datagram).unwrap();
+    server
+        .bind(s, SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1234))
+        .unwrap();
+    let c = client.open(Family::V4, Kind::Datagram).unwrap();
+    assert_eq!(client.send(c, b"one", Some(v4(1, 1234))), Ok(3));
+    pump(&mut server, &mut client, &clock);
+    let mut buf = [0u8; 64];
+    let got = server.recv(s, &mut buf, false).unwrap();
+    let from = got.from.unwrap();
+    assert_eq!(
+        from,
+        SocketAddr::new(v4(2, 0).ip(), client.local_addr(c).unwrap().port())
+    );
+    assert_eq!(server.send(s, b"one", Some(from)), Ok(3));
+    pump(&mut server, &mut client, &clock);
+    assert_eq!(
+        client.recv(c, &mut buf, false).unwrap().from,
+        Some(v4(1, 1234))
+    );
+}

@@ -324,8 +324,12 @@ fn listen_accept_echo_close() {
     let s = m.read::<u32>(8).unwrap();
     // Stream sockets start with Nagle's algorithm off, the listener and the accepted one.
     let id = c.sock(s).unwrap().id as usize;
-    assert!(net.0.borrow().socks[id].opts.contains(&(SockOpt::NoDelay, 1)));
-    assert!(net.0.borrow().socks[0].opts.contains(&(SockOpt::NoDelay, 1)));
+    assert!(net.0.borrow().socks[id]
+        .opts
+        .contains(&(SockOpt::NoDelay, 1)));
+    assert!(net.0.borrow().socks[0]
+        .opts
+        .contains(&(SockOpt::NoDelay, 1)));
     c.fd_fdstat_get(&mut m, s, 16).unwrap();
     assert_eq!(m.read::<u8>(16), Ok(filetype::SOCKET_STREAM));
     // recv into two iovecs: the two bytes the client sent.
