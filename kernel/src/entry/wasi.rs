@@ -5,7 +5,7 @@ use crate::hw::cell::KernelCell;
 use crate::hw::panic::fatal;
 use crate::hw::serial::{self, Com};
 use crate::hw::virtio::{self, Mmio, Virtio9p};
-use crate::hw::{cpu, time};
+use crate::hw::{cpu, irq, time};
 use crate::p9::Client;
 use crate::wasi::{Clock, Host, Stream, WasiCtx};
 use alloc::boxed::Box;
@@ -109,6 +109,17 @@ impl Host for KernelHost {
             // Monotonic, and the CPU-time clocks: the program is the VM's only process and
             // thread, and nothing else runs, so its CPU time is the time since boot.
             _ => time::monotonic_ns(),
+        }
+    }
+    /// Halt the CPU when interrupts are set up (the program has a network: `hw::irq`),
+    /// else spin.
+    fn sleep_until(&mut self, deadline: u64) {
+        while time::monotonic_ns() < deadline {
+            if irq::available() {
+                irq::halt_until(deadline);
+            } else {
+                core::hint::spin_loop();
+            }
         }
     }
     fn resolution_ns(&mut self, _clock: Clock) -> u64 {
