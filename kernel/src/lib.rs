@@ -31,12 +31,14 @@
 //! 2. Safe, target-independent logic with host unit tests: [`wasi`] (with the fd table,
 //!    path resolution and the [`wasi::vfs::Backend`] file-system interface), [`p9`]
 //!    (9P2000.L messages and client), [`guest`], [`bulk`], [`types`], [`cmdline`],
-//!    [`clock`], [`link`] (import matching rules) and [`script`] (manifest check, restart
-//!    dispositions, instance names, `Invoke` typing).
+//!    [`clock`], [`link`] (import matching rules), [`script`] (manifest check, restart
+//!    dispositions, instance names, `Invoke` typing) and [`net`] (the smoltcp network stack
+//!    behind [`wasi::net::Network`], over any Ethernet device).
 //! 3. `hw` (bare metal only, `unsafe` allowed): hardware primitives: PVH boot assembly,
 //!    serial ports, `isa-debug-exit`, GDT/IDT/TSS and exception handling, frames, page
-//!    tables, heap, TSC/PIT/RTC, RDRAND, virtio-mmio, and entering Wasm with its trap
-//!    unwinding.
+//!    tables, heap, TSC/PIT/RTC, RDRAND, virtio-mmio (9p and net), the local APIC and
+//!    IOAPIC (interrupts that only wake a halted CPU, `hw::irq::halt_until`), and entering
+//!    Wasm with its trap unwinding.
 //! 4. The data shared with compiled code, behind types that cannot be misused (`unsafe`
 //!    inside, host unit tests): [`image`] (trusted views of the descriptors and prebuilt
 //!    instances the compiler emitted) and [`vmdata`] (linear memories, global slots).
@@ -66,9 +68,10 @@
 //! 8 MiB + 64 KiB (with a 2 MiB unmapped guard below it) after saving the callee-saved registers and
 //! `rsp` (setjmp-style); every outermost entry starts at the top of that stack again, so a
 //! trap in one script command leaves nothing behind for the next. `hako_trap`, the builtins and the page-fault handler longjmp back
-//! directly (the exception handler runs on its own IST stack and never `iretq`s: no interrupt
-//! is ever enabled and exceptions other than NMI leave no CPU state behind that needs an
-//! `iretq`, so a direct longjmp is both simpler and correct). Faults inside the linear-memory
+//! directly (the exception handler runs on its own IST stack and never `iretq`s: interrupts
+//! are enabled only while the CPU halts in `hw::irq::halt_until`, never while Wasm runs, and
+//! exceptions other than NMI leave no CPU state behind that needs an `iretq`, so a direct
+//! longjmp is both simpler and correct). Faults inside the linear-memory
 //! region (from 1 TiB up) become `MemoryOutOfBounds`, faults in the Wasm stack guard become
 //! `StackOverflow`; every other exception is a `panic` record and `EXIT_PANIC`.
 #![cfg_attr(target_os = "none", no_std)]

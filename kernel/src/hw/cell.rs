@@ -3,11 +3,13 @@
 use core::cell::RefCell;
 use core::fmt;
 
-/// A `static`'s mutable state for this single-core kernel that never enables interrupts: a
+/// A `static`'s mutable state for this single-core kernel whose interrupt handlers touch no
+/// `KernelCell` (interrupts are enabled only while halted, see `super::irq`): a
 /// `RefCell` that may live in a `static`. A re-entrant borrow panics instead of aliasing.
 pub struct KernelCell<T>(RefCell<T>);
 
-// SAFETY: the kernel runs on one CPU with interrupts disabled, so no two threads of
+// SAFETY: the kernel runs on one CPU with interrupts disabled (except while halted in
+// `irq::halt_until`, whose handlers use atomics and device registers only), so no two threads of
 // execution ever touch a `KernelCell`; exception handlers only use them through the same
 // checked `RefCell` borrows.
 unsafe impl<T> Sync for KernelCell<T> {}
