@@ -84,6 +84,8 @@ enum Tcp {
         local: SocketAddr,
         /// Listening sockets, or ones in the handshake or established and not accepted yet.
         queue: Vec<SocketHandle>,
+        /// How long `queue` should be (it is shorter while memory is short).
+        backlog: usize,
     },
     Conn {
         handle: SocketHandle,
@@ -185,22 +187,31 @@ fn acceptable(state: tcp::State) -> bool {
     )
 }
 
-/// A new TCP socket with its buffers.
-fn tcp_socket() -> tcp::Socket<'static> {
-    tcp::Socket::new(
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-        tcp::SocketBuffer::new(vec![0; TCP_BUFFER]),
-    )
+/// `n` zero bytes, or `NOBUFS` when the heap has no room (a busy server must not panic
+/// the kernel).
+fn zeroed<T: Clone>(n: usize, zero: T) -> Result<Vec<T>, Errno> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| errno::NOBUFS)?;
+    v.resize(n, zero);
+    Ok(v)
 }
 
-fn udp_socket() -> udp::Socket<'static> {
+/// A new TCP socket with its buffers.
+fn tcp_socket() -> Result<tcp::Socket<'static>, Errno> {
+    Ok(tcp::Socket::new(
+        tcp::SocketBuffer::new(zeroed(TCP_BUFFER, 0u8)?),
+        tcp::SocketBuffer::new(zeroed(TCP_BUFFER, 0u8)?),
+    ))
+}
+
+fn udp_socket() -> Result<udp::Socket<'static>, Errno> {
     let buffer = || {
-        udp::PacketBuffer::new(
-            vec![udp::PacketMetadata::EMPTY; UDP_DATAGRAMS],
-            vec![0; UDP_BUFFER],
-        )
+        Ok::<_, Errno>(udp::PacketBuffer::new(
+            zeroed(UDP_DATAGRAMS, udp::PacketMetadata::EMPTY)?,
+            zeroed(UDP_BUFFER, 0u8)?,
+        ))
     };
-    udp::Socket::new(buffer(), buffer())
+    Ok(udp::Socket::new(buffer()?, buffer()?))
 }
 
 impl<D: Device, M: NetMachine> Stack<D, M> {
@@ -292,6 +303,25 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
         if let Some(h) = self.dhcp {
             self.dhcp_event(h);
         }
+        // Connections being made: note the handshake's end now, so that a reset soon after
+        // reads as a reset, not as a refused connection.
+        let connecting: Vec<SockId> = self
+            .socks
+            .iter()
+            .filter(|(_, sock)| {
+                matches!(
+                    sock.body,
+                    Body::Tcp(Tcp::Conn {
+                        connecting: Some(_),
+                        ..
+                    })
+                )
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in connecting {
+            self.refresh_conn(id);
+        }
         let sockets = &mut self.sockets;
         self.closing.retain(|&h| {
             let state = sockets.get::<tcp::Socket>(h).state();
@@ -366,7 +396,7 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
 
     /// A new listening socket for a listener's queue.
     fn listening(&mut self, local: SocketAddr, opts: &Opts) -> Result<SocketHandle, Errno> {
-        let mut t = tcp_socket();
+        let mut t = tcp_socket()?;
         apply_tcp(&mut t, opts);
         t.listen(listen_endpoint(local)).map_err(|_| errno::INVAL)?;
         Ok(self.sockets.add(t))
@@ -421,7 +451,13 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
         self.check_local(family, &addr)?;
         let port = self.ports.hold(Kind::Datagram, addr.port())?;
         let local = SocketAddr::new(addr.ip(), port);
-        let mut socket = udp_socket();
+        let mut socket = match udp_socket() {
+            Ok(socket) => socket,
+            Err(e) => {
+                self.ports.release(Kind::Datagram, port);
+                return Err(e);
+            }
+        };
         if socket.bind(listen_endpoint(local)).is_err() {
             self.ports.release(Kind::Datagram, port);
             return Err(errno::INVAL);
@@ -558,23 +594,37 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
             Body::Tcp(Tcp::Conn { .. }) => return Err(errno::INVAL),
             Body::Udp(_) => return Err(errno::NOTSUP),
         };
-        let local = match local {
-            Some(l) => l,
+        let (local, took_port) = match local {
+            Some(l) => (l, false),
             None => {
                 let port = self.ports.hold(Kind::Stream, 0)?;
-                let u = unspecified(family);
-                SocketAddr::new(u.ip(), port)
+                (SocketAddr::new(unspecified(family).ip(), port), true)
             }
         };
+        let backlog = backlog.clamp(1, MAX_BACKLOG) as usize;
         let mut queue = Vec::new();
-        for _ in 0..backlog.clamp(1, MAX_BACKLOG) {
-            queue.push(self.listening(local, &opts)?);
+        while queue.len() < backlog {
+            match self.listening(local, &opts) {
+                Ok(h) => queue.push(h),
+                // Short of memory: a shorter queue (refilled by `accept`), or none at all.
+                Err(_) if !queue.is_empty() => break,
+                Err(e) => {
+                    if took_port {
+                        self.ports.release(Kind::Stream, local.port());
+                    }
+                    return Err(e);
+                }
+            }
         }
         if let Ok(Sock {
             body: Body::Tcp(t), ..
         }) = self.sock(s)
         {
-            *t = Tcp::Listener { local, queue };
+            *t = Tcp::Listener {
+                local,
+                queue,
+                backlog,
+            };
         }
         Ok(())
     }
@@ -583,34 +633,59 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
         self.poll();
         let sock = self.sock(s)?;
         let (family, opts) = (sock.family, sock.opts);
-        let Body::Tcp(Tcp::Listener { local, queue }) = &sock.body else {
+        let Body::Tcp(Tcp::Listener {
+            local,
+            queue,
+            backlog,
+        }) = &sock.body
+        else {
             return Err(errno::INVAL);
         };
-        let local = *local;
-        let queue = queue.clone();
+        let (local, backlog) = (*local, *backlog);
+        let mut queue = queue.clone();
         let mut found = None;
-        for (i, &h) in queue.iter().enumerate() {
+        let mut i = 0;
+        while i < queue.len() {
+            let h = queue[i];
             let t = self.sockets.get::<tcp::Socket>(h);
-            if acceptable(t.state()) {
-                found = Some((i, h));
+            let state = t.state();
+            let remote = t.remote_endpoint().map(sockaddr);
+            if acceptable(state) {
+                if family == Family::V4 && remote.is_some_and(|r| r.is_ipv6()) {
+                    // smoltcp matches a listener on the unspecified address by port alone;
+                    // an IPv4 socket takes no IPv6 connection (an IPv6 one takes both).
+                    self.tcp(h).abort();
+                    self.closing.push(h);
+                    queue.remove(i);
+                    continue;
+                }
+                found = Some(i);
                 break;
             }
-            if t.state() == tcp::State::Closed {
+            if state == tcp::State::Closed {
                 // A handshake that failed: listen again.
                 let _ = self.tcp(h).listen(listen_endpoint(local));
             }
+            i += 1;
         }
-        let Some((i, h)) = found else {
-            return Err(errno::AGAIN);
-        };
-        let fresh = self.listening(local, &opts)?;
+        let taken = found.map(|i| queue.remove(i));
+        // Top the queue up again (it may be short after memory ran low).
+        while queue.len() < backlog {
+            match self.listening(local, &opts) {
+                Ok(h) => queue.push(h),
+                Err(_) => break,
+            }
+        }
         if let Ok(Sock {
-            body: Body::Tcp(Tcp::Listener { queue, .. }),
+            body: Body::Tcp(Tcp::Listener { queue: q, .. }),
             ..
         }) = self.sock(s)
         {
-            queue[i] = fresh;
+            *q = queue;
         }
+        let Some(h) = taken else {
+            return Err(errno::AGAIN);
+        };
         let peer = self
             .sockets
             .get::<tcp::Socket>(h)
@@ -687,13 +762,22 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                         (SocketAddr::new(unspecified(family).ip(), p), Some(p))
                     }
                 };
-                let mut t = tcp_socket();
+                let release = |me: &mut Self| {
+                    if let Some(p) = port {
+                        me.ports.release(Kind::Stream, p);
+                    }
+                };
+                let mut t = match tcp_socket() {
+                    Ok(t) => t,
+                    Err(e) => {
+                        release(self);
+                        return Err(e);
+                    }
+                };
                 apply_tcp(&mut t, &opts);
                 let cx = self.iface.context();
                 if t.connect(cx, addr, listen_endpoint(local)).is_err() {
-                    if let Some(p) = port {
-                        self.ports.release(Kind::Stream, p);
-                    }
+                    release(self);
                     return Err(errno::NETUNREACH);
                 }
                 let h = self.sockets.add(t);
@@ -909,7 +993,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                     self.ports.release(Kind::Stream, l.port());
                 }
             }
-            Body::Tcp(Tcp::Listener { local, queue }) => {
+            Body::Tcp(Tcp::Listener { local, queue, .. }) => {
                 for h in queue {
                     // Connections nobody accepted are reset, as a host does.
                     self.tcp(h).abort();

@@ -148,6 +148,13 @@ fn connected(
     let c = client.open(family_of(&to), Kind::Stream).unwrap();
     assert_eq!(client.connect(c, to), Err(errno::INPROGRESS));
     pump(server, client, clock);
+    for _ in 0..100 {
+        if client.connect(c, to) != Err(errno::INPROGRESS) {
+            break;
+        }
+        client.wait(&[(c, Interest::Write)], Some(clock.0.get() + 100_000_000));
+        server.poll();
+    }
     assert_eq!(client.connect(c, to), Err(errno::ISCONN));
     assert!(client.readiness(c).writable);
     let (s, peer) = server.accept(l).unwrap();
@@ -460,4 +467,30 @@ fn udp_on_the_unspecified_address_reports_the_sender() {
         client.recv(c, &mut buf, false).unwrap().from,
         Some(v4(1, 1234))
     );
+}
+
+#[test]
+fn an_ipv4_listener_takes_no_ipv6_connection() {
+    let (mut server, mut client, clock) = pair();
+    let l = listener(&mut server, 443, 2);
+    let c = client.open(Family::V6, Kind::Stream).unwrap();
+    let to = SocketAddr::new(IpAddr::V6(net6(1).addr), 443);
+    assert_eq!(client.connect(c, to), Err(errno::INPROGRESS));
+    pump(&mut server, &mut client, &clock);
+    assert_eq!(server.accept(l), Err(errno::AGAIN));
+    pump(&mut server, &mut client, &clock);
+    let mut buf = [0u8; 4];
+    assert_eq!(client.recv(c, &mut buf, false), Err(errno::CONNRESET));
+    // The queue is whole again and takes IPv4 connections.
+    // (smoltcp sends one neighbor request a second: the ARP request for 10.0.0.1 waits.)
+    let (c4, s4) = connected(&mut server, &mut client, &clock, l, v4(1, 443));
+    assert_eq!(client.send(c4, b"ok", None), Ok(2));
+    pump(&mut server, &mut client, &clock);
+    assert_eq!(recv_all(&mut server, s4), b"ok");
+    client.close(c);
+    pump(&mut server, &mut client, &clock);
+    let Body::Tcp(Tcp::Listener { queue, .. }) = &server.socks[&l].body else {
+        panic!("a listener")
+    };
+    assert_eq!(queue.len(), 2);
 }
