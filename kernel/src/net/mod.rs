@@ -20,6 +20,15 @@
 //! - [`Network::wait`] polls; when nothing asked for is ready it halts the machine until
 //!   an interrupt (a frame arrived) or smoltcp's next timer or the deadline, polls again
 //!   and returns.
+//! - Limits of smoltcp kept: no IP fragmentation (a UDP datagram larger than one frame is
+//!   `MSGSIZE`), one neighbor (ARP/NDP) request a second for the whole interface (a second
+//!   new on-link neighbor within a second of the first waits for it), no loopback (a
+//!   connection to the interface's own address or 127.0.0.1 goes nowhere), no TIME_WAIT, a
+//!   connection attempt or unacknowledged data given up after [`TCP_TIMEOUT`] (refused or
+//!   timed out are told apart by the time it took), socket buffers of [`TCP_BUFFER`]
+//!   whatever `SO_RCVBUF`/`SO_SNDBUF` say (recorded and reported back), `SO_LINGER`
+//!   recorded only.
+//! - Socket memory is allocated fallibly: out of heap, operations answer `NOBUFS`.
 
 pub mod ports;
 
@@ -46,6 +55,15 @@ pub const TCP_BUFFER: usize = 64 << 10;
 /// Payload bytes and datagrams a UDP socket buffers each way.
 pub const UDP_BUFFER: usize = 64 << 10;
 pub const UDP_DATAGRAMS: usize = 64;
+/// The largest UDP payload sent: one Ethernet frame's (smoltcp is built without IP
+/// fragmentation, which would drop a bigger datagram silently).
+fn max_datagram(family: Family) -> usize {
+    match family {
+        Family::V4 => 1500 - 20 - 8,
+        Family::V6 => 1500 - 40 - 8,
+    }
+}
+
 /// The largest backlog a listener gets.
 pub const MAX_BACKLOG: u32 = 64;
 /// A connection attempt (or unacknowledged data) is given up after this long.
@@ -939,7 +957,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                 if !self.has_family(family) {
                     return Err(errno::NETUNREACH);
                 }
-                if data.len() > UDP_BUFFER {
+                if data.len() > max_datagram(family) {
                     return Err(errno::MSGSIZE);
                 }
                 let h = self.udp_bound(s, None)?;

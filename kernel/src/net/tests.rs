@@ -380,6 +380,12 @@ fn udp_send_to_recv_from_and_connected_peers() {
     server.bind(s, v4(1, 53)).unwrap();
     let c = client.open(Family::V4, Kind::Datagram).unwrap();
     assert_eq!(client.send(c, b"q", None), Err(errno::DESTADDRREQ));
+    let big = vec![7u8; 1473];
+    assert_eq!(client.send(c, &big, Some(v4(1, 53))), Err(errno::MSGSIZE));
+    assert_eq!(client.send(c, &big[..1472], Some(v4(1, 53))), Ok(1472));
+    pump(&mut server, &mut client, &clock);
+    let mut whole = [0u8; 2000];
+    assert_eq!(server.recv(s, &mut whole, false).unwrap().len, 1472);
     assert_eq!(client.send(c, b"query", Some(v4(1, 53))), Ok(5));
     let from = client.local_addr(c).unwrap();
     assert!(ports::EPHEMERAL.contains(&from.port()));
