@@ -22,12 +22,12 @@
 //!   and returns.
 //! - Limits of smoltcp kept: no IP fragmentation (a UDP datagram larger than one frame is
 //!   `MSGSIZE`), one neighbor (ARP/NDP) request a second for the whole interface (a second
-//!   new on-link neighbor within a second of the first waits for it), no loopback (a
-//!   connection to the interface's own address or 127.0.0.1 goes nowhere), no TIME_WAIT, a
-//!   connection attempt or unacknowledged data given up after [`TCP_TIMEOUT`] (refused or
-//!   timed out are told apart by the time it took), socket buffers of [`TCP_BUFFER`]
-//!   whatever `SO_RCVBUF`/`SO_SNDBUF` say (recorded and reported back), `SO_LINGER`
-//!   recorded only.
+//!   new on-link neighbor within a second of the first waits for it), no loopback
+//!   interface (`127.0.0.0/8` and `::1` are `NETUNREACH` at once; the interface's own
+//!   address goes nowhere), no TIME_WAIT, a connection attempt or unacknowledged data
+//!   given up after [`TCP_TIMEOUT`] (refused or timed out are told apart by the time it
+//!   took), socket buffers of [`TCP_BUFFER`] whatever `SO_RCVBUF`/`SO_SNDBUF` say
+//!   (recorded and reported back), `SO_LINGER` recorded only.
 //! - Socket memory is allocated fallibly: out of heap, operations answer `NOBUFS`.
 
 pub mod ports;
@@ -770,7 +770,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                 if addr.port() == 0 || addr.ip().is_unspecified() {
                     return Err(errno::INVAL);
                 }
-                if !reachable {
+                if !reachable || addr.ip().is_loopback() {
                     return Err(errno::NETUNREACH);
                 }
                 let (local, port) = match *local {
@@ -954,7 +954,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                 if dest.port() == 0 {
                     return Err(errno::INVAL);
                 }
-                if !self.has_family(family) {
+                if !self.has_family(family) || dest.ip().is_loopback() {
                     return Err(errno::NETUNREACH);
                 }
                 if data.len() > max_datagram(family) {

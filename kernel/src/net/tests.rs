@@ -441,6 +441,12 @@ fn no_address_of_the_family_is_unreachable() {
     assert_eq!(v4only.connect(s, six), Err(errno::NETUNREACH));
     let u = v4only.open(Family::V6, Kind::Datagram).unwrap();
     assert_eq!(v4only.send(u, b"x", Some(six)), Err(errno::NETUNREACH));
+    // No loopback interface either.
+    let lo: SocketAddr = "127.0.0.1:80".parse().unwrap();
+    let s = v4only.open(Family::V4, Kind::Stream).unwrap();
+    assert_eq!(v4only.connect(s, lo), Err(errno::NETUNREACH));
+    let u = v4only.open(Family::V4, Kind::Datagram).unwrap();
+    assert_eq!(v4only.send(u, b"x", Some(lo)), Err(errno::NETUNREACH));
 }
 
 #[test]
