@@ -77,7 +77,11 @@ fn echo_session(target: Target, program: &str, publish: &str, port: u16) {
     empty.shutdown(Shutdown::Write).unwrap();
     let mut back = Vec::new();
     empty.read_to_end(&mut back).unwrap();
-    assert!(back.is_empty(), "an empty connection got {} bytes", back.len());
+    assert!(
+        back.is_empty(),
+        "an empty connection got {} bytes",
+        back.len()
+    );
 
     let exited = guest.wait(EXIT);
     assert_eq!(
@@ -93,7 +97,12 @@ fn echo_session(target: Target, program: &str, publish: &str, port: u16) {
 /// 127.0.0.1 only.
 fn tcp_echo(target: Target) {
     let port = free_tcp_port();
-    echo_session(target, "tcp_echo_server", &format!("127.0.0.1:{port}:1234"), port);
+    echo_session(
+        target,
+        "tcp_echo_server",
+        &format!("127.0.0.1:{port}:1234"),
+        port,
+    );
 }
 
 /// (a) `tcp_echo_std`: accepted by Rust's std (WASI's 3-parameter `sock_accept`, WasmEdge's
@@ -120,7 +129,13 @@ fn guest_tcp_client(target: Target) {
     let host = target.host_from_guest();
     let r = run(&[
         target.args(),
-        &["--net", &wasm("tcp_client"), "--", &format!("{host}:{port}"), "hello from the guest"],
+        &[
+            "--net",
+            &wasm("tcp_client"),
+            "--",
+            &format!("{host}:{port}"),
+            "hello from the guest",
+        ],
     ]
     .concat());
     assert_eq!(
@@ -131,7 +146,11 @@ fn guest_tcp_client(target: Target) {
     );
     assert_eq!(server.join().unwrap(), b"hello from the guest");
     // sock_getpeeraddr and sock_getsockopt(SO_TYPE) of the connected socket.
-    assert!(r.stderr.contains(&format!("peer {host}:{port}\n")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("peer {host}:{port}\n")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("type stream\n"), "{}", r.stderr);
 }
 
@@ -140,8 +159,22 @@ fn guest_tcp_client(target: Target) {
 fn udp_echo(target: Target) {
     let port = free_udp_port();
     let publish = format!("{port}:5353/udp");
-    let mut guest = Guest::start(target, &["--net", "-p", &publish, &wasm("udp_echo"), "--", "5353", "3"]);
-    assert_eq!(guest.wait_for("udp listening on", READY), "udp listening on 5353");
+    let mut guest = Guest::start(
+        target,
+        &[
+            "--net",
+            "-p",
+            &publish,
+            &wasm("udp_echo"),
+            "--",
+            "5353",
+            "3",
+        ],
+    );
+    assert_eq!(
+        guest.wait_for("udp listening on", READY),
+        "udp listening on 5353"
+    );
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(IO)).unwrap();
     let mut buf = vec![0u8; 65536];
@@ -170,7 +203,10 @@ fn udp_echo(target: Target) {
 fn start_http_hello(target: Target) -> (Guest, u16) {
     let port = free_tcp_port();
     let publish = format!("{port}:8080");
-    let mut guest = Guest::start(target, &["--net", "-p", &publish, &wasm("http_hello"), "--", "8080"]);
+    let mut guest = Guest::start(
+        target,
+        &["--net", "-p", &publish, &wasm("http_hello"), "--", "8080"],
+    );
     assert_eq!(guest.wait_for("listening on", READY), "listening on 8080");
     (guest, port)
 }
@@ -188,7 +224,12 @@ fn http_hello(target: Target) {
     let (guest, port) = start_http_hello(target);
 
     let curl = std::process::Command::new("curl")
-        .args(["-sS", "--max-time", "60", &format!("http://127.0.0.1:{port}/")])
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            &format!("http://127.0.0.1:{port}/"),
+        ])
         .output()
         .expect("cannot run curl (`make setup` installs it)");
     assert_eq!(
@@ -204,11 +245,17 @@ fn http_hello(target: Target) {
     let mut reader = BufReader::new(stream);
     for i in 0..500 {
         send_get(&mut writer, &format!("/keep-alive/{i}"), true).unwrap();
-        assert_hello(read_response(&mut reader), &format!("keep-alive request {i}"));
+        assert_hello(
+            read_response(&mut reader),
+            &format!("keep-alive request {i}"),
+        );
     }
     drop((reader, writer));
     for i in 0..500 {
-        assert_hello(http_get(port, &format!("/one/{i}"), IO), &format!("request {i}"));
+        assert_hello(
+            http_get(port, &format!("/one/{i}"), IO),
+            &format!("request {i}"),
+        );
     }
 
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(100));
@@ -279,7 +326,11 @@ fn file_server(target: Target) {
     assert_eq!(r.status, 200, "{:?}", r.headers);
     assert_eq!(r.header("content-length"), Some("10485760"));
     assert_eq!(r.body.len(), big.len(), "10 MiB download: length");
-    assert_eq!(checksum(&r.body), checksum(&big), "10 MiB download: checksum");
+    assert_eq!(
+        checksum(&r.body),
+        checksum(&big),
+        "10 MiB download: checksum"
+    );
 
     let r = http_get(port, "/hello.txt", IO).unwrap();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"hello, file\n"[..]));
@@ -321,7 +372,11 @@ fn host_http_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                 Some("/big") => ("200 OK", payload(100 << 10, 11)),
                 _ => ("404 Not Found", b"no such page\n".to_vec()),
             };
-            let _ = write!(stream, "HTTP/1.0 {status}\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.0 {status}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
             let _ = stream.write_all(&body);
         }
     });
@@ -349,18 +404,30 @@ fn guest_http_fetch(target: Target) {
     let (port, seen) = host_http_server();
     let host = target.host_from_guest();
     let (status, body, stderr) = fetch(target, &[&format!("http://{host}:{port}/greeting")]);
-    assert_eq!((status, body.as_slice()), (0, &b"hello from the host\n"[..]), "stderr: {stderr}");
+    assert_eq!(
+        (status, body.as_slice()),
+        (0, &b"hello from the host\n"[..]),
+        "stderr: {stderr}"
+    );
     assert!(stderr.contains("HTTP/1.0 200 OK"), "{stderr}");
 
     let (status, body, stderr) = fetch(target, &[&format!("http://{host}:{port}/big")]);
     assert_eq!(status, 0, "stderr: {stderr}");
-    assert_eq!(checksum(&body), checksum(&payload(100 << 10, 11)), "100 KiB body");
+    assert_eq!(
+        checksum(&body),
+        checksum(&payload(100 << 10, 11)),
+        "100 KiB body"
+    );
 
     let (status, _, stderr) = fetch(target, &[&format!("http://{host}:{port}/nothing")]);
     assert_eq!(status, 2, "a 404 exits with 2: {stderr}");
     assert_eq!(
         *seen.lock().unwrap(),
-        ["GET /greeting HTTP/1.0", "GET /big HTTP/1.0", "GET /nothing HTTP/1.0"]
+        [
+            "GET /greeting HTTP/1.0",
+            "GET /big HTTP/1.0",
+            "GET /nothing HTTP/1.0"
+        ]
     );
 }
 
@@ -370,7 +437,10 @@ fn getaddrinfo_resolves(target: Target) {
     let (status, out, stderr) = fetch(target, &["--resolve", "localhost"]);
     let out = String::from_utf8_lossy(&out).into_owned();
     assert_eq!(status, 0, "stderr: {stderr}");
-    assert!(out.lines().any(|l| l == "127.0.0.1"), "localhost: {out:?}, stderr: {stderr}");
+    assert!(
+        out.lines().any(|l| l == "127.0.0.1"),
+        "localhost: {out:?}, stderr: {stderr}"
+    );
     let (status, out, stderr) = fetch(target, &["--resolve", "10.0.2.2"]);
     assert_eq!(
         (status, String::from_utf8_lossy(&out).as_ref()),
@@ -381,7 +451,11 @@ fn getaddrinfo_resolves(target: Target) {
 
 /// (g) `--publish` needs `--net`: a usage error before anything runs.
 fn publish_without_net_is_refused(target: Target) {
-    let r = run(&[target.args(), &["-p", "8080:1234", &wasm("tcp_echo_server")]].concat());
+    let r = run(&[
+        target.args(),
+        &["-p", "8080:1234", &wasm("tcp_echo_server")],
+    ]
+    .concat());
     assert_ne!(r.status, 0, "stdout: {}", r.stdout);
     assert!(r.stderr.contains("--net"), "{}", r.stderr);
     assert!(!r.stdout.contains("listening on"), "{}", r.stdout);
@@ -393,11 +467,22 @@ fn host_port_in_use_is_refused(target: Target) {
     let port = holder.local_addr().unwrap().port();
     let guest = Guest::start(
         target,
-        &["--net", "-p", &format!("{port}:1234"), &wasm("tcp_echo_server"), "--", "1234", "1"],
+        &[
+            "--net",
+            "-p",
+            &format!("{port}:1234"),
+            &wasm("tcp_echo_server"),
+            "--",
+            "1234",
+            "1",
+        ],
     );
     let exited = guest.wait(EXIT);
     assert_ne!(exited.status.code(), Some(0), "{exited:?}");
-    assert!(!exited.stdout.contains("listening on"), "the guest ran: {exited:?}");
+    assert!(
+        !exited.stdout.contains("listening on"),
+        "the guest ran: {exited:?}"
+    );
     let names_it = exited.stderr.contains(&port.to_string());
     match target {
         Target::Unikernel => assert!(names_it, "{}", exited.stderr),
@@ -442,8 +527,15 @@ on_both_targets!(
 #[test]
 fn linux_fetch_by_host_name() {
     let (port, seen) = host_http_server();
-    let (status, body, stderr) = fetch(Target::Linux, &[&format!("http://localhost:{port}/greeting")]);
-    assert_eq!((status, body.as_slice()), (0, &b"hello from the host\n"[..]), "stderr: {stderr}");
+    let (status, body, stderr) = fetch(
+        Target::Linux,
+        &[&format!("http://localhost:{port}/greeting")],
+    );
+    assert_eq!(
+        (status, body.as_slice()),
+        (0, &b"hello from the host\n"[..]),
+        "stderr: {stderr}"
+    );
     assert_eq!(*seen.lock().unwrap(), ["GET /greeting HTTP/1.0"]);
 }
 
@@ -522,11 +614,15 @@ fn fixtures_import_the_wasmedge_socket_abi() {
                 expected = 3;
             }
             assert_eq!(ty.params().len(), expected, "{program}: {name}{ty:?}");
-            assert!(ty.params().iter().all(|p| *p == ValType::I32), "{program}: {name}{ty:?}");
+            assert!(
+                ty.params().iter().all(|p| *p == ValType::I32),
+                "{program}: {name}{ty:?}"
+            );
             assert_eq!(ty.results(), [ValType::I32], "{program}: {name}{ty:?}");
             seen.insert(name);
         }
     }
-    let all: std::collections::BTreeSet<String> = PARAMS.iter().map(|(n, _)| n.to_string()).collect();
+    let all: std::collections::BTreeSet<String> =
+        PARAMS.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(seen, all);
 }

@@ -35,18 +35,34 @@ pub fn net_fixture(name: &str) -> PathBuf {
     let workspace = root().join("fixtures").join("net");
     let target_dir = tmp().join("net-fixtures");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let output = Command::new(&cargo)
-        .current_dir(&workspace)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip1", "--bin", name])
-        .arg("--manifest-path")
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&workspace)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1",
+        ])
+        .args(["--bin", name, "--manifest-path"])
         .arg(workspace.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
-        // Flags meant for the host build of the tests must not reach the guest's.
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    // As runner/build.rs does for its nested builds: none of the settings meant for the
+    // host build of the tests (flags, target, jobserver) reach the guest's; where crates
+    // come from (CARGO_HOME, CARGO_NET_*, CARGO_HTTP_*, CARGO_REGISTRIES_*) does.
+    for (key, _) in std::env::vars() {
+        let keep = ["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTR"]
+            .iter()
+            .any(|k| key.starts_with(k));
+        if key.starts_with("CARGO_") && !keep
+            || key.starts_with("RUSTFLAGS")
+            || key.contains("MAKEFLAGS")
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", &target_dir);
+    let output = cmd
         .output()
         .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
     assert!(
@@ -131,7 +147,11 @@ pub fn qemu_forwarding(port: u16) -> Vec<String> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         let is_qemu = args.first().is_some_and(|a| a.contains("qemu"));
-        if is_qemu && args.iter().any(|a| a.contains("hostfwd") && a.contains(&needle)) {
+        if is_qemu
+            && args
+                .iter()
+                .any(|a| a.contains("hostfwd") && a.contains(&needle))
+        {
             found.push(args.join(" "));
         }
     }
@@ -377,7 +397,10 @@ pub fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<Respo
     use std::io::{Error, ErrorKind};
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
-        return Err(Error::new(ErrorKind::UnexpectedEof, "connection closed before a response"));
+        return Err(Error::new(
+            ErrorKind::UnexpectedEof,
+            "connection closed before a response",
+        ));
     }
     let status = line
         .split(' ')
@@ -397,7 +420,11 @@ pub fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<Respo
             .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("bad header {l:?}")))?;
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
     }
-    let mut response = Response { status, headers, body: Vec::new() };
+    let mut response = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if let Some(len) = response.header("content-length") {
         let len: usize = len
             .parse()
