@@ -357,6 +357,7 @@ pub fn checksum(bytes: &[u8]) -> String {
 pub fn connect(port: u16, timeout: Duration) -> TcpStream {
     let stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)
         .unwrap_or_else(|e| panic!("cannot connect to 127.0.0.1:{port}: {e}"));
+    stream.set_nodelay(true).unwrap();
     stream.set_read_timeout(Some(timeout)).unwrap();
     stream.set_write_timeout(Some(timeout)).unwrap();
     stream
@@ -380,14 +381,16 @@ impl Response {
     }
 }
 
-/// Sends `GET path` on `stream` as HTTP/1.1 (`Connection: keep-alive` or `close`).
+/// Sends `GET path` on `stream` as HTTP/1.1 (`Connection: keep-alive` or `close`), in one
+/// write: a request split over several small segments waits for delayed ACKs (Nagle), 80 ms
+/// a request on a keep-alive connection.
 pub fn send_get(stream: &mut TcpStream, path: &str, keep_alive: bool) -> std::io::Result<()> {
     let connection = if keep_alive { "keep-alive" } else { "close" };
-    write!(
-        stream,
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: hako-tests\r\n\
          Connection: {connection}\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     stream.flush()
 }
 
@@ -445,6 +448,7 @@ pub fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<Respo
 /// `GET path` from 127.0.0.1:`port` on a connection of its own.
 pub fn http_get(port: u16, path: &str, timeout: Duration) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     send_get(&mut stream, path, false)?;
@@ -454,6 +458,7 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> std::io::Result<Res
 /// Sends the raw `request` to 127.0.0.1:`port` and reads one response.
 pub fn http_raw(port: u16, request: &str, timeout: Duration) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream.write_all(request.as_bytes())?;
