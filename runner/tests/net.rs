@@ -21,6 +21,10 @@ use std::time::Duration;
 /// Read and write timeouts of the host's sockets: generous for TCG.
 const IO: Duration = Duration::from_secs(60);
 
+/// `hako run --timeout` of the guest clients (compile and boot included), so that a client
+/// that hangs fails its test instead of holding it for hako's default 300 s.
+const CLIENT_TIMEOUT: &str = "180";
+
 fn wasm(name: &str) -> String {
     net_fixture(name).display().to_string()
 }
@@ -131,6 +135,8 @@ fn guest_tcp_client(target: Target) {
         target.args(),
         &[
             "--net",
+            "--timeout",
+            CLIENT_TIMEOUT,
             &wasm("tcp_client"),
             "--",
             &format!("{host}:{port}"),
@@ -388,7 +394,13 @@ fn fetch(target: Target, args: &[&str]) -> (i32, Vec<u8>, String) {
     let out = hako()
         .arg("run")
         .args(target.args())
-        .args(["--net", &wasm("http_fetch"), "--"])
+        .args([
+            "--net",
+            "--timeout",
+            CLIENT_TIMEOUT,
+            &wasm("http_fetch"),
+            "--",
+        ])
         .args(args)
         .output()
         .expect("cannot run hako");
@@ -453,7 +465,14 @@ fn getaddrinfo_resolves(target: Target) {
 fn publish_without_net_is_refused(target: Target) {
     let r = run(&[
         target.args(),
-        &["-p", "8080:1234", &wasm("tcp_echo_server")],
+        // Were `-p` taken, the guest would wait for a connection: the time limit ends it.
+        &[
+            "--timeout",
+            "60",
+            "-p",
+            "8080:1234",
+            &wasm("tcp_echo_server"),
+        ],
     ]
     .concat());
     assert_ne!(r.status, 0, "stdout: {}", r.stdout);
