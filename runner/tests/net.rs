@@ -480,6 +480,30 @@ fn publish_without_net_is_refused(target: Target) {
     assert!(!r.stdout.contains("listening on"), "{}", r.stdout);
 }
 
+/// The sandbox: without `--net` a program has no network. Its socket calls fail with
+/// `ENOTCAPABLE` (wasi-libc: "Capabilities insufficient"), even towards a server the test
+/// runs on the host.
+fn no_network_without_net(target: Target) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let r = run(&[
+        target.args(),
+        &[
+            "--timeout",
+            CLIENT_TIMEOUT,
+            &wasm("tcp_client"),
+            "--",
+            &format!("{}:{port}", target.host_from_guest()),
+            "escape",
+        ],
+    ]
+    .concat());
+    assert_eq!(r.status, 1, "stdout: {} stderr: {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("Capabilities insufficient"), "{}", r.stderr);
+    assert!(listener.accept().is_err(), "the guest reached the host");
+}
+
 /// (g) A host port already in use is an error that names it, before the guest runs.
 fn host_port_in_use_is_refused(target: Target) {
     let holder = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -539,6 +563,7 @@ on_both_targets!(
     getaddrinfo_resolves,
     publish_without_net_is_refused,
     host_port_in_use_is_refused,
+    no_network_without_net,
 );
 
 /// On the Linux target the program is a host process: a host name resolves through the
