@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hako needs on a Debian machine, skipping what is already there:
 # LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
-# QEMU (booting them), curl (the networking tests' HTTP client), and Rust's
+# QEMU (booting them), curl (the networking tests' HTTP client), wrk (`hako bench --net`'s
+# load generator), and Rust's
 # x86_64-unknown-none (the kernel), x86_64-unknown-linux-musl (the Linux target's runtime)
 # and wasm32-wasip1 (the Rust guest programs of fixtures/net/) targets.
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
-          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl)
+          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl wrk)
 for arg in "$@"; do
     case "$arg" in
         --browser) packages+=(chromium) ;;
