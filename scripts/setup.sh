@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what hako needs on a Debian machine, skipping what is already there:
 # LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
-# QEMU (booting them), and Rust's x86_64-unknown-none (the kernel) and
-# x86_64-unknown-linux-musl (the Linux target's runtime) targets.
+# QEMU (booting them), curl (the networking tests' HTTP client), wrk (`hako bench --net`'s
+# load generator), and Rust's
+# x86_64-unknown-none (the kernel), x86_64-unknown-linux-musl (the Linux target's runtime)
+# and wasm32-wasip1 (the Rust guest programs of fixtures/net/) targets.
 #
 # Options:
 #   --browser   also install Debian's `chromium`, for the headless check of the conformance
@@ -11,7 +13,7 @@
 set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
-          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev)
+          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl wrk)
 for arg in "$@"; do
     case "$arg" in
         --browser) packages+=(chromium) ;;
@@ -34,8 +36,9 @@ if ((${#missing[@]})); then
 fi
 
 # x86_64-unknown-none: the kernel. x86_64-unknown-linux-musl: the Linux runtime and the
-# musl C runtime that `--target linux` executables link statically.
-for target in x86_64-unknown-none x86_64-unknown-linux-musl; do
+# musl C runtime that `--target linux` executables link statically. wasm32-wasip1: the
+# networking tests' guest programs (fixtures/net/, built by runner/tests/common/net.rs).
+for target in x86_64-unknown-none x86_64-unknown-linux-musl wasm32-wasip1; do
     if ! rustup target list --installed | grep -qx "$target"; then
         echo "setup: adding the Rust target $target"
         rustup target add "$target"

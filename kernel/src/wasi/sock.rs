@@ -807,8 +807,12 @@ impl WasiCtx {
         let first = mem.read::<u32>(res)?;
         let port: u16 = if serv.is_empty() {
             0
+        } else if let Ok(p) = serv.parse() {
+            p
+        } else if h_flags & aiflags::NUMERICSERV != 0 {
+            return Err(errno::INVAL);
         } else {
-            serv.parse().map_err(|_| errno::INVAL)?
+            service_port(&serv).ok_or(errno::INVAL)?
         };
         let mut ips: Vec<IpAddr> = if name.is_empty() {
             let any = h_flags & aiflags::PASSIVE != 0;
@@ -893,6 +897,30 @@ impl WasiCtx {
 fn no_delay(net: &mut dyn Network, id: SockId) {
     // A network that cannot set it sends as it would have.
     let _ = net.set_option(id, SockOpt::NoDelay, 1);
+}
+
+/// The port of a well-known service name (IANA's, as `/etc/services` has them: there is no
+/// such file in the unikernel).
+fn service_port(name: &str) -> Option<u16> {
+    const SERVICES: [(&str, u16); 16] = [
+        ("echo", 7),
+        ("ftp", 21),
+        ("ssh", 22),
+        ("telnet", 23),
+        ("smtp", 25),
+        ("domain", 53),
+        ("http", 80),
+        ("pop3", 110),
+        ("ntp", 123),
+        ("imap", 143),
+        ("ldap", 389),
+        ("https", 443),
+        ("submission", 587),
+        ("imaps", 993),
+        ("pop3s", 995),
+        ("http-alt", 8080),
+    ];
+    SERVICES.iter().find(|s| s.0 == name).map(|s| s.1)
 }
 
 /// The [`SockOpt`] a (level, name) pair of `sock_setsockopt` sets.
