@@ -1209,6 +1209,15 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
     }
 
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
+        // RFC 6761: `localhost` is the loopback address, answered without asking DNS.
+        let bare = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        if bare == "localhost" || bare.ends_with(".localhost") {
+            let mut addrs = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
+            if self.has_v6 {
+                addrs.push(IpAddr::V6(Ipv6Addr::LOCALHOST));
+            }
+            return Ok(addrs);
+        }
         let Some(server) = self.dns_server else {
             return Err(errno::NOENT);
         };

@@ -454,6 +454,13 @@ fn resolve_without_an_answer_times_out() {
     let (mut server, _client, _clock) = pair();
     assert_eq!(server.resolve("example.com"), Err(errno::TIMEDOUT));
     assert_eq!(server.resolve(""), Err(errno::INVAL));
+    let lo = vec![
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
+    assert_eq!(server.resolve("localhost"), Ok(lo.clone()));
+    assert_eq!(server.resolve("LocalHost."), Ok(lo.clone()));
+    assert_eq!(server.resolve("app.localhost"), Ok(lo));
 }
 
 #[test]

@@ -569,10 +569,14 @@ fn getaddrinfo_numeric_and_names() {
     assert_eq!(m.bytes(1500, 6).unwrap(), &[0, 80, 10, 1, 2, 3]);
     // A service name.
     m.bytes_mut(70, 5).unwrap().copy_from_slice(b"http\0");
-    c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960).unwrap();
+    c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960)
+        .unwrap();
     assert_eq!(m.bytes(1400, 2).unwrap(), &[0, 80]);
     m.bytes_mut(70, 5).unwrap().copy_from_slice(b"nope\0");
-    assert_eq!(c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960), Err(errno::INVAL));
+    assert_eq!(
+        c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960),
+        Err(errno::INVAL)
+    );
     m.bytes_mut(70, 3).unwrap().copy_from_slice(b"80\0");
     m.bytes_mut(50, 8).unwrap().copy_from_slice(b"unknown\0");
     assert_eq!(
