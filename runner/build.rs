@@ -99,7 +99,6 @@ fn main() {
         &hasher.finalize().to_hex()[..32]
     );
 
-
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
     fs::copy(&lib, &embedded).unwrap_or_else(|e| panic!("copying {}: {e}", lib.display()));
@@ -152,7 +151,9 @@ fn build_linux_runtime(root: &Path) -> PathBuf {
         "--profile",
         "linux-rt",
     ]);
-    let status = cmd.status().expect("running cargo to build the Linux runtime");
+    let status = cmd
+        .status()
+        .expect("running cargo to build the Linux runtime");
     if !status.success() {
         panic!(
             "building the Linux runtime failed (`cargo build -p hako-linux --features executable --target {LINUX_TARGET} --profile linux-rt`). \
@@ -168,7 +169,6 @@ fn build_linux_runtime(root: &Path) -> PathBuf {
 /// A `cargo` command for a nested build in `target_dir`, with none of the outer build's
 /// settings (they are for the host).
 fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
-
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).arg("--quiet");

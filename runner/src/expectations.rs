@@ -103,7 +103,10 @@ impl<K: ListKind> Expectations<K> {
         if passes {
             self.failing.remove(name);
         } else {
-            let entry = self.failing.entry(name.to_string()).or_insert_with(|| reason.clone());
+            let entry = self
+                .failing
+                .entry(name.to_string())
+                .or_insert_with(|| reason.clone());
             if is_generated(entry) {
                 *entry = reason;
             }
@@ -142,7 +145,9 @@ mod tests {
     fn generated_reasons_are_told_apart() {
         assert!(is_generated("unsupported: GC, tail calls"));
         assert!(is_generated("92 failed, e.g. module: ..."));
-        assert!(is_generated("3 not run: custom-section assertions are not checked"));
+        assert!(is_generated(
+            "3 not run: custom-section assertions are not checked"
+        ));
         assert!(!is_generated("threads are not implemented"));
         assert!(!is_generated("2 programs disagree"));
     }

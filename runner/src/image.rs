@@ -31,16 +31,40 @@ pub const KERNEL_KEY: &str = env!("HAKO_KERNEL_KEY");
 /// musl's start files, then (after the objects) the runtime, the unwinder, the C library and
 /// musl's end files.
 static LINUX_BEFORE: [(&str, &[u8]); 3] = [
-    ("crt1.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crt1.o"))),
-    ("crti.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crti.o"))),
-    ("crtbegin.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtbegin.o"))),
+    (
+        "crt1.o",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crt1.o")),
+    ),
+    (
+        "crti.o",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crti.o")),
+    ),
+    (
+        "crtbegin.o",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtbegin.o")),
+    ),
 ];
 static LINUX_AFTER: [(&str, &[u8]); 5] = [
-    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libhako_linux.a"))),
-    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libunwind.a"))),
-    ("a", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libc.a"))),
-    ("crtend.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtend.o"))),
-    ("crtn.o", include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtn.o"))),
+    (
+        "a",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libhako_linux.a")),
+    ),
+    (
+        "a",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libunwind.a")),
+    ),
+    (
+        "a",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/libc.a")),
+    ),
+    (
+        "crtend.o",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtend.o")),
+    ),
+    (
+        "crtn.o",
+        include_bytes!(concat!(env!("HAKO_LINUX_RT_DIR"), "/crtn.o")),
+    ),
 ];
 
 /// [`crate::cache::key`] of the files of [`LINUX_BEFORE`] and [`LINUX_AFTER`], in that
@@ -67,7 +91,11 @@ impl Target {
     }
 
     /// Run a linked image or executable (see [`crate::qemu::boot`], [`crate::linux::run`]).
-    pub fn boot(self, artifact: &Path, config: &crate::qemu::BootConfig) -> Result<crate::qemu::Run> {
+    pub fn boot(
+        self,
+        artifact: &Path,
+        config: &crate::qemu::BootConfig,
+    ) -> Result<crate::qemu::Run> {
         match self {
             Target::Unikernel => crate::qemu::boot(artifact, config),
             Target::Linux => crate::linux::run(artifact, config),
@@ -189,7 +217,12 @@ pub fn build_image(
         &[],
     )?;
     let manifest = cached_bytes(cache, &manifest, "o")?;
-    link_cached(&[manifest, (object_key, object)], options.target, cache, report)
+    link_cached(
+        &[manifest, (object_key, object)],
+        options.target,
+        cache,
+        report,
+    )
 }
 
 /// Store `bytes` in the cache under their own hash; returns the key and path.
@@ -295,7 +328,14 @@ fn link_linux_cached(
     let linked = cache.scratch_path(&exe_key)?;
     let ld = tools::LINKER.find()?;
     let output = Command::new(&ld)
-        .args(["-static", "--gc-sections", "--strip-debug", "-z", "noexecstack", "-o"])
+        .args([
+            "-static",
+            "--gc-sections",
+            "--strip-debug",
+            "-z",
+            "noexecstack",
+            "-o",
+        ])
         .arg(&linked)
         .args(&inputs)
         .output()

@@ -96,7 +96,10 @@ pub fn run(exe: &Path, config: &BootConfig) -> Result<Run> {
         Stdio::null()
     });
     for (sink, set) in [
-        (config.stdout, Command::stdout as fn(&mut Command, Stdio) -> &mut Command),
+        (
+            config.stdout,
+            Command::stdout as fn(&mut Command, Stdio) -> &mut Command,
+        ),
         (config.stderr, Command::stderr),
     ] {
         set(
@@ -162,8 +165,12 @@ pub fn run(exe: &Path, config: &BootConfig) -> Result<Run> {
     let status = child.0.wait().context("waiting for the executable")?;
     let wall_time = start.elapsed();
     let harness = harness.join().unwrap_or_default();
-    let stdout = stdout.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
-    let stderr = stderr.map(|t| t.join().unwrap_or_default()).unwrap_or_default();
+    let stdout = stdout
+        .map(|t| t.join().unwrap_or_default())
+        .unwrap_or_default();
+    let stderr = stderr
+        .map(|t| t.join().unwrap_or_default())
+        .unwrap_or_default();
     let records = parse_records(&harness);
     let outcome = if timed_out {
         Outcome::TimedOut(config.timeout)

@@ -108,9 +108,13 @@ fn tree_rss_kib(pid: u32) -> u64 {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
                 continue;
             };
-            let ppid = stat
-                .rfind(')')
-                .and_then(|close| stat[close + 1..].split_whitespace().nth(1)?.parse::<u32>().ok());
+            let ppid = stat.rfind(')').and_then(|close| {
+                stat[close + 1..]
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse::<u32>()
+                    .ok()
+            });
             if ppid == Some(p) {
                 stack.push(child);
             }
@@ -139,7 +143,10 @@ fn a_stalled_reader_loses_nothing_on(target: &[&str], bytes: u64) {
         .args(target)
         .args([
             "--dir",
-            &format!("{}::/out", fresh(&format!("stall{}", target.len())).display()),
+            &format!(
+                "{}::/out",
+                fresh(&format!("stall{}", target.len())).display()
+            ),
         ])
         .arg(path("load_writer.c"))
         .args(["--", "7", &bytes.to_string()])
@@ -152,7 +159,9 @@ fn a_stalled_reader_loses_nothing_on(target: &[&str], bytes: u64) {
     let early = tree_rss_kib(child.id());
     std::thread::sleep(std::time::Duration::from_secs(3));
     let late = tree_rss_kib(child.id());
-    eprintln!("{target:?}: hako and its children: {early} KiB after 2 s of stall, {late} KiB after 5 s");
+    eprintln!(
+        "{target:?}: hako and its children: {early} KiB after 2 s of stall, {late} KiB after 5 s"
+    );
     assert!(
         late < early + (16 << 10),
         "memory grew from {early} to {late} KiB while the reader stalled"

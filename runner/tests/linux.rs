@@ -46,7 +46,15 @@ fn hello_runs_as_a_process() {
 #[test]
 fn arguments_environment_and_both_streams() {
     let wasm = path("echo.c");
-    let r = linux(&["--env", "HAKO_GREETING=hi there=1%", &wasm, "--", "one", "two words", ""]);
+    let r = linux(&[
+        "--env",
+        "HAKO_GREETING=hi there=1%",
+        &wasm,
+        "--",
+        "one",
+        "two words",
+        "",
+    ]);
     assert_eq!(
         r.stdout,
         format!(
@@ -92,7 +100,10 @@ fn unresolved_imports_behave_as_in_the_unikernel() {
     let linux = linux(&["--verbose", &path("unknown_import.wat")]);
     let unikernel = run(&["--verbose", &path("unknown_import.wat")]);
     assert_eq!(linux.status, 52, "{}", linux.stderr);
-    assert_eq!((linux.status, &linux.stdout), (unikernel.status, &unikernel.stdout));
+    assert_eq!(
+        (linux.status, &linux.stdout),
+        (unikernel.status, &unikernel.stdout)
+    );
     assert!(
         linux
             .stderr
@@ -116,20 +127,32 @@ fn reactors_are_invoked() {
 fn accel_is_refused() {
     let r = linux(&["--accel", "kvm", &path("hello.c")]);
     assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("--accel is for the unikernel"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--accel is for the unikernel"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn executables_run_on_their_own() {
     let hello = executable("hello.c");
     let r = exec(&hello, &[]);
-    assert_eq!((r.stdout.as_str(), r.status), ("Hello from hako!\n", 0), "{}", r.stderr);
+    assert_eq!(
+        (r.stdout.as_str(), r.status),
+        ("Hello from hako!\n", 0),
+        "{}",
+        r.stderr
+    );
 
     let echo = executable("echo.c");
     let r = exec(&echo, &["--env", "HAKO_GREETING=x", "--", "--dir", "a"]);
     assert_eq!(
         r.stdout,
-        format!("argv[0]={}\nargv[1]=--dir\nargv[2]=a\nHAKO_GREETING=x\n", echo.display())
+        format!(
+            "argv[0]={}\nargv[1]=--dir\nargv[2]=a\nHAKO_GREETING=x\n",
+            echo.display()
+        )
     );
     // Our options are read only at the front: the rest is the program's.
     let r = exec(&echo, &["--help", "--env", "X=1"]);
@@ -193,5 +216,9 @@ fn the_compile_cache_is_shared_between_targets() {
     assert_eq!(first.status, 0, "{}", first.stderr);
     let second = linux(&["--verbose", &wasm]);
     assert_eq!(second.status, 0, "{}", second.stderr);
-    assert!(second.stderr.contains("hako: compile cached"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("hako: compile cached"),
+        "{}",
+        second.stderr
+    );
 }

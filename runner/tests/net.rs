@@ -53,7 +53,7 @@ fn echo_round_trip(port: u16, data: &[u8]) -> Vec<u8> {
     back
 }
 
-/// The echo servers: a short message, 1 MiB of random bytes (compared by checksum), a
+/// The echo servers: a short message, 10 MiB of random bytes (the upload checked by checksum), a
 /// client that sends 256 KiB and closes without reading (the server must go on), and a
 /// connection that sends nothing; then the server exits by itself after those 4.
 fn echo_session(target: Target, program: &str, publish: &str, port: u16) {
@@ -65,10 +65,10 @@ fn echo_session(target: Target, program: &str, publish: &str, port: u16) {
 
     assert_eq!(echo_round_trip(port, b"hello, echo\n"), b"hello, echo\n");
 
-    let big = payload(1 << 20, 7);
+    let big = payload(10 << 20, 7);
     let back = echo_round_trip(port, &big);
-    assert_eq!(back.len(), big.len(), "1 MiB echo: length");
-    assert_eq!(checksum(&back), checksum(&big), "1 MiB echo: checksum");
+    assert_eq!(back.len(), big.len(), "10 MiB echo: length");
+    assert_eq!(checksum(&back), checksum(&big), "10 MiB echo: checksum");
 
     {
         let mut rude = connect(port, Duration::from_secs(5));
@@ -500,8 +500,73 @@ fn no_network_without_net(target: Target) {
     ]
     .concat());
     assert_eq!(r.status, 1, "stdout: {} stderr: {}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("Capabilities insufficient"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Capabilities insufficient"),
+        "{}",
+        r.stderr
+    );
     assert!(listener.accept().is_err(), "the guest reached the host");
+}
+
+/// Resident memory of `pid` and its descendants, in KiB.
+fn tree_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let own = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    own + children
+        .split_whitespace()
+        .filter_map(|c| c.parse().ok())
+        .map(tree_rss_kib)
+        .sum::<u64>()
+}
+
+/// A guest that never reads its socket: the host's writes stop once the buffers on the way
+/// are full (the guest's window closes), and neither QEMU's nor the process's memory grows
+/// with what the client tries to send.
+fn stalled_guest_reader(target: Target) {
+    let port = free_tcp_port();
+    let mut guest = Guest::start(
+        target,
+        &[
+            "--net",
+            "-p",
+            &format!("127.0.0.1:{port}:1234"),
+            &wasm("tcp_stall"),
+        ],
+    );
+    guest.wait_for("listening on", READY);
+    let mut stream = connect(port, READY);
+    guest.wait_for("accepted", READY);
+    stream
+        .set_write_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let before = tree_rss_kib(guest.pid());
+    let chunk = vec![0x5a_u8; 64 << 10];
+    let started = std::time::Instant::now();
+    let mut written = 0usize;
+    // Up to 256 MiB, or until a write has waited 3 s.
+    while written < 256 << 20 && started.elapsed() < Duration::from_secs(60) {
+        match stream.write(&chunk) {
+            Ok(n) => written += n,
+            Err(_) => break,
+        }
+    }
+    let after = tree_rss_kib(guest.pid());
+    assert!(
+        written < 64 << 20,
+        "{written} bytes went into a guest that reads nothing"
+    );
+    assert!(
+        after < before + (64 << 10),
+        "memory grew from {before} KiB to {after} KiB ({written} bytes written)"
+    );
+    guest.kill();
+    assert_port_released(port);
 }
 
 /// (g) A host port already in use is an error that names it, before the guest runs.
@@ -564,6 +629,7 @@ on_both_targets!(
     publish_without_net_is_refused,
     host_port_in_use_is_refused,
     no_network_without_net,
+    stalled_guest_reader,
 );
 
 /// On the Linux target the program is a host process: a host name resolves through the

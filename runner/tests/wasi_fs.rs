@@ -201,4 +201,12 @@ macro_rules! on_both_targets {
     };
 }
 
-on_both_targets!(no_way_out_of_a_preopen, bad_pointers_are_efault, data_written_before_a_trap_is_on_the_host, missing_preopen_directory_is_refused, stdin_piped_in, created_files_follow_the_umask, read_only_preopen_refuses_every_change);
+on_both_targets!(
+    no_way_out_of_a_preopen,
+    bad_pointers_are_efault,
+    data_written_before_a_trap_is_on_the_host,
+    missing_preopen_directory_is_refused,
+    stdin_piped_in,
+    created_files_follow_the_umask,
+    read_only_preopen_refuses_every_change
+);

@@ -139,11 +139,16 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
 pub fn main(args: BenchArgs) -> Result<i32> {
     if args.net {
         let hako = std::env::current_exe().context("finding the hako executable")?;
-        let report = super::net::measure(&hako, args.net_seconds.max(1), crate::qemu::Accel::detect()?)?;
+        let report = super::net::measure(
+            &hako,
+            args.net_seconds.max(1),
+            crate::qemu::Accel::detect()?,
+        )?;
         print!("{}", report.table());
         if let Some(path) = &args.json {
             let text = serde_json::to_string_pretty(&report)?;
-            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         return Ok(0);
     }

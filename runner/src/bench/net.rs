@@ -55,10 +55,22 @@ fn build_fixture(name: &str, wasm: bool) -> Result<PathBuf> {
     let root = workspace::root();
     let target_dir = root.join("target").join("tmp").join("net-fixtures");
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.args(["build", "--release", "--locked", "--bin", name, "--manifest-path"])
-        .arg(root.join("fixtures/net/Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir);
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS"] {
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "--bin",
+        name,
+        "--manifest-path",
+    ])
+    .arg(root.join("fixtures/net/Cargo.toml"))
+    .env("CARGO_TARGET_DIR", &target_dir);
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+    ] {
         cmd.env_remove(var);
     }
     if wasm {
@@ -79,7 +91,9 @@ fn build_fixture(name: &str, wasm: bool) -> Result<PathBuf> {
 
 /// A free TCP port on 127.0.0.1 (taken and released: the server binds it next).
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Start `cmd` and wait for `listening on` on its stdout.
@@ -152,7 +166,9 @@ pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
             ["50%", v] => load.p50_ms = millis(v).unwrap_or(f64::NAN),
             ["99%", v] => load.p99_ms = millis(v).unwrap_or(f64::NAN),
             [n, "requests", "in", ..] => load.requests = n.parse().unwrap_or(0),
-            ["Non-2xx", "or", "3xx", "responses:", n] => load.errors += n.parse::<u64>().unwrap_or(0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => {
+                load.errors += n.parse::<u64>().unwrap_or(0)
+            }
             ["Socket", "errors:", rest @ ..] => {
                 load.errors += rest
                     .chunks(2)
@@ -191,7 +207,11 @@ pub fn measure(hako: &Path, seconds: u32, accel: Accel) -> Result<NetReport> {
             Some(t) => {
                 cmd = Command::new(hako);
                 cmd.args(["run", "--net", "-p", &format!("{port}:1234"), "--target"])
-                    .arg(if t == Target::Linux { "linux" } else { "unikernel" });
+                    .arg(if t == Target::Linux {
+                        "linux"
+                    } else {
+                        "unikernel"
+                    });
                 if t == Target::Unikernel {
                     cmd.args(["--accel", if accel == Accel::Kvm { "kvm" } else { "tcg" }]);
                 }

@@ -157,7 +157,11 @@ pub struct Publish {
 impl Publish {
     /// Parse `-p`/`--publish`.
     pub fn parse(spec: &str) -> Result<Publish> {
-        let bad = |why: &str| anyhow::anyhow!("--publish {spec}: {why} (expected [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp])");
+        let bad = |why: &str| {
+            anyhow::anyhow!(
+                "--publish {spec}: {why} (expected [IP:]HOST_PORT:GUEST_PORT[/tcp|/udp])"
+            )
+        };
         let (rest, udp) = match spec.rsplit_once('/') {
             Some((rest, "udp")) => (rest, true),
             Some((rest, "tcp")) => (rest, false),
@@ -168,7 +172,9 @@ impl Publish {
         let (ip, host) = match front.rsplit_once(':') {
             Some((ip, host)) => {
                 let ip = ip.trim_start_matches('[').trim_end_matches(']');
-                let ip: IpAddr = ip.parse().map_err(|_| bad(&format!("`{ip}` is not an IP address")))?;
+                let ip: IpAddr = ip
+                    .parse()
+                    .map_err(|_| bad(&format!("`{ip}` is not an IP address")))?;
                 (ip, host)
             }
             None => (IpAddr::V4(Ipv4Addr::LOCALHOST), front),
@@ -223,7 +229,10 @@ impl Publish {
             IpAddr::V6(v6) => format!("[{v6}]"),
             v4 => v4.to_string(),
         };
-        format!("hostfwd={proto}:{ip}:{}-:{}", self.host_port, self.guest_port)
+        format!(
+            "hostfwd={proto}:{ip}:{}-:{}",
+            self.host_port, self.guest_port
+        )
     }
 }
 
@@ -358,7 +367,10 @@ mod tests {
     #[test]
     fn publish_specs() {
         let p = Publish::parse("8080:80").unwrap();
-        assert_eq!((p.host_ip, p.host_port, p.guest_port, p.udp), ("127.0.0.1".parse().unwrap(), 8080, 80, false));
+        assert_eq!(
+            (p.host_ip, p.host_port, p.guest_port, p.udp),
+            ("127.0.0.1".parse().unwrap(), 8080, 80, false)
+        );
         assert_eq!(p.hostfwd(), "hostfwd=tcp:127.0.0.1:8080-:80");
         let p = Publish::parse("0.0.0.0:5353:53/udp").unwrap();
         assert_eq!(p.hostfwd(), "hostfwd=udp:0.0.0.0:5353-:53");
@@ -366,7 +378,14 @@ mod tests {
         let p = Publish::parse("[::1]:8080:80/tcp").unwrap();
         assert_eq!(p.host_ip, "::1".parse::<IpAddr>().unwrap());
         assert_eq!(Publish::parse(&p.spec()).unwrap(), p);
-        for bad in ["80", "0:80", "8080:70000", "8080:80/sctp", "x:8080:80", "a:b"] {
+        for bad in [
+            "80",
+            "0:80",
+            "8080:70000",
+            "8080:80/sctp",
+            "x:8080:80",
+            "a:b",
+        ] {
             let e = Publish::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with(&format!("--publish {bad}: ")), "{e}");
         }
@@ -382,11 +401,17 @@ mod tests {
         let socks = ["a".to_string(), "b".to_string(), "c".to_string()];
         let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
         assert!(args.contains("-netdev user,id=net0,hostfwd=tcp:127.0.0.1:8080-:1234 -device virtio-net-device,netdev=net0"), "{args}");
-        assert!(args.contains("hako.net=10.0.2.15/24,10.0.2.2,10.0.2.3"), "{args}");
+        assert!(
+            args.contains("hako.net=10.0.2.15/24,10.0.2.2,10.0.2.3"),
+            "{args}"
+        );
         assert!(args.contains("hako.tcplisten=0.0.0.0:80"), "{args}");
         c.net = None;
         let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
-        assert!(!args.contains("netdev") && !args.contains("hako.net"), "{args}");
+        assert!(
+            !args.contains("netdev") && !args.contains("hako.net"),
+            "{args}"
+        );
     }
 
     #[test]

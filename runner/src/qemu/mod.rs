@@ -21,5 +21,5 @@ mod outcome;
 pub use accel::Accel;
 pub use config::{kernel_command_line, qemu_args, BootConfig, Net, Preopen, Publish, Sink};
 pub use launch::boot;
-pub use outcome::{Outcome, Record, Run};
 pub(crate) use outcome::{classify_process, parse_records};
+pub use outcome::{Outcome, Record, Run};

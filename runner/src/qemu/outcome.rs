@@ -187,8 +187,9 @@ pub(super) fn classify(
     };
     let code = status.code();
     if code == Some(boot::qemu_status(boot::EXIT_DONE)) {
-        return Ok(ending(records)
-            .unwrap_or_else(|| Outcome::Crashed("the kernel finished without reporting an outcome".into())));
+        return Ok(ending(records).unwrap_or_else(|| {
+            Outcome::Crashed("the kernel finished without reporting an outcome".into())
+        }));
     }
     if code == Some(boot::qemu_status(boot::EXIT_PANIC)) {
         let message = last(&[record::PANIC]).map_or("(no message)".to_string(), |r| r.rest.clone());

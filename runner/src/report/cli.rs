@@ -49,7 +49,12 @@ pub struct ReportArgs {
     #[arg(long, default_value = "0", value_name = "N")]
     pub spec_opt_level: hako_compiler::OptLevel,
     /// The targets the suites run on, side by side: `unikernel`, `linux`, or both.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "unikernel,linux")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "unikernel,linux"
+    )]
     pub target: Vec<Target>,
     /// Optimisation level of the WASI programs (as `hako wasi`).
     #[arg(long, default_value = "2", value_name = "N")]

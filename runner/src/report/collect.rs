@@ -283,7 +283,8 @@ pub fn fuzz(n: usize, save: &Path) -> super::FuzzSection {
         .map_or(0, |d| d.as_secs());
     eprintln!("report: fuzzing {n} modules from seed {seed}");
     let cache = crate::cache::Cache::default_location();
-    let booter = crate::spec::booter::TargetBooter::new(cache.clone(), crate::image::Target::Unikernel);
+    let booter =
+        crate::spec::booter::TargetBooter::new(cache.clone(), crate::image::Target::Unikernel);
     let options = crate::fuzz::FuzzOptions {
         seed,
         modules: n,

@@ -95,7 +95,11 @@ pub fn render(report: &Report) -> String {
             } else {
                 format!(
                     "Outcomes that differ between the targets: {}",
-                    differ.iter().map(|n| format!("`{}`", cell(n))).collect::<Vec<_>>().join(", ")
+                    differ
+                        .iter()
+                        .map(|n| format!("`{}`", cell(n)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }
         );

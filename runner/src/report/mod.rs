@@ -253,16 +253,24 @@ pub fn target_rows(report: &Report) -> Vec<(&'static str, String, String)> {
         return Vec::new();
     };
     let spec_files = |s: Option<&SpecSection>| {
-        s.map_or("-".to_string(), |s| format!("{} of {}", s.totals.passing, s.totals.files))
+        s.map_or("-".to_string(), |s| {
+            format!("{} of {}", s.totals.passing, s.totals.files)
+        })
     };
     let spec_checks = |s: Option<&SpecSection>| {
-        s.map_or("-".to_string(), |s| format!("{} of {}", s.totals.passed, s.totals.checks()))
+        s.map_or("-".to_string(), |s| {
+            format!("{} of {}", s.totals.passed, s.totals.checks())
+        })
     };
-    let spec_time = |s: Option<&SpecSection>| s.map_or("-".to_string(), |s| format!("{:.0} s", s.seconds));
+    let spec_time =
+        |s: Option<&SpecSection>| s.map_or("-".to_string(), |s| format!("{:.0} s", s.seconds));
     let wasi_passing = |w: Option<&WasiSection>| {
-        w.map_or("-".to_string(), |w| format!("{} of {}", w.totals.hako_passes, w.totals.programs))
+        w.map_or("-".to_string(), |w| {
+            format!("{} of {}", w.totals.hako_passes, w.totals.programs)
+        })
     };
-    let wasi_time = |w: Option<&WasiSection>| w.map_or("-".to_string(), |w| format!("{:.0} s", w.seconds));
+    let wasi_time =
+        |w: Option<&WasiSection>| w.map_or("-".to_string(), |w| format!("{:.0} s", w.seconds));
     let (us, ls) = (report.spec.as_ref(), linux.spec.as_ref());
     let (uw, lw) = (report.wasi.as_ref(), linux.wasi.as_ref());
     vec![

@@ -223,7 +223,10 @@ fn targets_are_shown_side_by_side() {
     let md = markdown::render(&r);
     assert!(md.contains("### Targets"), "{md}");
     assert!(md.contains("| spec files passing |"), "{md}");
-    assert!(md.contains(&format!("differ between the targets: `{flipped}`")), "{md}");
+    assert!(
+        md.contains(&format!("differ between the targets: `{flipped}`")),
+        "{md}"
+    );
     let page = html::render(&r, None);
     assert!(page.contains("<section id=\"targets\">"));
     // The JSON keeps the Linux section, and a report without one still reads.

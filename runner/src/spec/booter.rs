@@ -43,7 +43,12 @@ impl TargetBooter {
         for module in &image.modules {
             objects.push(image::cached_bytes(&self.cache, &module.object, "o")?);
         }
-        image::link_cached(&objects, self.target, &self.cache, &mut BuildReport::default())
+        image::link_cached(
+            &objects,
+            self.target,
+            &self.cache,
+            &mut BuildReport::default(),
+        )
     }
 }
 

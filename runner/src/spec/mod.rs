@@ -280,7 +280,10 @@ pub trait Booter: Sync {
 /// The booter `hako spec` and `cargo test` use: images for `target` linked in the default
 /// cache (see [`crate::cache`]).
 pub fn default_booter(target: crate::image::Target) -> Option<Box<dyn Booter>> {
-    Some(Box::new(booter::TargetBooter::new(Cache::default_location(), target)))
+    Some(Box::new(booter::TargetBooter::new(
+        Cache::default_location(),
+        target,
+    )))
 }
 
 /// Why commands are "not run" when there is no booter.
