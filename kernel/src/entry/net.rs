@@ -7,7 +7,7 @@ use crate::hw::net::{VirtioNet, DEVICE_NET};
 use crate::hw::panic::fatal;
 use crate::hw::virtio::{self, Mmio};
 use crate::hw::{irq, time};
-use crate::net::{NetMachine, Stack};
+use crate::net::{NetMachine, Nic, Stack};
 use crate::wasi::net::{Family, Kind, Network, SockId};
 use crate::wasi::WasiCtx;
 use alloc::boxed::Box;
@@ -38,6 +38,12 @@ impl NetMachine for KernelNet {
             deadline_ns.min(time::monotonic_ns().saturating_add(POLL_NS))
         };
         irq::halt_until(deadline);
+    }
+}
+
+impl Nic for VirtioNet {
+    fn frames_pending(&mut self) -> bool {
+        VirtioNet::frames_pending(self)
     }
 }
 

@@ -141,6 +141,13 @@ impl Queue {
         self.dev.write(reg::QUEUE_NOTIFY, self.index);
     }
 
+    /// Whether the device is done with a buffer not taken yet.
+    fn has_used(&self) -> bool {
+        let used = self.mem.wrapping_add(self.used_off) as *const u16;
+        // SAFETY: the used ring's index, in our queue memory, written by the device.
+        unsafe { read_volatile(used.add(1)) != self.last_used }
+    }
+
     /// The next buffer the device is done with: its id and the bytes it wrote.
     fn take_used(&mut self) -> Option<(u16, usize)> {
         let used = self.mem.wrapping_add(self.used_off) as *const u16;
@@ -285,6 +292,11 @@ impl VirtioNet {
     /// The physical address of the device's virtio-mmio window.
     pub fn base(&self) -> u64 {
         self.base
+    }
+
+    /// Whether the device has handed back a receive buffer (a frame) not taken yet.
+    pub fn frames_pending(&self) -> bool {
+        self.rx.queue.has_used()
     }
 }
 

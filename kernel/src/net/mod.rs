@@ -42,7 +42,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hako_abi::wasi::errno;
 use ports::Ports;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
-use smoltcp::phy::Device;
+pub use smoltcp::phy::Device;
 use smoltcp::socket::{dhcpv4, dns, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
@@ -72,6 +72,16 @@ pub const TCP_TIMEOUT: Duration = Duration::from_secs(75);
 pub const DHCP_WAIT_NS: u64 = 5_000_000_000;
 /// How long [`Network::resolve`] waits for the DNS server.
 pub const DNS_WAIT_NS: u64 = 15_000_000_000;
+
+/// An Ethernet device for the stack: smoltcp's [`Device`], and whether frames are waiting
+/// (so that asking a socket's readiness need not run the whole interface when nothing
+/// arrived and no timer is due).
+pub trait Nic: Device {
+    /// Whether received frames wait to be taken (`true` when the device cannot tell).
+    fn frames_pending(&mut self) -> bool {
+        true
+    }
+}
 
 /// What the stack needs from the machine.
 pub trait NetMachine {
@@ -142,7 +152,7 @@ struct Sock {
 }
 
 /// smoltcp on a device, as a [`Network`].
-pub struct Stack<D: Device, M: NetMachine> {
+pub struct Stack<D: Nic, M: NetMachine> {
     dev: D,
     machine: M,
     iface: Interface,
@@ -156,9 +166,13 @@ pub struct Stack<D: Device, M: NetMachine> {
     dns_server: Option<IpAddress>,
     dns: Option<SocketHandle>,
     has_v6: bool,
+    /// A socket changed since the last poll (it may have something to send).
+    dirty: bool,
+    /// When smoltcp next has something to do (its `poll_at`), in ns.
+    next_poll_ns: u64,
 }
 
-impl<D: Device, M: NetMachine> core::fmt::Debug for Stack<D, M> {
+impl<D: Nic, M: NetMachine> core::fmt::Debug for Stack<D, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Stack")
             .field("addrs", &self.iface.ip_addrs())
@@ -232,7 +246,7 @@ fn udp_socket() -> Result<udp::Socket<'static>, Errno> {
     Ok(udp::Socket::new(buffer()?, buffer()?))
 }
 
-impl<D: Device, M: NetMachine> Stack<D, M> {
+impl<D: Nic, M: NetMachine> Stack<D, M> {
     /// Bring the interface up on `dev` with Ethernet address `mac`, configured as `config`
     /// (and `net6`); with DHCP, wait for a lease (an error after [`DHCP_WAIT_NS`]).
     pub fn new(
@@ -284,6 +298,8 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
             dns_server,
             dns: None,
             has_v6: net6.is_some(),
+            dirty: true,
+            next_poll_ns: 0,
         };
         if stack.dhcp.is_some() {
             let deadline = now + DHCP_WAIT_NS;
@@ -318,6 +334,7 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
     pub fn poll(&mut self) {
         let now = instant(self.machine.now_ns());
         self.iface.poll(now, &mut self.dev, &mut self.sockets);
+        self.dirty = false;
         if let Some(h) = self.dhcp {
             self.dhcp_event(h);
         }
@@ -340,6 +357,12 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
         for id in connecting {
             self.refresh_conn(id);
         }
+        self.next_poll_ns = self
+            .iface
+            .poll_at(now, &self.sockets)
+            .map_or(u64::MAX, |at| {
+                (at.total_micros().max(0) as u64).saturating_mul(1000)
+            });
         let sockets = &mut self.sockets;
         self.closing.retain(|&h| {
             let state = sockets.get::<tcp::Socket>(h).state();
@@ -349,6 +372,14 @@ impl<D: Device, M: NetMachine> Stack<D, M> {
             }
             !done
         });
+    }
+
+    /// [`Stack::poll`] if anything may have happened since the last: a socket changed,
+    /// frames arrived or smoltcp has a timer due.
+    fn poll_if_due(&mut self) {
+        if self.dirty || self.machine.now_ns() >= self.next_poll_ns || self.dev.frames_pending() {
+            self.poll();
+        }
     }
 
     /// Halt until an interrupt, smoltcp's next timer or `deadline`.
@@ -564,7 +595,7 @@ fn recv_error(e: tcp::RecvError, established: bool) -> Errno {
     }
 }
 
-impl<D: Device, M: NetMachine> Network for Stack<D, M> {
+impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
     fn open(&mut self, family: Family, kind: Kind) -> Result<SockId, Errno> {
         let body = match kind {
             Kind::Stream => Body::Tcp(Tcp::Idle { local: None }),
@@ -576,11 +607,13 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
                 shut_write: false,
             }),
         };
+        self.dirty = true;
         Ok(self.add(family, body, Opts::default()))
     }
 
     fn bind(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
         self.poll();
+        self.dirty = true;
         let sock = self.sock(s)?;
         let family = sock.family;
         match &sock.body {
@@ -604,6 +637,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn listen(&mut self, s: SockId, backlog: u32) -> Result<(), Errno> {
         self.poll();
+        self.dirty = true;
         let sock = self.sock(s)?;
         let (family, opts) = (sock.family, sock.opts);
         let local = match &sock.body {
@@ -649,6 +683,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn accept(&mut self, s: SockId) -> Result<(SockId, SocketAddr), Errno> {
         self.poll();
+        self.dirty = true;
         let sock = self.sock(s)?;
         let (family, opts) = (sock.family, sock.opts);
         let Body::Tcp(Tcp::Listener {
@@ -704,6 +739,8 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
         let Some(h) = taken else {
             return Err(errno::AGAIN);
         };
+        // Options set on the listener after its queue was made.
+        apply_tcp(self.tcp(h), &opts);
         let peer = self
             .sockets
             .get::<tcp::Socket>(h)
@@ -726,6 +763,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn connect(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
         self.poll();
+        self.dirty = true;
         let reachable = self.has_family(family_of(&addr));
         let sock = self.sock(s)?;
         let (family, opts) = (sock.family, sock.opts);
@@ -820,6 +858,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn recv(&mut self, s: SockId, buf: &mut [u8], peek: bool) -> Result<Received, Errno> {
         self.poll();
+        self.dirty = true;
         self.refresh_conn(s);
         let sock = self.sock(s)?;
         match &mut sock.body {
@@ -903,6 +942,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn send(&mut self, s: SockId, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
         self.poll();
+        self.dirty = true;
         self.refresh_conn(s);
         let sock = self.sock(s)?;
         let family = sock.family;
@@ -976,6 +1016,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
 
     fn shutdown(&mut self, s: SockId, read: bool, write: bool) -> Result<(), Errno> {
         self.poll();
+        self.dirty = true;
         let sock = self.sock(s)?;
         match &mut sock.body {
             Body::Tcp(Tcp::Conn {
@@ -1078,7 +1119,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
     }
 
     fn readiness(&mut self, s: SockId) -> Readiness {
-        self.poll();
+        self.poll_if_due();
         self.refresh_conn(s);
         let Some(sock) = self.socks.get(&s) else {
             return Readiness {
@@ -1146,7 +1187,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
     }
 
     fn take_error(&mut self, s: SockId) -> Errno {
-        self.poll();
+        self.poll_if_due();
         self.refresh_conn(s);
         self.socks
             .get_mut(&s)
@@ -1154,6 +1195,7 @@ impl<D: Device, M: NetMachine> Network for Stack<D, M> {
     }
 
     fn set_option(&mut self, s: SockId, opt: SockOpt, value: u64) -> Result<(), Errno> {
+        self.dirty = true;
         let sock = self.sock(s)?;
         let on = value != 0;
         match opt {

@@ -53,6 +53,12 @@ impl Device for End {
     }
 }
 
+impl Nic for End {
+    fn frames_pending(&mut self) -> bool {
+        !self.rx.borrow().is_empty()
+    }
+}
+
 #[derive(Clone)]
 struct Clock(Rc<Cell<u64>>);
 
