@@ -2,7 +2,7 @@
 //! kernel, a pair of in-memory queues in the unit tests), implementing
 //! [`crate::wasi::net::Network`] with BSD socket semantics. Safe code, target-independent:
 //! the device and the machine (clock, halting until an interrupt) come in as parameters
-//! ([`smoltcp::phy::Device`], [`NetMachine`]).
+//! ([`Nic`], a smoltcp [`Device`]; [`NetMachine`]).
 //!
 //! - Configuration: static (`hako.net=<ip>/<prefix>,<gateway>,<dns>`, `hako.net6=`) or
 //!   DHCPv4 (`hako.net=dhcp`: a DHCP socket that stays for renewals; [`Stack::new`] waits
@@ -12,11 +12,18 @@
 //!   left the handshake and puts a fresh listening socket in its place.
 //! - `close` of a connection is graceful: the smoltcp socket stays (in `closing`) until it
 //!   reaches `Closed` or `TimeWait`, then it is removed (no TIME_WAIT wait: the port is
-//!   free at once, which is also why `SO_REUSEADDR` changes nothing here).
+//!   free at once, which is also why `SO_REUSEADDR` is accepted and changes nothing here).
+//!   `shutdown(write)` is smoltcp's `close` (reading goes on); closing a listener resets
+//!   the connections nobody accepted.
 //! - Ports: see [`ports`]. Ephemeral ports for `connect`, `listen` without `bind` and
 //!   unbound UDP `send`.
-//! - A socket listening on the unspecified address (`0.0.0.0` or `::`) accepts connections
-//!   of both families (smoltcp matches listeners on the port alone).
+//! - smoltcp matches a listener on the unspecified address by its port alone: an IPv6
+//!   socket on `::` takes IPv4 connections too (as Linux's default does), an IPv4 one on
+//!   `0.0.0.0` resets IPv6 connections in `accept`. A queue exhausted by simultaneous
+//!   handshakes makes smoltcp answer further SYNs with RST (Linux would drop them).
+//! - Every operation polls the interface first; `readiness` and `take_error` only when
+//!   something may have happened (a socket changed, [`Nic::frames_pending`], or smoltcp's
+//!   `poll_at` is due), as a `poll_oneoff` over many sockets asks each of them.
 //! - [`Network::wait`] polls; when nothing asked for is ready it halts the machine until
 //!   an interrupt (a frame arrived) or smoltcp's next timer or the deadline, polls again
 //!   and returns.
