@@ -2,7 +2,7 @@
 //! `hako.stdin=`, `hako.umask=`, `hako.invoke=`, `hako.invoke-arg=`, `hako.net=`,
 //! `hako.net6=` and `hako.tcplisten=` tokens (see [`hako_abi::boot`]), and the script-mode restart keys
 //! `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]). Unknown tokens
-//! (QEMU's own, such as `virtio_mmio.device=`) are ignored here.
+//! (QEMU's own, such as `virtio_mmio.device=`, which [`virtio_mmio`] reads) are ignored here.
 
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -175,6 +175,30 @@ pub fn parse(line: &[u8]) -> Result<CommandLine, &[u8]> {
     Ok(out)
 }
 
+/// QEMU's `virtio_mmio.device=<size>@<address>:<irq>` tokens: each window's base address
+/// and, when given, its interrupt (a GSI), in order.
+pub fn virtio_mmio(line: &[u8]) -> Vec<(u64, Option<u32>)> {
+    let mut out = Vec::new();
+    for tok in line.split(|&b| b == b' ') {
+        let Some(v) = tok.strip_prefix(b"virtio_mmio.device=") else {
+            continue;
+        };
+        let Some(at) = v.iter().position(|&b| b == b'@') else {
+            continue;
+        };
+        let rest = &v[at + 1..];
+        let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
+        let irq = rest
+            .get(end + 1..)
+            .and_then(number)
+            .and_then(|n| u32::try_from(n).ok());
+        if let Some(a) = number(&rest[..end]) {
+            out.push((a, irq));
+        }
+    }
+    out
+}
+
 /// A decimal or `0x` hexadecimal number, with an optional `K`/`M`/`G` suffix (QEMU's
 /// `virtio_mmio.device=` sizes and addresses).
 pub fn number(v: &[u8]) -> Option<u64> {
@@ -333,6 +357,15 @@ mod tests {
                 std::str::from_utf8(bad).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn virtio_mmio_windows_and_interrupts() {
+        assert_eq!(
+            virtio_mmio(b"hako.arg=x virtio_mmio.device=512@0xfeb00e00:12 virtio_mmio.device=4K@0xfeb00c00 virtio_mmio.device=512@0xfeb00a00:x virtio_mmio.device=bad"),
+            vec![(0xfeb0_0e00, Some(12)), (0xfeb0_0c00, None), (0xfeb0_0a00, None)]
+        );
+        assert!(virtio_mmio(b"hako.net=dhcp").is_empty());
     }
 
     #[test]

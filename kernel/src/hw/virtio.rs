@@ -297,25 +297,7 @@ pub fn mmio_bases(cmdline: &[u8]) -> Vec<u64> {
 }
 
 /// Parse `virtio_mmio.device=<size>@<addr>:<irq>` tokens: each window's base address and
-/// interrupt (the GSI its IOAPIC pin has), when given.
+/// interrupt (the GSI its IOAPIC pin has), when given (see [`crate::cmdline::virtio_mmio`]).
 pub fn mmio_devices(cmdline: &[u8]) -> Vec<(u64, Option<u32>)> {
-    let mut out = Vec::new();
-    for tok in cmdline.split(|&b| b == b' ') {
-        let Some(v) = tok.strip_prefix(b"virtio_mmio.device=") else {
-            continue;
-        };
-        let Some(at) = v.iter().position(|&b| b == b'@') else {
-            continue;
-        };
-        let rest = &v[at + 1..];
-        let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
-        let irq = rest
-            .get(end + 1..)
-            .and_then(crate::cmdline::number)
-            .and_then(|n| u32::try_from(n).ok());
-        if let Some(a) = crate::cmdline::number(&rest[..end]) {
-            out.push((a, irq));
-        }
-    }
-    out
+    crate::cmdline::virtio_mmio(cmdline)
 }
