@@ -1,8 +1,9 @@
 //! The kernel command line, read in one pass: `hako.arg=`, `hako.env=`, `hako.preopen=`,
 //! `hako.stdin=`, `hako.umask=`, `hako.invoke=`, `hako.invoke-arg=`, `hako.net=`,
-//! `hako.net6=` and `hako.tcplisten=` tokens (see [`hako_abi::boot`]), and the script-mode restart keys
-//! `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]). Unknown tokens
-//! (QEMU's own, such as `virtio_mmio.device=`, which [`virtio_mmio`] reads) are ignored here.
+//! `hako.net6=` and `hako.tcplisten=` tokens (see [`hako_abi::boot`]), and the script-mode
+//! restart keys `hako.script.resume=` / `hako.script.skip=` (see [`hako_abi::script`]).
+//! Unknown tokens (QEMU's own, such as `virtio_mmio.device=`, which [`virtio_mmio`] reads)
+//! are ignored here.
 
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
