@@ -1120,12 +1120,12 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
         Ok(match &sock.body {
             Body::Tcp(Tcp::Idle { local }) => local.unwrap_or_else(|| unspecified(family)),
             Body::Tcp(Tcp::Listener { local, .. }) => *local,
-            Body::Tcp(Tcp::Conn { handle, .. }) => {
-                let h = *handle;
+            Body::Tcp(Tcp::Conn { handle, port, .. }) => {
+                let (h, port) = (*handle, port.unwrap_or(0));
+                // After the connection ended smoltcp forgets it; the port it had stays.
                 self.tcp(h)
                     .local_endpoint()
-                    .map(sockaddr)
-                    .unwrap_or_else(|| unspecified(family))
+                    .map_or_else(|| SocketAddr::new(unspecified(family).ip(), port), sockaddr)
             }
             Body::Udp(u) => u.local.unwrap_or_else(|| unspecified(family)),
         })

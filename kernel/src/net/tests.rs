@@ -289,6 +289,7 @@ fn connection_refused_and_bind_conflicts() {
     assert!(r.writable && r.hangup);
     assert_eq!(client.take_error(c), errno::CONNREFUSED);
     assert_eq!(client.take_error(c), 0);
+    assert!(ports::EPHEMERAL.contains(&client.local_addr(c).unwrap().port()));
 
     let l = listener(&mut server, 7, 1);
     let other = server.open(Family::V4, Kind::Stream).unwrap();
