@@ -29,14 +29,15 @@
 //!   and returns.
 //! - Limits of smoltcp kept: no IP fragmentation (a UDP datagram larger than one frame is
 //!   `MSGSIZE`), one neighbor (ARP/NDP) request a second for the whole interface (a second
-//!   new on-link neighbor within a second of the first waits for it), no loopback
-//!   interface (`127.0.0.0/8` and `::1` are `NETUNREACH` at once; the interface's own
-//!   address goes nowhere), no TIME_WAIT, a connection attempt or unacknowledged data
+//!   new on-link neighbor within a second of the first waits for it), IPv4
+//!   loopback only through [`loopback`] (`127.0.0.0/8` and the interface's own addresses;
+//!   `::1` is `NETUNREACH` at once), no TIME_WAIT, a connection attempt or unacknowledged data
 //!   given up after [`TCP_TIMEOUT`] (refused or timed out are told apart by the time it
 //!   took), socket buffers of [`TCP_BUFFER`] whatever `SO_RCVBUF`/`SO_SNDBUF` say
 //!   (recorded and reported back), `SO_LINGER` recorded only.
 //! - Socket memory is allocated fallibly: out of heap, operations answer `NOBUFS`.
 
+pub mod loopback;
 pub mod ports;
 
 use crate::cmdline::{Net6Config, NetConfig};
@@ -47,6 +48,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hako_abi::wasi::errno;
+use loopback::Looped;
 use ports::Ports;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 pub use smoltcp::phy::Device;
@@ -160,7 +162,7 @@ struct Sock {
 
 /// smoltcp on a device, as a [`Network`].
 pub struct Stack<D: Nic, M: NetMachine> {
-    dev: D,
+    dev: Looped<D>,
     machine: M,
     iface: Interface,
     sockets: SocketSet<'static>,
@@ -218,6 +220,11 @@ fn listen_endpoint(addr: SocketAddr) -> IpListenEndpoint {
     }
 }
 
+/// An IPv4 address of the interface other than loopback.
+fn is_interface_v4(a: &IpCidr) -> bool {
+    matches!(a, IpCidr::Ipv4(c) if !c.address().is_loopback())
+}
+
 /// The TCP states in which a listening socket has a connection to hand to `accept`.
 fn acceptable(state: tcp::State) -> bool {
     !matches!(
@@ -257,7 +264,7 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
     /// Bring the interface up on `dev` with Ethernet address `mac`, configured as `config`
     /// (and `net6`); with DHCP, wait for a lease (an error after [`DHCP_WAIT_NS`]).
     pub fn new(
-        mut dev: D,
+        dev: D,
         mut machine: M,
         mac: [u8; 6],
         seed: u64,
@@ -267,6 +274,7 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
         let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
         cfg.random_seed = seed;
         let now = machine.now_ns();
+        let mut dev = Looped::new(dev, mac);
         let mut iface = Interface::new(cfg, &mut dev, instant(now));
         let mut sockets = SocketSet::new(Vec::new());
         let mut dns_server = None;
@@ -292,6 +300,10 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
             });
             let _ = iface.routes_mut().add_default_ipv6_route(v6.gateway);
         }
+        // Loopback, last: smoltcp takes the first IPv4 address as the source of everything.
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8)));
+        });
         let mut stack = Stack {
             dev,
             machine,
@@ -308,9 +320,10 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
             dirty: true,
             next_poll_ns: 0,
         };
+        stack.own_addresses_changed();
         if stack.dhcp.is_some() {
             let deadline = now + DHCP_WAIT_NS;
-            while stack.iface.ipv4_addr().is_none() {
+            while !stack.has_family(Family::V4) {
                 let now = stack.machine.now_ns();
                 if now >= deadline {
                     return Err("no DHCP lease");
@@ -443,11 +456,22 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
             Some(dhcpv4::Event::Deconfigured) => None,
         };
         self.iface.update_ip_addrs(|addrs| {
-            addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_)));
+            // The leased address first (smoltcp's source for everything IPv4), then the
+            // rest (IPv6, loopback).
+            let rest: Vec<IpCidr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| !is_interface_v4(a))
+                .collect();
+            addrs.clear();
             if let Some((cidr, _, _)) = event {
                 let _ = addrs.push(IpCidr::Ipv4(cidr));
             }
+            for a in rest {
+                let _ = addrs.push(a);
+            }
         });
+        self.own_addresses_changed();
         self.iface.routes_mut().remove_default_ipv4_route();
         if let Some((_, router, dns)) = event {
             if let Some(r) = router {
@@ -500,12 +524,26 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
         }
     }
 
-    /// Whether the interface has an address of `family` (to send from).
+    /// Whether the interface has an address of `family` (to send from), loopback aside.
     fn has_family(&self, family: Family) -> bool {
         match family {
-            Family::V4 => self.iface.ipv4_addr().is_some(),
+            Family::V4 => self.iface.ip_addrs().iter().any(is_interface_v4),
             Family::V6 => self.iface.ipv6_addr().is_some(),
         }
+    }
+
+    /// Tell the loopback which IPv4 addresses are the interface's own.
+    fn own_addresses_changed(&mut self) {
+        let own = self
+            .iface
+            .ip_addrs()
+            .iter()
+            .filter_map(|a| match a {
+                IpCidr::Ipv4(c) if !c.address().is_loopback() => Some(c.address()),
+                _ => None,
+            })
+            .collect();
+        self.dev.set_own(own);
     }
 
     fn tcp(&mut self, h: SocketHandle) -> &mut tcp::Socket<'static> {
@@ -843,16 +881,21 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
                 if addr.port() == 0 || addr.ip().is_unspecified() {
                     return Err(errno::INVAL);
                 }
-                if !reachable || addr.ip().is_loopback() {
+                let loopback = addr.ip().is_loopback();
+                if !(reachable || loopback && addr.is_ipv4()) || loopback && addr.is_ipv6() {
                     return Err(errno::NETUNREACH);
                 }
-                let (local, port) = match *local {
+                let (mut local, port) = match *local {
                     Some(l) => (l, None),
                     None => {
                         let p = self.ports.hold(Kind::Stream, 0)?;
                         (SocketAddr::new(unspecified(family).ip(), p), Some(p))
                     }
                 };
+                if loopback && local.ip().is_unspecified() {
+                    // From 127.0.0.1, not from the interface's first address.
+                    local.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+                }
                 let release = |me: &mut Self| {
                     if let Some(p) = port {
                         me.ports.release(Kind::Stream, p);
@@ -1029,14 +1072,21 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
                 if dest.port() == 0 {
                     return Err(errno::INVAL);
                 }
-                if !self.has_family(family) || dest.ip().is_loopback() {
+                let loopback = dest.ip().is_loopback();
+                if !(self.has_family(family) || loopback && dest.is_ipv4())
+                    || loopback && dest.is_ipv6()
+                {
                     return Err(errno::NETUNREACH);
                 }
                 if data.len() > max_datagram(family) {
                     return Err(errno::MSGSIZE);
                 }
                 let h = self.udp_bound(s, None)?;
-                let r = self.udp(h).send_slice(data, IpEndpoint::from(dest));
+                let mut meta = udp::UdpMetadata::from(IpEndpoint::from(dest));
+                if loopback {
+                    meta.local_address = Some(IpAddress::Ipv4(Ipv4Addr::LOCALHOST));
+                }
+                let r = self.udp(h).send_slice(data, meta);
                 match r {
                     Ok(()) => {
                         self.poll();
