@@ -156,8 +156,6 @@ extern "C" fn hako_kernel_start(start_info: u32) -> ! {
                 },
             };
             runtime::program(&STORE, &mut kernel, desc, entry);
-            // Returned or trapped: what the program's sockets still hold goes out first.
-            net::finish();
         }
         Kind::Script => {
             // Spec modules import no WASI, but a module that does gets a working (empty)

@@ -1,23 +1,18 @@
 //! The network, when the command line has `hako.net=`: the virtio-net device found on the
 //! command line's `virtio_mmio.device=` list, its interrupt routed (`hw::irq`), and the
-//! smoltcp stack ([`crate::net::Stack`]) on top; then the `hako.tcplisten=` sockets. The
-//! stack lives in [`STACK`]; the WASI context gets [`SharedStack`], which forwards to it,
-//! so that the exit paths can still [`finish`] it (deliver what the program wrote before
-//! the machine stops).
+//! smoltcp stack ([`crate::net::Stack`]) on top; then the `hako.tcplisten=` sockets.
 
 use crate::cmdline::{Net6Config, NetConfig};
-use crate::guest::Errno;
-use crate::hw::cell::KernelCell;
 use crate::hw::net::{VirtioNet, DEVICE_NET};
 use crate::hw::panic::fatal;
 use crate::hw::virtio::{self, Mmio};
 use crate::hw::{irq, time};
 use crate::net::{NetMachine, Nic, Stack};
-use crate::wasi::net::{Family, Interest, Kind, Network, Readiness, Received, SockId, SockOpt};
+use crate::wasi::net::{Family, Kind, Network, SockId};
 use crate::wasi::WasiCtx;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::net::{IpAddr, SocketAddr};
+use core::net::SocketAddr;
 
 /// The machine as the network stack sees it.
 #[derive(Debug)]
@@ -55,90 +50,6 @@ impl Nic for VirtioNet {
 /// The kernel's network stack.
 pub type KernelStack = Stack<VirtioNet, KernelNet>;
 
-/// The stack, once brought up.
-static STACK: KernelCell<Option<KernelStack>> = KernelCell::new(None);
-
-/// How long the end of the program may wait for its connections' last bytes.
-const FINISH_NS: u64 = 2_000_000_000;
-
-/// The program is ending: close its sockets and let the stack deliver what they still
-/// hold, for up to [`FINISH_NS`] (a host keeps sending after a process exits; here the
-/// machine stops).
-pub fn finish() {
-    STACK.with(|s| {
-        if let Some(stack) = s.as_mut() {
-            stack.finish(time::monotonic_ns().saturating_add(FINISH_NS));
-        }
-    });
-}
-
-/// The WASI context's handle on [`STACK`].
-#[derive(Debug)]
-pub struct SharedStack;
-
-impl SharedStack {
-    fn with<R>(&mut self, f: impl FnOnce(&mut KernelStack) -> R) -> R {
-        STACK.with(|s| match s.as_mut() {
-            Some(stack) => f(stack),
-            None => fatal(format_args!("the network is used before it is up")),
-        })
-    }
-}
-
-impl Network for SharedStack {
-    fn open(&mut self, family: Family, kind: Kind) -> Result<SockId, Errno> {
-        self.with(|n| n.open(family, kind))
-    }
-    fn bind(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
-        self.with(|n| n.bind(s, addr))
-    }
-    fn listen(&mut self, s: SockId, backlog: u32) -> Result<(), Errno> {
-        self.with(|n| n.listen(s, backlog))
-    }
-    fn accept(&mut self, s: SockId) -> Result<(SockId, SocketAddr), Errno> {
-        self.with(|n| n.accept(s))
-    }
-    fn connect(&mut self, s: SockId, addr: SocketAddr) -> Result<(), Errno> {
-        self.with(|n| n.connect(s, addr))
-    }
-    fn recv(&mut self, s: SockId, buf: &mut [u8], peek: bool) -> Result<Received, Errno> {
-        self.with(|n| n.recv(s, buf, peek))
-    }
-    fn send(&mut self, s: SockId, data: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
-        self.with(|n| n.send(s, data, to))
-    }
-    fn shutdown(&mut self, s: SockId, read: bool, write: bool) -> Result<(), Errno> {
-        self.with(|n| n.shutdown(s, read, write))
-    }
-    fn close(&mut self, s: SockId) {
-        self.with(|n| n.close(s))
-    }
-    fn local_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno> {
-        self.with(|n| n.local_addr(s))
-    }
-    fn peer_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno> {
-        self.with(|n| n.peer_addr(s))
-    }
-    fn readiness(&mut self, s: SockId) -> Readiness {
-        self.with(|n| n.readiness(s))
-    }
-    fn take_error(&mut self, s: SockId) -> Errno {
-        self.with(|n| n.take_error(s))
-    }
-    fn set_option(&mut self, s: SockId, opt: SockOpt, value: u64) -> Result<(), Errno> {
-        self.with(|n| n.set_option(s, opt, value))
-    }
-    fn get_option(&mut self, s: SockId, opt: SockOpt) -> Result<u64, Errno> {
-        self.with(|n| n.get_option(s, opt))
-    }
-    fn wait(&mut self, interest: &[(SockId, Interest)], deadline: Option<u64>) {
-        self.with(|n| n.wait(interest, deadline))
-    }
-    fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
-        self.with(|n| n.resolve(name))
-    }
-}
-
 /// Bring up the network `cl` asks for, if any, and give it to `ctx` with the
 /// `hako.tcplisten=` sockets preopened (before the directories, which come later).
 #[cfg_attr(feature = "net-selftest", allow(unused_variables, unreachable_code))]
@@ -174,8 +85,7 @@ pub fn set_up(
     }
     #[cfg(feature = "net-selftest")]
     selftest(stack, &listeners);
-    STACK.with(|s| *s = Some(stack));
-    ctx.set_network(Box::new(SharedStack));
+    ctx.set_network(Box::new(stack));
     for (s, family) in listeners {
         ctx.preopen_socket(s, family, Kind::Stream);
     }

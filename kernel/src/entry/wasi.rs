@@ -136,12 +136,10 @@ impl Host for KernelHost {
         seed
     }
     fn exit(&mut self, _status: u32) -> ! {
-        super::net::finish();
         serial::debug_exit(hako_abi::boot::EXIT_DONE)
     }
     fn fail(&mut self, message: &str) -> ! {
         serial::record(format_args!("trap 0 {message}"));
-        super::net::finish();
         serial::debug_exit(hako_abi::boot::EXIT_DONE)
     }
 }

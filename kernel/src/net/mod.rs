@@ -394,34 +394,6 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
         });
     }
 
-    /// The program is ending: close every socket as its exit would on a host (connections
-    /// gracefully, listeners resetting what nobody accepted), and keep the interface going
-    /// until what was written has been delivered and the FINs acknowledged, or the
-    /// monotonic clock reaches `deadline` (the machine stops right after, taking the
-    /// connections with it).
-    pub fn finish(&mut self, deadline: u64) {
-        let ids: Vec<SockId> = self.socks.keys().copied().collect();
-        for id in ids {
-            self.close(id);
-        }
-        loop {
-            self.poll();
-            let sockets = &self.sockets;
-            let delivered = self.closing.iter().all(|&h| {
-                let t = sockets.get::<tcp::Socket>(h);
-                t.send_queue() == 0
-                    && matches!(
-                        t.state(),
-                        tcp::State::Closed | tcp::State::TimeWait | tcp::State::FinWait2
-                    )
-            });
-            if delivered || self.machine.now_ns() >= deadline {
-                return;
-            }
-            self.sleep(deadline);
-        }
-    }
-
     /// [`Stack::poll`] if anything may have happened since the last: a socket changed,
     /// frames arrived or smoltcp has a timer due.
     fn poll_if_due(&mut self) {
