@@ -340,10 +340,9 @@ pub fn qemu_args_relayed(
             netdev.push(',');
             let relay = if p.udp { None } else { relays.next() };
             match relay {
-                Some(inner) => netdev.push_str(&format!(
-                    "hostfwd=tcp:127.0.0.1:{inner}-:{}",
-                    p.guest_port
-                )),
+                Some(inner) => {
+                    netdev.push_str(&format!("hostfwd=tcp:127.0.0.1:{inner}-:{}", p.guest_port))
+                }
                 None => netdev.push_str(&p.hostfwd()),
             }
         }
@@ -427,9 +426,16 @@ mod tests {
             "{args}"
         );
         assert!(args.contains("hako.tcplisten=0.0.0.0:80"), "{args}");
-        c.net.as_mut().unwrap().publish.insert(0, Publish::parse("53:53/udp").unwrap());
+        c.net
+            .as_mut()
+            .unwrap()
+            .publish
+            .insert(0, Publish::parse("53:53/udp").unwrap());
         let args = qemu_args_relayed(Path::new("img"), &c, &socks, &[40000]).join(" ");
-        assert!(args.contains("hostfwd=udp:127.0.0.1:53-:53,hostfwd=tcp:127.0.0.1:40000-:1234 "), "{args}");
+        assert!(
+            args.contains("hostfwd=udp:127.0.0.1:53-:53,hostfwd=tcp:127.0.0.1:40000-:1234 "),
+            "{args}"
+        );
         c.net = None;
         let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
         assert!(
