@@ -83,7 +83,8 @@ struct RunArgs {
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST[/udp]")]
     publish: Vec<String>,
     /// A listening TCP socket the program gets as a preopened descriptor, taken with
-    /// `sock_accept` (Wasmtime's `--tcplisten`; needs `--net`); repeatable.
+    /// `sock_accept` (Wasmtime's `--tcplisten`; needs `--net`); repeatable. In the
+    /// unikernel the guest listens on PORT and the host's IP:PORT is published to it.
     #[arg(long, value_name = "IP:PORT")]
     tcplisten: Vec<String>,
     /// Kill the guest after this many seconds (at most a year).
@@ -319,14 +320,33 @@ fn network(args: &RunArgs) -> Result<Option<qemu::Net>> {
         }
         p.check_free()?;
     }
-    let tcplisten = args
+    let mut publish = publish;
+    let mut tcplisten = args
         .tcplisten
         .iter()
         .map(|t| {
-            t.parse()
+            t.parse::<std::net::SocketAddr>()
                 .with_context(|| format!("--tcplisten {t}: expected IP:PORT"))
         })
         .collect::<Result<Vec<_>>>()?;
+    if args.target == Target::Unikernel {
+        // The guest has its own address: it listens on the port on all of its addresses,
+        // and the host's IP:PORT is published to it.
+        for a in &mut tcplisten {
+            let p = qemu::Publish {
+                host_ip: a.ip(),
+                host_port: a.port(),
+                guest_port: a.port(),
+                udp: false,
+            };
+            p.check_free().with_context(|| format!("--tcplisten {a}"))?;
+            publish.push(p);
+            a.set_ip(match a.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            });
+        }
+    }
     Ok(Some(qemu::Net { publish, tcplisten }))
 }
 

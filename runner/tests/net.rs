@@ -508,6 +508,32 @@ fn no_network_without_net(target: Target) {
     assert!(listener.accept().is_err(), "the guest reached the host");
 }
 
+/// Wasmtime's `--tcplisten`: a listening socket preopened as descriptor 3, which a program
+/// on Rust's standard library accepts from with preview1's `sock_accept` (in the unikernel
+/// the guest listens on the port and the host's address is published to it).
+fn tcplisten_preopen(target: Target) {
+    let port = free_tcp_port();
+    let mut guest = Guest::start(
+        target,
+        &[
+            "--net",
+            "--tcplisten",
+            &format!("127.0.0.1:{port}"),
+            &wasm("tcplisten_echo"),
+        ],
+    );
+    assert_eq!(guest.wait_for("listening on", READY), "listening on fd 3");
+    assert_eq!(echo_round_trip(port, b"through fd 3\n"), b"through fd 3\n");
+    let exited = guest.wait(EXIT);
+    assert_eq!(
+        (exited.status.code(), exited.stdout.as_str()),
+        (Some(0), "listening on fd 3\nserved 1\n"),
+        "stderr: {}",
+        exited.stderr
+    );
+    assert_port_released(port);
+}
+
 /// Resident memory of `pid` and its descendants, in KiB.
 fn tree_rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -630,6 +656,7 @@ on_both_targets!(
     host_port_in_use_is_refused,
     no_network_without_net,
     stalled_guest_reader,
+    tcplisten_preopen,
 );
 
 /// On the Linux target the program is a host process: a host name resolves through the

@@ -156,6 +156,8 @@ extern "C" fn hako_kernel_start(start_info: u32) -> ! {
                 },
             };
             runtime::program(&STORE, &mut kernel, desc, entry);
+            // Returned or trapped: what the program sent still leaves the machine.
+            wasi::with_wasi(|ctx, host| ctx.finish_network(host));
         }
         Kind::Script => {
             // Spec modules import no WASI, but a module that does gets a working (empty)

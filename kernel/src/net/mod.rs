@@ -1307,6 +1307,31 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
         self.poll();
     }
 
+    fn finish(&mut self, deadline: u64) {
+        let open: Vec<SockId> = self.socks.keys().copied().collect();
+        for s in open {
+            self.close(s);
+        }
+        loop {
+            self.poll();
+            // Done when no connection still has data or its FIN unacknowledged (the ones in
+            // FIN-WAIT-2 or TIME-WAIT delivered everything).
+            let sockets = &self.sockets;
+            let pending = self.closing.iter().any(|&h| {
+                let t = sockets.get::<tcp::Socket>(h);
+                t.send_queue() > 0
+                    || matches!(
+                        t.state(),
+                        tcp::State::FinWait1 | tcp::State::Closing | tcp::State::LastAck
+                    )
+            });
+            if !pending || self.machine.now_ns() >= deadline {
+                return;
+            }
+            self.sleep(deadline);
+        }
+    }
+
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
         // RFC 6761: `localhost` is the loopback address, answered without asking DNS.
         let bare = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();

@@ -101,6 +101,10 @@ pub trait Network {
     fn wait(&mut self, interest: &[(SockId, Interest)], deadline: Option<u64>);
     /// The addresses of host `name` (not a numeric address: callers parse those).
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno>;
+    /// The program has ended: close every socket gracefully and send what they still hold,
+    /// waiting until the monotonic clock reaches `deadline` at most. A stack whose sockets
+    /// outlive the program (a host's) has nothing to do.
+    fn finish(&mut self, _deadline: u64) {}
 }
 
 /// What [`Network::recv`] read.

@@ -9,6 +9,9 @@ use hako_abi::wasi::errno;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+/// How long an ended program's sockets get to deliver what they hold: 2 s.
+pub const FINISH_NS: u64 = 2_000_000_000;
+
 impl WasiCtx {
     // ----- args, environment ---------------------------------------------------------
 
@@ -65,8 +68,18 @@ impl WasiCtx {
     // ----- process, clocks, randomness ---------------------------------------------
 
     pub fn proc_exit(&mut self, host: &mut impl Host, status: u32) -> ! {
+        self.finish_network(host);
         host.record(format_args!("exit {status}"));
         host.exit(status)
+    }
+
+    /// The program has ended (returned, exited or trapped): let the network deliver what
+    /// the program sent, up to [`FINISH_NS`], before the machine stops.
+    pub fn finish_network(&mut self, host: &mut impl Host) {
+        if let Some(net) = self.net.as_deref_mut() {
+            let deadline = host.now_ns(Clock::Monotonic).saturating_add(FINISH_NS);
+            net.finish(deadline);
+        }
     }
 
     pub fn proc_raise(&mut self, host: &mut impl Host, _sig: u32) -> WasiResult {

@@ -254,7 +254,20 @@ pub fn kernel_command_line(args: &[String], env: &[String]) -> String {
 
 /// The QEMU arguments that boot `image` with the three channels on these sockets.
 /// `sockets` are names in Linux's abstract socket namespace (nothing on disk to clean up).
+/// Published TCP ports are QEMU's own listeners here; [`qemu_args_relayed`] has `hako`
+/// relay them.
 pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Vec<String> {
+    qemu_args_relayed(image, config, sockets, &[])
+}
+
+/// [`qemu_args`] with the published TCP ports relayed by `hako` (`super::forward`): QEMU's
+/// rule for the `i`-th TCP port listens on `127.0.0.1:relay_ports[i]` instead.
+pub fn qemu_args_relayed(
+    image: &Path,
+    config: &BootConfig,
+    sockets: &[String; 3],
+    relay_ports: &[u16],
+) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "-M".into(),
         "microvm,x-option-roms=off,isa-serial=off,rtc=on".into(),
@@ -322,9 +335,16 @@ pub fn qemu_args(image: &Path, config: &BootConfig, sockets: &[String; 3]) -> Ve
     }
     if let Some(net) = &config.net {
         let mut netdev = String::from("user,id=net0");
+        let mut relays = relay_ports.iter();
         for p in &net.publish {
             netdev.push(',');
-            netdev.push_str(&p.hostfwd());
+            let relay = if p.udp { None } else { relays.next() };
+            match relay {
+                Some(inner) => {
+                    netdev.push_str(&format!("hostfwd=tcp:127.0.0.1:{inner}-:{}", p.guest_port))
+                }
+                None => netdev.push_str(&p.hostfwd()),
+            }
         }
         args.extend([
             "-netdev".into(),
@@ -406,6 +426,16 @@ mod tests {
             "{args}"
         );
         assert!(args.contains("hako.tcplisten=0.0.0.0:80"), "{args}");
+        c.net
+            .as_mut()
+            .unwrap()
+            .publish
+            .insert(0, Publish::parse("53:53/udp").unwrap());
+        let args = qemu_args_relayed(Path::new("img"), &c, &socks, &[40000]).join(" ");
+        assert!(
+            args.contains("hostfwd=udp:127.0.0.1:53-:53,hostfwd=tcp:127.0.0.1:40000-:1234 "),
+            "{args}"
+        );
         c.net = None;
         let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
         assert!(

@@ -6,7 +6,7 @@
 
 use super::channels::{sink_parts, socket_prefix, Channel};
 use super::outcome::{classify, parse_records};
-use super::{qemu_args, BootConfig, Outcome, Run};
+use super::{qemu_args_relayed, BootConfig, Outcome, Run};
 use anyhow::{Context, Result};
 use std::io::Read;
 use std::path::Path;
@@ -28,10 +28,18 @@ pub fn boot(image: &Path, config: &BootConfig) -> Result<Run> {
     let stderr = Channel::open(&sockets[1], err_fwd, err_cap, None, None)?;
     let harness = Channel::open(&sockets[2], None, true, None, Some(go_tx))?;
 
+    // Published TCP ports: `hako` listens and relays (see `forward`); the forwarder lives
+    // until this boot ends.
+    let (relay_ports, listeners) = match &config.net {
+        Some(net) => super::forward::bind(&net.publish)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    let _forwarder = super::forward::Forwarder::start(listeners);
+
     let start = Instant::now();
     let mut child = Child::spawn(
         Command::new(&qemu)
-            .args(qemu_args(image, config, &sockets))
+            .args(qemu_args_relayed(image, config, &sockets, &relay_ports))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped()),

@@ -15,11 +15,14 @@
 mod accel;
 mod channels;
 mod config;
+mod forward;
 mod launch;
 mod outcome;
 
 pub use accel::Accel;
-pub use config::{kernel_command_line, qemu_args, BootConfig, Net, Preopen, Publish, Sink};
+pub use config::{
+    kernel_command_line, qemu_args, qemu_args_relayed, BootConfig, Net, Preopen, Publish, Sink,
+};
 pub use launch::boot;
 pub(crate) use outcome::{classify_process, parse_records};
 pub use outcome::{Outcome, Record, Run};
