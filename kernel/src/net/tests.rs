@@ -560,3 +560,47 @@ fn loopback_connections_and_datagrams() {
     // Nothing went out on the wire for any of it.
     assert!(!b.dev.frames_pending());
 }
+
+#[test]
+fn finish_delivers_what_was_written_before_the_end() {
+    let (mut server, mut client, clock) = pair();
+    let l = listener(&mut server, 9000, 2);
+    let (c, s) = connected(&mut server, &mut client, &clock, l, v4(1, 9000));
+    let data = vec![42u8; 100_000];
+    let mut sent = 0;
+    while sent < data.len() {
+        match server.send(s, &data[sent..], None) {
+            Ok(n) => sent += n,
+            Err(e) => {
+                assert_eq!(e, errno::AGAIN);
+                break;
+            }
+        }
+    }
+    assert!(sent > 0);
+    // The client reads while the server finishes: everything sent arrives, then the end.
+    let mut got = Vec::new();
+    let deadline = clock.0.get() + 5_000_000_000;
+    let mut buf = [0u8; 8192];
+    let mut eof = false;
+    while !eof && clock.0.get() < deadline {
+        server.finish(clock.0.get() + 1_000_000);
+        loop {
+            match client.recv(c, &mut buf, false) {
+                Ok(r) if r.len == 0 => {
+                    eof = true;
+                    break;
+                }
+                Ok(r) => got.extend_from_slice(&buf[..r.len]),
+                Err(_) => break,
+            }
+        }
+    }
+    assert!(eof);
+    assert_eq!(got.len(), sent);
+    assert!(server.socks.is_empty());
+    // Everything delivered and acknowledged: finish returns without waiting.
+    let before = clock.0.get();
+    server.finish(before + 1_000_000_000);
+    assert!(clock.0.get() < before + 1_000_000_000);
+}
