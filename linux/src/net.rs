@@ -350,6 +350,22 @@ impl HostNetwork {
     }
 }
 
+/// What `poll`'s `ev` says of `fd`, with the bytes to read (asked only when there are some).
+fn readiness_from(fd: &OwnedFd, ev: PollFlags) -> Readiness {
+    let failed = PollFlags::ERR | PollFlags::HUP;
+    let readable = ev.intersects(PollFlags::IN | PollFlags::RDHUP | failed);
+    Readiness {
+        readable,
+        writable: ev.intersects(PollFlags::OUT | failed),
+        hangup: ev.intersects(PollFlags::RDHUP | failed),
+        nbytes: if ev.contains(PollFlags::IN) {
+            io::ioctl_fionread(fd).unwrap_or(0)
+        } else {
+            0
+        },
+    }
+}
+
 /// A new non-blocking, close-on-exec socket.
 fn new_socket(family: Family, kind: Kind) -> io::Result<OwnedFd> {
     let af = match family {
@@ -534,14 +550,27 @@ impl Network for HostNetwork {
         let Ok(sock) = self.sock(s) else {
             return Readiness::default();
         };
-        let ev = Self::poll_one(&sock.fd);
-        let failed = PollFlags::ERR | PollFlags::HUP;
-        Readiness {
-            readable: ev.intersects(PollFlags::IN | PollFlags::RDHUP | failed),
-            writable: ev.intersects(PollFlags::OUT | failed),
-            hangup: ev.intersects(PollFlags::RDHUP | failed),
-            nbytes: io::ioctl_fionread(&sock.fd).unwrap_or(0),
-        }
+        readiness_from(&sock.fd, Self::poll_one(&sock.fd))
+    }
+
+    fn readiness_many(&mut self, socks: &[SockId]) -> Vec<Readiness> {
+        let fds: Vec<Option<&OwnedFd>> = socks
+            .iter()
+            .map(|&s| self.socks.get(s as usize).and_then(|x| x.as_ref()).map(|x| &x.fd))
+            .collect();
+        let mut polls: Vec<PollFd<'_>> = fds
+            .iter()
+            .flatten()
+            .map(|fd| PollFd::new(*fd, PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP))
+            .collect();
+        let ok = retry(|| rustix::event::poll(&mut polls, Some(&Timespec::default()))).is_ok();
+        let mut events = polls.iter().map(|p| if ok { p.revents() } else { PollFlags::empty() });
+        fds.iter()
+            .map(|fd| match fd {
+                Some(fd) => readiness_from(fd, events.next().unwrap_or(PollFlags::empty())),
+                None => Readiness::default(),
+            })
+            .collect()
     }
 
     fn take_error(&mut self, s: SockId) -> Errno {

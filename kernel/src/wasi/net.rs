@@ -92,6 +92,10 @@ pub trait Network {
     fn local_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno>;
     fn peer_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno>;
     fn readiness(&mut self, s: SockId) -> Readiness;
+    /// [`Network::readiness`] of each of `socks`, in order (a host asks its kernel once).
+    fn readiness_many(&mut self, socks: &[SockId]) -> Vec<Readiness> {
+        socks.iter().map(|&s| self.readiness(s)).collect()
+    }
     /// Take the pending error of the socket (`SO_ERROR`), 0 if there is none.
     fn take_error(&mut self, s: SockId) -> Errno;
     fn set_option(&mut self, s: SockId, opt: SockOpt, value: u64) -> Result<(), Errno>;

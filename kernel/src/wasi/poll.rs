@@ -5,7 +5,7 @@
 //! ready, the call waits in [`super::net::Network::wait`] for the sockets, up to the
 //! earliest clock.
 
-use super::net::{Interest, SockId};
+use super::net::{Interest, Readiness, SockId};
 use super::{Clock, Entry, Host, WasiCtx, WasiResult};
 use crate::guest::GuestMemory;
 use alloc::vec::Vec;
@@ -106,6 +106,25 @@ impl WasiCtx {
         }
         let first_clock = clocks.iter().copied().min_by_key(|c| c.0);
         loop {
+            // The sockets' readiness, asked once for all of them.
+            let mut ids = Vec::new();
+            for &(_, _, fd) in &fd_subs {
+                if let Entry::Socket(sock) = self.entry(fd)? {
+                    if !ids.contains(&sock.id) {
+                        ids.push(sock.id);
+                    }
+                }
+            }
+            let states = match self.net.as_deref_mut() {
+                Some(net) if !ids.is_empty() => net.readiness_many(&ids),
+                _ => Vec::new(),
+            };
+            let state_of = |id: SockId| {
+                ids.iter()
+                    .position(|&i| i == id)
+                    .and_then(|k| states.get(k).copied())
+                    .unwrap_or_default()
+            };
             // Reads first, then writes, each in subscription order.
             let mut ready: Vec<(u64, u8, u64, u16)> = Vec::new();
             let mut waits: Vec<(SockId, Interest)> = Vec::new();
@@ -114,8 +133,7 @@ impl WasiCtx {
                     let nbytes = match self.entry(fd)? {
                         Entry::Socket(sock) => {
                             let id = sock.id;
-                            let net = self.net.as_deref_mut().ok_or(errno::NOTCAPABLE)?;
-                            let r = net.readiness(id);
+                            let r: Readiness = state_of(id);
                             let ok = if tag == eventtype::FD_READ {
                                 r.readable
                             } else {

@@ -68,7 +68,7 @@ pub struct BenchArgs {
     pub no_o0: bool,
     /// Only the network benchmark: HTTP requests per second and latency of the hello
     /// server (`fixtures/net`) in the unikernel, on the Linux target and built natively,
-    /// loaded by `wrk` for `--net-seconds` each.
+    /// loaded by `wrk` for `--net-seconds` each, in `--iterations` interleaved rounds.
     #[arg(long)]
     pub net: bool,
     #[arg(long, default_value = "10", value_name = "SECONDS")]
@@ -142,6 +142,7 @@ pub fn main(args: BenchArgs) -> Result<i32> {
         let report = super::net::measure(
             &hako,
             args.net_seconds.max(1),
+            args.iterations,
             crate::qemu::Accel::detect()?,
         )?;
         print!("{}", report.table());

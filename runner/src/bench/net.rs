@@ -16,7 +16,7 @@ use serde::Serialize;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What `wrk` measured against one server.
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +36,8 @@ pub struct NetReport {
     pub connections: u32,
     pub threads: u32,
     pub seconds: u32,
+    /// Rounds per side; each side's median round is reported.
+    pub rounds: usize,
     pub accel: String,
     pub loads: Vec<Load>,
 }
@@ -184,18 +186,20 @@ pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
     Ok(load)
 }
 
-/// Measure the three servers.
-pub fn measure(hako: &Path, seconds: u32, accel: Accel) -> Result<NetReport> {
+/// Measure the three servers: all three started first, then `rounds` rounds of `wrk`
+/// against each in turn (interleaved, so a change in the host's load touches every side);
+/// each side's round with the median requests per second is the one reported.
+pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result<NetReport> {
     let (threads, connections) = (2, 32);
     eprintln!("bench: building the hello servers (fixtures/net)");
     let wasm = build_fixture("http_hello", true)?;
     let native = build_fixture("native_hello", false)?;
-    let mut loads = Vec::new();
     let sides: [(&str, Option<Target>); 3] = [
         ("native", None),
         ("hako --target linux", Some(Target::Linux)),
         ("hako (unikernel)", Some(Target::Unikernel)),
     ];
+    let mut servers = Vec::new();
     for (side, target) in sides {
         let port = free_port()?;
         let mut cmd;
@@ -207,37 +211,46 @@ pub fn measure(hako: &Path, seconds: u32, accel: Accel) -> Result<NetReport> {
             Some(t) => {
                 cmd = Command::new(hako);
                 cmd.args(["run", "--net", "-p", &format!("{port}:1234"), "--target"])
-                    .arg(if t == Target::Linux {
-                        "linux"
-                    } else {
-                        "unikernel"
-                    });
+                    .arg(if t == Target::Linux { "linux" } else { "unikernel" });
                 if t == Target::Unikernel {
                     cmd.args(["--accel", if accel == Accel::Kvm { "kvm" } else { "tcg" }]);
                 }
                 cmd.arg(&wasm).args(["--", "1234"]);
             }
         }
-        eprintln!("bench: {side}: wrk -t{threads} -c{connections} -d{seconds}s");
-        let started = Instant::now();
-        let _server = start(cmd, side)?;
+        eprintln!("bench: starting {side}");
+        let server = start(cmd, side)?;
         let url = format!("http://127.0.0.1:{port}/");
-        // A short warm-up first (JIT-free, but caches, connections and QEMU's translations).
+        // A short warm-up (caches, and QEMU's translations of the guest's code).
         wrk(&url, 1, 4, 2)?;
-        let load = parse_wrk(side, &wrk(&url, threads, connections, seconds)?)?;
-        eprintln!(
-            "bench: {side}: {:.0} requests/s, p50 {:.3} ms, p99 {:.3} ms ({:.0} s in all)",
-            load.requests_per_sec,
-            load.p50_ms,
-            load.p99_ms,
-            started.elapsed().as_secs_f64()
-        );
-        loads.push(load);
+        servers.push((side, url, server, Vec::new()));
     }
+    for round in 0..rounds.max(1) {
+        for (side, url, _, loads) in &mut servers {
+            eprintln!(
+                "bench: round {}: {side}: wrk -t{threads} -c{connections} -d{seconds}s",
+                round + 1
+            );
+            let load = parse_wrk(side, &wrk(url, threads, connections, seconds)?)?;
+            eprintln!(
+                "bench: {side}: {:.0} requests/s, p50 {:.3} ms, p99 {:.3} ms",
+                load.requests_per_sec, load.p50_ms, load.p99_ms
+            );
+            loads.push(load);
+        }
+    }
+    let loads = servers
+        .into_iter()
+        .map(|(_, _, _, mut loads)| {
+            loads.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+            loads.swap_remove(loads.len() / 2)
+        })
+        .collect();
     Ok(NetReport {
         connections,
         threads,
         seconds,
+        rounds: rounds.max(1),
         accel: format!("{accel:?}"),
         loads,
     })
@@ -252,8 +265,8 @@ impl NetReport {
             .find(|l| l.side == "native")
             .map_or(f64::NAN, |l| l.requests_per_sec);
         let mut s = format!(
-            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
-            self.threads, self.connections, self.seconds, self.accel
+            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback, median of {} interleaved rounds (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+            self.threads, self.connections, self.seconds, self.rounds, self.accel
         );
         for l in &self.loads {
             s.push_str(&format!(

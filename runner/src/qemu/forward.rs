@@ -7,7 +7,8 @@
 //! host's accept queue overflows, SYNs are dropped and clients wait for retransmissions (1
 //! s, 3 s, ...) or give up (docs/perf/2026-12-07-kernel-network.md). `hako`'s listener has
 //! a full backlog, and one connector thread opens the connections to QEMU's port one after
-//! another, so that port never sees more than one handshake at a time.
+//! another, so that port never sees more than one handshake at a time; a handshake the
+//! full queue dropped is tried again after 50 ms instead of the kernel's 1 s retransmission.
 //!
 //! Each relayed connection is two copy loops with fixed buffers: what a slow side does not
 //! read waits in the kernel's socket buffers, never in `hako`'s memory. Half-closes are
@@ -24,6 +25,9 @@ use std::time::{Duration, Instant};
 
 /// How long a client's connection waits for QEMU's port (QEMU may still be starting).
 const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
+/// One attempt at QEMU's port: the handshake is the host kernel's, on loopback.
+const HANDSHAKE: Duration = Duration::from_millis(50);
 
 /// One published port being relayed.
 struct Rule {
@@ -133,13 +137,17 @@ fn connector(rx: mpsc::Receiver<(TcpStream, u16)>, stop: Arc<AtomicBool>) {
         let target = SocketAddr::from(([127, 0, 0, 1], inner));
         let started = Instant::now();
         let upstream = loop {
-            match TcpStream::connect_timeout(&target, Duration::from_secs(5)) {
+            // The host kernel completes the handshake itself while QEMU's accept queue has
+            // room, at once; with the queue full it drops the SYN and would retransmit
+            // only after a second. So a short attempt, and another at once.
+            match TcpStream::connect_timeout(&target, HANDSHAKE) {
                 Ok(s) => break Some(s),
-                // QEMU not listening yet: wait a little and try again.
-                Err(_) if started.elapsed() < CONNECT_PATIENCE && !stop.load(Ordering::SeqCst) => {
-                    std::thread::sleep(Duration::from_millis(20))
+                Err(_) if started.elapsed() >= CONNECT_PATIENCE || stop.load(Ordering::SeqCst) => {
+                    break None
                 }
-                Err(_) => break None,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                // QEMU not listening yet: wait a little and try again.
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
             }
         };
         // Without QEMU's side the client's connection is closed (dropped).
