@@ -108,11 +108,11 @@ pub const FUNCTIONS: [WasiFunction; 46] = [
 /// (WasmEdge's `lib/host/wasi/wasimodule.cpp`; the guest side is the `wasmedge_wasi_socket`
 /// crate). WasmEdge registers a V1 and a V2 form of several functions; an import named
 /// without `_v2` gets V1 unless its signature is V2's. Where the two forms differ only in
-/// which address buffers they accept (4 or 16 bytes in V1, also a 128-byte `family: u16le`
-/// + address storage in V2) hako defines one function that accepts all three, so both
+/// which address buffers they accept (4 or 16 bytes in V1, also 128 bytes of `family: u16le`
+/// then the address in V2) hako defines one function that accepts all three, so both
 /// names share a symbol. The forms with other signatures have symbols of their own:
 /// `sock_accept` with two parameters (no flags), `sock_recv_from` with seven (no port
-/// out-parameter: the address buffer receives `family: u16le` + address) and
+/// out-parameter: the address buffer receives `family: u16le` then the address) and
 /// `sock_getlocaladdr`/`sock_getpeeraddr` with four (a separate address-type out-parameter,
 /// 4 or 6). Preview1's own `sock_accept`, `sock_recv`, `sock_send` and `sock_shutdown` are
 /// in [`FUNCTIONS`] and serve as the V2 forms.
@@ -153,13 +153,17 @@ pub fn symbols() -> impl Iterator<Item = &'static str> {
     let mut extra: [&str; 15] = [""; 15];
     let mut n = 0;
     for f in SOCKETS.iter().chain(core::iter::once(&GETADDRINFO)) {
-        let known = FUNCTIONS.iter().any(|g| g.symbol == f.symbol) || extra[..n].contains(&f.symbol);
+        let known =
+            FUNCTIONS.iter().any(|g| g.symbol == f.symbol) || extra[..n].contains(&f.symbol);
         if !known {
             extra[n] = f.symbol;
             n += 1;
         }
     }
-    FUNCTIONS.iter().map(|f| f.symbol).chain(extra.into_iter().take(n))
+    FUNCTIONS
+        .iter()
+        .map(|f| f.symbol)
+        .chain(extra.into_iter().take(n))
 }
 
 /// The WASI function `name` with this exact signature, if there is one.
@@ -545,10 +549,30 @@ mod tests {
         assert_eq!(v1.symbol, "sock_accept_v1");
         let p1 = lookup(MODULE, "sock_accept", &[I32, I32, I32], &[I32]).unwrap();
         assert_eq!(p1.symbol, "sock_accept");
-        assert_eq!(lookup(MODULE, "sock_accept_v2", &[I32; 3], &[I32]).unwrap().symbol, "sock_accept");
-        assert_eq!(lookup(MODULE, "sock_recv_from", &[I32; 7], &[I32]).unwrap().symbol, "sock_recv_from_v1");
-        assert_eq!(lookup(MODULE, "sock_recv_from", &[I32; 8], &[I32]).unwrap().symbol, "sock_recv_from");
-        assert_eq!(lookup(MODULE, "sock_getaddrinfo", &[I32; 8], &[I32]).unwrap().symbol, "sock_getaddrinfo");
+        assert_eq!(
+            lookup(MODULE, "sock_accept_v2", &[I32; 3], &[I32])
+                .unwrap()
+                .symbol,
+            "sock_accept"
+        );
+        assert_eq!(
+            lookup(MODULE, "sock_recv_from", &[I32; 7], &[I32])
+                .unwrap()
+                .symbol,
+            "sock_recv_from_v1"
+        );
+        assert_eq!(
+            lookup(MODULE, "sock_recv_from", &[I32; 8], &[I32])
+                .unwrap()
+                .symbol,
+            "sock_recv_from"
+        );
+        assert_eq!(
+            lookup(MODULE, "sock_getaddrinfo", &[I32; 8], &[I32])
+                .unwrap()
+                .symbol,
+            "sock_getaddrinfo"
+        );
         assert!(lookup(MODULE, "sock_open", &[I32; 2], &[I32]).is_none());
         let all: std::vec::Vec<&str> = symbols().collect();
         assert_eq!(all.len(), 46 + 15);

@@ -82,7 +82,10 @@ const NOT_YET: &[(&str, WasmFeatures)] = &[
     ("memory64", WasmFeatures::MEMORY64),
     ("tail calls", WasmFeatures::TAIL_CALL),
     ("exception handling", WasmFeatures::EXCEPTIONS),
-    ("typed function references", WasmFeatures::FUNCTION_REFERENCES),
+    (
+        "typed function references",
+        WasmFeatures::FUNCTION_REFERENCES,
+    ),
     (
         "GC",
         WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),

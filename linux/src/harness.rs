@@ -64,7 +64,10 @@ pub fn line(line: &str) {
     let message = match kind {
         record::EXIT => {
             // Only the low 8 bits of a status survive, as for any process.
-            let status = rest.trim().parse::<u32>().map_or(RUNTIME_FAILURE, |s| (s & 0xff) as i32);
+            let status = rest
+                .trim()
+                .parse::<u32>()
+                .map_or(RUNTIME_FAILURE, |s| (s & 0xff) as i32);
             STATUS.store(status, Ordering::Relaxed);
             None
         }

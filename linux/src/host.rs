@@ -71,18 +71,18 @@ impl Host for LinuxHost {
             tv_nsec: (deadline % 1_000_000_000) as i64,
         };
         while monotonic_ns() < deadline {
-            let _ = rustix::thread::clock_nanosleep_absolute(
-                rustix::thread::ClockId::Monotonic,
-                &t,
-            );
+            let _ =
+                rustix::thread::clock_nanosleep_absolute(rustix::thread::ClockId::Monotonic, &t);
         }
     }
     fn entropy(&mut self) -> [u8; 32] {
         let mut seed = [0u8; 32];
         let mut filled = 0;
         while filled < seed.len() {
-            match rustix::rand::getrandom(&mut seed[filled..], rustix::rand::GetRandomFlags::empty())
-            {
+            match rustix::rand::getrandom(
+                &mut seed[filled..],
+                rustix::rand::GetRandomFlags::empty(),
+            ) {
                 Ok(n) => filled += n,
                 Err(rustix::io::Errno::INTR) => {}
                 Err(e) => crate::fatal(format_args!("getrandom failed: {e}")),

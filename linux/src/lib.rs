@@ -109,12 +109,14 @@ fn network(
 
 /// Run the executable: `argv` as the C runtime passed it, the image's manifest (of `kind`)
 /// and the range of its compiled code. Returns the exit status.
-pub fn run(argv: &[Vec<u8>], manifest: Trusted<ImageManifest>, kind: Kind, code: Range<usize>) -> i32 {
+pub fn run(
+    argv: &[Vec<u8>],
+    manifest: Trusted<ImageManifest>,
+    kind: Kind,
+    code: Range<usize>,
+) -> i32 {
     std::panic::set_hook(Box::new(|info| {
-        harness::record(format_args!(
-            "{} {info}",
-            hako_abi::boot::record::PANIC
-        ));
+        harness::record(format_args!("{} {info}", hako_abi::boot::record::PANIC));
         std::process::exit(harness::RUNTIME_FAILURE);
     }));
     let config = match cli::parse(argv, |name| std::env::var(name).ok()) {

@@ -556,7 +556,12 @@ impl Network for HostNetwork {
     fn readiness_many(&mut self, socks: &[SockId]) -> Vec<Readiness> {
         let fds: Vec<Option<&OwnedFd>> = socks
             .iter()
-            .map(|&s| self.socks.get(s as usize).and_then(|x| x.as_ref()).map(|x| &x.fd))
+            .map(|&s| {
+                self.socks
+                    .get(s as usize)
+                    .and_then(|x| x.as_ref())
+                    .map(|x| &x.fd)
+            })
             .collect();
         let mut polls: Vec<PollFd<'_>> = fds
             .iter()
@@ -564,7 +569,9 @@ impl Network for HostNetwork {
             .map(|fd| PollFd::new(*fd, PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP))
             .collect();
         let ok = retry(|| rustix::event::poll(&mut polls, Some(&Timespec::default()))).is_ok();
-        let mut events = polls.iter().map(|p| if ok { p.revents() } else { PollFlags::empty() });
+        let mut events = polls
+            .iter()
+            .map(|p| if ok { p.revents() } else { PollFlags::empty() });
         fds.iter()
             .map(|fd| match fd {
                 Some(fd) => readiness_from(fd, events.next().unwrap_or(PollFlags::empty())),

@@ -214,10 +214,7 @@ impl WasiCtx {
             Interest::Read => s.rcvtimeo,
             Interest::Write => s.sndtimeo,
         };
-        let deadline = match timeout {
-            Some(t) => Some(host.now_ns(Clock::Monotonic).saturating_add(t)),
-            None => None,
-        };
+        let deadline = timeout.map(|t| host.now_ns(Clock::Monotonic).saturating_add(t));
         let net = self.network()?;
         loop {
             match op(net) {
@@ -543,6 +540,7 @@ impl WasiCtx {
         self.sock_recv_from(host, mem, fd, iovs, n, addr, flags, None, out, oflags)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn sock_send(
         &mut self,
         host: &mut impl Host,

@@ -211,7 +211,11 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
             Some(t) => {
                 cmd = Command::new(hako);
                 cmd.args(["run", "--net", "-p", &format!("{port}:1234"), "--target"])
-                    .arg(if t == Target::Linux { "linux" } else { "unikernel" });
+                    .arg(if t == Target::Linux {
+                        "linux"
+                    } else {
+                        "unikernel"
+                    });
                 if t == Target::Unikernel {
                     cmd.args(["--accel", if accel == Accel::Kvm { "kvm" } else { "tcg" }]);
                 }

@@ -29,6 +29,9 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
 /// One attempt at QEMU's port: the handshake is the host kernel's, on loopback.
 const HANDSHAKE: Duration = Duration::from_millis(50);
 
+/// A published port's listener and the loopback port of QEMU's rule it is relayed to.
+pub type Relay = (TcpListener, u16);
+
 /// One published port being relayed.
 struct Rule {
     listener: TcpListener,
@@ -45,7 +48,7 @@ pub struct Forwarder {
 
 /// Bind the published host ports (a clear error if one is taken) and choose, for each, the
 /// loopback port QEMU's `hostfwd` rule will listen on.
-pub fn bind(publish: &[super::Publish]) -> Result<(Vec<u16>, Vec<(TcpListener, u16)>)> {
+pub fn bind(publish: &[super::Publish]) -> Result<(Vec<u16>, Vec<Relay>)> {
     let mut inner_ports = Vec::new();
     let mut listeners = Vec::new();
     for p in publish.iter().filter(|p| !p.udp) {
@@ -69,7 +72,7 @@ pub fn bind(publish: &[super::Publish]) -> Result<(Vec<u16>, Vec<(TcpListener, u
 
 impl Forwarder {
     /// Start relaying: one acceptor per listener, one connector for all.
-    pub fn start(listeners: Vec<(TcpListener, u16)>) -> Forwarder {
+    pub fn start(listeners: Vec<Relay>) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel::<(TcpStream, u16)>();
         let connector_stop = stop.clone();

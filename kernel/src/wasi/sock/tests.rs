@@ -324,8 +324,12 @@ fn listen_accept_echo_close() {
     let s = m.read::<u32>(8).unwrap();
     // Stream sockets start with Nagle's algorithm off, the listener and the accepted one.
     let id = c.sock(s).unwrap().id as usize;
-    assert!(net.0.borrow().socks[id].opts.contains(&(SockOpt::NoDelay, 1)));
-    assert!(net.0.borrow().socks[0].opts.contains(&(SockOpt::NoDelay, 1)));
+    assert!(net.0.borrow().socks[id]
+        .opts
+        .contains(&(SockOpt::NoDelay, 1)));
+    assert!(net.0.borrow().socks[0]
+        .opts
+        .contains(&(SockOpt::NoDelay, 1)));
     c.fd_fdstat_get(&mut m, s, 16).unwrap();
     assert_eq!(m.read::<u8>(16), Ok(filetype::SOCKET_STREAM));
     // recv into two iovecs: the two bytes the client sent.
@@ -565,10 +569,14 @@ fn getaddrinfo_numeric_and_names() {
     assert_eq!(m.bytes(1500, 6).unwrap(), &[0, 80, 10, 1, 2, 3]);
     // A service name.
     m.bytes_mut(70, 5).unwrap().copy_from_slice(b"http\0");
-    c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960).unwrap();
+    c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960)
+        .unwrap();
     assert_eq!(m.bytes(1400, 2).unwrap(), &[0, 80]);
     m.bytes_mut(70, 5).unwrap().copy_from_slice(b"nope\0");
-    assert_eq!(c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960), Err(errno::INVAL));
+    assert_eq!(
+        c.sock_getaddrinfo(&mut m, 50, 9, 70, 5, 800, 900, 2, 960),
+        Err(errno::INVAL)
+    );
     m.bytes_mut(70, 3).unwrap().copy_from_slice(b"80\0");
     m.bytes_mut(50, 8).unwrap().copy_from_slice(b"unknown\0");
     assert_eq!(
