@@ -312,11 +312,28 @@ fn network(args: &RunArgs) -> Result<Option<qemu::Net>> {
         .map(|p| qemu::Publish::parse(p))
         .collect::<Result<Vec<_>>>()?;
     for (i, p) in publish.iter().enumerate() {
-        if publish[..i]
+        let earlier = &publish[..i];
+        if earlier
             .iter()
-            .any(|q| q.udp == p.udp && (q.host_port == p.host_port || q.guest_port == p.guest_port))
+            .any(|q| q.udp == p.udp && q.host_port == p.host_port)
         {
-            bail!("--publish {}: a port is published twice", p.spec());
+            bail!(
+                "--publish {}: host port {} is published twice",
+                p.spec(),
+                p.host_port
+            );
+        }
+        // A Linux process binds the host port in place of the guest port: one each.
+        if args.target == Target::Linux
+            && earlier
+                .iter()
+                .any(|q| q.udp == p.udp && q.guest_port == p.guest_port)
+        {
+            bail!(
+                "--publish {}: guest port {} is published twice, which a --target linux program cannot do (it binds the host port instead)",
+                p.spec(),
+                p.guest_port
+            );
         }
         p.check_free()?;
     }

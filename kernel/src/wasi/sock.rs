@@ -393,11 +393,8 @@ impl WasiCtx {
                         done += r.len as u32;
                         filled += r.len as u32;
                     }
-                    Err(e) if done > 0 && e == errno::AGAIN => return Ok((done, 0, None)),
-                    Err(e) if done > 0 && !waitall => {
-                        let _ = e;
-                        return Ok((done, 0, None));
-                    }
+                    // What was read is the answer; an error comes with the next call.
+                    Err(_) if done > 0 => return Ok((done, 0, None)),
                     Err(e) => return Err(e),
                 }
                 if peek || (!waitall && filled < l) {
