@@ -171,6 +171,8 @@ pub struct Stack<D: Nic, M: NetMachine> {
     ports: Ports,
     /// Closed connections finishing in the background.
     closing: Vec<SocketHandle>,
+    /// Closed UDP sockets whose datagrams are still queued.
+    closing_udp: Vec<SocketHandle>,
     dhcp: Option<SocketHandle>,
     dns_server: Option<IpAddress>,
     dns: Option<SocketHandle>,
@@ -313,6 +315,7 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
             next_id: 1,
             ports: Ports::new(seed >> 16),
             closing: Vec::new(),
+            closing_udp: Vec::new(),
             dhcp,
             dns_server,
             dns: None,
@@ -384,6 +387,13 @@ impl<D: Nic, M: NetMachine> Stack<D, M> {
                 (at.total_micros().max(0) as u64).saturating_mul(1000)
             });
         let sockets = &mut self.sockets;
+        self.closing_udp.retain(|&h| {
+            let done = sockets.get::<udp::Socket>(h).send_queue() == 0;
+            if done {
+                sockets.remove(h);
+            }
+            !done
+        });
         self.closing.retain(|&h| {
             let state = sockets.get::<tcp::Socket>(h).state();
             let done = matches!(state, tcp::State::Closed | tcp::State::TimeWait);
@@ -1126,7 +1136,13 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
             }
             Body::Udp(u) => {
                 if let Some(h) = u.handle {
-                    self.sockets.remove(h);
+                    // Datagrams sent and not on the wire yet still go, as from a host's
+                    // socket (`poll` removes the socket once its queue is empty).
+                    if self.sockets.get::<udp::Socket>(h).send_queue() > 0 {
+                        self.closing_udp.push(h);
+                    } else {
+                        self.sockets.remove(h);
+                    }
                 }
                 if let Some(l) = u.local {
                     self.ports.release(Kind::Datagram, l.port());
@@ -1325,6 +1341,7 @@ impl<D: Nic, M: NetMachine> Network for Stack<D, M> {
                         tcp::State::FinWait1 | tcp::State::Closing | tcp::State::LastAck
                     )
             });
+            let pending = pending || !self.closing_udp.is_empty();
             if !pending || self.machine.now_ns() >= deadline {
                 return;
             }

@@ -604,3 +604,19 @@ fn finish_delivers_what_was_written_before_the_end() {
     server.finish(before + 1_000_000_000);
     assert!(clock.0.get() < before + 1_000_000_000);
 }
+
+#[test]
+fn a_datagram_sent_just_before_close_still_goes() {
+    let (mut server, mut client, clock) = pair();
+    let s = server.open(Family::V4, Kind::Datagram).unwrap();
+    server.bind(s, v4(1, 53)).unwrap();
+    let c = client.open(Family::V4, Kind::Datagram).unwrap();
+    assert_eq!(client.send(c, b"last words", Some(v4(1, 53))), Ok(10));
+    client.close(c);
+    pump(&mut server, &mut client, &clock);
+    let mut buf = [0u8; 64];
+    let got = server.recv(s, &mut buf, false).unwrap();
+    assert_eq!(&buf[..got.len], b"last words");
+    // Once sent, the closed socket is gone.
+    assert_eq!(client.smoltcp_sockets(), 0);
+}
