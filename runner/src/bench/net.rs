@@ -3,7 +3,8 @@
 //! `hello_server`) in the unikernel, on the Linux target, and of the same server built
 //! natively for Linux (`fixtures/net/native_hello`, tokio + hyper: the physical limit),
 //! each loaded by `wrk` (Debian's package) over loopback: the unikernel through QEMU's
-//! user-network port forwarding, the others directly. Ratios are against native.
+//! user-network port forwarding, the others directly. Ratios are against native. With two
+//! CPUs or more, `wrk` runs on CPU 0 and the server under test on CPU 1.
 //!
 //! Under TCG (no hardware KVM) the unikernel's figure measures QEMU's binary translation
 //! and its user network, not hako: the table says which accelerator ran it.
@@ -38,6 +39,8 @@ pub struct NetReport {
     pub seconds: u32,
     /// Rounds per side; each side's median round is reported.
     pub rounds: usize,
+    /// `wrk` ran on CPU 0 and the servers on CPU 1.
+    pub pinned: bool,
     pub accel: String,
     pub loads: Vec<Load>,
 }
@@ -117,9 +120,31 @@ fn start(mut cmd: Command, what: &str) -> Result<Server> {
     Ok(server)
 }
 
+/// With two CPUs or more, the load generator runs on CPU 0 and the servers on CPU 1
+/// (`taskset`), so each server has a core of its own and the ratio measures what a
+/// request costs the server, not how the two share the machine with `wrk`.
+fn pinned() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+        && Command::new("taskset")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// `program` on CPU `cpu` when [`pinned`].
+fn on_cpu(cpu: u32, program: &Path) -> Command {
+    if pinned() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", &cpu.to_string()]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
 /// Run `wrk` against `url`.
 fn wrk(url: &str, threads: u32, connections: u32, seconds: u32) -> Result<String> {
-    let out = Command::new("wrk")
+    let out = on_cpu(0, Path::new("wrk"))
         .args([
             "--latency",
             &format!("-t{threads}"),
@@ -190,7 +215,7 @@ pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
 /// against each in turn (interleaved, so a change in the host's load touches every side);
 /// each side's round with the median requests per second is the one reported.
 pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result<NetReport> {
-    let (threads, connections) = (2, 32);
+    let (threads, connections) = (if pinned() { 1 } else { 2 }, 32);
     eprintln!("bench: building the hello servers (fixtures/net)");
     let wasm = build_fixture("http_hello", true)?;
     let native = build_fixture("native_hello", false)?;
@@ -205,11 +230,11 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
         let mut cmd;
         match target {
             None => {
-                cmd = Command::new(&native);
+                cmd = on_cpu(1, &native);
                 cmd.arg(port.to_string());
             }
             Some(t) => {
-                cmd = Command::new(hako);
+                cmd = on_cpu(1, hako);
                 cmd.args(["run", "--net", "-p", &format!("{port}:1234"), "--target"])
                     .arg(if t == Target::Linux {
                         "linux"
@@ -255,6 +280,7 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
         threads,
         seconds,
         rounds: rounds.max(1),
+        pinned: pinned(),
         accel: format!("{accel:?}"),
         loads,
     })
@@ -269,8 +295,13 @@ impl NetReport {
             .find(|l| l.side == "native")
             .map_or(f64::NAN, |l| l.requests_per_sec);
         let mut s = format!(
-            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback, median of {} interleaved rounds (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
-            self.threads, self.connections, self.seconds, self.rounds, self.accel
+            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback, median of {} interleaved rounds{} (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+            self.threads,
+            self.connections,
+            self.seconds,
+            self.rounds,
+            if self.pinned { ", wrk on CPU 0 and the server on CPU 1" } else { "" },
+            self.accel
         );
         for l in &self.loads {
             s.push_str(&format!(
