@@ -313,7 +313,15 @@ macro_rules! define_entry_points {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __wasi_impl {
+    // Every function first sends what small stream sends left waiting
+    // (`WasiCtx::flush_sends`); `sock_send` and `fd_write` (`@sends`) add to them instead.
     ($p:ty; $name:ident ($($a:ident : $t:ty),*) |$c:ident, $h:ident, $m:ident| $body:expr) => {
+        $crate::__wasi_impl!(@sends $p; $name ($($a : $t),*) |$c, $h, $m| {
+            $c.flush_sends($h);
+            $body
+        });
+    };
+    (@sends $p:ty; $name:ident ($($a:ident : $t:ty),*) |$c:ident, $h:ident, $m:ident| $body:expr) => {
         #[export_name = concat!("wasi_snapshot_preview1__", stringify!($name))]
         #[allow(unused_variables, unused_mut)]
         pub(super) extern "C" fn $name(vmctx: *mut $crate::__abi::vm::VmContext, $($a: $t),*) -> i32 {
@@ -378,7 +386,7 @@ macro_rules! __wasi_entry_points {
                 |c, h, m| c.fd_seek(m, fd as u32, offset, whence as u32, out as u32));
             $crate::__wasi_impl!($p; fd_sync(fd: i32) |c, h, m| c.fd_sync(fd as u32, false));
             $crate::__wasi_impl!($p; fd_tell(fd: i32, out: i32) |c, h, m| c.fd_tell(m, fd as u32, out as u32));
-            $crate::__wasi_impl!($p; fd_write(fd: i32, iovs: i32, n: i32, nwritten: i32)
+            $crate::__wasi_impl!(@sends $p; fd_write(fd: i32, iovs: i32, n: i32, nwritten: i32)
                 |c, h, m| c.fd_write(h, m, fd as u32, iovs as u32, n as u32, nwritten as u32));
             $crate::__wasi_impl!($p; path_create_directory(fd: i32, path: i32, len: i32)
                 |c, h, m| c.path_create_directory(m, fd as u32, path as u32, len as u32));
@@ -409,7 +417,7 @@ macro_rules! __wasi_entry_points {
                 |c, h, m| c.sock_accept(h, m, fd as u32, flags as u32, out as u32));
             $crate::__wasi_impl!($p; sock_recv(fd: i32, iovs: i32, n: i32, flags: i32, out: i32, oflags: i32)
                 |c, h, m| c.sock_recv(h, m, fd as u32, iovs as u32, n as u32, flags as u32, out as u32, oflags as u32));
-            $crate::__wasi_impl!($p; sock_send(fd: i32, iovs: i32, n: i32, flags: i32, out: i32)
+            $crate::__wasi_impl!(@sends $p; sock_send(fd: i32, iovs: i32, n: i32, flags: i32, out: i32)
                 |c, h, m| c.sock_send(h, m, fd as u32, iovs as u32, n as u32, flags as u32, out as u32));
             $crate::__wasi_impl!($p; sock_shutdown(fd: i32, how: i32) |c, h, m| c.sock_shutdown(fd as u32, how as u32));
 

@@ -170,6 +170,10 @@ pub fn run(
                 },
             };
             runtime::program(&TheStore, &mut machine, desc, entry);
+            // Returned or trapped: what the program sent still leaves.
+            <platform::LinuxPlatform as hako_kernel::shims::Platform>::with_wasi(|ctx, host| {
+                ctx.finish_network(host)
+            });
             harness::status()
         }
         Kind::Script => {

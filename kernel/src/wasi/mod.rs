@@ -143,6 +143,9 @@ pub struct WasiCtx {
     fs: Vec<Box<dyn Backend>>,
     /// The network, if the program was given one (`hako run --net`).
     net: Option<Box<dyn net::Network + 'static>>,
+    /// Bytes of small sends on stream socket `fd` not handed to the network yet
+    /// ([`WasiCtx::flush_sends`]).
+    unsent: Option<(u32, Vec<u8>)>,
     /// The file-mode creation mask applied to files and directories the program creates.
     umask: u32,
 }
@@ -176,6 +179,7 @@ impl WasiCtx {
             umask: hako_abi::boot::DEFAULT_UMASK,
             fs: Vec::new(),
             net: None,
+            unsent: None,
         }
     }
 

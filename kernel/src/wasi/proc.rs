@@ -76,6 +76,7 @@ impl WasiCtx {
     /// The program has ended (returned, exited or trapped): let the network deliver what
     /// the program sent, up to [`FINISH_NS`], before the machine stops.
     pub fn finish_network(&mut self, host: &mut impl Host) {
+        self.flush_sends(host);
         if let Some(net) = self.net.as_deref_mut() {
             let deadline = host.now_ns(Clock::Monotonic).saturating_add(FINISH_NS);
             net.finish(deadline);

@@ -29,6 +29,10 @@ use hako_abi::wasi::{
     sock_opt_level, sock_type,
 };
 
+/// The most bytes of small sends on a stream held back to leave together
+/// ([`WasiCtx::flush_sends`]).
+pub const COALESCE: usize = 4096;
+
 /// `IPPROTO_TCP` and its `TCP_NODELAY`: not in WasmEdge's option enum (which has only
 /// `SOL_SOCKET`), accepted with Linux's numbers so programs can turn Nagle off.
 const LEVEL_TCP: u32 = 6;
@@ -548,11 +552,59 @@ impl WasiCtx {
         _flags: u32,
         out: u32,
     ) -> WasiResult {
-        check_iovs(mem, iovs, n)?;
+        let total = check_iovs(mem, iovs, n)?;
         let s = self.sock(fd)?;
         mem.bytes(out, 4)?;
+        if s.kind == Kind::Stream {
+            let held = match &self.unsent {
+                Some((f, bytes)) if *f == fd => bytes.len(),
+                Some(_) => {
+                    self.flush_sends(host);
+                    0
+                }
+                None => 0,
+            };
+            if held as u64 + total <= COALESCE as u64 {
+                let buf = &mut self.unsent.get_or_insert_with(|| (fd, Vec::new())).1;
+                for i in 0..n {
+                    let (p, l) = iov(mem, iovs, i)?;
+                    buf.extend_from_slice(mem.bytes(p, l)?);
+                }
+                return mem.write(out, total as u32);
+            }
+            self.flush_sends(host);
+        }
         let sent = self.send_iovs(host, mem, &s, iovs, n, None)?;
         mem.write(out, sent)
+    }
+
+    /// Send the bytes small `sock_send`s on a stream left in [`WasiCtx::unsent`]. Every
+    /// WASI call but `sock_send` and `fd_write` begins with this (`shims`), and so does the
+    /// program's end, so the bytes leave before the program can wait for an answer.
+    ///
+    /// Why they wait at all: programs on this ABI (hyper on `mio_wasi`) write a response's
+    /// head and body with two calls, which without Nagle's algorithm became two TCP
+    /// segments and twice the host's work per response; together they are one. The
+    /// program was told they were sent, so they are sent now whatever the socket's
+    /// non-blocking flag says; an error drops them, as a connection that fails after a
+    /// successful send loses what was in flight.
+    pub fn flush_sends(&mut self, host: &mut impl Host) {
+        let Some((fd, bytes)) = self.unsent.take() else {
+            return;
+        };
+        let Ok(mut s) = self.sock(fd) else {
+            return;
+        };
+        s.nonblock = false;
+        let mut at = 0;
+        while at < bytes.len() {
+            match self.blocking(host, &s, Interest::Write, |net| {
+                net.send(s.id, &bytes[at..], None)
+            }) {
+                Ok(k) => at += k,
+                Err(_) => return,
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -377,17 +377,23 @@ fn connect_send_recv_shutdown() {
     c.sock_connect(&mut h, &mut m, cl, a, 80).unwrap();
     c.sock_accept(&mut h, &mut m, l, 0, 8).unwrap();
     let sv = m.read::<u32>(8).unwrap();
-    // 60 bytes through a peer that takes 8 at a time and holds 64: send takes what fits
-    // without waiting once the first bytes went.
+    // Small sends on a stream wait to leave together: 60 bytes, then 4 through fd_write,
+    // both answered as sent at once, nothing on the wire yet.
     for (i, b) in m.bytes_mut(600, 60).unwrap().iter_mut().enumerate() {
         *b = b'a' + (i % 26) as u8;
     }
     iov(&mut m, 300, 600, 60);
     c.sock_send(&mut h, &mut m, cl, 300, 1, 0, 40).unwrap();
     assert_eq!(m.read::<u32>(40), Ok(60));
-    // fd_write is send too: 4 more fit.
+    iov(&mut m, 300, 600, 4);
     c.fd_write(&mut h, &mut m, cl, 300, 1, 40).unwrap();
     assert_eq!(m.read::<u32>(40), Ok(4));
+    let sv_id = c.sock(sv).unwrap().id;
+    assert!(!_net.clone().readiness(sv_id).readable);
+    // The next other call (the shims make every one begin so) sends all 64 at once, through
+    // a peer that takes 8 at a time.
+    c.flush_sends(&mut h);
+    assert!(_net.clone().readiness(sv_id).readable);
     // Peek, then read through fd_read.
     iov(&mut m, 308, 700, 100);
     c.sock_recv(
