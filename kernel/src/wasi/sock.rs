@@ -556,23 +556,31 @@ impl WasiCtx {
         let s = self.sock(fd)?;
         mem.bytes(out, 4)?;
         if s.kind == Kind::Stream {
+            if matches!(&self.unsent, Some((f, _)) if *f != fd) {
+                self.flush_sends(host);
+            }
             let held = match &self.unsent {
-                Some((f, bytes)) if *f == fd => bytes.len(),
-                Some(_) => {
-                    self.flush_sends(host);
-                    0
-                }
-                None => 0,
+                None => Some(0),
+                Some((f, bytes)) if *f == fd => Some(bytes.len()),
+                // Another socket's bytes still wait (it is non-blocking and full).
+                Some(_) => None,
             };
-            if held as u64 + total <= COALESCE as u64 {
+            if let Some(held) = held.filter(|h| *h as u64 + total <= COALESCE as u64) {
                 let buf = &mut self.unsent.get_or_insert_with(|| (fd, Vec::new())).1;
+                debug_assert_eq!(buf.len(), held);
                 for i in 0..n {
                     let (p, l) = iov(mem, iovs, i)?;
                     buf.extend_from_slice(mem.bytes(p, l)?);
                 }
                 return mem.write(out, total as u32);
             }
-            self.flush_sends(host);
+            if matches!(&self.unsent, Some((f, _)) if *f == fd) {
+                self.flush_sends(host);
+                // Non-blocking, and the held bytes do not fit yet: these wait their turn.
+                if matches!(&self.unsent, Some((f, _)) if *f == fd) {
+                    return Err(errno::AGAIN);
+                }
+            }
         }
         let sent = self.send_iovs(host, mem, &s, iovs, n, None)?;
         mem.write(out, sent)
@@ -585,23 +593,27 @@ impl WasiCtx {
     /// Why they wait at all: programs on this ABI (hyper on `mio_wasi`) write a response's
     /// head and body with two calls, which without Nagle's algorithm became two TCP
     /// segments and twice the host's work per response; together they are one. The
-    /// program was told they were sent, so they are sent now whatever the socket's
-    /// non-blocking flag says; an error drops them, as a connection that fails after a
-    /// successful send loses what was in flight.
+    /// program was told they were sent: a blocking socket waits here until they are; a
+    /// non-blocking one whose buffer is full keeps the rest for the next call (so one
+    /// client that does not read never stalls a server's event loop). An error drops them,
+    /// as a connection that fails after a successful send loses what was in flight.
     pub fn flush_sends(&mut self, host: &mut impl Host) {
         let Some((fd, bytes)) = self.unsent.take() else {
             return;
         };
-        let Ok(mut s) = self.sock(fd) else {
+        let Ok(s) = self.sock(fd) else {
             return;
         };
-        s.nonblock = false;
         let mut at = 0;
         while at < bytes.len() {
             match self.blocking(host, &s, Interest::Write, |net| {
                 net.send(s.id, &bytes[at..], None)
             }) {
                 Ok(k) => at += k,
+                Err(errno::AGAIN) => {
+                    self.unsent = Some((fd, bytes[at..].to_vec()));
+                    return;
+                }
                 Err(_) => return,
             }
         }

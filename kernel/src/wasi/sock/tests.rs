@@ -590,3 +590,33 @@ fn getaddrinfo_numeric_and_names() {
         Err(errno::NOENT)
     );
 }
+
+#[test]
+fn held_sends_of_a_full_non_blocking_socket_wait_without_blocking() {
+    let (mut c, net, mut h, mut buf) = setup();
+    let mut m = GuestMemory::new(&mut buf);
+    let l = open(&mut c, &mut m, sock_type::STREAM);
+    let a = put_addr(&mut m, &[10, 0, 2, 15]);
+    c.sock_bind(&mut m, l, a, 80).unwrap();
+    c.sock_listen(l, 1).unwrap();
+    let cl = open(&mut c, &mut m, sock_type::STREAM);
+    c.sock_connect(&mut h, &mut m, cl, a, 80).unwrap();
+    c.sock_accept(&mut h, &mut m, l, 0, 8).unwrap();
+    let sv = m.read::<u32>(8).unwrap();
+    c.fd_fdstat_set_flags(cl, u32::from(fdflags::NONBLOCK))
+        .unwrap();
+    // 100 bytes held; the peer holds 64 of them: the flush returns with 36 still held.
+    iov(&mut m, 300, 600, 100);
+    c.sock_send(&mut h, &mut m, cl, 300, 1, 0, 40).unwrap();
+    assert_eq!(m.read::<u32>(40), Ok(100));
+    c.flush_sends(&mut h);
+    let sv_id = c.sock(sv).unwrap().id;
+    assert_eq!(net.clone().readiness(sv_id).nbytes, 64);
+    assert_eq!(c.unsent.as_ref().map(|u| u.1.len()), Some(36));
+    // More small sends join them; the server reads, and the next flush sends the rest.
+    c.sock_send(&mut h, &mut m, cl, 300, 1, 0, 40).unwrap();
+    iov(&mut m, 308, 700, 64);
+    c.fd_read(&mut h, &mut m, sv, 308, 1, 40).unwrap();
+    c.flush_sends(&mut h);
+    assert_eq!(c.unsent.as_ref().map(|u| u.1.len()), Some(72));
+}
