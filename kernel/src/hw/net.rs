@@ -10,7 +10,7 @@
 //! suppressed); the interrupt only wakes the CPU from `super::irq::halt_until`, whose
 //! handler acknowledges it at the device. The driver itself polls the used rings.
 
-use super::virtio::{dma_alloc, reg, Desc, Mmio, DESC_WRITE, PAGE};
+use super::virtio::{dma_alloc, reg, Desc, Mmio, RingLayout, DESC_WRITE};
 use super::virtio::{S_ACK, S_DRIVER, S_DRIVER_OK, S_FEATURES_OK};
 use core::ptr::{read_volatile, write_volatile};
 use core::sync::atomic::{fence, Ordering};
@@ -61,9 +61,9 @@ impl Queue {
             return Err("virtio-net queue too small");
         }
         let n = usize::from(size);
-        let avail_off = 16 * n;
-        let used_off = (avail_off + 6 + 2 * n).next_multiple_of(PAGE);
-        let mem = dma_alloc(used_off + 6 + 8 * n);
+        let rings = RingLayout::new(n);
+        let used_off = rings.used_off;
+        let mem = dma_alloc(rings.bytes);
         let bufs = dma_alloc(n * BUFFER);
         for i in 0..n {
             let d = Desc {
@@ -76,29 +76,7 @@ impl Queue {
             // the device does not use before the queue is enabled below.
             unsafe { write_volatile((mem as *mut Desc).add(i), d) };
         }
-        let qaddr = mem as u64;
-        dev.write(reg::QUEUE_NUM, u32::from(size));
-        if version >= 2 {
-            let set = |lo: usize, hi: usize, a: u64| {
-                dev.write(lo, a as u32);
-                dev.write(hi, (a >> 32) as u32);
-            };
-            set(reg::QUEUE_DESC_LOW, reg::QUEUE_DESC_HIGH, qaddr);
-            set(
-                reg::QUEUE_AVAIL_LOW,
-                reg::QUEUE_AVAIL_HIGH,
-                qaddr + avail_off as u64,
-            );
-            set(
-                reg::QUEUE_USED_LOW,
-                reg::QUEUE_USED_HIGH,
-                qaddr + used_off as u64,
-            );
-            dev.write(reg::QUEUE_READY, 1);
-        } else {
-            dev.write(reg::QUEUE_ALIGN, PAGE as u32);
-            dev.write(reg::QUEUE_PFN, (qaddr / PAGE as u64) as u32);
-        }
+        dev.set_queue(version, size, mem as u64, rings);
         Ok(Queue {
             dev: dev.clone(),
             index,
@@ -249,8 +227,6 @@ impl VirtioNet {
             if dev.read(reg::STATUS) & S_FEATURES_OK == 0 {
                 return Err("virtio-net refused our features");
             }
-        } else {
-            dev.write(reg::GUEST_PAGE_SIZE, PAGE as u32);
         }
         // The header: `num_buffers` is there with VERSION_1 (or MRG_RXBUF, not asked for).
         let hdr = if f1 != 0 { 12 } else { 10 };

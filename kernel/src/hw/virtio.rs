@@ -87,6 +87,34 @@ impl Mmio {
     }
 
     /// The physical address of the window.
+    /// Hand the device the rings of the selected queue (`QUEUE_SEL`), `size` descriptors
+    /// in the [`RingLayout`] at `qaddr`: as addresses (version 2) or a page number (legacy).
+    pub(super) fn set_queue(&self, version: u32, size: u16, qaddr: u64, rings: RingLayout) {
+        self.write(reg::QUEUE_NUM, u32::from(size));
+        if version >= 2 {
+            let set = |lo: usize, hi: usize, a: u64| {
+                self.write(lo, a as u32);
+                self.write(hi, (a >> 32) as u32);
+            };
+            set(reg::QUEUE_DESC_LOW, reg::QUEUE_DESC_HIGH, qaddr);
+            set(
+                reg::QUEUE_AVAIL_LOW,
+                reg::QUEUE_AVAIL_HIGH,
+                qaddr + rings.avail_off as u64,
+            );
+            set(
+                reg::QUEUE_USED_LOW,
+                reg::QUEUE_USED_HIGH,
+                qaddr + rings.used_off as u64,
+            );
+            self.write(reg::QUEUE_READY, 1);
+        } else {
+            self.write(reg::GUEST_PAGE_SIZE, PAGE as u32);
+            self.write(reg::QUEUE_ALIGN, PAGE as u32);
+            self.write(reg::QUEUE_PFN, (qaddr / PAGE as u64) as u32);
+        }
+    }
+
     pub fn base(&self) -> u64 {
         self.base as u64
     }
@@ -132,6 +160,28 @@ impl core::fmt::Debug for Virtio9p {
     }
 }
 
+/// Where a split virtqueue of `n` descriptors keeps its rings: descriptors at 0 (16 bytes
+/// each), the available ring at `avail_off`, the used ring page-aligned at `used_off`
+/// (the legacy layout, which version 2 accepts too), `bytes` in all.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RingLayout {
+    pub avail_off: usize,
+    pub used_off: usize,
+    pub bytes: usize,
+}
+
+impl RingLayout {
+    pub(super) fn new(n: usize) -> RingLayout {
+        let avail_off = 16 * n;
+        let used_off = (avail_off + 6 + 2 * n).next_multiple_of(PAGE);
+        RingLayout {
+            avail_off,
+            used_off,
+            bytes: used_off + 6 + 8 * n,
+        }
+    }
+}
+
 pub(super) fn dma_alloc(size: usize) -> *mut u8 {
     let layout = Layout::from_size_align(size.next_multiple_of(PAGE), PAGE).expect("layout");
     // SAFETY: the layout has a non-zero size; the kernel heap is identity-mapped RAM below
@@ -174,34 +224,10 @@ impl Virtio9p {
         if max < QSIZE as u32 {
             return Err("virtio-9p queue too small");
         }
-        let n = QSIZE as usize;
-        let avail_off = 16 * n;
-        let used_off = (avail_off + 6 + 2 * n).next_multiple_of(PAGE);
-        let queue = dma_alloc(used_off + 6 + 8 * n);
-        let qaddr = queue as u64;
-        dev.write(reg::QUEUE_NUM, QSIZE as u32);
-        if version >= 2 {
-            let set = |lo: usize, hi: usize, a: u64| {
-                dev.write(lo, a as u32);
-                dev.write(hi, (a >> 32) as u32);
-            };
-            set(reg::QUEUE_DESC_LOW, reg::QUEUE_DESC_HIGH, qaddr);
-            set(
-                reg::QUEUE_AVAIL_LOW,
-                reg::QUEUE_AVAIL_HIGH,
-                qaddr + avail_off as u64,
-            );
-            set(
-                reg::QUEUE_USED_LOW,
-                reg::QUEUE_USED_HIGH,
-                qaddr + used_off as u64,
-            );
-            dev.write(reg::QUEUE_READY, 1);
-        } else {
-            dev.write(reg::GUEST_PAGE_SIZE, PAGE as u32);
-            dev.write(reg::QUEUE_ALIGN, PAGE as u32);
-            dev.write(reg::QUEUE_PFN, (qaddr / PAGE as u64) as u32);
-        }
+        let rings = RingLayout::new(QSIZE as usize);
+        let used_off = rings.used_off;
+        let queue = dma_alloc(rings.bytes);
+        dev.set_queue(version, QSIZE, queue as u64, rings);
         let status = if version >= 2 {
             S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK
         } else {
