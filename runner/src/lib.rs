@@ -37,6 +37,7 @@ pub mod invoke;
 pub mod limits;
 pub mod linux;
 pub mod manifest;
+pub mod oci;
 pub mod panics;
 pub mod process;
 pub mod progress;

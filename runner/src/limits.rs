@@ -17,9 +17,12 @@ pub const MAX_MEMORY_MIB: u32 = 4096;
 /// The most compile threads `-j` accepts.
 pub const MAX_JOBS: usize = 1024;
 
-/// A time limit in seconds: a positive finite number up to [`MAX_TIMEOUT_SECS`]
-/// (`clap` value parser).
+/// A time limit in seconds: a positive finite number up to [`MAX_TIMEOUT_SECS`], or `none`
+/// for no limit ([`Duration::MAX`]; a service's, such as a container's) (`clap` value parser).
 pub fn timeout(text: &str) -> Result<Duration> {
+    if text.trim() == "none" {
+        return Ok(Duration::MAX);
+    }
     let secs: f64 = text
         .trim()
         .parse()
@@ -107,6 +110,12 @@ mod tests {
         assert_eq!(jobs("1024").unwrap(), 1024);
         assert!(jobs("1025").is_err());
         assert!(jobs("18446744073709551616").is_err());
+    }
+
+    #[test]
+    fn no_limit() {
+        assert_eq!(timeout("none").unwrap(), Duration::MAX);
+        assert!(timeout("None").is_err());
     }
 
     #[test]

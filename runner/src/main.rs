@@ -29,6 +29,9 @@ enum Cmd {
     Build(BuildArgs),
     /// Compile to a relocatable x86_64 ELF object, WASI imports left undefined.
     Compile(CompileArgs),
+    /// Write an OCI image of a module (an image layout tar, for `ctr image import`), for the
+    /// containerd shim `containerd-shim-hako-v1` or runwasi's shims.
+    Image(ImageArgs),
     /// Run the WebAssembly spec testsuite's `.wast` scripts and report per file and tier.
     Spec(hako_runner::spec::cli::SpecArgs),
     /// Run the WASI testsuite in the unikernel and in Wasmtime with wasi-common (the oracle), and compare.
@@ -87,7 +90,7 @@ struct RunArgs {
     /// unikernel the guest listens on PORT and the host's IP:PORT is published to it.
     #[arg(long, value_name = "IP:PORT")]
     tcplisten: Vec<String>,
-    /// Kill the guest after this many seconds (at most a year).
+    /// Kill the guest after this many seconds (at most a year), or `none` for no limit.
     #[arg(long, default_value = "300", value_name = "SECONDS", value_parser = limits::timeout)]
     timeout: Duration,
     /// Guest RAM in MiB (32 to 4096).
@@ -107,6 +110,14 @@ struct RunArgs {
     /// with the same compiled code).
     #[arg(long, value_enum, default_value_t = Target::Unikernel)]
     target: Target,
+    /// The program's own name, its `argv[0]` (default: MODULE as given).
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<String>,
+    /// Check, compile and link everything the run needs (into the cache), then exit 0
+    /// without booting: the errors `run` would give before starting the guest, and a warm
+    /// cache for the next run.
+    #[arg(long)]
+    check: bool,
     #[command(flatten)]
     compile: CompileOpts,
     /// Arguments for the program, or for the function `--invoke` names (after `--`).
@@ -125,6 +136,22 @@ struct BuildArgs {
     target: Target,
     #[command(flatten)]
     compile: CompileOpts,
+}
+
+#[derive(Args, Debug)]
+struct ImageArgs {
+    /// The module: a `.wasm` binary or a `.wat` text file (validated first).
+    module: PathBuf,
+    /// Where to write the image (an OCI image layout, as a tar file).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// The image's name, `NAME[:TAG]` (default: the module's file name, tag `latest`).
+    #[arg(long, value_name = "REF")]
+    name: Option<String>,
+    /// `wasm`: the module as a Wasm layer, runwasi's layout (containerd 1.6.25 / 1.7.7 or
+    /// later); `rootfs`: the module as `/NAME.wasm` in an ordinary file-system layer.
+    #[arg(long, value_enum, default_value_t = hako_runner::oci::Layout::Wasm)]
+    layout: hako_runner::oci::Layout,
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +174,7 @@ fn main() {
         Cmd::Run(args) => run(args),
         Cmd::Build(args) => build(args).map(|()| 0),
         Cmd::Compile(args) => compile(args).map(|()| 0),
+        Cmd::Image(args) => image_tar(args).map(|()| 0),
         Cmd::Spec(args) => hako_runner::spec::cli::main(args),
         Cmd::Wasi(args) => hako_runner::wasi::cli::main(args),
         Cmd::Report(args) => hako_runner::report::cli::main(args),
@@ -197,8 +225,11 @@ fn run(args: RunArgs) -> Result<i32> {
     )?;
     let mut report = BuildReport::default();
     let image = image::build_image(&module, &options, &cache, &mut report)?;
+    if args.check {
+        return Ok(0);
+    }
 
-    let mut argv = vec![module.path.clone()];
+    let mut argv = vec![args.argv0.clone().unwrap_or_else(|| module.path.clone())];
     if args.invoke.is_none() {
         argv.extend(args.args);
     }
@@ -411,6 +442,28 @@ fn build(args: BuildArgs) -> Result<()> {
     invoke::entry_tokens(&module.path, &module.wasm, None, &[])?;
     let image = image::build_image(&module, &options, &cache, &mut BuildReport::default())?;
     image::copy_out(&image, &args.output)
+}
+
+fn image_tar(args: ImageArgs) -> Result<()> {
+    let module = input::read(&args.module)?;
+    // Valid Wasm is enough: the image may be for another runtime, and hako says what it does
+    // not compile when the container starts.
+    hako_compiler::validate_with_features(&module.wasm, hako_compiler::STANDARD)
+        .with_context(|| format!("{} is not a valid module", module.path))?;
+    let file_name = args
+        .module
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = args.name.unwrap_or_else(|| {
+        hako_runner::oci::entry_name(&file_name)
+            .trim_end_matches(".wasm")
+            .to_string()
+    });
+    let mut bytes = Vec::new();
+    hako_runner::oci::build(&module.wasm, &file_name, &name, args.layout, &mut bytes)?;
+    std::fs::write(&args.output, bytes)
+        .with_context(|| format!("cannot write {}", args.output.display()))
 }
 
 fn compile(args: CompileArgs) -> Result<()> {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+pub mod containerd;
 pub mod net;
 
 pub fn root() -> PathBuf {
