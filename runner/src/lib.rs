@@ -29,6 +29,7 @@
 
 pub mod bench;
 pub mod cache;
+pub mod containerd;
 pub mod expectations;
 pub mod fuzz;
 pub mod image;

@@ -97,7 +97,7 @@ fn the_root_file_system_is_the_containers() {
         let mut args = vec![
             "run",
             "--snapshotter",
-            "native",
+            hako_runner::containerd::SNAPSHOTTER,
             "--runtime",
             common::containerd::RUNTIME,
         ];
@@ -332,7 +332,7 @@ fn a_killed_shim_takes_its_vm_with_it() {
         "run",
         "-d",
         "--snapshotter",
-        "native",
+        hako_runner::containerd::SNAPSHOTTER,
         "--runtime",
         common::containerd::RUNTIME,
     ];

@@ -73,6 +73,14 @@ pub struct BenchArgs {
     pub net: bool,
     #[arg(long, default_value = "10", value_name = "SECONDS")]
     pub net_seconds: u32,
+    /// Only the containerd benchmark: `ctr run --rm` of the hello image through
+    /// `containerd-shim-hako-v1` under a private containerd (needs root): the time to the
+    /// first output with a cold and a warm cache, and containers per second over
+    /// `--containers` sequential runs.
+    #[arg(long)]
+    pub containerd: bool,
+    #[arg(long, default_value = "100", value_name = "N")]
+    pub containers: usize,
     /// Skip the cold start (with `--target linux`, the start-up).
     #[arg(long)]
     pub no_cold_start: bool,
@@ -96,6 +104,8 @@ impl Default for BenchArgs {
             large_only: false,
             net: false,
             net_seconds: 10,
+            containerd: false,
+            containers: 100,
             timeout: Duration::from_secs(600),
             no_run: false,
             no_compile: false,
@@ -137,6 +147,19 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
 }
 
 pub fn main(args: BenchArgs) -> Result<i32> {
+    if args.containerd {
+        let hako = std::env::current_exe().context("finding the hako executable")?;
+        let scratch = tempfile::tempdir()?;
+        let hello = super::cold_start::build_hello(scratch.path())?;
+        let report = crate::containerd::bench(&hako, &hello, args.containers.max(1))?;
+        print!("{}", report.table());
+        if let Some(path) = &args.json {
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(0);
+    }
     if args.net {
         let hako = std::env::current_exe().context("finding the hako executable")?;
         let report = super::net::measure(
