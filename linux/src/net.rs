@@ -20,7 +20,10 @@
 //! `SO_BROADCAST` (0 or 1), `SO_RCVBUF`/`SO_SNDBUF` (Linux reports twice what was set, for
 //! its bookkeeping) and `SO_LINGER` in seconds, [`LINGER_OFF`] when lingering is off.
 //! `readiness` is one `poll(2)` with no timeout and `FIONREAD` (the size of the next
-//! datagram, for a datagram socket).
+//! datagram, for a datagram socket); `readiness_many` (`poll_oneoff`) is one `poll(2)` for
+//! all its sockets and asks `FIONREAD` of readable datagram sockets only: a readable stream
+//! reports 1 byte ("at least one", as WasmEdge reports it), not a system call more per
+//! ready connection.
 //!
 //! **Publishing** (`--publish HOST_PORT:GUEST_PORT[/udp]`, [`Publish`]). A published
 //! guest port stands for a host port, as QEMU's port forwarding makes it for the
@@ -350,18 +353,19 @@ impl HostNetwork {
     }
 }
 
-/// What `poll`'s `ev` says of `fd`, with the bytes to read (asked only when there are some).
-fn readiness_from(fd: &OwnedFd, ev: PollFlags) -> Readiness {
+/// What `poll`'s `ev` says of `fd`. `count`: ask for the bytes to read (`FIONREAD`, only
+/// when there are some); otherwise a readable socket reports 1, "at least one".
+fn readiness_from(fd: &OwnedFd, ev: PollFlags, count: bool) -> Readiness {
     let failed = PollFlags::ERR | PollFlags::HUP;
     let readable = ev.intersects(PollFlags::IN | PollFlags::RDHUP | failed);
     Readiness {
         readable,
         writable: ev.intersects(PollFlags::OUT | failed),
         hangup: ev.intersects(PollFlags::RDHUP | failed),
-        nbytes: if ev.contains(PollFlags::IN) {
-            io::ioctl_fionread(fd).unwrap_or(0)
-        } else {
-            0
+        nbytes: match ev.contains(PollFlags::IN) {
+            true if count => io::ioctl_fionread(fd).unwrap_or(0),
+            true => 1,
+            false => 0,
         },
     }
 }
@@ -550,34 +554,37 @@ impl Network for HostNetwork {
         let Ok(sock) = self.sock(s) else {
             return Readiness::default();
         };
-        readiness_from(&sock.fd, Self::poll_one(&sock.fd))
+        readiness_from(&sock.fd, Self::poll_one(&sock.fd), true)
     }
 
-    fn readiness_many(&mut self, socks: &[SockId]) -> Vec<Readiness> {
-        let fds: Vec<Option<&OwnedFd>> = socks
-            .iter()
-            .map(|&s| {
-                self.socks
-                    .get(s as usize)
-                    .and_then(|x| x.as_ref())
-                    .map(|x| &x.fd)
-            })
-            .collect();
-        let mut polls: Vec<PollFd<'_>> = fds
-            .iter()
-            .flatten()
-            .map(|fd| PollFd::new(*fd, PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP))
-            .collect();
+    /// One `poll(2)` for all of `socks`; `FIONREAD` only for readable datagram sockets (the
+    /// size of the next datagram): a readable stream reports 1 (see the trait), which saves
+    /// a system call per ready connection and request.
+    fn readiness_many(&mut self, socks: &[SockId], out: &mut Vec<Readiness>) {
+        out.clear();
+        let mut polls: Vec<PollFd<'_>> = Vec::with_capacity(socks.len());
+        for &s in socks {
+            if let Some(Some(sock)) = self.socks.get(s as usize) {
+                polls.push(PollFd::new(
+                    &sock.fd,
+                    PollFlags::IN | PollFlags::OUT | PollFlags::RDHUP,
+                ));
+            }
+        }
         let ok = retry(|| rustix::event::poll(&mut polls, Some(&Timespec::default()))).is_ok();
         let mut events = polls
             .iter()
             .map(|p| if ok { p.revents() } else { PollFlags::empty() });
-        fds.iter()
-            .map(|fd| match fd {
-                Some(fd) => readiness_from(fd, events.next().unwrap_or(PollFlags::empty())),
-                None => Readiness::default(),
-            })
-            .collect()
+        for &s in socks {
+            out.push(match self.socks.get(s as usize) {
+                Some(Some(sock)) => readiness_from(
+                    &sock.fd,
+                    events.next().unwrap_or(PollFlags::empty()),
+                    sock.kind == Kind::Datagram,
+                ),
+                _ => Readiness::default(),
+            });
+        }
     }
 
     fn take_error(&mut self, s: SockId) -> Errno {

@@ -146,6 +146,11 @@ pub struct WasiCtx {
     /// Bytes of small sends on stream socket `fd` not handed to the network yet
     /// ([`WasiCtx::flush_sends`]).
     unsent: Option<(u32, Vec<u8>)>,
+    /// An empty buffer for the next [`WasiCtx::unsent`], so that holding a response costs
+    /// no allocation.
+    spare: Vec<u8>,
+    /// `poll_oneoff`'s buffers.
+    poll_scratch: poll::PollScratch,
     /// The file-mode creation mask applied to files and directories the program creates.
     umask: u32,
 }
@@ -180,6 +185,8 @@ impl WasiCtx {
             fs: Vec::new(),
             net: None,
             unsent: None,
+            spare: Vec::new(),
+            poll_scratch: poll::PollScratch::default(),
         }
     }
 

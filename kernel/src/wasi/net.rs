@@ -48,7 +48,9 @@ pub struct Readiness {
     pub writable: bool,
     /// The peer closed its side, or the connection failed.
     pub hangup: bool,
-    /// Bytes ready to read (stream) or the size of the next datagram, when known.
+    /// Bytes ready to read (stream) or the size of the next datagram, when known. From
+    /// [`Network::readiness_many`] a readable stream may report 1 (at least one byte) where
+    /// the count would cost the backend another host call.
     pub nbytes: u64,
 }
 
@@ -92,9 +94,14 @@ pub trait Network {
     fn local_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno>;
     fn peer_addr(&mut self, s: SockId) -> Result<SocketAddr, Errno>;
     fn readiness(&mut self, s: SockId) -> Readiness;
-    /// [`Network::readiness`] of each of `socks`, in order (a host asks its kernel once).
-    fn readiness_many(&mut self, socks: &[SockId]) -> Vec<Readiness> {
-        socks.iter().map(|&s| self.readiness(s)).collect()
+    /// [`Network::readiness`] of each of `socks`, in order, into `out` (cleared first; a
+    /// host asks its kernel once). A readable stream's `nbytes` may be 1 here, "at least
+    /// one", when the exact count would cost another host call per socket, as WasmEdge
+    /// reports it: `poll_oneoff`, the only caller, is how event loops wait, and they read
+    /// until `AGAIN` whatever the count says.
+    fn readiness_many(&mut self, socks: &[SockId], out: &mut Vec<Readiness>) {
+        out.clear();
+        out.extend(socks.iter().map(|&s| self.readiness(s)));
     }
     /// Take the pending error of the socket (`SO_ERROR`), 0 if there is none.
     fn take_error(&mut self, s: SockId) -> Errno;

@@ -566,7 +566,11 @@ impl WasiCtx {
                 Some(_) => None,
             };
             if let Some(held) = held.filter(|h| *h as u64 + total <= COALESCE as u64) {
-                let buf = &mut self.unsent.get_or_insert_with(|| (fd, Vec::new())).1;
+                let spare = &mut self.spare;
+                let buf = &mut self
+                    .unsent
+                    .get_or_insert_with(|| (fd, core::mem::take(spare)))
+                    .1;
                 debug_assert_eq!(buf.len(), held);
                 for i in 0..n {
                     let (p, l) = iov(mem, iovs, i)?;
@@ -598,25 +602,27 @@ impl WasiCtx {
     /// client that does not read never stalls a server's event loop). An error drops them,
     /// as a connection that fails after a successful send loses what was in flight.
     pub fn flush_sends(&mut self, host: &mut impl Host) {
-        let Some((fd, bytes)) = self.unsent.take() else {
+        let Some((fd, mut bytes)) = self.unsent.take() else {
             return;
         };
-        let Ok(s) = self.sock(fd) else {
-            return;
-        };
-        let mut at = 0;
-        while at < bytes.len() {
-            match self.blocking(host, &s, Interest::Write, |net| {
-                net.send(s.id, &bytes[at..], None)
-            }) {
-                Ok(k) => at += k,
-                Err(errno::AGAIN) => {
-                    self.unsent = Some((fd, bytes[at..].to_vec()));
-                    return;
+        if let Ok(s) = self.sock(fd) {
+            let mut at = 0;
+            while at < bytes.len() {
+                match self.blocking(host, &s, Interest::Write, |net| {
+                    net.send(s.id, &bytes[at..], None)
+                }) {
+                    Ok(k) => at += k,
+                    Err(errno::AGAIN) => {
+                        bytes.drain(..at);
+                        self.unsent = Some((fd, bytes));
+                        return;
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => return,
             }
         }
+        bytes.clear();
+        self.spare = bytes;
     }
 
     #[allow(clippy::too_many_arguments)]

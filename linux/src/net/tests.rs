@@ -137,6 +137,15 @@ fn stream_round_trip() {
     assert_eq!((got.len, got.truncated, got.from), (2, false, None));
     assert_eq!(&buf[..2], b"he");
     assert_eq!(net.readiness(s).nbytes, 5, "a peek leaves the bytes");
+    // For `poll_oneoff`: one `poll(2)`, no byte count for a stream (at least one); an
+    // unknown id is neither readable nor writable.
+    let mut many = Vec::new();
+    net.readiness_many(&[c, s, 999], &mut many);
+    assert_eq!(many.len(), 3);
+    assert!(many[0].writable && !many[0].readable);
+    assert!(many[1].readable && many[1].writable && !many[1].hangup);
+    assert_eq!(many[1].nbytes, 1);
+    assert_eq!(many[2], Readiness::default());
     let got = net.recv(s, &mut buf, false).unwrap();
     assert_eq!(&buf[..got.len], b"hello");
     assert_eq!(net.recv(s, &mut buf, false), Err(errno::AGAIN));
@@ -222,6 +231,13 @@ fn datagrams() {
     assert_eq!(net.send(a, b"xy", Some(ba)), Ok(2));
     let r = ready(&mut net, b, Interest::Read);
     assert_eq!(r.nbytes, 10, "the size of the next datagram");
+    let mut many = Vec::new();
+    net.readiness_many(&[a, b], &mut many);
+    assert_eq!(
+        many[1].nbytes, 10,
+        "poll_oneoff's count of a datagram socket is exact"
+    );
+    assert!(!many[0].readable);
     // A peek leaves the datagram; a short read truncates it and says so.
     let got = net.recv(b, &mut buf[..4], true).unwrap();
     assert_eq!(

@@ -8,6 +8,12 @@
 //!
 //! Under TCG (no hardware KVM) the unikernel's figure measures QEMU's binary translation
 //! and its user network, not hako: the table says which accelerator ran it.
+//!
+//! Besides requests per second, each round records the CPU time the server's processes
+//! spent per request (the sum over the server's process tree of `/proc/PID/task/*/schedstat`,
+//! before and after the round): on a host shared with other work, `wrk` itself may be what
+//! limits every side, and then requests per second hardly differ while the CPU time each
+//! request costs the server still does.
 
 use crate::image::Target;
 use crate::qemu::Accel;
@@ -29,6 +35,9 @@ pub struct Load {
     /// Socket errors and non-2xx answers `wrk` counted.
     pub errors: u64,
     pub requests: u64,
+    /// CPU time of the server's processes per request, in microseconds (the median over
+    /// the rounds in a report; NaN where `/proc` could not tell).
+    pub cpu_us_per_request: f64,
 }
 
 /// The whole benchmark.
@@ -185,6 +194,7 @@ pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
         p99_ms: f64::NAN,
         errors: 0,
         requests: 0,
+        cpu_us_per_request: f64::NAN,
     };
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -211,9 +221,47 @@ pub fn parse_wrk(side: &str, text: &str) -> Result<Load> {
     Ok(load)
 }
 
+/// CPU time, in nanoseconds, that process `pid`, its threads and its descendants (the
+/// executable `hako run --target linux` starts, QEMU) have spent on a CPU: the first field
+/// of each thread's `schedstat`. `None` when `/proc` does not know the process or gives no
+/// such figure.
+fn tree_cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let dir = task.path();
+        // A thread that ended meanwhile (QEMU's come and go) counts for nothing.
+        let stat = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+        let children = std::fs::read_to_string(dir.join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            // A child that ended meanwhile counts for nothing.
+            total += tree_cpu_ns(child).unwrap_or(0);
+        }
+    }
+    // Nothing at all: a kernel without `schedstat`.
+    (total > 0).then_some(total)
+}
+
+/// The median of `values` (NaN when there are none).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.retain(|v| !v.is_nan());
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
 /// Measure the three servers: all three started first, then `rounds` rounds of `wrk`
 /// against each in turn (interleaved, so a change in the host's load touches every side);
-/// each side's round with the median requests per second is the one reported.
+/// each side's round with the median requests per second is the one reported, with the
+/// median over its rounds of the server's CPU time per request.
 pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result<NetReport> {
     let (threads, connections) = (if pinned() { 1 } else { 2 }, 32);
     eprintln!("bench: building the hello servers (fixtures/net)");
@@ -255,15 +303,22 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
         servers.push((side, url, server, Vec::new()));
     }
     for round in 0..rounds.max(1) {
-        for (side, url, _, loads) in &mut servers {
+        for (side, url, server, loads) in &mut servers {
             eprintln!(
                 "bench: round {}: {side}: wrk -t{threads} -c{connections} -d{seconds}s",
                 round + 1
             );
-            let load = parse_wrk(side, &wrk(url, threads, connections, seconds)?)?;
+            let before = tree_cpu_ns(server.0.id());
+            let mut load = parse_wrk(side, &wrk(url, threads, connections, seconds)?)?;
+            if let (Some(a), Some(b)) = (before, tree_cpu_ns(server.0.id())) {
+                if load.requests > 0 {
+                    load.cpu_us_per_request =
+                        b.saturating_sub(a) as f64 / 1e3 / load.requests as f64;
+                }
+            }
             eprintln!(
-                "bench: {side}: {:.0} requests/s, p50 {:.3} ms, p99 {:.3} ms",
-                load.requests_per_sec, load.p50_ms, load.p99_ms
+                "bench: {side}: {:.0} requests/s, p50 {:.3} ms, p99 {:.3} ms, server CPU {:.2} us/request",
+                load.requests_per_sec, load.p50_ms, load.p99_ms, load.cpu_us_per_request
             );
             loads.push(load);
         }
@@ -271,8 +326,11 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
     let loads = servers
         .into_iter()
         .map(|(_, _, _, mut loads)| {
+            let cpu = median(loads.iter().map(|l| l.cpu_us_per_request).collect());
             loads.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
-            loads.swap_remove(loads.len() / 2)
+            let mut load = loads.swap_remove(loads.len() / 2);
+            load.cpu_us_per_request = cpu;
+            load
         })
         .collect();
     Ok(NetReport {
@@ -289,13 +347,11 @@ pub fn measure(hako: &Path, seconds: u32, rounds: usize, accel: Accel) -> Result
 impl NetReport {
     /// The table, with each side's ratio to native.
     pub fn table(&self) -> String {
-        let native = self
-            .loads
-            .iter()
-            .find(|l| l.side == "native")
-            .map_or(f64::NAN, |l| l.requests_per_sec);
+        let native = self.loads.iter().find(|l| l.side == "native");
+        let native_cpu = native.map_or(f64::NAN, |l| l.cpu_us_per_request);
+        let native = native.map_or(f64::NAN, |l| l.requests_per_sec);
         let mut s = format!(
-            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback, median of {} interleaved rounds{} (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n",
+            "HTTP hello server, wrk -t{} -c{} -d{}s over loopback, median of {} interleaved rounds{} (unikernel under {}):\n\n| server | requests/s | ratio to native | p50 ms | p99 ms | errors | server CPU µs/request | native CPU / this |\n|---|---|---|---|---|---|---|---|\n",
             self.threads,
             self.connections,
             self.seconds,
@@ -305,13 +361,15 @@ impl NetReport {
         );
         for l in &self.loads {
             s.push_str(&format!(
-                "| {} | {:.0} | {:.3} | {:.3} | {:.3} | {} |\n",
+                "| {} | {:.0} | {:.3} | {:.3} | {:.3} | {} | {:.2} | {:.3} |\n",
                 l.side,
                 l.requests_per_sec,
                 l.requests_per_sec / native,
                 l.p50_ms,
                 l.p99_ms,
-                l.errors
+                l.errors,
+                l.cpu_us_per_request,
+                native_cpu / l.cpu_us_per_request
             ));
         }
         s
@@ -333,5 +391,19 @@ mod tests {
         assert_eq!(l.errors, 6);
         assert!(parse_wrk("x", "nothing").is_err());
         assert_eq!(millis("2.00s"), Some(2000.0));
+        assert!(l.cpu_us_per_request.is_nan());
+    }
+
+    #[test]
+    fn medians_and_process_cpu() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, f64::NAN, 1.0, 3.0, 2.0]), 2.5);
+        assert!(median(Vec::new()).is_nan());
+        // This process has run, so it has spent some CPU time; a process that does not
+        // exist has none to report.
+        if std::path::Path::new("/proc/self/task").exists() {
+            assert!(tree_cpu_ns(std::process::id()).is_some_and(|ns| ns > 0));
+        }
+        assert_eq!(tree_cpu_ns(u32::MAX), None);
     }
 }

@@ -537,6 +537,26 @@ fn poll_waits_for_a_socket() {
     assert_eq!(m.read::<u64>(2000), Ok(77));
     assert_eq!(m.read::<u8>(2010), Ok(eventtype::FD_READ));
     assert_eq!(net.0.borrow().waits, 1);
+    // The same context again (its buffers kept from the last call): with the connection
+    // accepted, the listener is not ready and a write on the connection is.
+    c.sock_accept(&mut h, &mut m, l, 0, 8).unwrap();
+    let conn = m.read::<u32>(8).unwrap();
+    m.bytes_mut(sub + 48, 48).unwrap().fill(0);
+    m.write(sub + 48, 78u64).unwrap();
+    m.write(sub + 48 + 8, eventtype::FD_WRITE).unwrap();
+    m.write(sub + 48 + 16, conn).unwrap();
+    c.poll_oneoff(&mut h, &mut m, sub, 2000, 2, 60).unwrap();
+    assert_eq!(m.read::<u32>(60), Ok(1));
+    assert_eq!(m.read::<u64>(2000), Ok(78));
+    assert_eq!(m.read::<u8>(2010), Ok(eventtype::FD_WRITE));
+    // And with a clock that has passed instead: the clock, not a stale event.
+    m.bytes_mut(sub + 48, 48).unwrap().fill(0);
+    m.write(sub + 48, 79u64).unwrap();
+    m.write(sub + 48 + 8, eventtype::CLOCK).unwrap();
+    c.poll_oneoff(&mut h, &mut m, sub, 2000, 2, 60).unwrap();
+    assert_eq!(m.read::<u32>(60), Ok(1));
+    assert_eq!(m.read::<u64>(2000), Ok(79));
+    assert_eq!(m.read::<u8>(2010), Ok(eventtype::CLOCK));
 }
 
 #[test]
