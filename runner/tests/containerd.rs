@@ -99,7 +99,7 @@ fn the_root_file_system_is_the_containers() {
             "--snapshotter",
             hako_runner::containerd::SNAPSHOTTER,
             "--runtime",
-            common::containerd::RUNTIME,
+            hako_runner::containerd::RUNTIME,
         ];
         args.push(&image);
         args.push(&id);
@@ -334,7 +334,7 @@ fn a_killed_shim_takes_its_vm_with_it() {
         "--snapshotter",
         hako_runner::containerd::SNAPSHOTTER,
         "--runtime",
-        common::containerd::RUNTIME,
+        hako_runner::containerd::RUNTIME,
     ];
     args.push(&image);
     args.push("orphan");

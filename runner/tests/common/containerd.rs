@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub use hako_runner::containerd::RUNTIME;
-
 /// `hako_runner::containerd::Containerd` with the shim of this build, and panics for errors.
 pub struct Containerd(hako_runner::containerd::Containerd);
 

@@ -658,10 +658,9 @@ impl containerd_shim::Task for Service {
         })
     }
 
-    fn close_io(&self, _ctx: &TtrpcContext, req: api::CloseIORequest) -> TtrpcResult<Empty> {
-        // The client's stdin has ended: with the shim's write end closed, the program sees
-        // the end once the client's own end is closed too.
-        if req.stdin {}
+    fn close_io(&self, _ctx: &TtrpcContext, _req: api::CloseIORequest) -> TtrpcResult<Empty> {
+        // The shim holds no end of the stdin FIFO (see `spawn`): the client closing its own
+        // is the end of the program's stdin.
         Ok(Empty::default())
     }
 
