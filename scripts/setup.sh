@@ -2,7 +2,8 @@
 # Installs what hako needs on a Debian machine, skipping what is already there:
 # LLVM 19 (compiler), clang 19 + wasi-libc (C fixtures), lld 19 (linking images),
 # QEMU (booting them), curl (the networking tests' HTTP client), wrk (`hako bench --net`'s
-# load generator), protoc (building the containerd shim's gRPC client), containerd 1.7.7 or
+# load generator), protoc (building the containerd shim's gRPC client), iproute2 (`ip` and
+# `tc`: the shim connects a container's network namespace to its guest), containerd 1.7.7 or
 # later (the shim's end-to-end tests and `hako bench --containerd`), and Rust's
 # x86_64-unknown-none (the kernel), x86_64-unknown-linux-musl (the Linux target's runtime)
 # and wasm32-wasip1 (the Rust guest programs of fixtures/net/) targets.
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
-          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl wrk protobuf-compiler)
+          libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl wrk protobuf-compiler iproute2)
 for arg in "$@"; do
     case "$arg" in
         --browser) packages+=(chromium) ;;

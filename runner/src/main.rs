@@ -85,6 +85,17 @@ struct RunArgs {
     /// repeatable.
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOST:GUEST[/udp]")]
     publish: Vec<String>,
+    /// Connect the guest to this existing tap device instead of QEMU's user network (as
+    /// the containerd shim does in a container's network namespace); implies a network,
+    /// publishes nothing. Unikernel only.
+    #[arg(long, value_name = "NAME")]
+    tap: Option<String>,
+    /// With `--tap`: the guest's MAC address (default QEMU's).
+    #[arg(long, value_name = "MAC", requires = "tap")]
+    mac: Option<String>,
+    /// With `--tap`: the guest's address, as `IPV4/PREFIX,GATEWAY,DNS`, or `dhcp` (default).
+    #[arg(long, value_name = "CONFIG", requires = "tap")]
+    ip: Option<String>,
     /// A listening TCP socket the program gets as a preopened descriptor, taken with
     /// `sock_accept` (Wasmtime's `--tcplisten`; needs `--net`); repeatable. In the
     /// unikernel the guest listens on PORT and the host's IP:PORT is published to it.
@@ -269,13 +280,17 @@ fn run(args: RunArgs) -> Result<i32> {
         );
         eprintln!("hako: image {}", image.display());
         if let Some(net) = &config.net {
-            match args.target {
-                Target::Unikernel => eprintln!(
+            match (&net.tap, args.target) {
+                (Some(tap), _) => eprintln!(
+                    "hako: network: tap device {}, guest {}",
+                    tap.name, tap.config
+                ),
+                (None, Target::Unikernel) => eprintln!(
                     "hako: network: QEMU user network, guest {}, IPv6 {}",
                     hako_abi::boot::USER_NET,
                     hako_abi::boot::USER_NET6
                 ),
-                Target::Linux => eprintln!("hako: network: the host's"),
+                (None, Target::Linux) => eprintln!("hako: network: the host's"),
             }
             for p in &net.publish {
                 eprintln!("hako: published {}", p.spec());
@@ -328,6 +343,22 @@ fn run(args: RunArgs) -> Result<i32> {
 /// The network `--net`, `--publish` and `--tcplisten` ask for; the host ports are checked
 /// before anything is compiled or booted.
 fn network(args: &RunArgs) -> Result<Option<qemu::Net>> {
+    if let Some(name) = &args.tap {
+        if args.target == Target::Linux {
+            bail!("--tap is for the unikernel; a --target linux program uses the host's network");
+        }
+        if let Some(p) = args.publish.first() {
+            bail!("--publish {p}: with --tap the guest is on the tap device's network, which publishes nothing");
+        }
+        if let Some(t) = args.tcplisten.first() {
+            bail!("--tcplisten {t} cannot be used with --tap");
+        }
+        let tap = qemu::Tap::new(name, args.mac.as_deref(), args.ip.as_deref())?;
+        return Ok(Some(qemu::Net {
+            tap: Some(tap),
+            ..qemu::Net::default()
+        }));
+    }
     if !args.net {
         if let Some(p) = args.publish.first() {
             bail!("--publish {p} needs --net: without it the program has no network");
@@ -395,7 +426,11 @@ fn network(args: &RunArgs) -> Result<Option<qemu::Net>> {
             });
         }
     }
-    Ok(Some(qemu::Net { publish, tcplisten }))
+    Ok(Some(qemu::Net {
+        tap: None,
+        publish,
+        tcplisten,
+    }))
 }
 
 fn environment(entries: &[String]) -> Result<Vec<String>> {

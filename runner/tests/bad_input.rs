@@ -190,3 +190,56 @@ fn reactor_without_invoke() {
         .unwrap());
     assert_one_line_error(&r, "argument 2: `x` is not an i64");
 }
+
+/// `--tap` and its companions are checked before anything boots.
+#[test]
+fn bad_tap_networks() {
+    let spin = root().join("fixtures/spin.wat");
+    for (args, needle) in [
+        (&["--tap", "no spaces"][..], "not a network interface name"),
+        (
+            &["--tap", "hako0", "--mac", "52:54:00"],
+            "six hexadecimal bytes",
+        ),
+        (
+            &["--tap", "hako0", "--ip", "10.0.0.2,10.0.0.1,10.0.0.1"],
+            "IPV4/PREFIX,GATEWAY,DNS",
+        ),
+        (
+            &["--tap", "hako0", "--net", "-p", "8080:80"],
+            "publishes nothing",
+        ),
+        (
+            &["--tap", "hako0", "--target", "linux"],
+            "--tap is for the unikernel",
+        ),
+    ] {
+        let r = ran(hako()
+            .env("HAKO_QEMU", "/nonexistent/qemu")
+            .arg("run")
+            .args(args)
+            .arg(&spin)
+            .output()
+            .unwrap());
+        assert_one_line_error(&r, needle);
+    }
+    // `--mac` and `--ip` mean nothing without `--tap`: a usage error.
+    let r = ran(hako()
+        .args(["run", "--mac", "52:54:00:00:00:01"])
+        .arg(&spin)
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 2, "{}", r.stderr);
+}
+
+/// `--timeout none` is no limit; other words are errors.
+#[test]
+fn timeout_none() {
+    let r = ran(hako()
+        .args(["run", "--timeout", "never"])
+        .arg(root().join("fixtures/spin.wat"))
+        .output()
+        .unwrap());
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a number of seconds"), "{}", r.stderr);
+}

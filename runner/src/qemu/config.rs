@@ -138,10 +138,68 @@ impl Preopen {
 /// before the program starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Net {
+    /// A tap device to connect the guest to instead of QEMU's user network (the containerd
+    /// shim's, in a container's network namespace); then nothing is published.
+    pub tap: Option<Tap>,
     pub publish: Vec<Publish>,
     /// `--tcplisten` addresses (Wasmtime's option): listening sockets the program gets as
     /// preopened descriptors, before the preopened directories.
     pub tcplisten: Vec<SocketAddr>,
+}
+
+/// A guest network on an existing tap device (`hako run --tap`): the device's name, the
+/// guest's MAC address, and its configuration as [`boot::NET_KEY`] takes it (`dhcp`, or
+/// `<ipv4>/<prefix>,<gateway>,<dns>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tap {
+    pub name: String,
+    pub mac: Option<String>,
+    pub config: String,
+}
+
+impl Tap {
+    /// Check what `--tap`, `--mac` and `--ip` give, so that QEMU and the kernel get only
+    /// well-formed values.
+    pub fn new(name: &str, mac: Option<&str>, config: Option<&str>) -> Result<Tap> {
+        if name.is_empty()
+            || name.len() > 15
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            bail!("--tap {name}: not a network interface name (1 to 15 of A-Z a-z 0-9 - _ .)");
+        }
+        if let Some(mac) = mac {
+            let parts: Vec<&str> = mac.split(':').collect();
+            if parts.len() != 6
+                || !parts
+                    .iter()
+                    .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                bail!("--mac {mac}: expected six hexadecimal bytes, e.g. 52:54:00:12:34:56");
+            }
+        }
+        let config = config.unwrap_or("dhcp");
+        if config != "dhcp" {
+            let bad = || anyhow::anyhow!("--ip {config}: expected IPV4/PREFIX,GATEWAY,DNS or dhcp");
+            let parts: Vec<&str> = config.split(',').collect();
+            let [cidr, gateway, dns] = parts[..] else {
+                return Err(bad());
+            };
+            let (ip, prefix) = cidr.split_once('/').ok_or_else(bad)?;
+            ip.parse::<Ipv4Addr>().map_err(|_| bad())?;
+            gateway.parse::<Ipv4Addr>().map_err(|_| bad())?;
+            dns.parse::<Ipv4Addr>().map_err(|_| bad())?;
+            if !prefix.parse::<u8>().is_ok_and(|p| (1..=32).contains(&p)) {
+                return Err(bad());
+            }
+        }
+        Ok(Tap {
+            name: name.to_string(),
+            mac: mac.map(str::to_string),
+            config: config.to_string(),
+        })
+    }
 }
 
 /// A published port, `[IP:]HOST_PORT:GUEST_PORT[/tcp|/udp]` as docker and nerdctl spell it.
@@ -333,7 +391,17 @@ pub fn qemu_args_relayed(
             boot::preopen_mount_tag(i)
         ));
     }
-    if let Some(net) = &config.net {
+    if let Some(Net { tap: Some(tap), .. }) = &config.net {
+        args.extend([
+            "-netdev".into(),
+            format!("tap,id=net0,ifname={},script=no,downscript=no", tap.name),
+            "-device".into(),
+            match &tap.mac {
+                Some(mac) => format!("virtio-net-device,netdev=net0,mac={mac}"),
+                None => "virtio-net-device,netdev=net0".into(),
+            },
+        ]);
+    } else if let Some(net) = &config.net {
         let mut netdev = String::from("user,id=net0");
         let mut relays = relay_ports.iter();
         for p in &net.publish {
@@ -356,8 +424,13 @@ pub fn qemu_args_relayed(
     args.push("-append".into());
     let mut tokens = vec![kernel_command_line(&config.args, &config.env)];
     if let Some(net) = &config.net {
-        tokens.push(format!("{}{}", boot::NET_KEY, boot::USER_NET));
-        tokens.push(format!("{}{}", boot::NET6_KEY, boot::USER_NET6));
+        match &net.tap {
+            Some(tap) => tokens.push(format!("{}{}", boot::NET_KEY, tap.config)),
+            None => {
+                tokens.push(format!("{}{}", boot::NET_KEY, boot::USER_NET));
+                tokens.push(format!("{}{}", boot::NET6_KEY, boot::USER_NET6));
+            }
+        }
         for a in &net.tcplisten {
             tokens.push(format!("{}{a}", boot::TCPLISTEN_KEY));
         }
@@ -415,6 +488,7 @@ mod tests {
     fn a_network_is_a_device_and_tokens() {
         let mut c = BootConfig::for_process(vec!["app".into()]);
         c.net = Some(Net {
+            tap: None,
             publish: vec![Publish::parse("8080:1234").unwrap()],
             tcplisten: vec!["0.0.0.0:80".parse().unwrap()],
         });
@@ -442,6 +516,37 @@ mod tests {
             !args.contains("netdev") && !args.contains("hako.net"),
             "{args}"
         );
+    }
+
+    #[test]
+    fn a_tap_network() {
+        let tap = Tap::new(
+            "hako0",
+            Some("52:54:00:aa:bb:cc"),
+            Some("10.1.2.3/24,10.1.2.1,10.1.2.1"),
+        )
+        .unwrap();
+        let mut c = BootConfig::new(vec!["p".into()]).unwrap();
+        c.net = Some(Net {
+            tap: Some(tap),
+            ..Net::default()
+        });
+        let socks = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let args = qemu_args(Path::new("img"), &c, &socks).join(" ");
+        assert!(args.contains("-netdev tap,id=net0,ifname=hako0,script=no,downscript=no -device virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc"), "{args}");
+        assert!(
+            args.contains("hako.net=10.1.2.3/24,10.1.2.1,10.1.2.1"),
+            "{args}"
+        );
+        assert!(
+            !args.contains("hako.net6") && !args.contains("user,"),
+            "{args}"
+        );
+        assert!(Tap::new("a b", None, None).is_err());
+        assert!(Tap::new("hako0", Some("52:54:00:aa:bb"), None).is_err());
+        assert!(Tap::new("hako0", None, Some("10.1.2.3,10.1.2.1,10.1.2.1")).is_err());
+        assert!(Tap::new("hako0", None, Some("10.1.2.3/33,10.1.2.1,10.1.2.1")).is_err());
+        assert_eq!(Tap::new("hako0", None, None).unwrap().config, "dhcp");
     }
 
     #[test]

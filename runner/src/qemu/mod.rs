@@ -21,7 +21,7 @@ mod outcome;
 
 pub use accel::Accel;
 pub use config::{
-    kernel_command_line, qemu_args, qemu_args_relayed, BootConfig, Net, Preopen, Publish, Sink,
+    kernel_command_line, qemu_args, qemu_args_relayed, BootConfig, Net, Preopen, Publish, Sink, Tap,
 };
 pub use launch::boot;
 pub(crate) use outcome::{classify_process, parse_records};

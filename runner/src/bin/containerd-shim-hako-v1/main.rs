@@ -21,6 +21,7 @@
 //! (`PR_SET_PDEATHSIG`): a shim killed with SIGKILL takes `hako`, and so QEMU, with it.
 
 mod content;
+mod netns;
 mod program;
 
 use containerd_shim::api::{
@@ -54,6 +55,9 @@ const RUNTIME: &str = "io.containerd.hako.v1";
 const LAYER_MODULE: &str = "hako-module.wasm";
 /// The pid of the task's `hako`, for `delete` after the shim itself died.
 const PID_FILE: &str = "hako.pid";
+/// The network namespace the shim connected to the guest and its interface (two lines), for
+/// `delete` after the shim itself died.
+const NETNS_FILE: &str = "hako.netns";
 
 fn main() {
     containerd_shim::run::<Service>(RUNTIME, None)
@@ -141,6 +145,9 @@ struct Task {
     program: Program,
     /// Whether `create` mounted the root file system (and `delete` unmounts it).
     mounted: bool,
+    /// The network namespace whose interface the guest takes over (`netns.rs`), undone by
+    /// `delete`.
+    netns: Option<(PathBuf, netns::Interface)>,
     state: State,
     exited_at: Option<Timestamp>,
 }
@@ -188,6 +195,17 @@ impl containerd_shim::Shim for Service {
             }
         }
         unmount(&bundle.join("rootfs"));
+        if let Ok(text) = std::fs::read_to_string(bundle.join(NETNS_FILE)) {
+            if let Some((path, name)) = text.split_once('\n') {
+                let iface = netns::Interface {
+                    name: name.trim().to_string(),
+                    mac: String::new(),
+                    cidr: String::new(),
+                };
+                disconnect_network(Path::new(path), &iface);
+            }
+        }
+        let _ = std::fs::remove_file(bundle.join(NETNS_FILE));
         let _ = std::fs::remove_file(bundle.join(PID_FILE));
         let _ = std::fs::remove_file(bundle.join(LAYER_MODULE));
         Ok(DeleteResponse {
@@ -267,12 +285,14 @@ impl Service {
                 }
                 None => None,
             };
-            let program = program::program(&spec, &bundle, layer_module)?;
+            let mut program = program::program(&spec, &bundle, layer_module)?;
             check(&program)?;
-            Ok(program)
+            let connected = connect_network(&spec, &bundle)?;
+            program.network = connected.0;
+            Ok((program, connected.1))
         })();
         match result {
-            Ok(program) => Ok(Task {
+            Ok((program, netns)) => Ok(Task {
                 id: req.id.clone(),
                 bundle,
                 stdin: req.stdin.clone(),
@@ -280,6 +300,7 @@ impl Service {
                 stderr: req.stderr.clone(),
                 program,
                 mounted,
+                netns,
                 state: State::Created,
                 exited_at: None,
             }),
@@ -297,7 +318,17 @@ impl Service {
     /// process (the parent-death signal follows the spawning thread), records the exit and
     /// publishes it. Returns the pid.
     fn spawn(&self, task: &Task) -> Result<u32, String> {
-        let mut command = Command::new(hako());
+        let mut command = match &task.netns {
+            Some((path, _)) => {
+                // `nsenter` execs `hako` in the container's network namespace (same pid).
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", path.display()))
+                    .arg("--")
+                    .arg(hako());
+                c
+            }
+            None => Command::new(hako()),
+        };
         command.args(task.program.hako_args(false));
         let (stdin, stdout, stderr) =
             (task.stdin.clone(), task.stdout.clone(), task.stderr.clone());
@@ -376,6 +407,97 @@ impl Service {
         });
         rx.recv()
             .map_err(|_| "the task's process was not started".to_string())?
+    }
+}
+
+/// Run `args` in the network namespace at `path`; its stdout, or its stderr as the error.
+fn in_namespace(path: &Path, args: &[String]) -> Result<String, String> {
+    let mut command = Command::new("nsenter");
+    command
+        .arg(format!("--net={}", path.display()))
+        .arg("--")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let ((out, err), status) = run_watched(&mut command, |child| {
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut o) = child.stdout.take() {
+            let _ = o.read_to_string(&mut out);
+        }
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (out, err)
+    })
+    .map_err(|e| format!("cannot run nsenter (util-linux): {e}"))?;
+    if status != 0 {
+        return Err(format!(
+            "in the container's network namespace, `{}`: {}",
+            args.join(" "),
+            err.trim()
+        ));
+    }
+    Ok(out)
+}
+
+/// The guest's network (see `netns.rs`): `hako run`'s arguments, and the namespace and
+/// interface connected (to undo at `delete`).
+type Connected = (Vec<String>, Option<(PathBuf, netns::Interface)>);
+
+fn connect_network(spec: &oci_spec::runtime::Spec, bundle: &Path) -> Result<Connected, String> {
+    let path = match netns::network(spec) {
+        netns::Network::Empty => return Ok((Vec::new(), None)),
+        netns::Network::Host => return Ok((vec!["--net".into()], None)),
+        netns::Network::Namespace(path) => path,
+    };
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let iface =
+        netns::interface(&in_namespace(&path, &words("ip -j addr show"))?).ok_or_else(|| {
+            format!(
+                "the network namespace {} has no interface with an IPv4 address for the guest",
+                path.display()
+            )
+        })?;
+    let gateway = netns::gateway(&in_namespace(&path, &words("ip -j route show default"))?)
+        .ok_or_else(|| {
+            format!(
+                "the network namespace {} has no default route",
+                path.display()
+            )
+        })?;
+    let dns = netns::resolv_conf(spec)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| netns::name_server(&t))
+        .unwrap_or_else(|| gateway.clone());
+    let _ = std::fs::write(
+        bundle.join(NETNS_FILE),
+        format!("{}\n{}\n", path.display(), iface.name),
+    );
+    for command in netns::setup_commands(&iface) {
+        if let Err(e) = in_namespace(&path, &command) {
+            disconnect_network(&path, &iface);
+            let _ = std::fs::remove_file(bundle.join(NETNS_FILE));
+            return Err(e);
+        }
+    }
+    info!(
+        "guest network: {} in {} via {gateway}",
+        iface.cidr,
+        path.display()
+    );
+    Ok((
+        netns::hako_args(&iface, &gateway, &dns),
+        Some((path, iface)),
+    ))
+}
+
+fn disconnect_network(path: &Path, iface: &netns::Interface) {
+    for command in netns::teardown_commands(iface) {
+        if let Err(e) = in_namespace(path, &command) {
+            warn!("{e}");
+        }
     }
 }
 
@@ -620,6 +742,10 @@ impl containerd_shim::Task for Service {
         if task.mounted {
             unmount(&task.program.rootfs);
         }
+        if let Some((path, iface)) = &task.netns {
+            disconnect_network(path, iface);
+        }
+        let _ = std::fs::remove_file(task.bundle.join(NETNS_FILE));
         let _ = std::fs::remove_file(task.bundle.join(LAYER_MODULE));
         let id = task.id.clone();
         *guard = None;

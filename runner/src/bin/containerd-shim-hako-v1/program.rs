@@ -22,6 +22,8 @@ pub struct Program {
     pub env: Vec<String>,
     /// Guest RAM in MiB, from the memory limit (`None`: hako's default).
     pub memory_mib: Option<u32>,
+    /// `hako run`'s network arguments (`netns.rs`; none: no network).
+    pub network: Vec<String>,
 }
 
 /// The container's root file system on the host.
@@ -73,6 +75,7 @@ pub fn program(
         args,
         env: process.env().clone().unwrap_or_default(),
         memory_mib,
+        network: Vec::new(),
     })
 }
 
@@ -157,6 +160,9 @@ impl Program {
         if let Some(mib) = self.memory_mib {
             out.push("--memory".into());
             out.push(mib.to_string().into());
+        }
+        if !check {
+            out.extend(self.network.iter().map(OsString::from));
         }
         out.push(self.module.clone().into());
         out.push("--".into());
