@@ -9,13 +9,15 @@
 //!   names), and runs `hako run --check` on it: an invalid or unsupported module, a missing
 //!   entrypoint or a bad memory limit fails the task here, with hako's message, which `ctr`
 //!   shows. This also compiles the module into hako's cache, keyed by its hash, so a second
-//!   container of the same image compiles nothing.
+//!   container of the same image compiles nothing. In a network namespace of its own, the
+//!   container's interface is handed to the guest through a tap (`netns.rs`).
 //! - **start**: spawns `hako run` with the container's stdio FIFOs, the root file system as
 //!   the program's `/`, its arguments and environment; `hako` boots QEMU. The task's process
 //!   is that `hako`, and QEMU its child (`ctr task ps` lists both).
 //! - **kill**: signals `hako`, which stops QEMU and ends by the signal (status 143 for
 //!   SIGTERM, 137 for SIGKILL, QEMU dying with it).
-//! - **delete**: unmounts the root file system; nothing of the task is left.
+//! - **delete**: unmounts the root file system and gives the network namespace its interface
+//!   back (`netns.rs`); nothing of the task is left.
 //!
 //! `hako` is found beside this executable, else on `PATH`. Every child is tied to the shim
 //! (`PR_SET_PDEATHSIG`): a shim killed with SIGKILL takes `hako`, and so QEMU, with it.
@@ -53,8 +55,6 @@ use std::sync::{Arc, Condvar, Mutex};
 const RUNTIME: &str = "io.containerd.hako.v1";
 /// Where the bundle keeps the module of a Wasm layer (runwasi's image layout).
 const LAYER_MODULE: &str = "hako-module.wasm";
-/// The pid of the task's `hako`, for `delete` after the shim itself died.
-const PID_FILE: &str = "hako.pid";
 /// The network namespace the shim connected to the guest and its interface (two lines), for
 /// `delete` after the shim itself died.
 const NETNS_FILE: &str = "hako.netns";
@@ -92,7 +92,7 @@ fn hako() -> PathBuf {
 }
 
 /// Spawn `command` tied to the shim, and wait for its exit as the shim's reaper reports it
-/// (the reaper collects every child, so `Child::wait` would race it). Runs `during` between
+/// (the reaper collects every child, so `Child::wait` would race it). Runs `on_spawn` between
 /// the two, with the child; returns its result and the exit status (128 + N for signal N).
 fn run_watched<T>(
     command: &mut Command,
@@ -180,20 +180,11 @@ impl containerd_shim::Shim for Service {
         Ok(address)
     }
 
-    /// After the shim died: kill what is left of the task and unmount its root file system
-    /// (the working directory is the bundle).
+    /// After the shim died: unmount the task's root file system and give its network
+    /// namespace its interface back (the working directory is the bundle). `hako`, and so
+    /// QEMU, died with the shim (the parent-death signal).
     fn delete_shim(&mut self) -> Result<DeleteResponse, containerd_shim::Error> {
         let bundle = std::env::current_dir().unwrap_or_default();
-        if let Ok(text) = std::fs::read_to_string(bundle.join(PID_FILE)) {
-            if let Some(pid) = text
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .and_then(rustix::process::Pid::from_raw)
-            {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            }
-        }
         unmount(&bundle.join("rootfs"));
         if let Ok(text) = std::fs::read_to_string(bundle.join(NETNS_FILE)) {
             if let Some((path, name)) = text.split_once('\n') {
@@ -206,7 +197,6 @@ impl containerd_shim::Shim for Service {
             }
         }
         let _ = std::fs::remove_file(bundle.join(NETNS_FILE));
-        let _ = std::fs::remove_file(bundle.join(PID_FILE));
         let _ = std::fs::remove_file(bundle.join(LAYER_MODULE));
         Ok(DeleteResponse {
             exit_status: 128 + 9,
@@ -335,7 +325,6 @@ impl Service {
         let (tx, rx) = std::sync::mpsc::channel::<Result<u32, String>>();
         let service = self.clone();
         let id = task.id.clone();
-        let pid_file = task.bundle.join(PID_FILE);
         std::thread::spawn(move || {
             let io = (|| -> std::io::Result<()> {
                 // stdout/stderr: read and write, so that opening never blocks and a client
@@ -370,13 +359,11 @@ impl Service {
             }
             let result = run_watched(&mut command, |child| {
                 let pid = child.id();
-                let _ = std::fs::write(&pid_file, pid.to_string());
                 let _ = tx.send(Ok(pid));
                 pid
             });
             match result {
                 Ok((pid, status)) => {
-                    let _ = std::fs::remove_file(&pid_file);
                     let exited_at = now();
                     {
                         let (lock, cond) = &*service.task;
