@@ -88,6 +88,9 @@ pub struct ModuleDescriptor {
     pub exports: Slice<Export>,
     pub data: Slice<DataSegment>,
     pub elements: Slice<ElementSegment>,
+    /// One per defined table: its initialiser (a table type with an initial value, from
+    /// typed function references), or empty for `ref.null` (every entry null).
+    pub table_inits: Slice<ConstExpr>,
     /// The module's name from the `name` section, or empty.
     pub name: Bytes,
     /// The module's instance, laid out by the compiler, or null (see [`Prebuilt`]).
@@ -333,7 +336,7 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 10 * 16 + 8);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 11 * 16 + 8);
         assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
         assert_eq!(size_of::<DataInit>(), 32);
     }

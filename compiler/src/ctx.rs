@@ -26,6 +26,18 @@ use wasmparser::{FuncType, ValType};
 use crate::error::{internal, Result};
 use crate::module::ModuleInfo;
 
+/// The calling convention of every function compiled from Wasm: LLVM's `tailcc`, with which
+/// a `musttail` call is a jump whatever the two signatures (the callee pops its own stack
+/// arguments), so that `return_call` runs in constant stack. Every call to such a function
+/// (direct, through an import's `VmContext::funcs` slot, `call_indirect`, `call_ref`, the
+/// array-call trampolines) uses it; on x86-64 it passes arguments and results in the C
+/// convention's registers, but the callee pops its stack arguments rounded to keep the stack
+/// aligned, at least 8 bytes (`ret $8`). So a `FuncRef`'s code is never a C function: the
+/// WASI functions a module links get an adapter ([`ModuleCtx::funcref_code`]), and the
+/// kernel's stubs have tailcc entries (`kernel/src/shims.rs`). Builtins and direct calls to
+/// linked WASI functions keep the C convention.
+pub const WASM_CC: u32 = 18;
+
 /// Whether a module is compiled as one LLVM module, or split into parts compiled on their
 /// own threads (see `hako_compiler::compile`) that each hold some of its functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +59,9 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub partition: Partition,
     /// Per function index, once declared: what [`Self::direct`] returns.
     declared: RefCell<Vec<Option<Option<FunctionValue<'ctx>>>>>,
+    /// Per imported function index, once emitted: its tailcc adapter (see
+    /// [`Self::funcref_code`]).
+    adapters: RefCell<Vec<Option<FunctionValue<'ctx>>>>,
     pub i8: IntType<'ctx>,
     pub i32: IntType<'ctx>,
     pub i64: IntType<'ctx>,
@@ -75,6 +90,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             defined,
             partition,
             declared: RefCell::new(vec![None; info.func_types.len()]),
+            adapters: RefCell::new(vec![None; info.func_imports.len()]),
             i8: llcx.i8_type(),
             i32: llcx.i32_type(),
             i64: llcx.i64_type(),
@@ -140,6 +156,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 self.native_fn_type(ty)?,
                 Some(self.definition_linkage()),
             );
+            f.set_call_conventions(WASM_CC);
             self.set_part_visibility(f.as_global_value());
             self.add_body_attributes(f);
             Some(f)
@@ -149,10 +166,73 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             let f =
                 self.module
                     .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
+            f.set_call_conventions(WASM_CC);
             self.set_part_visibility(f.as_global_value());
             self.add_nounwind(f);
             Some(f)
         })
+    }
+
+    /// Whether function `index` is an import the compiler links to a WASI function by symbol
+    /// (called directly, in the C convention).
+    pub fn is_wasi_linked(&self, index: u32) -> bool {
+        self.info
+            .func_imports
+            .get(index as usize)
+            .is_some_and(|f| f.wasi_symbol.is_some())
+    }
+
+    /// The code of function `index`'s `FuncRef`, in the Wasm convention ([`WASM_CC`]): the
+    /// function itself when defined, for a WASI-linked import an adapter (an internal tailcc
+    /// function that calls the C function; emitted once, where the descriptor is), `None`
+    /// for another import (the kernel resolves it).
+    pub fn funcref_code(&self, index: u32) -> Result<Option<FunctionValue<'ctx>>> {
+        if !self.is_wasi_linked(index) {
+            return match index < self.info.num_imported_funcs() {
+                true => Ok(None),
+                false => self.direct(index),
+            };
+        }
+        if let Some(Some(f)) = self.adapters.borrow().get(index as usize) {
+            return Ok(Some(*f));
+        }
+        let target = self
+            .direct(index)?
+            .ok_or_else(|| internal("WASI import without a symbol"))?;
+        let ty = self
+            .info
+            .func_type(index)
+            .ok_or_else(|| internal("function without a type"))?;
+        let f = self.module.add_function(
+            &format!("{}_wasi_adapter_f{index}", self.prefix),
+            self.native_fn_type(ty)?,
+            Some(Linkage::Internal),
+        );
+        f.set_call_conventions(WASM_CC);
+        self.add_body_attributes(f);
+        let b = self.llcx.create_builder();
+        b.position_at_end(self.llcx.append_basic_block(f, "entry"));
+        let args: Vec<inkwell::values::BasicMetadataValueEnum> =
+            f.get_param_iter().map(|p| p.into()).collect();
+        let call = b.build_call(target, &args, "")?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => b.build_return(Some(&v))?,
+            inkwell::values::ValueKind::Instruction(_) => b.build_return(None)?,
+        };
+        if let Some(slot) = self.adapters.borrow_mut().get_mut(index as usize) {
+            *slot = Some(f);
+        }
+        Ok(Some(f))
+    }
+
+    /// Whether a function with these results returns them in registers in the Wasm
+    /// convention: at most 3 integer fields (floats travel as integers, see
+    /// [`Self::multi_result_type`]) and 4 `v128`. Otherwise LLVM returns them through
+    /// memory the caller provides, and cannot make a `musttail` call (it aborts the
+    /// process): a `return_call` of such a signature is then an ordinary call and a return.
+    pub fn returns_in_registers(&self, results: &[ValType]) -> bool {
+        let vectors = results.iter().filter(|t| **t == ValType::V128).count();
+        results.len() - vectors <= 3 && vectors <= 4
     }
 
     /// The linkage of what this part defines for the others: internal in a module of one

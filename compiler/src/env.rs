@@ -20,10 +20,10 @@ use inkwell::types::BasicTypeEnum;
 
 use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
-    InstructionValue, IntValue, PointerValue, ValueKind,
+    InstructionValue, IntValue, LLVMTailCallKind, PointerValue, ValueKind,
 };
 
-use crate::ctx::ModuleCtx;
+use crate::ctx::{ModuleCtx, WASM_CC};
 use crate::error::{internal, Result};
 
 pub struct FuncEnv<'c, 'ctx, 'a> {
@@ -36,6 +36,27 @@ pub struct FuncEnv<'c, 'ctx, 'a> {
     /// Cached invariant loads, keyed by what they are.
     invariants: HashMap<Invariant, PointerValue<'ctx>>,
     trap_blocks: HashMap<u32, BasicBlock<'ctx>>,
+}
+
+/// An ordinary call, or a `return_call*` (which leaves the function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Normal,
+    Tail,
+}
+
+/// What a call left: its results, or nothing when it was a tail call that returned from the
+/// function (the current block is terminated).
+pub enum Called<'ctx> {
+    Results(Vec<BasicValueEnum<'ctx>>),
+    Returned,
+}
+
+/// The calling convention of a callee: [`WASM_CC`], or C for a linked WASI function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convention {
+    Wasm,
+    C,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -366,17 +387,25 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         &mut self,
         index: u32,
         args: &[BasicValueEnum<'ctx>],
-    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
         let ty = self
             .cx
             .info
             .func_type(index)
             .ok_or_else(|| internal("function index"))?;
         let result_types = ty.results().to_vec();
-        let call = match self.cx.direct(index)? {
-            Some(f) => self
-                .b
-                .build_call(f, &self.call_args(self.vmctx, args), "")?,
+        let (call, convention) = match self.cx.direct(index)? {
+            Some(f) => {
+                let call = self
+                    .b
+                    .build_call(f, &self.call_args(self.vmctx, args), "")?;
+                let convention = match self.cx.is_wasi_linked(index) {
+                    true => Convention::C,
+                    false => Convention::Wasm,
+                };
+                (call, convention)
+            }
             None => {
                 let fn_ty = self.cx.native_fn_type(ty)?;
                 let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
@@ -391,11 +420,40 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     vm::FUNCREF_VMCTX_OFFSET as u64,
                     Nullness::MaybeNull,
                 )?;
-                self.b
-                    .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
+                let call = self.b.build_indirect_call(
+                    fn_ty,
+                    code,
+                    &self.call_args(callee_vmctx, args),
+                    "",
+                )?;
+                (call, Convention::Wasm)
             }
         };
-        self.results(call, &result_types)
+        self.finish_call(call, &result_types, convention, kind)
+    }
+
+    /// Sets the call's convention and, for a tail call the Wasm convention can make one (see
+    /// [`ModuleCtx::returns_in_registers`]), marks it `musttail` and returns its result from
+    /// the function; otherwise hands back its results.
+    fn finish_call(
+        &mut self,
+        call: CallSiteValue<'ctx>,
+        types: &[wasmparser::ValType],
+        convention: Convention,
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
+        if convention == Convention::Wasm {
+            call.set_call_convention(WASM_CC);
+            if kind == CallKind::Tail && self.cx.returns_in_registers(types) {
+                call.set_tail_call_kind(LLVMTailCallKind::LLVMTailCallKindMustTail);
+                match call.try_as_basic_value() {
+                    ValueKind::Basic(v) => self.b.build_return(Some(&v))?,
+                    ValueKind::Instruction(_) => self.b.build_return(None)?,
+                };
+                return Ok(Called::Returned);
+            }
+        }
+        Ok(Called::Results(self.results(call, types)?))
     }
 
     /// `call_indirect`: bounds check, null check, signature check, then a call through the
@@ -406,15 +464,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         table: u32,
         callee: IntValue<'ctx>,
         args: &[BasicValueEnum<'ctx>],
-    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
-        let ty = self
-            .cx
-            .info
-            .types
-            .get(type_index as usize)
-            .ok_or_else(|| internal("type index"))?;
-        let result_types = ty.results().to_vec();
-        let fn_ty = self.cx.native_fn_type(ty)?;
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
         let entry = self.table_entry_ptr(table, callee, TrapCode::UndefinedElement)?;
         let funcref = self
             .b
@@ -435,6 +486,39 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             "",
         )?;
         self.trap_if(mismatch, TrapCode::BadSignature)?;
+        self.call_funcref(type_index, funcref, args, kind)
+    }
+
+    /// `call_ref`: a null check, then a call through the `FuncRef` (its type is the
+    /// reference's static type: no signature check).
+    pub fn call_ref(
+        &mut self,
+        type_index: u32,
+        funcref: PointerValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
+        let is_null = self.b.build_is_null(funcref, "")?;
+        self.trap_if(is_null, TrapCode::NullFunctionReference)?;
+        self.call_funcref(type_index, funcref, args, kind)
+    }
+
+    /// A call of the (non-null) `FuncRef` at `funcref`, of type `type_index`.
+    fn call_funcref(
+        &mut self,
+        type_index: u32,
+        funcref: PointerValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
+        let ty = self
+            .cx
+            .info
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| internal("type index"))?;
+        let result_types = ty.results().to_vec();
+        let fn_ty = self.cx.native_fn_type(ty)?;
         let code_p = self.byte_offset(funcref, vm::FUNCREF_CODE_OFFSET as u64)?;
         let code = self
             .b
@@ -448,7 +532,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let call =
             self.b
                 .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
-        self.results(call, &result_types)
+        self.finish_call(call, &result_types, Convention::Wasm, kind)
     }
 
     /// `ref.func`: the address of the function's `FuncRef` slot.

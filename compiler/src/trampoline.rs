@@ -1,5 +1,5 @@
 //! Array-call trampolines (see `hako_abi::vm::ArrayCallFn`): the generic entry point of an
-//! exported function, taking its arguments from and writing its results to 16-byte
+//! exported function (and of a defined start function), in the C convention, taking its arguments from and writing its results to 16-byte
 //! `ValRaw` slots. The kernel is soft-float and never calls a function with float
 //! arguments directly, so this is how it calls every export.
 
@@ -67,6 +67,7 @@ pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<Fun
         args.push(v.into());
     }
     let call = b.build_call(callee, &args, "")?;
+    call.set_call_convention(crate::ctx::WASM_CC);
     let results: Vec<BasicValueEnum> = match call.try_as_basic_value() {
         ValueKind::Instruction(_) => Vec::new(),
         ValueKind::Basic(v) if ty.results().len() == 1 => vec![v],

@@ -327,8 +327,8 @@ fn prefix_names_the_descriptor_and_ir_is_returned() {
     let ir = c.llvm_ir.unwrap();
     assert!(ir.contains("@other_module = "), "{ir}");
     assert!(
-        ir.contains("define internal i32 @other_f0"),
-        "functions are internal"
+        ir.contains("define internal tailcc i32 @other_f0"),
+        "functions are internal, in the Wasm convention (tailcc)"
     );
     let file = object::File::parse(&*c.objects[0]).unwrap();
     assert!(file

@@ -380,6 +380,99 @@ fn calls_and_control() {
     }
 }
 
+/// The steps of `fixtures/tail_calls.wat` (functions of three signatures, with 0, 1 and 5
+/// stack arguments, calling each other by `return_call`, `return_call_indirect` and
+/// `return_call_ref`) add 1, 22 and 36 in turn.
+fn tail_sum(n: u64) -> u64 {
+    (0..n % 3).map(|k| [1, 22, 36][k as usize]).sum::<u64>() + n / 3 * 59
+}
+
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    let src = include_str!("../../fixtures/tail_calls.wat");
+    for mut i in instances(src) {
+        for n in [0, 1, 2, 3, 4, 5, 100] {
+            assert_eq!(i.call1("steps", &[v32(n)]), Ok(tail_sum(n as u64)), "{n}");
+        }
+        // 10^8 steps: the harness's child has an 8 MiB stack, which as many ordinary calls
+        // would exhaust 100 times over.
+        assert_eq!(
+            i.call1("steps", &[v32(100_000_000)]),
+            Ok(tail_sum(100_000_000))
+        );
+    }
+}
+
+const TAIL: &str = r#"(module
+  (type $unary (func (param i64) (result i64)))
+  (type $five (func (param i32) (result i32 i64 i32 i64 i32)))
+  (table $t 2 funcref)
+  (elem (table $t) (i32.const 0) func $five_down $double)
+  (elem declare func $double)
+  ;; Five results do not fit the registers: an ordinary call and a return.
+  (func $five_down (type $five) (param $n i32) (result i32 i64 i32 i64 i32)
+    (if (i32.eqz (local.get $n))
+      (then (return (i32.const 1) (i64.const 2) (i32.const 3) (i64.const 4) (i32.const 5))))
+    (return_call_indirect $t (type $five) (i32.sub (local.get $n) (i32.const 1)) (i32.const 0)))
+  (func (export "five") (param i32) (result i32)
+    (call $five_down (local.get 0))
+    (drop) (drop) (drop) (drop))
+  (func $double (type $unary) (i64.mul (local.get 0) (i64.const 2)))
+  (func (export "tail_ref") (param i64 i32) (result i64)
+    (return_call_ref $unary (local.get 0)
+      (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 1))))
+  (func (export "call_ref") (param i64 i32) (result i64)
+    (call_ref $unary (local.get 0)
+      (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 1))))
+  (func (export "as_non_null") (param i32) (result i32)
+    (ref.is_null (ref.as_non_null
+      (select (result funcref) (ref.func $double) (ref.null func) (local.get 0)))))
+  (func $pick (param i32) (result (ref null $unary))
+    (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 0)))
+  (func (export "on_null") (param i32) (result i64)
+    (block $null
+      (return (call_ref $unary (i64.const 21) (br_on_null $null (call $pick (local.get 0))))))
+    (i64.const -1))
+  (func (export "on_non_null") (param i32) (result i64)
+    (local $g (ref $unary))
+    (local.set $g
+      (block $f (result (ref $unary))
+        (br_on_non_null $f (call $pick (local.get 0)))
+        (return (i64.const -1))))
+    (call_ref $unary (i64.const 5) (local.get $g)))
+  (func (export "local") (result i64)
+    (local $f (ref $unary))
+    (local.set $f (ref.func $double))
+    (call_ref $unary (i64.const 4) (local.get $f)))
+)"#;
+
+#[test]
+fn typed_function_references_and_tail_calls() {
+    for mut i in instances(TAIL) {
+        assert_eq!(i.call1("five", &[v32(1000)]), Ok(1));
+        assert_eq!(i.call1("tail_ref", &[v64(21), v32(1)]), Ok(42));
+        assert_eq!(
+            i.call1("tail_ref", &[v64(21), v32(0)]),
+            trap(TrapCode::NullFunctionReference)
+        );
+        assert_eq!(i.call1("call_ref", &[v64(21), v32(1)]), Ok(42));
+        assert_eq!(
+            i.call1("call_ref", &[v64(21), v32(0)]),
+            trap(TrapCode::NullFunctionReference)
+        );
+        assert_eq!(i.call1("as_non_null", &[v32(1)]), Ok(0));
+        assert_eq!(
+            i.call1("as_non_null", &[v32(0)]),
+            trap(TrapCode::NullReference)
+        );
+        assert_eq!(i.call1("on_null", &[v32(1)]), Ok(42));
+        assert_eq!(i.call1("on_null", &[v32(0)]), Ok(-1i64 as u64));
+        assert_eq!(i.call1("on_non_null", &[v32(1)]), Ok(10));
+        assert_eq!(i.call1("on_non_null", &[v32(0)]), Ok(-1i64 as u64));
+        assert_eq!(i.call1("local", &[]), Ok(8));
+    }
+}
+
 /// A real C program built with clang for wasm32-wasi, when clang-19 is installed.
 #[test]
 fn c_hello_world_runs() {

@@ -17,8 +17,9 @@ pub struct Spectest {
     globals: [GlobalSlot; 4],
     /// Canonical type ids of `print`, `print_i32`, ... in [`SPECTEST_FUNCS`] order.
     func_types: [u32; 7],
-    /// The code of every `print*` function and of their array-call trampolines.
+    /// The code of every `print*` function, and of their array-call trampolines.
     nop: *const u8,
+    nop_array: *const u8,
 }
 
 const SPECTEST_FUNCS: [(&str, &[u8]); 7] = [
@@ -63,6 +64,7 @@ impl Store {
             globals,
             func_types,
             nop: machine.stub(Stub::SpectestNop),
+            nop_array: machine.stub(Stub::SpectestNopArray),
         });
         Ok(())
     }
@@ -76,7 +78,7 @@ impl Store {
         {
             return Some(Extern::Func(StoreFunc(FuncRef {
                 code: st.nop,
-                array_call: st.nop,
+                array_call: st.nop_array,
                 vmctx: core::ptr::null_mut(),
                 type_id: st.func_types[i],
                 _pad: 0,

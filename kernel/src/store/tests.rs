@@ -2,7 +2,9 @@
 //! operations, export lookup and linking, against [`HostMachine`].
 #![allow(unsafe_code)]
 
-use super::testing::{i32_const, HostMachine, ModuleBuilder, ENOSYS_STUB, WASI_FN};
+use super::testing::{
+    i32_const, HostMachine, ModuleBuilder, CALL_C_STUB, ENOSYS_STUB, TRAP_STUB, WASI_FN,
+};
 use super::*;
 use crate::link::ExternType;
 use hako_abi::module::extern_kind::{FUNC, GLOBAL, MEMORY, TABLE};
@@ -161,6 +163,25 @@ fn memory_copy_between_two_memories() {
 }
 
 #[test]
+fn a_table_with_an_initial_value_starts_full_of_it_before_the_elements() {
+    let (mut store, mut m) = (Store::new(), HostMachine::default());
+    let mut b = ModuleBuilder::new();
+    let t = b.ty(&[], &[]);
+    b.func(t, nop)
+        .func(t, nop)
+        .table(2, 2)
+        .table_of(4, 4, 1)
+        .elements(1, &[0]);
+    let id = inst(&mut store, &mut m, b.build()).unwrap().0;
+    let funcs = store.instances[id].funcs;
+    let [plain, full] = [0, 1].map(|i| store.instances[id].tables[i]);
+    let f = |i: usize| &funcs[i] as *const FuncRef as *const u8;
+    assert_eq!(store.tables[plain].elems[..], [core::ptr::null(), f(0)]);
+    assert_eq!(store.tables[full].elems[..], [f(1); 4]);
+    assert_eq!(store.tables[full].def.len, 4);
+}
+
+#[test]
 fn tables_grow_fill_copy_and_take_elements() {
     let (mut store, mut m) = (Store::new(), HostMachine::default());
     let mut b = ModuleBuilder::new();
@@ -315,25 +336,40 @@ fn program_mode_binds_unknown_functions_to_wasi_or_stubs() {
     let mut b = ModuleBuilder::new();
     let write = b.ty(&[I32, I32, I32, I32], &[I32]);
     let none = b.ty(&[], &[]);
+    let wide = b.ty(&[I32, I32, I32, I32, I32, I32], &[I32]);
     b.import_func("wasi_snapshot_preview1", "fd_write", write)
         .import_func("env", "missing_i32", write)
-        .import_func("env", "missing", none);
+        .import_func("env", "missing", none)
+        .import_func("env", "missing_wide", wide);
     let id = store
         .instantiate(&mut m, b.build(), &no_imports, false)
         .unwrap()
         .0;
     let funcs = store.instances[id].funcs;
-    assert_eq!(funcs[0].code as usize, WASI_FN);
-    assert_eq!(funcs[1].code as usize, ENOSYS_STUB);
-    assert_eq!(
-        funcs[1].vmctx as usize, 0,
-        "the stub's context is its record index"
-    );
+    // Kernel functions are C functions, reached through the Wasm-convention stub with
+    // their function and data (the import's record index for the ENOSYS stub).
+    let c: Vec<(usize, usize)> = store
+        .c_functions
+        .iter()
+        .map(|c| (c.function as usize, c.data as usize))
+        .collect();
+    assert_eq!((c.len(), c[0].0), (2, WASI_FN));
+    assert_eq!(c[1], (ENOSYS_STUB, 0));
+    for f in &funcs[..2] {
+        assert_eq!(f.code as usize, CALL_C_STUB);
+    }
+    assert_eq!(funcs[2].code as usize, TRAP_STUB);
     assert_eq!(funcs[2].vmctx as usize, 1);
-    assert_eq!(store.imports.len(), 2);
+    // Seven arguments with `vmctx`: one on the stack, which no C stub pops; it traps.
+    assert_eq!(funcs[3].code as usize, TRAP_STUB);
+    assert_eq!(store.imports.len(), 3);
     assert_eq!(
         m.lines(),
-        ["unresolved env missing_i32", "unresolved env missing"]
+        [
+            "unresolved env missing_i32",
+            "unresolved env missing",
+            "unresolved env missing_wide"
+        ]
     );
     // An unknown memory is an error in program mode.
     let mut b = ModuleBuilder::new();
