@@ -26,17 +26,21 @@ use wasmparser::{FuncType, ValType};
 use crate::error::{internal, Result};
 use crate::module::ModuleInfo;
 
-/// The calling convention of every function compiled from Wasm: LLVM's `tailcc`, with which
-/// a `musttail` call is a jump whatever the two signatures (the callee pops its own stack
-/// arguments), so that `return_call` runs in constant stack. Every call to such a function
-/// (direct, through an import's `VmContext::funcs` slot, `call_indirect`, `call_ref`, the
-/// array-call trampolines) uses it; on x86-64 it passes arguments and results in the C
-/// convention's registers, but the callee pops its stack arguments rounded to keep the stack
-/// aligned, at least 8 bytes (`ret $8`). So a `FuncRef`'s code is never a C function: the
-/// WASI functions a module links get an adapter ([`ModuleCtx::funcref_code`]), and the
-/// kernel's stubs have tailcc entries (`kernel/src/shims.rs`). Builtins and direct calls to
-/// linked WASI functions keep the C convention.
-pub const WASM_CC: u32 = 18;
+/// The tail calling convention (`hako_abi::module::convention::TAIL`): LLVM's `tailcc`, with
+/// which a `musttail` call is a jump whatever the two signatures (the callee pops its own
+/// stack arguments), so that `return_call` runs in constant stack. A module with tail calls
+/// (or compiled with [`crate::Options::tail_convention`]) has every function in it, and
+/// every call to such a function (direct, through an import's `VmContext::funcs` slot,
+/// `call_indirect`, `call_ref`, the array-call trampolines) uses it; on x86-64 it passes
+/// arguments and results in the C convention's registers, but the callee pops its stack
+/// arguments rounded to keep the stack aligned, at least 8 bytes (`ret $8`), which costs
+/// ordinary calls about a cycle. So a `FuncRef`'s code is then never a C function: the WASI
+/// functions a module links get an adapter ([`ModuleCtx::funcref_code`]), and the kernel's
+/// stubs have tailcc entries (`kernel/src/shims.rs`). A module without tail calls keeps the
+/// C convention. Builtins and direct calls to linked WASI functions are C calls always.
+pub const TAIL_CC: u32 = 18;
+/// LLVM's C calling convention.
+pub const C_CC: u32 = 0;
 
 /// Whether a module is compiled as one LLVM module, or split into parts compiled on their
 /// own threads (see `hako_compiler::compile`) that each hold some of its functions.
@@ -156,7 +160,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 self.native_fn_type(ty)?,
                 Some(self.definition_linkage()),
             );
-            f.set_call_conventions(WASM_CC);
+            f.set_call_conventions(self.wasm_cc());
             self.set_part_visibility(f.as_global_value());
             self.add_body_attributes(f);
             Some(f)
@@ -166,11 +170,19 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             let f =
                 self.module
                     .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
-            f.set_call_conventions(WASM_CC);
+            f.set_call_conventions(self.wasm_cc());
             self.set_part_visibility(f.as_global_value());
             self.add_nounwind(f);
             Some(f)
         })
+    }
+
+    /// The calling convention of the module's functions: [`TAIL_CC`] or [`C_CC`].
+    pub fn wasm_cc(&self) -> u32 {
+        match self.info.tail_convention {
+            true => TAIL_CC,
+            false => C_CC,
+        }
     }
 
     /// Whether function `index` is an import the compiler links to a WASI function by symbol
@@ -182,12 +194,13 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             .is_some_and(|f| f.wasi_symbol.is_some())
     }
 
-    /// The code of function `index`'s `FuncRef`, in the Wasm convention ([`WASM_CC`]): the
-    /// function itself when defined, for a WASI-linked import an adapter (an internal tailcc
-    /// function that calls the C function; emitted once, where the descriptor is), `None`
-    /// for another import (the kernel resolves it).
+    /// The code of function `index`'s `FuncRef`, in the module's convention
+    /// ([`Self::wasm_cc`]): the function itself when defined, for a WASI-linked import the C
+    /// function or, in the tail convention, an adapter (an internal tailcc function that
+    /// calls it; emitted once, where the descriptor is), `None` for another import (the
+    /// kernel resolves it).
     pub fn funcref_code(&self, index: u32) -> Result<Option<FunctionValue<'ctx>>> {
-        if !self.is_wasi_linked(index) {
+        if !self.is_wasi_linked(index) || !self.info.tail_convention {
             return match index < self.info.num_imported_funcs() {
                 true => Ok(None),
                 false => self.direct(index),
@@ -208,7 +221,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             self.native_fn_type(ty)?,
             Some(Linkage::Internal),
         );
-        f.set_call_conventions(WASM_CC);
+        f.set_call_conventions(TAIL_CC);
         self.add_body_attributes(f);
         let b = self.llcx.create_builder();
         b.position_at_end(self.llcx.append_basic_block(f, "entry"));

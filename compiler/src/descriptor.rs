@@ -226,6 +226,11 @@ pub fn emit<'ctx>(
         table_inits.into(),
         name.into(),
         prebuilt,
+        e.u32(match info.tail_convention {
+            true => hako_abi::module::convention::TAIL,
+            false => hako_abi::module::convention::C,
+        }),
+        e.u32(0),
     ]);
     let symbol = hako_abi::module::descriptor_symbol(cx.prefix).to_string();
     let g = cx.module.add_global(e.l.module_descriptor, None, &symbol);

@@ -23,7 +23,7 @@ use inkwell::values::{
     InstructionValue, IntValue, LLVMTailCallKind, PointerValue, ValueKind,
 };
 
-use crate::ctx::{ModuleCtx, WASM_CC};
+use crate::ctx::ModuleCtx;
 use crate::error::{internal, Result};
 
 pub struct FuncEnv<'c, 'ctx, 'a> {
@@ -52,7 +52,8 @@ pub enum Called<'ctx> {
     Returned,
 }
 
-/// The calling convention of a callee: [`WASM_CC`], or C for a linked WASI function.
+/// The calling convention of a callee: the module's (`ModuleCtx::wasm_cc`), or C for a
+/// linked WASI function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Convention {
     Wasm,
@@ -443,7 +444,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         kind: CallKind,
     ) -> Result<Called<'ctx>> {
         if convention == Convention::Wasm {
-            call.set_call_convention(WASM_CC);
+            call.set_call_convention(self.cx.wasm_cc());
+            // A module with a tail call is in the tail convention (`ModuleInfo::tail_convention`).
             if kind == CallKind::Tail && self.cx.returns_in_registers(types) {
                 call.set_tail_call_kind(LLVMTailCallKind::LLVMTailCallKindMustTail);
                 match call.try_as_basic_value() {

@@ -206,6 +206,11 @@ pub struct Options {
     /// Above this much code (bytes of Wasm) a function is huge (see
     /// [`OptLevel::quick_huge_functions`]; 0: [`HUGE_FUNCTION_BYTES`], `usize::MAX`: none is).
     pub huge_bytes: usize,
+    /// Compile every function in the tail calling convention even when the module has no
+    /// tail call. Every instance of a store must share one convention (the kernel refuses to
+    /// mix them): modules compiled to run together with one that has tail calls (the modules
+    /// of a spec script) need it. Without it only a module with `return_call*` uses it.
+    pub tail_convention: bool,
 }
 
 impl Options {
@@ -246,6 +251,7 @@ impl Default for Options {
             progress: None,
             part_bytes: 0,
             huge_bytes: 0,
+            tail_convention: false,
         }
     }
 }
@@ -432,7 +438,8 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     validate(wasm)?;
     timings.validate = thread_cpu_time().saturating_sub(start);
     let start = thread_cpu_time();
-    let info = module::ModuleInfo::parse(wasm)?;
+    let mut info = module::ModuleInfo::parse(wasm)?;
+    info.tail_convention = options.tail_convention || info.has_tail_calls()?;
     timings.parse = thread_cpu_time().saturating_sub(start);
     let all_code: u64 = info
         .bodies
@@ -735,8 +742,8 @@ fn compile_part(
         translate::translate_function(&cx, index, body)?;
     }
     // Every exported function and the start function get a trampoline (the kernel calls
-    // compiled code only through one: functions are in the Wasm convention, see
-    // `ctx::WASM_CC`), in the part that defines the function; part 0 refers to those of the
+    // compiled code only through one: functions may be in the tail convention, see
+    // `ctx::TAIL_CC`), in the part that defines the function; part 0 refers to those of the
     // other parts from the descriptor.
     let mut trampolines = vec![None; info.bodies.len()];
     let exported = info

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use hako_abi::valtype;
 use wasmparser::{
     CompositeInnerType, ConstExpr, Data, Element, Export, FuncType, FunctionBody, GlobalType,
-    HeapType, KnownCustom, MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, ValType,
+    HeapType, KnownCustom, MemoryType, Name, Operator, Parser, Payload, RefType, TableType,
+    TypeRef, ValType,
 };
 
 use crate::error::{unsupported, Result};
@@ -60,6 +61,9 @@ pub struct ModuleInfo<'a> {
     /// Bodies of the defined functions, in index order.
     pub bodies: Vec<FunctionBody<'a>>,
     pub func_names: HashMap<u32, &'a str>,
+    /// Whether the module's functions are in the tail calling convention (`ctx::TAIL_CC`): set
+    /// by `compile` when the module has a tail call or the options ask for it.
+    pub tail_convention: bool,
     pub module_name: Option<&'a str>,
 }
 
@@ -73,6 +77,23 @@ impl<'a> ModuleInfo<'a> {
         self.func_types
             .get(index as usize)
             .and_then(|t| self.types.get(*t as usize))
+    }
+
+    /// Whether any function has a `return_call`, `return_call_indirect` or
+    /// `return_call_ref` (one pass over the operators).
+    pub fn has_tail_calls(&self) -> Result<bool> {
+        for body in &self.bodies {
+            let mut ops = body.get_operators_reader()?;
+            while !ops.eof() {
+                if let Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. } = ops.read()?
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Parses a module that already passed validation.

@@ -67,7 +67,7 @@ pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<Fun
         args.push(v.into());
     }
     let call = b.build_call(callee, &args, "")?;
-    call.set_call_convention(crate::ctx::WASM_CC);
+    call.set_call_convention(cx.wasm_cc());
     let results: Vec<BasicValueEnum> = match call.try_as_basic_value() {
         ValueKind::Instruction(_) => Vec::new(),
         ValueKind::Basic(v) if ty.results().len() == 1 => vec![v],

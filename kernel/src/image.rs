@@ -288,6 +288,8 @@ mod tests {
             table_inits: Slice::EMPTY,
             name: leak(b"m".to_vec()),
             prebuilt: core::ptr::null(),
+            convention: hako_abi::module::convention::C,
+            _pad: 0,
         }));
         let m: &'static ImageManifest = Box::leak(Box::new(ImageManifest {
             magic: 0,

@@ -285,10 +285,10 @@ macro_rules! define_entry_points {
             .section .text.hako_spectest, "ax"
             .global hako_spectest_nop
         hako_spectest_nop:
-            ret 8
-            .global hako_spectest_nop_array
-        hako_spectest_nop_array:
             ret
+            .global hako_spectest_nop_tail
+        hako_spectest_nop_tail:
+            ret 8
             .global hako_call_c
         hako_call_c:
             mov rax, [rdi]
@@ -301,23 +301,24 @@ macro_rules! define_entry_points {
         "#
         );
 
-        /// The address of a stub. `spectest.print*` are `ret $8` (a Wasm-convention callee
-        /// without stack arguments: `hako_abi::vm::args_in_registers`; arguments, floats
-        /// included, are ignored; no results), their array-call trampolines a bare `ret`.
-        /// `hako_call_c` is the Wasm-convention entry of a C function (`Stub::CallC`): its
+        /// The address of a stub. `spectest.print*` are a bare `ret` (in the C convention,
+        /// and as array calls), or `ret $8` in the tail convention (a tailcc callee without
+        /// stack arguments: `hako_abi::vm::args_in_registers`); arguments, floats included,
+        /// are ignored; no results. `hako_call_c` is the tail-convention entry of a C
+        /// function (`Stub::CallC`): its
         /// `vmctx` (`rdi`) points to a `CFunction`, whose function it calls with the
         /// `data` in `rdi` and the other registers as they came, on a 16-byte aligned stack.
         pub fn stub(stub: $crate::store::Stub) -> *const u8 {
             extern "C" {
                 fn hako_spectest_nop();
-                fn hako_spectest_nop_array();
+                fn hako_spectest_nop_tail();
                 fn hako_call_c();
             }
             match stub {
                 $crate::store::Stub::Enosys => __enosys_stub as *const u8,
                 $crate::store::Stub::Trap => __trap_stub as *const u8,
                 $crate::store::Stub::SpectestNop => hako_spectest_nop as *const u8,
-                $crate::store::Stub::SpectestNopArray => hako_spectest_nop_array as *const u8,
+                $crate::store::Stub::SpectestNopTail => hako_spectest_nop_tail as *const u8,
                 $crate::store::Stub::CallC => hako_call_c as *const u8,
             }
         }

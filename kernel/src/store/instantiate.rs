@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::ptr;
 use hako_abi::constexpr::{self, ConstEnv};
 use hako_abi::module::{
-    extern_kind, segment_mode, ConstOp, GlobalType, Import, ModuleDescriptor, NO_INDEX,
+    convention, extern_kind, segment_mode, ConstOp, GlobalType, Import, ModuleDescriptor, NO_INDEX,
 };
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
@@ -51,7 +51,8 @@ fn eval(e: Items<ConstOp>, env: &Env) -> Result<ValRaw, InstError> {
 }
 
 /// The start function of an instance of `desc` with functions `funcs`: its array-call
-/// trampoline (compiled code is in the Wasm convention, which the kernel does not call).
+/// trampoline (compiled code may be in the tail convention, which the kernel does not
+/// call), or in the C convention a kernel function without one.
 pub(super) fn start_function(
     desc: &ModuleDescriptor,
     funcs: &[FuncRef],
@@ -60,6 +61,9 @@ pub(super) fn start_function(
         NO_INDEX => Ok(None),
         i => match funcs.get(i as usize) {
             Some(f) if !f.array_call.is_null() => Ok(Some(Callable::new(f.array_call, f.vmctx, 0))),
+            Some(f) if desc.convention == convention::C => {
+                Ok(Some(Callable::new(f.code, f.vmctx, 0)))
+            }
             Some(_) => Err(InstError::Error(format!(
                 "start function {i} is a kernel function without an array-call entry"
             ))),
@@ -102,6 +106,17 @@ impl Store {
                 desc.abi_version,
                 hako_abi::ABI_VERSION
             )));
+        }
+        match self.convention {
+            Some(c) if c != desc.convention => {
+                return Err(InstError::Error(format!(
+                    "the module is compiled in {}, the store's other instances in {} (compile \
+                     every module of a script with `Options::tail_convention`)",
+                    convention::name(desc.convention),
+                    convention::name(c)
+                )))
+            }
+            _ => self.convention = Some(desc.convention),
         }
         if !strict && self.instances.is_empty() {
             if let Some(pre) = desc.prebuilt() {
@@ -329,6 +344,20 @@ impl Store {
         vmctx: *mut VmContext,
     ) -> FuncRef {
         let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
+        if self.convention != Some(convention::TAIL) {
+            // The C convention: the kernel's C functions as they are.
+            if let Some(code) = self.wasi_function(machine, module, name, tid) {
+                return func_ref(code, vmctx, tid);
+            }
+            let rec = self.unresolved(machine, imp);
+            let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
+            let stub = match results == [valtype::I32] {
+                true => Stub::Enosys,
+                false => Stub::Trap,
+            };
+            // The stub's context is the import's record index.
+            return func_ref(machine.stub(stub), rec as *mut VmContext, tid);
+        }
         let in_registers = self
             .types
             .get(tid)

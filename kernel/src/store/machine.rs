@@ -14,18 +14,18 @@ use hako_abi::vm::{ValRaw, VmContext};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stub {
     /// For an unresolved import returning one `i32`: answers `ENOSYS` and records the first
-    /// call (the import's record index is the `FuncRef`'s `vmctx`). A C function: it is
-    /// reached through [`Stub::CallC`].
+    /// call (the import's record index is the `FuncRef`'s `vmctx`, or the `data` of a
+    /// [`CFunction`] in the tail convention). A C function.
     Enosys,
     /// For every other unresolved import: traps with `UnresolvedImport` (it never returns,
     /// so it serves every calling convention).
     Trap,
-    /// `spectest.print*`: `ret $8`, a tailcc callee with no stack arguments (see
-    /// `hako_abi::vm::args_in_registers`).
+    /// `spectest.print*` in the C convention, and their array-call trampolines: a bare `ret`.
     SpectestNop,
-    /// The array-call trampolines of `spectest.print*`: a bare `ret`.
-    SpectestNopArray,
-    /// The Wasm-convention entry of a C function: its `vmctx` points to a [`CFunction`];
+    /// `spectest.print*` in the tail convention: `ret $8`, a tailcc callee with no stack
+    /// arguments (see `hako_abi::vm::args_in_registers`).
+    SpectestNopTail,
+    /// The tail-convention entry of a C function: its `vmctx` points to a [`CFunction`];
     /// the stub calls `function(data, args...)` and returns with `ret $8`. Only for
     /// signatures that `hako_abi::vm::args_in_registers` accepts.
     CallC,

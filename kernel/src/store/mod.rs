@@ -148,6 +148,10 @@ pub struct Store {
     /// The targets of the kernel's C functions bound to imports ([`Stub::CallC`]); the
     /// `FuncRef`s point to them, so they are never freed.
     pub c_functions: Vec<Box<CFunction>>,
+    /// The calling convention of every instance (`hako_abi::module::convention`), fixed by
+    /// the first: a `FuncRef` is called without knowing whose it is, so instances of
+    /// modules compiled in different conventions cannot share a store.
+    pub convention: Option<u32>,
     /// The built-in `spectest` instance (script mode), see [`Store::init_spectest`].
     pub spectest: Option<Spectest>,
 }
@@ -195,6 +199,7 @@ impl Store {
             tables: Vec::new(),
             imports: Vec::new(),
             c_functions: Vec::new(),
+            convention: None,
             spectest: None,
         }
     }

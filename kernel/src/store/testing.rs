@@ -85,6 +85,7 @@ pub const ENOSYS_STUB: usize = 0x1000;
 pub const TRAP_STUB: usize = 0x2000;
 pub const NOP_STUB: usize = 0x3000;
 pub const CALL_C_STUB: usize = 0x5000;
+pub const NOP_TAIL_STUB: usize = 0x6000;
 pub const WASI_FN: usize = 0x4000;
 
 impl Machine for HostMachine {
@@ -95,7 +96,8 @@ impl Machine for HostMachine {
         (match stub {
             Stub::Enosys => ENOSYS_STUB,
             Stub::Trap => TRAP_STUB,
-            Stub::SpectestNop | Stub::SpectestNopArray => NOP_STUB,
+            Stub::SpectestNop => NOP_STUB,
+            Stub::SpectestNopTail => NOP_TAIL_STUB,
             Stub::CallC => CALL_C_STUB,
         }) as *const u8
     }
@@ -159,6 +161,7 @@ pub struct ModuleBuilder {
     elements: Vec<ElementSegment>,
     table_inits: Vec<ConstExpr>,
     start: Option<u32>,
+    convention: u32,
 }
 
 fn no_table() -> TableType {
@@ -320,6 +323,12 @@ impl ModuleBuilder {
         self
     }
 
+    /// The module's calling convention (`hako_abi::module::convention`; C by default).
+    pub fn convention(&mut self, convention: u32) -> &mut Self {
+        self.convention = convention;
+        self
+    }
+
     pub fn start(&mut self, func: u32) -> &mut Self {
         self.start = Some(func);
         self
@@ -342,6 +351,8 @@ impl ModuleBuilder {
             table_inits: leak(core::mem::take(&mut self.table_inits)),
             name: Slice::EMPTY,
             prebuilt: core::ptr::null(),
+            convention: self.convention,
+            _pad: 0,
         }));
         // SAFETY: every `Slice` of `desc` was made by `leak` from a leaked vector: valid
         // for the rest of the program and never changed; there is no prebuilt instance.

@@ -3,10 +3,12 @@
 #![allow(unsafe_code)]
 
 use super::testing::{
-    i32_const, HostMachine, ModuleBuilder, CALL_C_STUB, ENOSYS_STUB, TRAP_STUB, WASI_FN,
+    i32_const, HostMachine, ModuleBuilder, CALL_C_STUB, ENOSYS_STUB, NOP_STUB, NOP_TAIL_STUB,
+    TRAP_STUB, WASI_FN,
 };
 use super::*;
 use crate::link::ExternType;
+use hako_abi::module::convention;
 use hako_abi::module::extern_kind::{FUNC, GLOBAL, MEMORY, TABLE};
 use hako_abi::valtype::{FUNCREF, I32};
 use hako_abi::vm::ValRaw;
@@ -336,8 +338,44 @@ fn program_mode_binds_unknown_functions_to_wasi_or_stubs() {
     let mut b = ModuleBuilder::new();
     let write = b.ty(&[I32, I32, I32, I32], &[I32]);
     let none = b.ty(&[], &[]);
-    let wide = b.ty(&[I32, I32, I32, I32, I32, I32], &[I32]);
     b.import_func("wasi_snapshot_preview1", "fd_write", write)
+        .import_func("env", "missing_i32", write)
+        .import_func("env", "missing", none);
+    let id = store
+        .instantiate(&mut m, b.build(), &no_imports, false)
+        .unwrap()
+        .0;
+    let funcs = store.instances[id].funcs;
+    assert_eq!(funcs[0].code as usize, WASI_FN);
+    assert_eq!(funcs[1].code as usize, ENOSYS_STUB);
+    assert_eq!(
+        funcs[1].vmctx as usize, 0,
+        "the stub's context is its record index"
+    );
+    assert_eq!(funcs[2].vmctx as usize, 1);
+    assert_eq!(store.imports.len(), 2);
+    assert_eq!(
+        m.lines(),
+        ["unresolved env missing_i32", "unresolved env missing"]
+    );
+    // An unknown memory is an error in program mode.
+    let mut b = ModuleBuilder::new();
+    b.import_memory("env", "memory", 1, NO_MAX);
+    assert!(matches!(
+        store.instantiate(&mut m, b.build(), &no_imports, false),
+        Err(InstError::Error(e)) if e == "unresolved memory import env.memory"
+    ));
+}
+
+#[test]
+fn in_the_tail_convention_kernel_functions_are_behind_the_call_c_stub() {
+    let (mut store, mut m) = (Store::new(), HostMachine::default());
+    let mut b = ModuleBuilder::new();
+    let write = b.ty(&[I32, I32, I32, I32], &[I32]);
+    let none = b.ty(&[], &[]);
+    let wide = b.ty(&[I32, I32, I32, I32, I32, I32], &[I32]);
+    b.convention(convention::TAIL)
+        .import_func("wasi_snapshot_preview1", "fd_write", write)
         .import_func("env", "missing_i32", write)
         .import_func("env", "missing", none)
         .import_func("env", "missing_wide", wide);
@@ -346,7 +384,7 @@ fn program_mode_binds_unknown_functions_to_wasi_or_stubs() {
         .unwrap()
         .0;
     let funcs = store.instances[id].funcs;
-    // Kernel functions are C functions, reached through the Wasm-convention stub with
+    // Kernel functions are C functions, reached through the tail-convention stub with
     // their function and data (the import's record index for the ENOSYS stub).
     let c: Vec<(usize, usize)> = store
         .c_functions
@@ -363,20 +401,21 @@ fn program_mode_binds_unknown_functions_to_wasi_or_stubs() {
     // Seven arguments with `vmctx`: one on the stack, which no C stub pops; it traps.
     assert_eq!(funcs[3].code as usize, TRAP_STUB);
     assert_eq!(store.imports.len(), 3);
+    // `spectest.print` follows the store's convention; its array call is a bare `ret`.
+    store.init_spectest(&mut m).unwrap();
+    let Some(Extern::Func(print)) = store.spectest_export(b"print") else {
+        panic!("no spectest.print")
+    };
     assert_eq!(
-        m.lines(),
-        [
-            "unresolved env missing_i32",
-            "unresolved env missing",
-            "unresolved env missing_wide"
-        ]
+        (print.0.code as usize, print.0.array_call as usize),
+        (NOP_TAIL_STUB, NOP_STUB)
     );
-    // An unknown memory is an error in program mode.
+    // A module in the C convention cannot join the store.
     let mut b = ModuleBuilder::new();
-    b.import_memory("env", "memory", 1, NO_MAX);
+    b.table(1, 1);
     assert!(matches!(
         store.instantiate(&mut m, b.build(), &no_imports, false),
-        Err(InstError::Error(e)) if e == "unresolved memory import env.memory"
+        Err(InstError::Error(e)) if e.starts_with("the module is compiled in the C convention")
     ));
 }
 
