@@ -406,6 +406,28 @@ fn tail_calls_run_in_constant_stack() {
 const TAIL: &str = r#"(module
   (type $unary (func (param i64) (result i64)))
   (type $five (func (param i32) (result i32 i64 i32 i64 i32)))
+  (type $close_t (func (param i32) (result i32)))
+  (type $open_t (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  ;; The harness's WASI functions answer 8 (BADF): C functions, which tables reach through
+  ;; the compiler's tailcc adapters (path_open's has four stack arguments).
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (type $close_t)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (type $open_t)))
+  (table $w 2 funcref)
+  (elem (table $w) (i32.const 0) func $close $open)
+  (func (export "tail_wasi") (param i32) (result i32) (return_call $close (local.get 0)))
+  (func (export "indirect_wasi") (param $n i32) (result i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s)
+        (call_indirect $w (type $close_t) (i32.const 3) (i32.const 0))))
+      (local.set $s (i32.add (local.get $s)
+        (call_indirect $w (type $open_t) (i32.const 1) (i32.const 2) (i32.const 3) (i32.const 4)
+          (i32.const 5) (i64.const 6) (i64.const 7) (i32.const 8) (i32.const 9) (i32.const 1))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s))
+  (func (export "tail_indirect_wasi") (result i32)
+    (return_call_indirect $w (type $open_t) (i32.const 1) (i32.const 2) (i32.const 3)
+      (i32.const 4) (i32.const 5) (i64.const 6) (i64.const 7) (i32.const 8) (i32.const 9)
+      (i32.const 1)))
   (table $t 2 funcref)
   (elem (table $t) (i32.const 0) func $five_down $double)
   (elem declare func $double)
@@ -470,6 +492,10 @@ fn typed_function_references_and_tail_calls() {
         assert_eq!(i.call1("on_non_null", &[v32(1)]), Ok(10));
         assert_eq!(i.call1("on_non_null", &[v32(0)]), Ok(-1i64 as u64));
         assert_eq!(i.call1("local", &[]), Ok(8));
+        assert_eq!(i.call1("tail_wasi", &[v32(3)]), Ok(8));
+        // A stack left unbalanced by a call would not survive a thousand of them.
+        assert_eq!(i.call1("indirect_wasi", &[v32(1000)]), Ok(16000));
+        assert_eq!(i.call1("tail_indirect_wasi", &[]), Ok(8));
     }
 }
 
