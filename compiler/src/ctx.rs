@@ -238,11 +238,10 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
         Ok(Some(f))
     }
 
-    /// Whether a function with these results returns them in registers in the Wasm
-    /// convention: at most 3 integer fields (floats travel as integers, see
-    /// [`Self::multi_result_type`]) and 4 `v128`. Otherwise LLVM returns them through
-    /// memory the caller provides, and cannot make a `musttail` call (it aborts the
-    /// process): a `return_call` of such a signature is then an ordinary call and a return.
+    /// Whether a function with these results could return them in registers: at most 3
+    /// integer fields (floats travel as integers, see [`Self::multi_result_type`]) and 4
+    /// `v128`. Otherwise LLVM returns them through memory the caller provides, and cannot
+    /// make a `musttail` call (it aborts the process): see [`Self::results_in_memory`].
     pub fn returns_in_registers(&self, results: &[ValType]) -> bool {
         let vectors = results.iter().filter(|t| **t == ValType::V128).count();
         results.len() - vectors <= 3 && vectors <= 4
@@ -327,25 +326,52 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
 
     /// The native signature of a Wasm function type (see the calling convention in
     /// `hako_abi`): `vmctx` first, several results as a struct whose float fields are
-    /// carried as integers ([`ModuleCtx::multi_result_type`]).
+    /// carried as integers ([`ModuleCtx::multi_result_type`]); in the tail convention,
+    /// results that do not fit the registers are written to the struct at a pointer passed
+    /// after `vmctx` ([`Self::results_in_memory`]), and the function returns nothing.
     pub fn native_fn_type(&self, ty: &FuncType) -> Result<FunctionType<'ctx>> {
         let mut params: Vec<BasicMetadataTypeEnum> = vec![self.ptr.into()];
+        if self.results_in_memory(ty.results()) {
+            params.push(self.ptr.into());
+        }
         for p in ty.params() {
             params.push(self.val_type(*p)?.into());
         }
         Ok(match ty.results() {
+            _ if self.results_in_memory(ty.results()) => {
+                self.llcx.void_type().fn_type(&params, false)
+            }
             [] => self.llcx.void_type().fn_type(&params, false),
             [one] => self.val_type(*one)?.fn_type(&params, false),
-            many => {
-                let fields = many
-                    .iter()
-                    .map(|t| self.multi_result_type(*t))
-                    .collect::<Result<Vec<_>>>()?;
-                self.llcx
-                    .struct_type(&fields, false)
-                    .fn_type(&params, false)
-            }
+            many => self.results_struct(many)?.fn_type(&params, false),
         })
+    }
+
+    /// The struct of several results ([`Self::multi_result_type`] fields).
+    pub fn results_struct(&self, results: &[ValType]) -> Result<inkwell::types::StructType<'ctx>> {
+        let fields = results
+            .iter()
+            .map(|t| self.multi_result_type(*t))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.llcx.struct_type(&fields, false))
+    }
+
+    /// The struct type of packed result values (as [`Self::results_struct`] makes).
+    pub fn results_struct_of_values(
+        &self,
+        packed: &[BasicValueEnum<'ctx>],
+    ) -> inkwell::types::StructType<'ctx> {
+        let fields: Vec<BasicTypeEnum> = packed.iter().map(|v| v.get_type()).collect();
+        self.llcx.struct_type(&fields, false)
+    }
+
+    /// Whether functions with these results return them through memory the caller provides,
+    /// as an explicit pointer after `vmctx` ([`Self::native_fn_type`]): in the tail
+    /// convention, when they do not fit the registers. LLVM would return them through
+    /// memory itself, but then cannot make a `musttail` call (it aborts the process); with
+    /// the pointer explicit, a tail call passes its own on, and stays a jump.
+    pub fn results_in_memory(&self, results: &[ValType]) -> bool {
+        self.info.tail_convention && !self.returns_in_registers(results)
     }
 
     /// A field of a several-results struct: `f32` and `f64` travel as `i32` and `i64`. The

@@ -33,6 +33,9 @@ pub struct FuncEnv<'c, 'ctx, 'a> {
     pub vmctx: PointerValue<'ctx>,
     /// Holds the allocas of locals and the invariant loads; branches to the body at the end.
     entry: BasicBlock<'ctx>,
+    /// The function's results pointer, when its results are in memory
+    /// ([`ModuleCtx::results_in_memory`]).
+    pub out: Option<PointerValue<'ctx>>,
     /// Cached invariant loads, keyed by what they are.
     invariants: HashMap<Invariant, PointerValue<'ctx>>,
     trap_blocks: HashMap<u32, BasicBlock<'ctx>>,
@@ -92,6 +95,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             func,
             vmctx,
             entry,
+            out: None,
             invariants: HashMap::new(),
             trap_blocks: HashMap::new(),
         })
@@ -348,14 +352,36 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     // ---- calls ----
 
+    /// A call's arguments: the callee's context, the results pointer when there is one
+    /// ([`ModuleCtx::results_in_memory`]), then the Wasm arguments.
     fn call_args(
         &self,
         callee_vmctx: PointerValue<'ctx>,
+        out: Option<PointerValue<'ctx>>,
         args: &[BasicValueEnum<'ctx>],
     ) -> Vec<BasicMetadataValueEnum<'ctx>> {
         std::iter::once(callee_vmctx.into())
+            .chain(out.map(Into::into))
             .chain(args.iter().map(|a| (*a).into()))
             .collect()
+    }
+
+    /// Where a call of Wasm-convention callee with results `types` writes them, when they
+    /// are in memory: for a tail call, the function's own results pointer (its results are
+    /// the callee's), else a buffer in the frame.
+    fn results_pointer(
+        &mut self,
+        types: &[wasmparser::ValType],
+        kind: CallKind,
+    ) -> Result<Option<PointerValue<'ctx>>> {
+        if !self.cx.results_in_memory(types) {
+            return Ok(None);
+        }
+        if let (CallKind::Tail, Some(out)) = (kind, self.out) {
+            return Ok(Some(out));
+        }
+        let ty = self.cx.results_struct(types)?;
+        Ok(Some(self.in_entry(|env| Ok(env.b.build_alloca(ty, "")?))?))
     }
 
     /// The results of a call, of Wasm types `types`, as a list (a struct return is unpacked,
@@ -396,16 +422,20 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .func_type(index)
             .ok_or_else(|| internal("function index"))?;
         let result_types = ty.results().to_vec();
-        let (call, convention) = match self.cx.direct(index)? {
+        let (call, convention, out) = match self.cx.direct(index)? {
             Some(f) => {
-                let call = self
-                    .b
-                    .build_call(f, &self.call_args(self.vmctx, args), "")?;
                 let convention = match self.cx.is_wasi_linked(index) {
                     true => Convention::C,
                     false => Convention::Wasm,
                 };
-                (call, convention)
+                let out = match convention {
+                    Convention::Wasm => self.results_pointer(&result_types, kind)?,
+                    Convention::C => None,
+                };
+                let call = self
+                    .b
+                    .build_call(f, &self.call_args(self.vmctx, out, args), "")?;
+                (call, convention, out)
             }
             None => {
                 let fn_ty = self.cx.native_fn_type(ty)?;
@@ -421,32 +451,36 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     vm::FUNCREF_VMCTX_OFFSET as u64,
                     Nullness::MaybeNull,
                 )?;
+                let out = self.results_pointer(&result_types, kind)?;
                 let call = self.b.build_indirect_call(
                     fn_ty,
                     code,
-                    &self.call_args(callee_vmctx, args),
+                    &self.call_args(callee_vmctx, out, args),
                     "",
                 )?;
-                (call, Convention::Wasm)
+                (call, Convention::Wasm, out)
             }
         };
-        self.finish_call(call, &result_types, convention, kind)
+        self.finish_call(call, &result_types, convention, kind, out)
     }
 
-    /// Sets the call's convention and, for a tail call the Wasm convention can make one (see
-    /// [`ModuleCtx::returns_in_registers`]), marks it `musttail` and returns its result from
-    /// the function; otherwise hands back its results.
+    /// Sets the call's convention and, for a tail call to a function of the module's
+    /// convention (a module with a tail call is in the tail convention,
+    /// `ModuleInfo::tail_convention`), marks it `musttail` and returns its result from the
+    /// function (results in memory were written to the function's own results pointer);
+    /// otherwise hands back its results (read from `out` when they are in memory).
     fn finish_call(
         &mut self,
         call: CallSiteValue<'ctx>,
         types: &[wasmparser::ValType],
         convention: Convention,
         kind: CallKind,
+        out: Option<PointerValue<'ctx>>,
     ) -> Result<Called<'ctx>> {
         if convention == Convention::Wasm {
             call.set_call_convention(self.cx.wasm_cc());
-            // A module with a tail call is in the tail convention (`ModuleInfo::tail_convention`).
-            if kind == CallKind::Tail && self.cx.returns_in_registers(types) {
+            let own_out = out.is_some() && out == self.out;
+            if kind == CallKind::Tail && (self.cx.returns_in_registers(types) || own_out) {
                 call.set_tail_call_kind(LLVMTailCallKind::LLVMTailCallKindMustTail);
                 match call.try_as_basic_value() {
                     ValueKind::Basic(v) => self.b.build_return(Some(&v))?,
@@ -455,7 +489,62 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                 return Ok(Called::Returned);
             }
         }
-        Ok(Called::Results(self.results(call, types)?))
+        match out {
+            Some(out) => Ok(Called::Results(self.load_results(out, types)?)),
+            None => Ok(Called::Results(self.results(call, types)?)),
+        }
+    }
+
+    /// Results of Wasm types `types` from the struct at `out`.
+    fn load_results(
+        &self,
+        out: PointerValue<'ctx>,
+        types: &[wasmparser::ValType],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let ty = self.cx.results_struct(types)?;
+        let v = self.b.build_load(ty, out, "")?.into_struct_value();
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let field = self.b.build_extract_value(v, i as u32, "")?;
+                self.cx.unpack_multi_result(&self.b, field, *t)
+            })
+            .collect()
+    }
+
+    /// Returns `values` (the function's results) from the function: in registers, or
+    /// written to its results pointer.
+    pub fn return_values(&self, values: &[BasicValueEnum<'ctx>]) -> Result<()> {
+        if let Some(out) = self.out {
+            let packed = values
+                .iter()
+                .map(|v| self.cx.pack_multi_result(&self.b, *v))
+                .collect::<Result<Vec<_>>>()?;
+            let ty = self.cx.results_struct_of_values(&packed);
+            let mut agg = ty.get_undef();
+            for (i, v) in packed.iter().enumerate() {
+                agg = self
+                    .b
+                    .build_insert_value(agg, *v, i as u32, "")?
+                    .into_struct_value();
+            }
+            self.b.build_store(out, agg)?;
+            self.b.build_return(None)?;
+            return Ok(());
+        }
+        match values.len() {
+            0 => self.b.build_return(None)?,
+            1 => self.b.build_return(Some(&values[0]))?,
+            _ => {
+                let packed = values
+                    .iter()
+                    .map(|v| self.cx.pack_multi_result(&self.b, *v))
+                    .collect::<Result<Vec<_>>>()?;
+                self.b.build_aggregate_return(&packed)?
+            }
+        };
+        Ok(())
     }
 
     /// `call_indirect`: bounds check, null check, signature check, then a call through the
@@ -531,10 +620,14 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .b
             .build_load(self.cx.ptr, vmctx_p, "")?
             .into_pointer_value();
-        let call =
-            self.b
-                .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
-        self.finish_call(call, &result_types, Convention::Wasm, kind)
+        let out = self.results_pointer(&result_types, kind)?;
+        let call = self.b.build_indirect_call(
+            fn_ty,
+            code,
+            &self.call_args(callee_vmctx, out, args),
+            "",
+        )?;
+        self.finish_call(call, &result_types, Convention::Wasm, kind, out)
     }
 
     /// `ref.func`: the address of the function's `FuncRef` slot.
@@ -694,7 +787,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let f = self.cx.builtin(name)?;
         let call = self
             .b
-            .build_call(f, &self.call_args(self.vmctx, args), "")?;
+            .build_call(f, &self.call_args(self.vmctx, None, args), "")?;
         Ok(match call.try_as_basic_value() {
             ValueKind::Basic(v) => Some(v),
             ValueKind::Instruction(_) => None,

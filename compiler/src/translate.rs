@@ -57,6 +57,13 @@ pub fn translate_function(
         unreachable_depth: 0,
         offset: 0,
     };
+    if cx.results_in_memory(ty.results()) {
+        t.env.out = Some(
+            func.get_nth_param(1)
+                .ok_or_else(|| internal("results pointer"))?
+                .into_pointer_value(),
+        );
+    }
     t.declare_locals(func, ty.params(), body)?;
     let body_block = t.env.append_block("body");
     t.env.b.position_at_end(body_block);
@@ -143,8 +150,9 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         for (i, p) in params.iter().enumerate() {
             let ty = self.cx().val_type(*p)?;
             let slot = self.env.alloca(ty)?;
+            let first = 1 + u32::from(self.env.out.is_some());
             let value = func
-                .get_nth_param(i as u32 + 1)
+                .get_nth_param(i as u32 + first)
                 .ok_or_else(|| internal("parameter count"))?;
             let here = self.env.entry_block();
             self.env.b.position_at_end(here);

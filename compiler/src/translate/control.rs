@@ -229,17 +229,7 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
             if let FrameKind::Function = frame.kind {
                 let values: Vec<BasicValueEnum> =
                     frame.results.iter().map(|p| p.as_basic_value()).collect();
-                match values.len() {
-                    0 => self.env.b.build_return(None)?,
-                    1 => self.env.b.build_return(Some(&values[0]))?,
-                    _ => {
-                        let packed = values
-                            .iter()
-                            .map(|v| self.env.cx.pack_multi_result(&self.env.b, *v))
-                            .collect::<Result<Vec<_>>>()?;
-                        self.env.b.build_aggregate_return(&packed)?
-                    }
-                };
+                self.env.return_values(&values)?;
                 self.reachable = false;
             } else {
                 self.stack
