@@ -564,6 +564,13 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .into_pointer_value();
         let is_null = self.b.build_is_null(funcref, "")?;
         self.trap_if(is_null, TrapCode::UninitializedElement)?;
+        self.check_signature(type_index, funcref)?;
+        self.call_funcref(type_index, funcref, args, kind)
+    }
+
+    /// Traps with `BadSignature` unless the `FuncRef` at `funcref` has type `type_index`'s
+    /// canonical id.
+    fn check_signature(&mut self, type_index: u32, funcref: PointerValue<'ctx>) -> Result<()> {
         let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
         let expected_p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
         let expected = self.b.build_load(self.cx.i32, expected_p, "")?;
@@ -576,12 +583,20 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             actual.into_int_value(),
             "",
         )?;
-        self.trap_if(mismatch, TrapCode::BadSignature)?;
-        self.call_funcref(type_index, funcref, args, kind)
+        self.trap_if(mismatch, TrapCode::BadSignature)
     }
 
-    /// `call_ref`: a null check, then a call through the `FuncRef` (its type is the
-    /// reference's static type: no signature check).
+    /// `call_ref`: a null check, a signature check, then a call through the `FuncRef`.
+    ///
+    /// Validation proves the reference's function has the static type, so the check never
+    /// fails in a well-typed store. It is there because canonical type ids give each
+    /// parameter and result one code (a typed reference's is `funcref`'s): two function
+    /// types that differ only in a reference's heap type share an id, so `call_indirect`
+    /// and the import checks let a function taking `(ref $a)` stand for one taking
+    /// `(ref $b)`, and the `(ref $b)` it then receives could be a function of another
+    /// native signature. Checking the id here keeps every call one of the callee's own
+    /// native signature (a wrong one would misread registers and the stack, and in the tail
+    /// convention pop the wrong number of bytes).
     pub fn call_ref(
         &mut self,
         type_index: u32,
@@ -591,6 +606,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     ) -> Result<Called<'ctx>> {
         let is_null = self.b.build_is_null(funcref, "")?;
         self.trap_if(is_null, TrapCode::NullFunctionReference)?;
+        self.check_signature(type_index, funcref)?;
         self.call_funcref(type_index, funcref, args, kind)
     }
 

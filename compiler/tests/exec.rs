@@ -508,6 +508,35 @@ fn typed_function_references_and_tail_calls() {
     }
 }
 
+/// Canonical type ids give a typed reference `funcref`'s code, so `$a` and `$b` below share
+/// one and `call_indirect (type $b)` reaches `$g` of type `$a` (Wasm says it traps there).
+/// `$g` then holds a `(ref $narrow)` that is a function of another native signature;
+/// `call_ref`'s own signature check traps, with the same trap, before the wrong call.
+const CONFLATED: &str = r#"(module
+  (type $narrow (func (param i32) (result i64)))
+  (type $wide (func (param i64 i64 i64 i64 i64 i64 i64) (result i64)))
+  (type $a (func (param (ref $narrow)) (result i64)))
+  (type $b (func (param (ref $wide)) (result i64)))
+  (table 1 funcref)
+  (elem (i32.const 0) func $g)
+  (elem declare func $w $n)
+  (func $g (type $a) (call_ref $narrow (i32.const 1) (local.get 0)))
+  (func $w (type $wide) (local.get 6))
+  (func $n (type $narrow) (i64.extend_i32_u (local.get 0)))
+  (func (export "conflated") (result i64)
+    (call_indirect (type $b) (ref.func $w) (i32.const 0)))
+  (func (export "well_typed") (result i64)
+    (call_indirect (type $a) (ref.func $n) (i32.const 0)))
+)"#;
+
+#[test]
+fn call_ref_checks_the_signature_that_canonical_ids_conflate() {
+    for mut i in instances(CONFLATED) {
+        assert_eq!(i.call1("well_typed", &[]), Ok(1));
+        assert_eq!(i.call1("conflated", &[]), trap(TrapCode::BadSignature));
+    }
+}
+
 /// A real C program built with clang for wasm32-wasi, when clang-19 is installed.
 #[test]
 fn c_hello_world_runs() {
