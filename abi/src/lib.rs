@@ -49,7 +49,7 @@ pub mod wasi;
 
 /// Bumped whenever a layout or protocol in this crate changes incompatibly. The compiler
 /// writes it into every [`module::ModuleDescriptor`]; the kernel refuses other versions.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Value type codes, as in the Wasm binary format. Used in function types and global types
 /// of the descriptor.
@@ -61,4 +61,76 @@ pub mod valtype {
     pub const V128: u8 = 0x7b;
     pub const FUNCREF: u8 = 0x70;
     pub const EXTERNREF: u8 = 0x6f;
+
+    /// The full type of a global or a table's elements (`GlobalType::val_type`,
+    /// `TableType::elem_type`), for import matching: the low byte is a code above (for a
+    /// reference, that of its hierarchy's top: every function reference type is `FUNCREF`,
+    /// every external one `EXTERNREF`), and a reference type of typed function references
+    /// adds [`NON_NULL`], and [`BOTTOM`] (`nofunc`, `noextern`) or [`CONCRETE`] with a type
+    /// index from [`TYPE_SHIFT`] up: the module's own index in a descriptor, the canonical
+    /// type id once the kernel has [`canonical`]ised it.
+    pub const NON_NULL: u32 = 1 << 8;
+    pub const BOTTOM: u32 = 1 << 9;
+    pub const CONCRETE: u32 = 1 << 10;
+    pub const TYPE_SHIFT: u32 = 12;
+    /// The largest type index a [`CONCRETE`] type can hold.
+    pub const MAX_TYPE_INDEX: u32 = u32::MAX >> TYPE_SHIFT;
+
+    /// `t` with its type index mapped through `ids` (a module's canonical type ids); `None`
+    /// when the index is not in `ids`.
+    pub fn canonical(t: u32, ids: &[u32]) -> Option<u32> {
+        if t & CONCRETE == 0 {
+            return Some(t);
+        }
+        let id = *ids.get((t >> TYPE_SHIFT) as usize)?;
+        (id <= MAX_TYPE_INDEX).then_some((t & ((1 << TYPE_SHIFT) - 1)) | (id << TYPE_SHIFT))
+    }
+
+    /// Whether a value of (canonical) type `actual` is one of type `expected`: equal
+    /// numeric types; references of one hierarchy, non-null where `expected` is, and a heap
+    /// type that is `expected`'s, its bottom, or anything when `expected`'s is the top
+    /// (without GC, function types have no declared subtypes).
+    pub fn matches(actual: u32, expected: u32) -> bool {
+        let (a, e) = (actual as u8, expected as u8);
+        if a != e {
+            return false;
+        }
+        if a != FUNCREF && a != EXTERNREF {
+            return actual == expected;
+        }
+        if expected & NON_NULL != 0 && actual & NON_NULL == 0 {
+            return false;
+        }
+        let heap = |t: u32| t & !(NON_NULL | 0xff);
+        let (ah, eh) = (heap(actual), heap(expected));
+        eh == 0 || ah == eh || ah == BOTTOM
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reference_subtyping_without_gc() {
+            let func = FUNCREF as u32;
+            let t = |i: u32| func | CONCRETE | (i << TYPE_SHIFT);
+            let nn = |x: u32| x | NON_NULL;
+            let nofunc = func | BOTTOM;
+            // Everything of the function hierarchy is a `funcref`; nothing else is.
+            for a in [func, nn(func), t(1), nn(t(1)), nofunc, nn(nofunc)] {
+                assert!(matches(a, func), "{a:#x}");
+                assert!(!matches(a, EXTERNREF as u32), "{a:#x}");
+            }
+            assert!(!matches(I32 as u32, func));
+            assert!(matches(nn(t(1)), t(1)) && matches(nn(t(1)), nn(t(1))));
+            assert!(!matches(t(1), nn(t(1))), "null where none may be");
+            assert!(!matches(t(2), t(1)) && !matches(func, t(1)));
+            assert!(matches(nofunc, t(1)) && matches(nn(nofunc), nn(func)));
+            assert!(!matches(nn(func), nn(nofunc)));
+            assert!(matches(EXTERNREF as u32 | BOTTOM, EXTERNREF as u32));
+            assert_eq!(canonical(t(1), &[5, 7]), Some(t(7)));
+            assert_eq!(canonical(nn(func), &[]), Some(nn(func)));
+            assert_eq!(canonical(t(2), &[5, 7]), None);
+        }
+    }
 }

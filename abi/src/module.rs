@@ -88,10 +88,37 @@ pub struct ModuleDescriptor {
     pub exports: Slice<Export>,
     pub data: Slice<DataSegment>,
     pub elements: Slice<ElementSegment>,
+    /// One per defined table: its initialiser (a table type with an initial value, from
+    /// typed function references), or empty for `ref.null` (every entry null).
+    pub table_inits: Slice<ConstExpr>,
     /// The module's name from the `name` section, or empty.
     pub name: Bytes,
     /// The module's instance, laid out by the compiler, or null (see [`Prebuilt`]).
     pub prebuilt: *const Prebuilt,
+    /// The calling convention of its functions' native entry points ([`convention`]). Every
+    /// instance of a store has the same one: a `FuncRef` is called without knowing whose
+    /// it is.
+    pub convention: u32,
+    pub _pad: u32,
+}
+
+/// Calling conventions of compiled functions ([`ModuleDescriptor::convention`]).
+pub mod convention {
+    /// The C convention (System V x86-64): modules without tail calls.
+    pub const C: u32 = 0;
+    /// LLVM's `tailcc`: the C convention's registers, the callee pops its stack arguments
+    /// rounded so that the stack stays aligned (at least 8 bytes, `ret $8`); see
+    /// [`crate::vm::args_in_registers`].
+    pub const TAIL: u32 = 1;
+
+    /// A name for messages.
+    pub fn name(c: u32) -> &'static str {
+        match c {
+            C => "the C convention (no tail calls)",
+            TAIL => "the tail-call convention",
+            _ => "an unknown calling convention",
+        }
+    }
 }
 
 /// A program's instance, laid out ahead of time: the instance context and everything it
@@ -333,7 +360,7 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 10 * 16 + 8);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 11 * 16 + 8 + 8);
         assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
         assert_eq!(size_of::<DataInit>(), 32);
     }

@@ -30,11 +30,13 @@ pub enum TrapCode {
     /// spec's out-of-bounds messages by [`TrapCode::message`]).
     ElementSegmentOutOfBounds = 12,
     DataSegmentOutOfBounds = 13,
+    /// `call_ref` or `return_call_ref` of a null reference.
+    NullFunctionReference = 14,
 }
 
 impl TrapCode {
     /// Every code, in numeric order.
-    pub const ALL: [TrapCode; 14] = [
+    pub const ALL: [TrapCode; 15] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -49,6 +51,7 @@ impl TrapCode {
         TrapCode::UnresolvedImport,
         TrapCode::ElementSegmentOutOfBounds,
         TrapCode::DataSegmentOutOfBounds,
+        TrapCode::NullFunctionReference,
     ];
 
     /// The message the WebAssembly spec testsuite uses for this trap.
@@ -68,6 +71,7 @@ impl TrapCode {
             TrapCode::UnresolvedImport => "call to an unresolved import",
             TrapCode::ElementSegmentOutOfBounds => "out of bounds table access",
             TrapCode::DataSegmentOutOfBounds => "out of bounds memory access",
+            TrapCode::NullFunctionReference => "null function reference",
         }
     }
 

@@ -56,7 +56,9 @@ pub type ArrayCallFn = unsafe extern "C" fn(vmctx: *mut VmContext, values: *mut 
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct FuncRef {
-    /// The native entry point.
+    /// The native entry point, in the Wasm calling convention (LLVM's `tailcc`, see
+    /// [`args_in_registers`]), never the C one: a kernel function is reached through a stub
+    /// that pops what a tailcc callee pops.
     pub code: *const u8,
     /// The array-call trampoline, or null when none was emitted (only exported functions have
     /// one).
@@ -115,6 +117,27 @@ pub struct VmContext {
     pub type_ids: *const u32,
     /// Kernel-private data of the instance.
     pub instance: *mut u8,
+}
+
+/// Whether a function of these parameter types ([`crate::valtype`] codes) receives every
+/// argument in a register in the Wasm calling convention: `vmctx` and at most 5 integer or
+/// reference parameters (in `rdi`, `rsi`, `rdx`, `rcx`, `r8`, `r9`), at most 8 float or
+/// `v128` ones (`xmm0`-`xmm7`), as in the C convention. Compiled functions use LLVM's
+/// `tailcc`, in which the callee pops its stack arguments, rounded so that the stack stays
+/// aligned: 8 bytes when there are none (`ret $8`). A kernel function with such a
+/// signature is a C function behind a stub that returns with `ret $8`; with more
+/// arguments the kernel has no stub for it.
+pub fn args_in_registers(params: &[u8]) -> bool {
+    let vectors = params
+        .iter()
+        .filter(|t| {
+            matches!(
+                **t,
+                crate::valtype::F32 | crate::valtype::F64 | crate::valtype::V128
+            )
+        })
+        .count();
+    1 + params.len() - vectors <= 6 && vectors <= 8
 }
 
 pub const VMCTX_MEMORY0_OFFSET: usize = offset_of!(VmContext, memory0);

@@ -26,6 +26,22 @@ use wasmparser::{FuncType, ValType};
 use crate::error::{internal, Result};
 use crate::module::ModuleInfo;
 
+/// The tail calling convention (`hako_abi::module::convention::TAIL`): LLVM's `tailcc`, with
+/// which a `musttail` call is a jump whatever the two signatures (the callee pops its own
+/// stack arguments), so that `return_call` runs in constant stack. A module with tail calls
+/// (or compiled with [`crate::Options::tail_convention`]) has every function in it, and
+/// every call to such a function (direct, through an import's `VmContext::funcs` slot,
+/// `call_indirect`, `call_ref`, the array-call trampolines) uses it; on x86-64 it passes
+/// arguments and results in the C convention's registers, but the callee pops its stack
+/// arguments rounded to keep the stack aligned, at least 8 bytes (`ret $8`), which costs
+/// ordinary calls about a cycle. So a `FuncRef`'s code is then never a C function: the WASI
+/// functions a module links get an adapter ([`ModuleCtx::funcref_code`]), and the kernel's
+/// stubs have tailcc entries (`kernel/src/shims.rs`). A module without tail calls keeps the
+/// C convention. Builtins and direct calls to linked WASI functions are C calls always.
+pub const TAIL_CC: u32 = 18;
+/// LLVM's C calling convention.
+pub const C_CC: u32 = 0;
+
 /// Whether a module is compiled as one LLVM module, or split into parts compiled on their
 /// own threads (see `hako_compiler::compile`) that each hold some of its functions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +63,9 @@ pub struct ModuleCtx<'ctx, 'a> {
     pub partition: Partition,
     /// Per function index, once declared: what [`Self::direct`] returns.
     declared: RefCell<Vec<Option<Option<FunctionValue<'ctx>>>>>,
+    /// Per imported function index, once emitted: its tailcc adapter (see
+    /// [`Self::funcref_code`]).
+    adapters: RefCell<Vec<Option<FunctionValue<'ctx>>>>,
     pub i8: IntType<'ctx>,
     pub i32: IntType<'ctx>,
     pub i64: IntType<'ctx>,
@@ -75,6 +94,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             defined,
             partition,
             declared: RefCell::new(vec![None; info.func_types.len()]),
+            adapters: RefCell::new(vec![None; info.func_imports.len()]),
             i8: llcx.i8_type(),
             i32: llcx.i32_type(),
             i64: llcx.i64_type(),
@@ -140,6 +160,7 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                 self.native_fn_type(ty)?,
                 Some(self.definition_linkage()),
             );
+            f.set_call_conventions(self.wasm_cc());
             self.set_part_visibility(f.as_global_value());
             self.add_body_attributes(f);
             Some(f)
@@ -149,10 +170,81 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             let f =
                 self.module
                     .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
+            f.set_call_conventions(self.wasm_cc());
             self.set_part_visibility(f.as_global_value());
             self.add_nounwind(f);
             Some(f)
         })
+    }
+
+    /// The calling convention of the module's functions: [`TAIL_CC`] or [`C_CC`].
+    pub fn wasm_cc(&self) -> u32 {
+        match self.info.tail_convention {
+            true => TAIL_CC,
+            false => C_CC,
+        }
+    }
+
+    /// Whether function `index` is an import the compiler links to a WASI function by symbol
+    /// (called directly, in the C convention).
+    pub fn is_wasi_linked(&self, index: u32) -> bool {
+        self.info
+            .func_imports
+            .get(index as usize)
+            .is_some_and(|f| f.wasi_symbol.is_some())
+    }
+
+    /// The code of function `index`'s `FuncRef`, in the module's convention
+    /// ([`Self::wasm_cc`]): the function itself when defined, for a WASI-linked import the C
+    /// function or, in the tail convention, an adapter (an internal tailcc function that
+    /// calls it; emitted once, where the descriptor is), `None` for another import (the
+    /// kernel resolves it).
+    pub fn funcref_code(&self, index: u32) -> Result<Option<FunctionValue<'ctx>>> {
+        if !self.is_wasi_linked(index) || !self.info.tail_convention {
+            return match index < self.info.num_imported_funcs() {
+                true => Ok(None),
+                false => self.direct(index),
+            };
+        }
+        if let Some(Some(f)) = self.adapters.borrow().get(index as usize) {
+            return Ok(Some(*f));
+        }
+        let target = self
+            .direct(index)?
+            .ok_or_else(|| internal("WASI import without a symbol"))?;
+        let ty = self
+            .info
+            .func_type(index)
+            .ok_or_else(|| internal("function without a type"))?;
+        let f = self.module.add_function(
+            &format!("{}_wasi_adapter_f{index}", self.prefix),
+            self.native_fn_type(ty)?,
+            Some(Linkage::Internal),
+        );
+        f.set_call_conventions(TAIL_CC);
+        self.add_body_attributes(f);
+        let b = self.llcx.create_builder();
+        b.position_at_end(self.llcx.append_basic_block(f, "entry"));
+        let args: Vec<inkwell::values::BasicMetadataValueEnum> =
+            f.get_param_iter().map(|p| p.into()).collect();
+        let call = b.build_call(target, &args, "")?;
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => b.build_return(Some(&v))?,
+            inkwell::values::ValueKind::Instruction(_) => b.build_return(None)?,
+        };
+        if let Some(slot) = self.adapters.borrow_mut().get_mut(index as usize) {
+            *slot = Some(f);
+        }
+        Ok(Some(f))
+    }
+
+    /// Whether a function with these results could return them in registers: at most 3
+    /// integer fields (floats travel as integers, see [`Self::multi_result_type`]) and 4
+    /// `v128`. Otherwise LLVM returns them through memory the caller provides, and cannot
+    /// make a `musttail` call (it aborts the process): see [`Self::results_in_memory`].
+    pub fn returns_in_registers(&self, results: &[ValType]) -> bool {
+        let vectors = results.iter().filter(|t| **t == ValType::V128).count();
+        results.len() - vectors <= 3 && vectors <= 4
     }
 
     /// The linkage of what this part defines for the others: internal in a module of one
@@ -234,25 +326,52 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
 
     /// The native signature of a Wasm function type (see the calling convention in
     /// `hako_abi`): `vmctx` first, several results as a struct whose float fields are
-    /// carried as integers ([`ModuleCtx::multi_result_type`]).
+    /// carried as integers ([`ModuleCtx::multi_result_type`]); in the tail convention,
+    /// results that do not fit the registers are written to the struct at a pointer passed
+    /// after `vmctx` ([`Self::results_in_memory`]), and the function returns nothing.
     pub fn native_fn_type(&self, ty: &FuncType) -> Result<FunctionType<'ctx>> {
         let mut params: Vec<BasicMetadataTypeEnum> = vec![self.ptr.into()];
+        if self.results_in_memory(ty.results()) {
+            params.push(self.ptr.into());
+        }
         for p in ty.params() {
             params.push(self.val_type(*p)?.into());
         }
         Ok(match ty.results() {
+            _ if self.results_in_memory(ty.results()) => {
+                self.llcx.void_type().fn_type(&params, false)
+            }
             [] => self.llcx.void_type().fn_type(&params, false),
             [one] => self.val_type(*one)?.fn_type(&params, false),
-            many => {
-                let fields = many
-                    .iter()
-                    .map(|t| self.multi_result_type(*t))
-                    .collect::<Result<Vec<_>>>()?;
-                self.llcx
-                    .struct_type(&fields, false)
-                    .fn_type(&params, false)
-            }
+            many => self.results_struct(many)?.fn_type(&params, false),
         })
+    }
+
+    /// The struct of several results ([`Self::multi_result_type`] fields).
+    pub fn results_struct(&self, results: &[ValType]) -> Result<inkwell::types::StructType<'ctx>> {
+        let fields = results
+            .iter()
+            .map(|t| self.multi_result_type(*t))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.llcx.struct_type(&fields, false))
+    }
+
+    /// The struct type of packed result values (as [`Self::results_struct`] makes).
+    pub fn results_struct_of_values(
+        &self,
+        packed: &[BasicValueEnum<'ctx>],
+    ) -> inkwell::types::StructType<'ctx> {
+        let fields: Vec<BasicTypeEnum> = packed.iter().map(|v| v.get_type()).collect();
+        self.llcx.struct_type(&fields, false)
+    }
+
+    /// Whether functions with these results return them through memory the caller provides,
+    /// as an explicit pointer after `vmctx` ([`Self::native_fn_type`]): in the tail
+    /// convention, when they do not fit the registers. LLVM would return them through
+    /// memory itself, but then cannot make a `musttail` call (it aborts the process); with
+    /// the pointer explicit, a tail call passes its own on, and stays a jump.
+    pub fn results_in_memory(&self, results: &[ValType]) -> bool {
+        self.info.tail_convention && !self.returns_in_registers(results)
     }
 
     /// A field of a several-results struct: `f32` and `f64` travel as `i32` and `i64`. The

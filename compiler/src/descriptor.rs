@@ -10,11 +10,13 @@ use hako_abi::module::{const_op, extern_kind, segment_mode, ConstOp, NO_INDEX, N
 use inkwell::module::Linkage;
 use inkwell::types::{BasicType, StructType};
 use inkwell::values::{BasicValueEnum, FunctionValue, GlobalValue, StructValue};
-use wasmparser::{ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator, TypeRef};
+use wasmparser::{
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, Operator, TypeRef, ValType,
+};
 
 use crate::ctx::ModuleCtx;
 use crate::error::{unsupported, Result};
-use crate::module::{ref_code, val_code};
+use crate::module::{ref_code, val_code, val_word};
 
 mod layouts;
 mod plan;
@@ -194,6 +196,15 @@ pub fn emit<'ctx>(
     }
     let elements = e.array(e.l.element_segment, elements, "elements");
 
+    let mut table_inits = Vec::new();
+    for init in &info.table_inits {
+        table_inits.push(match init {
+            Some(expr) => e.const_expr(expr)?,
+            None => e.slice_null(),
+        });
+    }
+    let table_inits = e.array(e.l.slice, table_inits, "table_inits");
+
     let name = e.bytes(info.module_name.unwrap_or("").as_bytes(), "name");
     let prebuilt = match prebuild {
         true => e.prebuilt(trampolines, &data_bytes)?,
@@ -212,8 +223,14 @@ pub fn emit<'ctx>(
         exports.into(),
         data.into(),
         elements.into(),
+        table_inits.into(),
         name.into(),
         prebuilt,
+        e.u32(match info.tail_convention {
+            true => hako_abi::module::convention::TAIL,
+            false => hako_abi::module::convention::C,
+        }),
+        e.u32(0),
     ]);
     let symbol = hako_abi::module::descriptor_symbol(cx.prefix).to_string();
     let g = cx.module.add_global(e.l.module_descriptor, None, &symbol);
@@ -393,7 +410,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
 
     fn table_type(&self, t: &wasmparser::TableType) -> Result<StructValue<'ctx>> {
         Ok(self.l.table_type.const_named_struct(&[
-            self.u32(u32::from(ref_code(t.element_type, 0)?)),
+            self.u32(val_word(ValType::Ref(t.element_type), 0)?),
             self.u32(0),
             self.u64(t.initial),
             self.u64(t.maximum.unwrap_or(NO_MAX)),
@@ -411,7 +428,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
 
     fn global_type(&self, g: &wasmparser::GlobalType) -> Result<StructValue<'ctx>> {
         Ok(self.l.global_type.const_named_struct(&[
-            self.u32(u32::from(val_code(g.content_type)?)),
+            self.u32(val_word(g.content_type, 0)?),
             self.u32(u32::from(g.mutable)),
         ]))
     }
@@ -441,7 +458,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
                     .get(func_index)
                     .and_then(|f| f.wasi_symbol)
                 {
-                    Some(_) => self.fn_ptr(self.cx.direct(func_index as u32)?),
+                    Some(_) => self.fn_ptr(self.cx.funcref_code(func_index as u32)?),
                     None => null,
                 };
                 (

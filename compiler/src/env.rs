@@ -20,7 +20,7 @@ use inkwell::types::BasicTypeEnum;
 
 use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
-    InstructionValue, IntValue, PointerValue, ValueKind,
+    InstructionValue, IntValue, LLVMTailCallKind, PointerValue, ValueKind,
 };
 
 use crate::ctx::ModuleCtx;
@@ -33,9 +33,34 @@ pub struct FuncEnv<'c, 'ctx, 'a> {
     pub vmctx: PointerValue<'ctx>,
     /// Holds the allocas of locals and the invariant loads; branches to the body at the end.
     entry: BasicBlock<'ctx>,
+    /// The function's results pointer, when its results are in memory
+    /// ([`ModuleCtx::results_in_memory`]).
+    pub out: Option<PointerValue<'ctx>>,
     /// Cached invariant loads, keyed by what they are.
     invariants: HashMap<Invariant, PointerValue<'ctx>>,
     trap_blocks: HashMap<u32, BasicBlock<'ctx>>,
+}
+
+/// An ordinary call, or a `return_call*` (which leaves the function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Normal,
+    Tail,
+}
+
+/// What a call left: its results, or nothing when it was a tail call that returned from the
+/// function (the current block is terminated).
+pub enum Called<'ctx> {
+    Results(Vec<BasicValueEnum<'ctx>>),
+    Returned,
+}
+
+/// The calling convention of a callee: the module's (`ModuleCtx::wasm_cc`), or C for a
+/// linked WASI function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Convention {
+    Wasm,
+    C,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +95,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             func,
             vmctx,
             entry,
+            out: None,
             invariants: HashMap::new(),
             trap_blocks: HashMap::new(),
         })
@@ -326,14 +352,36 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     // ---- calls ----
 
+    /// A call's arguments: the callee's context, the results pointer when there is one
+    /// ([`ModuleCtx::results_in_memory`]), then the Wasm arguments.
     fn call_args(
         &self,
         callee_vmctx: PointerValue<'ctx>,
+        out: Option<PointerValue<'ctx>>,
         args: &[BasicValueEnum<'ctx>],
     ) -> Vec<BasicMetadataValueEnum<'ctx>> {
         std::iter::once(callee_vmctx.into())
+            .chain(out.map(Into::into))
             .chain(args.iter().map(|a| (*a).into()))
             .collect()
+    }
+
+    /// Where a call of Wasm-convention callee with results `types` writes them, when they
+    /// are in memory: for a tail call, the function's own results pointer (its results are
+    /// the callee's), else a buffer in the frame.
+    fn results_pointer(
+        &mut self,
+        types: &[wasmparser::ValType],
+        kind: CallKind,
+    ) -> Result<Option<PointerValue<'ctx>>> {
+        if !self.cx.results_in_memory(types) {
+            return Ok(None);
+        }
+        if let (CallKind::Tail, Some(out)) = (kind, self.out) {
+            return Ok(Some(out));
+        }
+        let ty = self.cx.results_struct(types)?;
+        Ok(Some(self.in_entry(|env| Ok(env.b.build_alloca(ty, "")?))?))
     }
 
     /// The results of a call, of Wasm types `types`, as a list (a struct return is unpacked,
@@ -366,17 +414,29 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         &mut self,
         index: u32,
         args: &[BasicValueEnum<'ctx>],
-    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
         let ty = self
             .cx
             .info
             .func_type(index)
             .ok_or_else(|| internal("function index"))?;
         let result_types = ty.results().to_vec();
-        let call = match self.cx.direct(index)? {
-            Some(f) => self
-                .b
-                .build_call(f, &self.call_args(self.vmctx, args), "")?,
+        let (call, convention, out) = match self.cx.direct(index)? {
+            Some(f) => {
+                let convention = match self.cx.is_wasi_linked(index) {
+                    true => Convention::C,
+                    false => Convention::Wasm,
+                };
+                let out = match convention {
+                    Convention::Wasm => self.results_pointer(&result_types, kind)?,
+                    Convention::C => None,
+                };
+                let call = self
+                    .b
+                    .build_call(f, &self.call_args(self.vmctx, out, args), "")?;
+                (call, convention, out)
+            }
             None => {
                 let fn_ty = self.cx.native_fn_type(ty)?;
                 let funcs = self.vmctx_field(vm::VMCTX_FUNCS_OFFSET)?;
@@ -391,11 +451,100 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     vm::FUNCREF_VMCTX_OFFSET as u64,
                     Nullness::MaybeNull,
                 )?;
-                self.b
-                    .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?
+                let out = self.results_pointer(&result_types, kind)?;
+                let call = self.b.build_indirect_call(
+                    fn_ty,
+                    code,
+                    &self.call_args(callee_vmctx, out, args),
+                    "",
+                )?;
+                (call, Convention::Wasm, out)
             }
         };
-        self.results(call, &result_types)
+        self.finish_call(call, &result_types, convention, kind, out)
+    }
+
+    /// Sets the call's convention and, for a tail call to a function of the module's
+    /// convention (a module with a tail call is in the tail convention,
+    /// `ModuleInfo::tail_convention`), marks it `musttail` and returns its result from the
+    /// function (results in memory were written to the function's own results pointer);
+    /// otherwise hands back its results (read from `out` when they are in memory).
+    fn finish_call(
+        &mut self,
+        call: CallSiteValue<'ctx>,
+        types: &[wasmparser::ValType],
+        convention: Convention,
+        kind: CallKind,
+        out: Option<PointerValue<'ctx>>,
+    ) -> Result<Called<'ctx>> {
+        if convention == Convention::Wasm {
+            call.set_call_convention(self.cx.wasm_cc());
+            let own_out = out.is_some() && out == self.out;
+            if kind == CallKind::Tail && (self.cx.returns_in_registers(types) || own_out) {
+                call.set_tail_call_kind(LLVMTailCallKind::LLVMTailCallKindMustTail);
+                match call.try_as_basic_value() {
+                    ValueKind::Basic(v) => self.b.build_return(Some(&v))?,
+                    ValueKind::Instruction(_) => self.b.build_return(None)?,
+                };
+                return Ok(Called::Returned);
+            }
+        }
+        match out {
+            Some(out) => Ok(Called::Results(self.load_results(out, types)?)),
+            None => Ok(Called::Results(self.results(call, types)?)),
+        }
+    }
+
+    /// Results of Wasm types `types` from the struct at `out`.
+    fn load_results(
+        &self,
+        out: PointerValue<'ctx>,
+        types: &[wasmparser::ValType],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let ty = self.cx.results_struct(types)?;
+        let v = self.b.build_load(ty, out, "")?.into_struct_value();
+        types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let field = self.b.build_extract_value(v, i as u32, "")?;
+                self.cx.unpack_multi_result(&self.b, field, *t)
+            })
+            .collect()
+    }
+
+    /// Returns `values` (the function's results) from the function: in registers, or
+    /// written to its results pointer.
+    pub fn return_values(&self, values: &[BasicValueEnum<'ctx>]) -> Result<()> {
+        if let Some(out) = self.out {
+            let packed = values
+                .iter()
+                .map(|v| self.cx.pack_multi_result(&self.b, *v))
+                .collect::<Result<Vec<_>>>()?;
+            let ty = self.cx.results_struct_of_values(&packed);
+            let mut agg = ty.get_undef();
+            for (i, v) in packed.iter().enumerate() {
+                agg = self
+                    .b
+                    .build_insert_value(agg, *v, i as u32, "")?
+                    .into_struct_value();
+            }
+            self.b.build_store(out, agg)?;
+            self.b.build_return(None)?;
+            return Ok(());
+        }
+        match values.len() {
+            0 => self.b.build_return(None)?,
+            1 => self.b.build_return(Some(&values[0]))?,
+            _ => {
+                let packed = values
+                    .iter()
+                    .map(|v| self.cx.pack_multi_result(&self.b, *v))
+                    .collect::<Result<Vec<_>>>()?;
+                self.b.build_aggregate_return(&packed)?
+            }
+        };
+        Ok(())
     }
 
     /// `call_indirect`: bounds check, null check, signature check, then a call through the
@@ -406,15 +555,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         table: u32,
         callee: IntValue<'ctx>,
         args: &[BasicValueEnum<'ctx>],
-    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
-        let ty = self
-            .cx
-            .info
-            .types
-            .get(type_index as usize)
-            .ok_or_else(|| internal("type index"))?;
-        let result_types = ty.results().to_vec();
-        let fn_ty = self.cx.native_fn_type(ty)?;
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
         let entry = self.table_entry_ptr(table, callee, TrapCode::UndefinedElement)?;
         let funcref = self
             .b
@@ -422,6 +564,13 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .into_pointer_value();
         let is_null = self.b.build_is_null(funcref, "")?;
         self.trap_if(is_null, TrapCode::UninitializedElement)?;
+        self.check_signature(type_index, funcref)?;
+        self.call_funcref(type_index, funcref, args, kind)
+    }
+
+    /// Traps with `BadSignature` unless the `FuncRef` at `funcref` has type `type_index`'s
+    /// canonical id.
+    fn check_signature(&mut self, type_index: u32, funcref: PointerValue<'ctx>) -> Result<()> {
         let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
         let expected_p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
         let expected = self.b.build_load(self.cx.i32, expected_p, "")?;
@@ -434,7 +583,49 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             actual.into_int_value(),
             "",
         )?;
-        self.trap_if(mismatch, TrapCode::BadSignature)?;
+        self.trap_if(mismatch, TrapCode::BadSignature)
+    }
+
+    /// `call_ref`: a null check, a signature check, then a call through the `FuncRef`.
+    ///
+    /// Validation proves the reference's function has the static type, so the check never
+    /// fails in a well-typed store. It is there because canonical type ids give each
+    /// parameter and result one code (a typed reference's is `funcref`'s): two function
+    /// types that differ only in a reference's heap type share an id, so `call_indirect`
+    /// and the import checks let a function taking `(ref $a)` stand for one taking
+    /// `(ref $b)`, and the `(ref $b)` it then receives could be a function of another
+    /// native signature. Checking the id here keeps every call one of the callee's own
+    /// native signature (a wrong one would misread registers and the stack, and in the tail
+    /// convention pop the wrong number of bytes).
+    pub fn call_ref(
+        &mut self,
+        type_index: u32,
+        funcref: PointerValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
+        let is_null = self.b.build_is_null(funcref, "")?;
+        self.trap_if(is_null, TrapCode::NullFunctionReference)?;
+        self.check_signature(type_index, funcref)?;
+        self.call_funcref(type_index, funcref, args, kind)
+    }
+
+    /// A call of the (non-null) `FuncRef` at `funcref`, of type `type_index`.
+    fn call_funcref(
+        &mut self,
+        type_index: u32,
+        funcref: PointerValue<'ctx>,
+        args: &[BasicValueEnum<'ctx>],
+        kind: CallKind,
+    ) -> Result<Called<'ctx>> {
+        let ty = self
+            .cx
+            .info
+            .types
+            .get(type_index as usize)
+            .ok_or_else(|| internal("type index"))?;
+        let result_types = ty.results().to_vec();
+        let fn_ty = self.cx.native_fn_type(ty)?;
         let code_p = self.byte_offset(funcref, vm::FUNCREF_CODE_OFFSET as u64)?;
         let code = self
             .b
@@ -445,10 +636,14 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .b
             .build_load(self.cx.ptr, vmctx_p, "")?
             .into_pointer_value();
-        let call =
-            self.b
-                .build_indirect_call(fn_ty, code, &self.call_args(callee_vmctx, args), "")?;
-        self.results(call, &result_types)
+        let out = self.results_pointer(&result_types, kind)?;
+        let call = self.b.build_indirect_call(
+            fn_ty,
+            code,
+            &self.call_args(callee_vmctx, out, args),
+            "",
+        )?;
+        self.finish_call(call, &result_types, Convention::Wasm, kind, out)
     }
 
     /// `ref.func`: the address of the function's `FuncRef` slot.
@@ -608,7 +803,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         let f = self.cx.builtin(name)?;
         let call = self
             .b
-            .build_call(f, &self.call_args(self.vmctx, args), "")?;
+            .build_call(f, &self.call_args(self.vmctx, None, args), "")?;
         Ok(match call.try_as_basic_value() {
             ValueKind::Basic(v) => Some(v),
             ValueKind::Instruction(_) => None,

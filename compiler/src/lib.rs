@@ -65,11 +65,13 @@ pub use merge::merge_objects;
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions and relaxed SIMD.
+/// constant expressions, relaxed SIMD, tail calls and typed function references.
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::EXTENDED_CONST)
-    .union(WasmFeatures::RELAXED_SIMD);
+    .union(WasmFeatures::RELAXED_SIMD)
+    .union(WasmFeatures::TAIL_CALL)
+    .union(WasmFeatures::FUNCTION_REFERENCES);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
@@ -77,19 +79,11 @@ pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
 pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::THREADS);
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
-/// validate. Typed function references come before GC, which builds on them.
+/// validate.
 const NOT_YET: &[(&str, WasmFeatures)] = &[
     ("memory64", WasmFeatures::MEMORY64),
-    ("tail calls", WasmFeatures::TAIL_CALL),
     ("exception handling", WasmFeatures::EXCEPTIONS),
-    (
-        "typed function references",
-        WasmFeatures::FUNCTION_REFERENCES,
-    ),
-    (
-        "GC",
-        WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),
-    ),
+    ("GC", WasmFeatures::GC),
 ];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
@@ -212,6 +206,11 @@ pub struct Options {
     /// Above this much code (bytes of Wasm) a function is huge (see
     /// [`OptLevel::quick_huge_functions`]; 0: [`HUGE_FUNCTION_BYTES`], `usize::MAX`: none is).
     pub huge_bytes: usize,
+    /// Compile every function in the tail calling convention even when the module has no
+    /// tail call. Every instance of a store must share one convention (the kernel refuses to
+    /// mix them): modules compiled to run together with one that has tail calls (the modules
+    /// of a spec script) need it. Without it only a module with `return_call*` uses it.
+    pub tail_convention: bool,
 }
 
 impl Options {
@@ -252,6 +251,7 @@ impl Default for Options {
             progress: None,
             part_bytes: 0,
             huge_bytes: 0,
+            tail_convention: false,
         }
     }
 }
@@ -438,7 +438,8 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     validate(wasm)?;
     timings.validate = thread_cpu_time().saturating_sub(start);
     let start = thread_cpu_time();
-    let info = module::ModuleInfo::parse(wasm)?;
+    let mut info = module::ModuleInfo::parse(wasm)?;
+    info.tail_convention = options.tail_convention || info.has_tail_calls()?;
     timings.parse = thread_cpu_time().saturating_sub(start);
     let all_code: u64 = info
         .bodies
@@ -740,21 +741,30 @@ fn compile_part(
         let body = &info.bodies[(index - num_imported) as usize];
         translate::translate_function(&cx, index, body)?;
     }
-    // Every exported function gets a trampoline, in the part that defines the function;
-    // part 0 refers to those of the other parts from the descriptor.
+    // Every exported function and the start function get a trampoline (the kernel calls
+    // compiled code only through one: functions may be in the tail convention, see
+    // `ctx::TAIL_CC`), in the part that defines the function; part 0 refers to those of the
+    // other parts from the descriptor.
     let mut trampolines = vec![None; info.bodies.len()];
-    for export in &info.exports {
-        if !matches!(export.kind, wasmparser::ExternalKind::Func) || export.index < num_imported {
+    let exported = info
+        .exports
+        .iter()
+        .filter(|e| matches!(e.kind, wasmparser::ExternalKind::Func))
+        .map(|e| e.index);
+    for index in exported.chain(info.start) {
+        if index < num_imported {
             continue;
         }
-        let slot = &mut trampolines[(export.index - num_imported) as usize];
+        let Some(slot) = trampolines.get_mut((index - num_imported) as usize) else {
+            return Err(internal("function index"));
+        };
         if slot.is_some() {
             continue;
         }
-        if defined.functions.binary_search(&export.index).is_ok() {
-            *slot = Some(trampoline::emit_trampoline(&cx, export.index)?);
+        if defined.functions.binary_search(&index).is_ok() {
+            *slot = Some(trampoline::emit_trampoline(&cx, index)?);
         } else if part == 0 {
-            *slot = Some(trampoline::declare_trampoline(&cx, export.index));
+            *slot = Some(trampoline::declare_trampoline(&cx, index));
         }
     }
     if part == 0 {

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use hako_abi::valtype;
 use wasmparser::{
     CompositeInnerType, ConstExpr, Data, Element, Export, FuncType, FunctionBody, GlobalType,
-    HeapType, KnownCustom, MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, ValType,
+    HeapType, KnownCustom, MemoryType, Name, Operator, Parser, Payload, RefType, TableType,
+    TypeRef, ValType,
 };
 
 use crate::error::{unsupported, Result};
@@ -51,6 +52,8 @@ pub struct ModuleInfo<'a> {
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
     pub global_inits: Vec<GlobalInit<'a>>,
+    /// Per defined table: its initialiser, when its type has one (`None`: `ref.null`).
+    pub table_inits: Vec<Option<ConstExpr<'a>>>,
     pub exports: Vec<Export<'a>>,
     pub start: Option<u32>,
     pub elements: Vec<Element<'a>>,
@@ -58,6 +61,9 @@ pub struct ModuleInfo<'a> {
     /// Bodies of the defined functions, in index order.
     pub bodies: Vec<FunctionBody<'a>>,
     pub func_names: HashMap<u32, &'a str>,
+    /// Whether the module's functions are in the tail calling convention (`ctx::TAIL_CC`): set
+    /// by `compile` when the module has a tail call or the options ask for it.
+    pub tail_convention: bool,
     pub module_name: Option<&'a str>,
 }
 
@@ -71,6 +77,23 @@ impl<'a> ModuleInfo<'a> {
         self.func_types
             .get(index as usize)
             .and_then(|t| self.types.get(*t as usize))
+    }
+
+    /// Whether any function has a `return_call`, `return_call_indirect` or
+    /// `return_call_ref` (one pass over the operators).
+    pub fn has_tail_calls(&self) -> Result<bool> {
+        for body in &self.bodies {
+            let mut ops = body.get_operators_reader()?;
+            while !ops.eof() {
+                if let Operator::ReturnCall { .. }
+                | Operator::ReturnCallIndirect { .. }
+                | Operator::ReturnCallRef { .. } = ops.read()?
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// Parses a module that already passed validation.
@@ -144,12 +167,12 @@ impl<'a> ModuleInfo<'a> {
                     }
                 }
                 Payload::TableSection(reader) => {
-                    let offset = reader.range().start as usize;
                     for table in reader {
                         let table = table?;
-                        if !matches!(table.init, wasmparser::TableInit::RefNull) {
-                            return Err(unsupported("table initializer expressions", offset));
-                        }
+                        info.table_inits.push(match table.init {
+                            wasmparser::TableInit::RefNull => None,
+                            wasmparser::TableInit::Expr(expr) => Some(expr),
+                        });
                         info.tables.push(table.ty);
                     }
                 }
@@ -234,22 +257,55 @@ impl<'a> ModuleInfo<'a> {
     }
 }
 
-/// The [`hako_abi::valtype`] code of a reference type, for the types this compiler knows.
+/// The [`hako_abi::valtype`] code of a reference type, for the types this compiler knows:
+/// every function reference type (`funcref`, `(ref null? $t)` of a function type, `nofunc`,
+/// nullable or not) is `funcref`'s, every external one `externref`'s. Validation has
+/// checked the static types; the kernel's import checks compare these codes only.
 pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
-    if !r.is_nullable() {
-        return Err(unsupported("typed function references", offset));
-    }
+    use wasmparser::AbstractHeapType::{Extern, Func, NoExtern, NoFunc};
     match r.heap_type() {
         HeapType::Abstract {
             shared: false,
-            ty: wasmparser::AbstractHeapType::Func,
-        } => Ok(valtype::FUNCREF),
+            ty: Func | NoFunc,
+        }
+        | HeapType::Concrete(_)
+        | HeapType::Exact(_) => Ok(valtype::FUNCREF),
         HeapType::Abstract {
             shared: false,
-            ty: wasmparser::AbstractHeapType::Extern,
+            ty: Extern | NoExtern,
         } => Ok(valtype::EXTERNREF),
-        _ => Err(unsupported("gc reference types", offset)),
+        _ => Err(unsupported("GC reference types", offset)),
     }
+}
+
+/// The full type of a global or of a table's elements ([`hako_abi::valtype::matches`]): the
+/// code, and for a reference its nullability and heap type (the module's type index for a
+/// concrete one).
+pub fn val_word(t: ValType, offset: usize) -> Result<u32> {
+    use wasmparser::AbstractHeapType::{NoExtern, NoFunc};
+    let code = u32::from(val_code(t)?);
+    let ValType::Ref(r) = t else {
+        return Ok(code);
+    };
+    let heap = match r.heap_type() {
+        HeapType::Abstract {
+            ty: NoFunc | NoExtern,
+            ..
+        } => valtype::BOTTOM,
+        HeapType::Concrete(i) | HeapType::Exact(i) => {
+            let index = i
+                .as_module_index()
+                .filter(|i| *i <= valtype::MAX_TYPE_INDEX)
+                .ok_or_else(|| unsupported("a reference to this type index", offset))?;
+            valtype::CONCRETE | (index << valtype::TYPE_SHIFT)
+        }
+        HeapType::Abstract { .. } => 0,
+    };
+    let null = match r.is_nullable() {
+        true => 0,
+        false => valtype::NON_NULL,
+    };
+    Ok(code | heap | null)
 }
 
 /// The [`hako_abi::valtype`] code of a value type.

@@ -1,5 +1,5 @@
 //! Array-call trampolines (see `hako_abi::vm::ArrayCallFn`): the generic entry point of an
-//! exported function, taking its arguments from and writing its results to 16-byte
+//! exported function (and of a defined start function), in the C convention, taking its arguments from and writing its results to 16-byte
 //! `ValRaw` slots. The kernel is soft-float and never calls a function with float
 //! arguments directly, so this is how it calls every export.
 
@@ -62,12 +62,30 @@ pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<Fun
         unsafe { b.build_in_bounds_gep(cx.i8, values, &[idx], "") }
     };
     let mut args: Vec<BasicMetadataValueEnum> = vec![vmctx.into()];
+    // Results in memory (`ModuleCtx::results_in_memory`): a buffer in this frame.
+    let out = match cx.results_in_memory(ty.results()) {
+        true => {
+            let st = cx.results_struct(ty.results())?;
+            let p = b.build_alloca(st, "")?;
+            args.push(p.into());
+            Some((p, st))
+        }
+        false => None,
+    };
     for (i, p) in ty.params().iter().enumerate() {
         let v = b.build_load(cx.val_type(*p)?, slot(i)?, "")?;
         args.push(v.into());
     }
     let call = b.build_call(callee, &args, "")?;
+    call.set_call_convention(cx.wasm_cc());
     let results: Vec<BasicValueEnum> = match call.try_as_basic_value() {
+        ValueKind::Instruction(_) if out.is_some() => {
+            let (p, st) = out.ok_or_else(|| internal("results buffer"))?;
+            let v = b.build_load(st, p, "")?.into_struct_value();
+            (0..ty.results().len())
+                .map(|i| Ok(b.build_extract_value(v, i as u32, "")?))
+                .collect::<Result<_>>()?
+        }
         ValueKind::Instruction(_) => Vec::new(),
         ValueKind::Basic(v) if ty.results().len() == 1 => vec![v],
         ValueKind::Basic(v) => (0..ty.results().len())

@@ -22,7 +22,7 @@ use inkwell::{FloatPredicate, IntPredicate};
 use wasmparser::{FunctionBody, MemArg, Operator, ValType};
 
 use crate::ctx::ModuleCtx;
-use crate::env::FuncEnv;
+use crate::env::{CallKind, Called, FuncEnv};
 use crate::error::{internal, unsupported, Result};
 use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 
@@ -57,6 +57,13 @@ pub fn translate_function(
         unreachable_depth: 0,
         offset: 0,
     };
+    if cx.results_in_memory(ty.results()) {
+        t.env.out = Some(
+            func.get_nth_param(1)
+                .ok_or_else(|| internal("results pointer"))?
+                .into_pointer_value(),
+        );
+    }
     t.declare_locals(func, ty.params(), body)?;
     let body_block = t.env.append_block("body");
     t.env.b.position_at_end(body_block);
@@ -143,8 +150,9 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         for (i, p) in params.iter().enumerate() {
             let ty = self.cx().val_type(*p)?;
             let slot = self.env.alloca(ty)?;
+            let first = 1 + u32::from(self.env.out.is_some());
             let value = func
-                .get_nth_param(i as u32 + 1)
+                .get_nth_param(i as u32 + first)
                 .ok_or_else(|| internal("parameter count"))?;
             let here = self.env.entry_block();
             self.env.b.position_at_end(here);
@@ -169,8 +177,29 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             .ok_or_else(|| internal("local index"))
     }
 
-    fn call_results(&mut self, results: Vec<BasicValueEnum<'ctx>>) {
-        self.stack.extend(results);
+    /// After a call: its results on the stack; after a tail call, the function has returned
+    /// (by the `musttail` call itself, or by returning the results of an ordinary call).
+    fn called(&mut self, called: Called<'ctx>, kind: CallKind) -> Result<()> {
+        if let Called::Results(results) = called {
+            self.stack.extend(results);
+            if kind == CallKind::Tail {
+                self.return_()?;
+            }
+        }
+        if kind == CallKind::Tail {
+            self.reachable = false;
+        }
+        Ok(())
+    }
+
+    /// `return`: a branch to the function's frame.
+    fn return_(&mut self) -> Result<()> {
+        let depth = self
+            .control
+            .depth()
+            .checked_sub(1)
+            .ok_or_else(|| internal("return outside function"))?;
+        self.br(depth as u32)
     }
 
     // ---- the dispatcher ----
@@ -246,27 +275,28 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 self.reachable = false;
             }
             Return => {
-                let depth = self
-                    .control
-                    .depth()
-                    .checked_sub(1)
-                    .ok_or_else(|| internal("return outside function"))?;
-                self.br(depth as u32)?;
+                self.return_()?;
                 self.reachable = false;
             }
-            Call { function_index } => {
+            Call { function_index } | ReturnCall { function_index } => {
+                let kind = call_kind(&op);
                 let ty = cx
                     .info
                     .func_type(function_index)
                     .ok_or_else(|| internal("function index"))?;
                 let args = self.stack.pop_n(ty.params().len())?;
-                let results = self.env.call(function_index, &args)?;
-                self.call_results(results);
+                let called = self.env.call(function_index, &args, kind)?;
+                self.called(called, kind)?;
             }
             CallIndirect {
                 type_index,
                 table_index,
+            }
+            | ReturnCallIndirect {
+                type_index,
+                table_index,
             } => {
+                let kind = call_kind(&op);
                 let ty = cx
                     .info
                     .types
@@ -274,10 +304,22 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                     .ok_or_else(|| internal("type index"))?;
                 let callee = self.stack.pop_int()?;
                 let args = self.stack.pop_n(ty.params().len())?;
-                let results = self
-                    .env
-                    .call_indirect(type_index, table_index, callee, &args)?;
-                self.call_results(results);
+                let called =
+                    self.env
+                        .call_indirect(type_index, table_index, callee, &args, kind)?;
+                self.called(called, kind)?;
+            }
+            CallRef { type_index } | ReturnCallRef { type_index } => {
+                let kind = call_kind(&op);
+                let ty = cx
+                    .info
+                    .types
+                    .get(type_index as usize)
+                    .ok_or_else(|| internal("type index"))?;
+                let callee = self.stack.pop_ptr()?;
+                let args = self.stack.pop_n(ty.params().len())?;
+                let called = self.env.call_ref(type_index, callee, &args, kind)?;
+                self.called(called, kind)?;
             }
             Drop => self.drop_operand()?,
             Select | TypedSelect { .. } => self.select()?,
@@ -477,6 +519,25 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             RefFunc { function_index } => {
                 let p = self.env.ref_func(function_index)?;
                 self.stack.push(p);
+            }
+            RefAsNonNull => {
+                let r = self.stack.pop_ptr()?;
+                let null = self.b().build_is_null(r, "")?;
+                self.env.trap_if(null, TrapCode::NullReference)?;
+                self.stack.push(r);
+            }
+            BrOnNull { relative_depth } => {
+                let r = self.stack.pop_ptr()?;
+                let null = self.b().build_is_null(r, "")?;
+                self.br_if_i1(relative_depth, null)?;
+                self.stack.push(r);
+            }
+            BrOnNonNull { relative_depth } => {
+                let r = self.stack.pop_ptr()?;
+                let non_null = self.b().build_is_not_null(r, "")?;
+                self.stack.push(r);
+                self.br_if_i1(relative_depth, non_null)?;
+                self.stack.pop()?;
             }
             TableGet { table } => {
                 let i = self.stack.pop_int()?;
@@ -807,12 +868,19 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             F64x2PromoteLowF32x4 => self.v_promote_low()?,
 
             // -- not translated (yet) --
-            ReturnCall { .. } | ReturnCallIndirect { .. } | ReturnCallRef { .. } => {
-                return Err(unsupported("tail calls", self.offset))
-            }
             other => return Err(unsupported(feature_of(&other), self.offset)),
         }
         Ok(())
+    }
+}
+
+/// Whether a call operator is a tail call (`return_call*`).
+fn call_kind(op: &Operator<'_>) -> CallKind {
+    match op {
+        Operator::ReturnCall { .. }
+        | Operator::ReturnCallIndirect { .. }
+        | Operator::ReturnCallRef { .. } => CallKind::Tail,
+        _ => CallKind::Normal,
     }
 }
 

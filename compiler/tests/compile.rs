@@ -314,6 +314,46 @@ fn object_defines_descriptor_and_links_wasi_by_symbol() {
     assert_eq!(global_defined, ["hako_main_module"]);
 }
 
+/// A module with a tail call has every function in the tail convention (`tailcc`) and says
+/// so in its descriptor; one without keeps the C convention unless the options ask.
+#[test]
+fn the_tail_convention_is_for_modules_with_tail_calls_or_when_asked() {
+    let tail = wat(
+        "(module (func $f (result i32) (return_call $g)) (func $g (result i32) (i32.const 1)))",
+    );
+    let plain =
+        wat("(module (func $f (result i32) (call $g)) (func $g (result i32) (i32.const 1)))");
+    let ir = |wasm: &[u8], tail_convention: bool| {
+        let options = Options {
+            emit_ir: true,
+            tail_convention,
+            ..Options::default()
+        };
+        compile(wasm, &options).unwrap().llvm_ir.unwrap()
+    };
+    let descriptor_convention = |ir: &str| {
+        // The descriptor's last three fields: no prebuilt instance, the convention, padding.
+        ir.lines()
+            .find(|l| l.starts_with("@hako_main_module = "))
+            .map(|l| l.contains("ptr null, i32 1, i32 0 }"))
+            .unwrap()
+    };
+    for (wasm, asked, expected) in [
+        (&tail, false, true),
+        (&plain, false, false),
+        (&plain, true, true),
+    ] {
+        let ir = ir(wasm, asked);
+        assert_eq!(
+            ir.contains("define internal tailcc i32 @hako_main_f1_g"),
+            expected,
+            "{ir}"
+        );
+        assert_eq!(descriptor_convention(&ir), expected, "{ir}");
+    }
+    assert!(ir(&tail, false).contains("musttail call tailcc i32 @hako_main_f1_g"));
+}
+
 #[test]
 fn prefix_names_the_descriptor_and_ir_is_returned() {
     let wasm = wat(CONTROL);
@@ -328,7 +368,7 @@ fn prefix_names_the_descriptor_and_ir_is_returned() {
     assert!(ir.contains("@other_module = "), "{ir}");
     assert!(
         ir.contains("define internal i32 @other_f0"),
-        "functions are internal"
+        "functions are internal, in the C convention without tail calls"
     );
     let file = object::File::parse(&*c.objects[0]).unwrap();
     assert!(file

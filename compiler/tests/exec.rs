@@ -380,6 +380,163 @@ fn calls_and_control() {
     }
 }
 
+/// The steps of `fixtures/tail_calls.wat` (functions of three signatures, with 0, 1 and 5
+/// stack arguments, calling each other by `return_call`, `return_call_indirect` and
+/// `return_call_ref`) add 1, 22 and 36 in turn.
+fn tail_sum(n: u64) -> u64 {
+    (0..n % 3).map(|k| [1, 22, 36][k as usize]).sum::<u64>() + n / 3 * 59
+}
+
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    let src = include_str!("../../fixtures/tail_calls.wat");
+    for mut i in instances(src) {
+        for n in [0, 1, 2, 3, 4, 5, 100] {
+            assert_eq!(i.call1("steps", &[v32(n)]), Ok(tail_sum(n as u64)), "{n}");
+        }
+        // 10^8 steps: the harness's child has an 8 MiB stack, which as many ordinary calls
+        // would exhaust 100 times over.
+        assert_eq!(
+            i.call1("steps", &[v32(100_000_000)]),
+            Ok(tail_sum(100_000_000))
+        );
+    }
+}
+
+const TAIL: &str = r#"(module
+  (type $unary (func (param i64) (result i64)))
+  (type $five (func (param i32) (result i32 i64 i32 i64 i32)))
+  (type $close_t (func (param i32) (result i32)))
+  (type $open_t (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  ;; The harness's WASI functions answer 8 (BADF): C functions, which tables reach through
+  ;; the compiler's tailcc adapters (path_open's has four stack arguments).
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (type $close_t)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (type $open_t)))
+  (table $w 2 funcref)
+  (elem (table $w) (i32.const 0) func $close $open)
+  (func (export "tail_wasi") (param i32) (result i32) (return_call $close (local.get 0)))
+  (func (export "indirect_wasi") (param $n i32) (result i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s)
+        (call_indirect $w (type $close_t) (i32.const 3) (i32.const 0))))
+      (local.set $s (i32.add (local.get $s)
+        (call_indirect $w (type $open_t) (i32.const 1) (i32.const 2) (i32.const 3) (i32.const 4)
+          (i32.const 5) (i64.const 6) (i64.const 7) (i32.const 8) (i32.const 9) (i32.const 1))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s))
+  (func (export "tail_indirect_wasi") (result i32)
+    (return_call_indirect $w (type $open_t) (i32.const 1) (i32.const 2) (i32.const 3)
+      (i32.const 4) (i32.const 5) (i64.const 6) (i64.const 7) (i32.const 8) (i32.const 9)
+      (i32.const 1)))
+  (table $t 2 funcref)
+  (elem (table $t) (i32.const 0) func $five_down $double)
+  (elem declare func $double)
+  ;; Five results do not fit the registers: they go through memory the first caller
+  ;; provides, whose pointer every tail call passes on (still in constant stack).
+  (func $five_down (type $five) (param $n i32) (result i32 i64 i32 i64 i32)
+    (if (i32.eqz (local.get $n))
+      (then (return (i32.const 1) (i64.const 2) (i32.const 3) (i64.const 4) (i32.const 5))))
+    (return_call_indirect $t (type $five) (i32.sub (local.get $n) (i32.const 1)) (i32.const 0)))
+  (func (export "five") (param i32) (result i32)
+    (call $five_down (local.get 0))
+    (drop) (drop) (drop) (drop))
+  (func (export "five_all") (param i32) (result i32 i64 i32 i64 i32)
+    (return_call $five_down (local.get 0)))
+  (func $double (type $unary) (i64.mul (local.get 0) (i64.const 2)))
+  (func (export "tail_ref") (param i64 i32) (result i64)
+    (return_call_ref $unary (local.get 0)
+      (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 1))))
+  (func (export "call_ref") (param i64 i32) (result i64)
+    (call_ref $unary (local.get 0)
+      (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 1))))
+  (func (export "as_non_null") (param i32) (result i32)
+    (ref.is_null (ref.as_non_null
+      (select (result funcref) (ref.func $double) (ref.null func) (local.get 0)))))
+  (func $pick (param i32) (result (ref null $unary))
+    (select (result (ref null $unary)) (ref.func $double) (ref.null $unary) (local.get 0)))
+  (func (export "on_null") (param i32) (result i64)
+    (block $null
+      (return (call_ref $unary (i64.const 21) (br_on_null $null (call $pick (local.get 0))))))
+    (i64.const -1))
+  (func (export "on_non_null") (param i32) (result i64)
+    (local $g (ref $unary))
+    (local.set $g
+      (block $f (result (ref $unary))
+        (br_on_non_null $f (call $pick (local.get 0)))
+        (return (i64.const -1))))
+    (call_ref $unary (i64.const 5) (local.get $g)))
+  (func (export "local") (result i64)
+    (local $f (ref $unary))
+    (local.set $f (ref.func $double))
+    (call_ref $unary (i64.const 4) (local.get $f)))
+)"#;
+
+#[test]
+fn typed_function_references_and_tail_calls() {
+    for mut i in instances(TAIL) {
+        // A million steps: as ordinary calls they would exhaust the harness's 8 MiB stack.
+        assert_eq!(i.call1("five", &[v32(1_000_000)]), Ok(1));
+        let Outcome::Returned(r) = i.call("five_all", &[v32(1_000_000)]).0 else {
+            panic!("five_all did not return")
+        };
+        let r: Vec<u64> = r.iter().map(|v| v.u64()).collect();
+        assert_eq!(r, [1, 2, 3, 4, 5]);
+        assert_eq!(i.call1("tail_ref", &[v64(21), v32(1)]), Ok(42));
+        assert_eq!(
+            i.call1("tail_ref", &[v64(21), v32(0)]),
+            trap(TrapCode::NullFunctionReference)
+        );
+        assert_eq!(i.call1("call_ref", &[v64(21), v32(1)]), Ok(42));
+        assert_eq!(
+            i.call1("call_ref", &[v64(21), v32(0)]),
+            trap(TrapCode::NullFunctionReference)
+        );
+        assert_eq!(i.call1("as_non_null", &[v32(1)]), Ok(0));
+        assert_eq!(
+            i.call1("as_non_null", &[v32(0)]),
+            trap(TrapCode::NullReference)
+        );
+        assert_eq!(i.call1("on_null", &[v32(1)]), Ok(42));
+        assert_eq!(i.call1("on_null", &[v32(0)]), Ok(-1i64 as u64));
+        assert_eq!(i.call1("on_non_null", &[v32(1)]), Ok(10));
+        assert_eq!(i.call1("on_non_null", &[v32(0)]), Ok(-1i64 as u64));
+        assert_eq!(i.call1("local", &[]), Ok(8));
+        assert_eq!(i.call1("tail_wasi", &[v32(3)]), Ok(8));
+        // A stack left unbalanced by a call would not survive a thousand of them.
+        assert_eq!(i.call1("indirect_wasi", &[v32(1000)]), Ok(16000));
+        assert_eq!(i.call1("tail_indirect_wasi", &[]), Ok(8));
+    }
+}
+
+/// Canonical type ids give a typed reference `funcref`'s code, so `$a` and `$b` below share
+/// one and `call_indirect (type $b)` reaches `$g` of type `$a` (Wasm says it traps there).
+/// `$g` then holds a `(ref $narrow)` that is a function of another native signature;
+/// `call_ref`'s own signature check traps, with the same trap, before the wrong call.
+const CONFLATED: &str = r#"(module
+  (type $narrow (func (param i32) (result i64)))
+  (type $wide (func (param i64 i64 i64 i64 i64 i64 i64) (result i64)))
+  (type $a (func (param (ref $narrow)) (result i64)))
+  (type $b (func (param (ref $wide)) (result i64)))
+  (table 1 funcref)
+  (elem (i32.const 0) func $g)
+  (elem declare func $w $n)
+  (func $g (type $a) (call_ref $narrow (i32.const 1) (local.get 0)))
+  (func $w (type $wide) (local.get 6))
+  (func $n (type $narrow) (i64.extend_i32_u (local.get 0)))
+  (func (export "conflated") (result i64)
+    (call_indirect (type $b) (ref.func $w) (i32.const 0)))
+  (func (export "well_typed") (result i64)
+    (call_indirect (type $a) (ref.func $n) (i32.const 0)))
+)"#;
+
+#[test]
+fn call_ref_checks_the_signature_that_canonical_ids_conflate() {
+    for mut i in instances(CONFLATED) {
+        assert_eq!(i.call1("well_typed", &[]), Ok(1));
+        assert_eq!(i.call1("conflated", &[]), trap(TrapCode::BadSignature));
+    }
+}
+
 /// A real C program built with clang for wasm32-wasi, when clang-19 is installed.
 #[test]
 fn c_hello_world_runs() {

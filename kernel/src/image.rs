@@ -125,6 +125,7 @@ slices! {
         exports: Export,
         data: DataSegment,
         elements: ElementSegment,
+        table_inits: ConstExpr,
         name: u8,
     }
     FuncType { params: u8, results: u8 }
@@ -284,8 +285,11 @@ mod tests {
             exports: Slice::EMPTY,
             data: Slice::EMPTY,
             elements: Slice::EMPTY,
+            table_inits: Slice::EMPTY,
             name: leak(b"m".to_vec()),
             prebuilt: core::ptr::null(),
+            convention: hako_abi::module::convention::C,
+            _pad: 0,
         }));
         let m: &'static ImageManifest = Box::leak(Box::new(ImageManifest {
             magic: 0,

@@ -6,6 +6,7 @@
 //! instance the type `{min: current size, max: declared max}`).
 
 use hako_abi::module::{extern_kind, Import, NO_MAX};
+use hako_abi::valtype;
 
 /// Limits of a table (entries) or memory (pages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +78,22 @@ impl ExternType {
                 mutable: imp.global.mutable != 0,
             },
             _ => return None,
+        })
+    }
+
+    /// The type with its value types' type indices (those of the module with canonical type
+    /// ids `ids`) made canonical ([`valtype::canonical`]); `None` for an index out of range.
+    pub fn canonical(self, ids: &[u32]) -> Option<ExternType> {
+        Some(match self {
+            ExternType::Table { elem_type, limits } => ExternType::Table {
+                elem_type: valtype::canonical(elem_type, ids)?,
+                limits,
+            },
+            ExternType::Global { val_type, mutable } => ExternType::Global {
+                val_type: valtype::canonical(val_type, ids)?,
+                mutable,
+            },
+            other => other,
         })
     }
 
@@ -178,9 +195,15 @@ pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch>
                 mutable: am,
             },
         ) => {
+            // A constant global's type may be a subtype of the expected one; a mutable
+            // global's must be the same (it is written through the import too).
+            let matches = match em {
+                true => ev == av,
+                false => valtype::matches(*av, *ev),
+            };
             if em != am {
                 Err(Mismatch::Mutability)
-            } else if ev != av {
+            } else if !matches {
                 Err(Mismatch::GlobalType)
             } else {
                 Ok(())

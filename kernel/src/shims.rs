@@ -286,21 +286,40 @@ macro_rules! define_entry_points {
             .global hako_spectest_nop
         hako_spectest_nop:
             ret
+            .global hako_spectest_nop_tail
+        hako_spectest_nop_tail:
+            ret 8
+            .global hako_call_c
+        hako_call_c:
+            mov rax, [rdi]
+            mov rdi, [rdi + 8]
+            sub rsp, 8
+            call rax
+            add rsp, 8
+            ret 8
             .text
         "#
         );
 
-        /// The address of a stub. `spectest.print*` and their array-call trampolines are a
-        /// bare `ret`, right for every signature (arguments, floats included, are ignored;
-        /// no results).
+        /// The address of a stub. `spectest.print*` are a bare `ret` (in the C convention,
+        /// and as array calls), or `ret $8` in the tail convention (a tailcc callee without
+        /// stack arguments: `hako_abi::vm::args_in_registers`); arguments, floats included,
+        /// are ignored; no results. `hako_call_c` is the tail-convention entry of a C
+        /// function (`Stub::CallC`): its
+        /// `vmctx` (`rdi`) points to a `CFunction`, whose function it calls with the
+        /// `data` in `rdi` and the other registers as they came, on a 16-byte aligned stack.
         pub fn stub(stub: $crate::store::Stub) -> *const u8 {
             extern "C" {
                 fn hako_spectest_nop();
+                fn hako_spectest_nop_tail();
+                fn hako_call_c();
             }
             match stub {
                 $crate::store::Stub::Enosys => __enosys_stub as *const u8,
                 $crate::store::Stub::Trap => __trap_stub as *const u8,
                 $crate::store::Stub::SpectestNop => hako_spectest_nop as *const u8,
+                $crate::store::Stub::SpectestNopTail => hako_spectest_nop_tail as *const u8,
+                $crate::store::Stub::CallC => hako_call_c as *const u8,
             }
         }
 

@@ -78,16 +78,6 @@ fn invalid_module() {
 fn valid_wasm3_is_unsupported_and_named() {
     for (name, wat, feature) in [
         (
-            "typed-refs.wasm",
-            "(module (type $t (func)) (func (export \"_start\") (local (ref null $t))))",
-            "typed function references",
-        ),
-        (
-            "tail-call.wasm",
-            "(module (func $f (return_call $f)) (func (export \"_start\")))",
-            "tail calls",
-        ),
-        (
             "gc.wasm",
             "(module (type $s (struct (field i32))) (func (export \"_start\") (drop (struct.new $s (i32.const 1)))))",
             "GC",

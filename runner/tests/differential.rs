@@ -2,7 +2,9 @@
 //!
 //! For each operator group (`i32`, `i64`, `f32`, `f64`, `conversions`) one module exports
 //! one function per operator (`(export "i32.div_s") (param i32 i32) (result i32)`, the body
-//! is the operator applied to the parameters). `proptest` generates batches of random
+//! is the operator applied to the parameters); in the `tail_calls` group the parameters
+//! reach the operator through two tail calls of different signatures, with stack arguments
+//! ([`tail_module_text`]). `proptest` generates batches of random
 //! invocations `(operator, operands)`, with operands biased towards the interesting values
 //! (NaNs with random payloads, quiet and signalling, both signs; ±0; ±inf; subnormals;
 //! integer extremes and -1; shift counts up to 200; values on both sides of every
@@ -285,6 +287,64 @@ fn module_text(ops: &[OpDef]) -> String {
     wat
 }
 
+/// Operators whose operands reach them through tail calls (the `tail_calls` group).
+fn tail_call_ops() -> Vec<OpDef> {
+    use Ty::*;
+    vec![
+        op("i32.sub".into(), &[I32, I32], I32, Nans::Exact),
+        op("i64.rotl".into(), &[I64, I64], I64, Nans::Exact),
+        op("i64.div_s".into(), &[I64, I64], I64, Nans::Exact),
+        op("f32.div".into(), &[F32, F32], F32, Nans::Arithmetic),
+        op("f64.copysign".into(), &[F64, F64], F64, Nans::Exact),
+        op("f64.sub".into(), &[F64, F64], F64, Nans::Arithmetic),
+        op("i32.trunc_f64_s".into(), &[F64], I32, Nans::Exact),
+        op("f32.demote_f64".into(), &[F64], F32, Nans::Arithmetic),
+    ]
+}
+
+/// The `tail_calls` group's module: export `op` takes the operands, `return_call`s
+/// `$op_a` with them behind six `i64` and eight `f64` ballast arguments (so that they
+/// travel on the stack), which `return_call_indirect`s `$op_b` with them in front of the
+/// ballast (a different signature), which applies the operator.
+fn tail_module_text(ops: &[OpDef]) -> String {
+    let mut wat = String::from(
+        "(module
+  (table 64 funcref)
+",
+    );
+    let ballast_types = "i64 i64 i64 i64 i64 i64 f64 f64 f64 f64 f64 f64 f64 f64";
+    let ballast: String = (1..=6)
+        .map(|i| format!("(i64.const {i}) "))
+        .chain((1..=8).map(|i| format!("(f64.const {i}) ")))
+        .collect();
+    for (n, op) in ops.iter().enumerate() {
+        let params: Vec<&str> = op.params.iter().map(|t| t.wat()).collect();
+        let params = params.join(" ");
+        let result = op.result.wat();
+        let k = op.params.len();
+        let gets = |from: usize| -> String {
+            (from..from + k)
+                .map(|i| format!("(local.get {i}) "))
+                .collect()
+        };
+        wat.push_str(&format!(
+            "  (type $b{n} (func (param {params} {ballast_types}) (result {result})))\n\
+               (elem (i32.const {n}) func $b{n})\n\
+               (func (export \"{name}\") (param {params}) (result {result})\n\
+                 (return_call $a{n} {ballast}{operands}))\n\
+               (func $a{n} (param {ballast_types} {params}) (result {result})\n\
+                 (return_call_indirect (type $b{n}) {moved}{ballast}(i32.const {n})))\n\
+               (func $b{n} (type $b{n}) {applied} ({name}))\n",
+            name = op.name,
+            operands = gets(0),
+            moved = gets(14),
+            applied = gets(0),
+        ));
+    }
+    wat.push(')');
+    wat
+}
+
 fn group(name: &'static str) -> &'static Group {
     static GROUPS: OnceLock<Mutex<HashMap<&'static str, &'static Group>>> = OnceLock::new();
     let mut groups = GROUPS.get_or_init(Default::default).lock().unwrap();
@@ -295,9 +355,13 @@ fn group(name: &'static str) -> &'static Group {
             "f32" => float_ops(Ty::F32),
             "f64" => float_ops(Ty::F64),
             "conversions" => conversion_ops(),
+            "tail_calls" => tail_call_ops(),
             _ => panic!("no operator group `{name}`"),
         };
-        let text = module_text(&ops);
+        let text = match name {
+            "tail_calls" => tail_module_text(&ops),
+            _ => module_text(&ops),
+        };
         let wasm = wat::parse_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         Box::leak(Box::new(Group { name, ops, wasm }))
     })
@@ -1060,6 +1124,13 @@ fn differential_f64() {
 #[test]
 fn differential_conversions() {
     differential("conversions");
+}
+
+/// Operands passed through `return_call` and `return_call_indirect` across signatures, on
+/// the stack and in registers, before the operator applies.
+#[test]
+fn differential_tail_calls() {
+    differential("tail_calls");
 }
 
 // ---------------------------------------------------------------------------------------

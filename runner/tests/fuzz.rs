@@ -112,6 +112,37 @@ fn generated_modules_behave_as_in_wasmtime_on(target: Target) {
     );
 }
 
+/// The bounded run's modules include tail calls, so the comparison covers them: more than a
+/// tenth of them have a `return_call` or `return_call_indirect`.
+#[test]
+fn generated_modules_include_tail_calls() {
+    let has_tail_call = |wasm: &[u8]| {
+        wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
+            let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+                return false;
+            };
+            let Ok(mut ops) = body.get_operators_reader() else {
+                return false;
+            };
+            std::iter::from_fn(|| (!ops.eof()).then(|| ops.read())).any(|op| {
+                matches!(
+                    op,
+                    Ok(wasmparser::Operator::ReturnCall { .. }
+                        | wasmparser::Operator::ReturnCallIndirect { .. })
+                )
+            })
+        })
+    };
+    let with_tail_calls = (SEED..SEED + MODULES as u64)
+        .filter(|&seed| fuzz::generate(seed).is_ok_and(|(wasm, _)| has_tail_call(&wasm)))
+        .count();
+    eprintln!("{with_tail_calls} of {MODULES} modules have tail calls");
+    assert!(
+        with_tail_calls > MODULES / 10,
+        "{with_tail_calls} of {MODULES}"
+    );
+}
+
 /// Mutated modules (generated ones with a few bytes changed, cut short, or bytes appended)
 /// never crash the compiler: each is compiled or refused with a message. In process, so an
 /// LLVM crash would end the test binary (which fails the test all the same).

@@ -88,6 +88,17 @@ fn exit_status_and_traps() {
     }
 }
 
+/// 10^8 tail calls among functions of three signatures (`fixtures/tail_calls.wat`: 0, 1 and
+/// 5 arguments on the stack) run in constant stack and pass their arguments right (the
+/// program exits with 1 on a wrong sum); as ordinary calls they exhaust the Wasm stack.
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    for level in ["-O0", "-O2"] {
+        let r = linux(&[level, &path("tail_calls.wat")]);
+        assert_eq!((r.status, r.stderr.as_str()), (0, ""), "{level}");
+    }
+}
+
 #[test]
 fn a_program_that_never_exits_is_killed_at_the_timeout() {
     let r = linux(&["--timeout", "1", &path("spin.wat")]);

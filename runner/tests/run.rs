@@ -123,6 +123,14 @@ fn unbounded_recursion_traps() {
     assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
 }
 
+/// 10^8 tail calls in constant stack, as on the Linux target (`linux.rs`); about 3 s under
+/// TCG.
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    let r = run(&[&path("tail_calls.wat")]);
+    assert_eq!((r.status, r.stderr.as_str()), (0, ""));
+}
+
 /// A program the compiler lays out ahead of time: what the kernel adopts behaves like an
 /// instantiated module (globals, tables, canonical type ids, data, start function, growth).
 #[test]

@@ -46,7 +46,7 @@ impl<'ctx> Emitter<'_, 'ctx, '_> {
         let num_imported = info.num_imported_funcs() as usize;
         let mut funcs = Vec::with_capacity(info.func_types.len());
         for (i, &type_index) in info.func_types.iter().enumerate() {
-            let code = self.fn_ptr(self.cx.direct(i as u32)?);
+            let code = self.fn_ptr(self.cx.funcref_code(i as u32)?);
             let array_call = match i.checked_sub(num_imported) {
                 Some(d) => self.fn_ptr(trampolines.get(d).copied().flatten()),
                 None => null.into(),

@@ -74,6 +74,12 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
     pub(super) fn br_if(&mut self, depth: u32) -> Result<()> {
         let cond = self.stack.pop_int()?;
         let cond = self.truthy(cond)?;
+        self.br_if_i1(depth, cond)
+    }
+
+    /// Branches to the frame at `depth` when `cond` (an `i1`) holds, passing the top of the
+    /// stack; continues in a new block otherwise.
+    pub(super) fn br_if_i1(&mut self, depth: u32, cond: IntValue<'ctx>) -> Result<()> {
         let from = self.env.current_block()?;
         let cont = self.env.append_block("");
         let frame = self.control.frame(depth)?;
@@ -223,17 +229,7 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
             if let FrameKind::Function = frame.kind {
                 let values: Vec<BasicValueEnum> =
                     frame.results.iter().map(|p| p.as_basic_value()).collect();
-                match values.len() {
-                    0 => self.env.b.build_return(None)?,
-                    1 => self.env.b.build_return(Some(&values[0]))?,
-                    _ => {
-                        let packed = values
-                            .iter()
-                            .map(|v| self.env.cx.pack_multi_result(&self.env.b, *v))
-                            .collect::<Result<Vec<_>>>()?;
-                        self.env.b.build_aggregate_return(&packed)?
-                    }
-                };
+                self.env.return_values(&values)?;
                 self.reachable = false;
             } else {
                 self.stack

@@ -3,7 +3,8 @@
 
 use super::{Callable, Extern, Store, StoreFunc};
 use crate::link::{ExternType, Limits};
-use hako_abi::module::extern_kind;
+use hako_abi::module::{extern_kind, GlobalType};
+use hako_abi::valtype;
 use hako_abi::vm::{FuncRef, ValRaw};
 
 /// An exported function the runtime can call, with its signature.
@@ -118,7 +119,13 @@ impl Store {
                 let imported = inst.imported_global_types.len();
                 let ty = match i.checked_sub(imported) {
                     None => inst.imported_global_types[i],
-                    Some(d) => inst.desc.globals().get(d)?.ty,
+                    Some(d) => {
+                        let ty = inst.desc.globals().get(d)?.ty;
+                        GlobalType {
+                            val_type: valtype::canonical(ty.val_type, inst.type_ids)?,
+                            ..ty
+                        }
+                    }
                 };
                 Extern::Global(*inst.globals.get(i)?, ty)
             }

@@ -4,8 +4,8 @@
 //! apply the active segments (trapping on the first that does not fit).
 
 use super::{
-    utf8_or_placeholder as utf8, Callable, Extern, ImportRecord, InstError, Instance, Machine,
-    Store, Stub,
+    utf8_or_placeholder as utf8, CFunction, Callable, Extern, ImportRecord, InstError, Instance,
+    Machine, Store, Stub,
 };
 use crate::image::{Items, Trusted};
 use crate::link::{self, ExternType};
@@ -17,7 +17,7 @@ use alloc::vec::Vec;
 use core::ptr;
 use hako_abi::constexpr::{self, ConstEnv};
 use hako_abi::module::{
-    extern_kind, segment_mode, ConstOp, GlobalType, Import, ModuleDescriptor, NO_INDEX,
+    convention, extern_kind, segment_mode, ConstOp, GlobalType, Import, ModuleDescriptor, NO_INDEX,
 };
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
@@ -50,7 +50,9 @@ fn eval(e: Items<ConstOp>, env: &Env) -> Result<ValRaw, InstError> {
         .map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
 }
 
-/// The start function of an instance of `desc` with functions `funcs`.
+/// The start function of an instance of `desc` with functions `funcs`: its array-call
+/// trampoline (compiled code may be in the tail convention, which the kernel does not
+/// call), or in the C convention a kernel function without one.
 pub(super) fn start_function(
     desc: &ModuleDescriptor,
     funcs: &[FuncRef],
@@ -58,7 +60,13 @@ pub(super) fn start_function(
     match desc.start {
         NO_INDEX => Ok(None),
         i => match funcs.get(i as usize) {
-            Some(f) => Ok(Some(Callable::new(f.code, f.vmctx, 0))),
+            Some(f) if !f.array_call.is_null() => Ok(Some(Callable::new(f.array_call, f.vmctx, 0))),
+            Some(f) if desc.convention == convention::C => {
+                Ok(Some(Callable::new(f.code, f.vmctx, 0)))
+            }
+            Some(_) => Err(InstError::Error(format!(
+                "start function {i} is a kernel function without an array-call entry"
+            ))),
             None => Err(InstError::Error(format!("bad start function {i}"))),
         },
     }
@@ -98,6 +106,17 @@ impl Store {
                 desc.abi_version,
                 hako_abi::ABI_VERSION
             )));
+        }
+        match self.convention {
+            Some(c) if c != desc.convention => {
+                return Err(InstError::Error(format!(
+                    "the module is compiled in {}, the store's other instances in {} (compile \
+                     every module of a script with `Options::tail_convention`)",
+                    convention::name(desc.convention),
+                    convention::name(c)
+                )))
+            }
+            _ => self.convention = Some(desc.convention),
         }
         if !strict && self.instances.is_empty() {
             if let Some(pre) = desc.prebuilt() {
@@ -149,7 +168,8 @@ impl Store {
         }
         let mut tables = imported.tables;
         for t in desc.tables().as_slice() {
-            tables.push(self.new_table(t.elem_type, t.min, t.max)?);
+            let elem_type = canonical(t.elem_type, &type_ids)?;
+            tables.push(self.new_table(elem_type, t.min, t.max)?);
         }
         let globals = define_globals(desc, imported.globals, funcs)?;
 
@@ -172,13 +192,26 @@ impl Store {
         vmctx.tables = table_ptrs.as_ptr();
         vmctx.globals = globals.as_ptr() as *const *mut ValRaw;
         vmctx.funcs = funcs.as_ptr();
-        vmctx.type_ids = Vec::leak(type_ids).as_ptr();
+        let type_ids: &'static [u32] = Vec::leak(type_ids);
+        vmctx.type_ids = type_ids.as_ptr();
 
         let env = Env {
             globals,
             readable: globals.len(),
             funcs,
         };
+        // Tables whose type has an initial value: every entry is it.
+        let defined_tables = &tables[tables.len() - desc.tables().as_slice().len()..];
+        for (&t, init) in defined_tables.iter().zip(desc.table_inits().iter()) {
+            let init = init.items();
+            if init.as_slice().is_empty() {
+                continue;
+            }
+            let value = eval(init, &env)?.u64() as usize as *const u8;
+            let table = &mut self.tables[t];
+            table.elems.fill(value);
+            table.sync();
+        }
         let elems = desc
             .elements()
             .iter()
@@ -199,6 +232,7 @@ impl Store {
             memories,
             tables,
             globals,
+            type_ids,
             imported_global_types: imported.global_types,
             data,
             elems,
@@ -225,7 +259,9 @@ impl Store {
             } else {
                 0
             };
-            let Some(expected) = ExternType::expected(&imp, tid) else {
+            let Some(expected) =
+                ExternType::expected(&imp, tid).and_then(|e| e.canonical(type_ids))
+            else {
                 return Err(InstError::Error(format!(
                     "unsupported import kind {} for {}.{}",
                     imp.kind,
@@ -308,18 +344,58 @@ impl Store {
         vmctx: *mut VmContext,
     ) -> FuncRef {
         let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
-        if let Some(code) = self.wasi_function(machine, module, name, tid) {
-            return func_ref(code, vmctx, tid);
+        if self.convention != Some(convention::TAIL) {
+            // The C convention: the kernel's C functions as they are.
+            if let Some(code) = self.wasi_function(machine, module, name, tid) {
+                return func_ref(code, vmctx, tid);
+            }
+            let rec = self.unresolved(machine, imp);
+            let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
+            let stub = match results == [valtype::I32] {
+                true => Stub::Enosys,
+                false => Stub::Trap,
+            };
+            // The stub's context is the import's record index.
+            return func_ref(machine.stub(stub), rec as *mut VmContext, tid);
+        }
+        let in_registers = self
+            .types
+            .get(tid)
+            .is_some_and(|(params, _)| hako_abi::vm::args_in_registers(params));
+        if in_registers {
+            if let Some(code) = self.wasi_function(machine, module, name, tid) {
+                return self.c_function(machine, code, vmctx.cast(), tid);
+            }
         }
         let rec = self.unresolved(machine, imp);
         let (_, results) = self.types.get(tid).unwrap_or((&[], &[]));
-        let stub = if results == [valtype::I32] {
-            Stub::Enosys
-        } else {
-            Stub::Trap
-        };
-        // The stub's context is the import's record index.
-        func_ref(machine.stub(stub), rec as *mut VmContext, tid)
+        if results == [valtype::I32] && in_registers {
+            // The stub's data is the import's record index.
+            let enosys = machine.stub(Stub::Enosys);
+            return self.c_function(machine, enosys, rec as *mut u8, tid);
+        }
+        // A function with more arguments than registers has no C stub (see
+        // `hako_abi::vm::args_in_registers`): it traps as an unresolved import.
+        let trap = machine.stub(Stub::Trap);
+        FuncRef {
+            array_call: trap,
+            ..func_ref(trap, rec as *mut VmContext, tid)
+        }
+    }
+
+    /// The Wasm-convention reference to C function `function` of the kernel, called with
+    /// `data` first ([`Stub::CallC`]).
+    fn c_function(
+        &mut self,
+        machine: &dyn Machine,
+        function: *const u8,
+        data: *mut u8,
+        tid: u32,
+    ) -> FuncRef {
+        let mut target = Box::new(CFunction { function, data });
+        let at: *mut CFunction = &mut *target;
+        self.c_functions.push(target);
+        func_ref(machine.stub(Stub::CallC), at.cast(), tid)
     }
 
     /// A kernel function for an import the compiler did not link: a WASI function, or
@@ -382,6 +458,13 @@ impl Store {
 }
 
 /// The canonical id of type index `ti`.
+/// Value type `t` of the module with canonical type ids `ids`, canonical
+/// ([`valtype::canonical`]).
+pub(super) fn canonical(t: u32, ids: &[u32]) -> Result<u32, InstError> {
+    valtype::canonical(t, ids)
+        .ok_or_else(|| InstError::Error(format!("bad type index in value type {t:#x}")))
+}
+
 fn type_id(type_ids: &[u32], ti: u32) -> Result<u32, InstError> {
     type_ids
         .get(ti as usize)

@@ -14,12 +14,29 @@ use hako_abi::vm::{ValRaw, VmContext};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stub {
     /// For an unresolved import returning one `i32`: answers `ENOSYS` and records the first
-    /// call (the import's record index is the `FuncRef`'s `vmctx`).
+    /// call (the import's record index is the `FuncRef`'s `vmctx`, or the `data` of a
+    /// [`CFunction`] in the tail convention). A C function.
     Enosys,
-    /// For every other unresolved import: traps with `UnresolvedImport`.
+    /// For every other unresolved import: traps with `UnresolvedImport` (it never returns,
+    /// so it serves every calling convention).
     Trap,
-    /// `spectest.print*` and their array-call trampolines: a bare `ret`.
+    /// `spectest.print*` in the C convention, and their array-call trampolines: a bare `ret`.
     SpectestNop,
+    /// `spectest.print*` in the tail convention: `ret $8`, a tailcc callee with no stack
+    /// arguments (see `hako_abi::vm::args_in_registers`).
+    SpectestNopTail,
+    /// The tail-convention entry of a C function: its `vmctx` points to a [`CFunction`];
+    /// the stub calls `function(data, args...)` and returns with `ret $8`. Only for
+    /// signatures that `hako_abi::vm::args_in_registers` accepts.
+    CallC,
+}
+
+/// What [`Stub::CallC`] calls: a C function and its first argument.
+#[repr(C)]
+#[derive(Debug)]
+pub struct CFunction {
+    pub function: *const u8,
+    pub data: *mut u8,
 }
 
 /// The machine under the store and the runtime.
@@ -61,8 +78,7 @@ pub struct Callable {
 }
 
 impl Callable {
-    /// `code` with `vmctx`: an array call over `slots` values or, with `slots` 0, a native
-    /// `() -> ()` function (a start function).
+    /// `code` with `vmctx`: an array call over `slots` values (a start function's with 0).
     pub(super) fn new(code: *const u8, vmctx: *mut VmContext, slots: usize) -> Self {
         Callable { code, vmctx, slots }
     }

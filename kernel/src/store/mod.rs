@@ -20,7 +20,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use machine::{Callable, Machine, Stub};
+pub use machine::{CFunction, Callable, Machine, Stub};
 pub use spectest::Spectest;
 
 use crate::bulk;
@@ -117,6 +117,8 @@ pub struct Instance {
     pub memories: Vec<usize>,
     pub tables: Vec<usize>,
     globals: &'static [GlobalSlot],
+    /// The canonical id of each type of `desc` (for a prebuilt instance, the compiler's).
+    type_ids: &'static [u32],
     /// The types of the imported globals (the descriptor has those of the defined ones).
     imported_global_types: Vec<GlobalType>,
     /// The data segments; a dropped one is empty, and one past the end counts as dropped.
@@ -143,6 +145,13 @@ pub struct Store {
     pub memories: Vec<Box<MemoryObj>>,
     pub tables: Vec<Box<TableObj>>,
     pub imports: Vec<ImportRecord>,
+    /// The targets of the kernel's C functions bound to imports ([`Stub::CallC`]); the
+    /// `FuncRef`s point to them, so they are never freed.
+    pub c_functions: Vec<Box<CFunction>>,
+    /// The calling convention of every instance (`hako_abi::module::convention`), fixed by
+    /// the first: a `FuncRef` is called without knowing whose it is, so instances of
+    /// modules compiled in different conventions cannot share a store.
+    pub convention: Option<u32>,
     /// The built-in `spectest` instance (script mode), see [`Store::init_spectest`].
     pub spectest: Option<Spectest>,
 }
@@ -189,6 +198,8 @@ impl Store {
             memories: Vec::new(),
             tables: Vec::new(),
             imports: Vec::new(),
+            c_functions: Vec::new(),
+            convention: None,
             spectest: None,
         }
     }

@@ -4,7 +4,7 @@
 use super::{Extern, InstError, Machine, Store, StoreFunc, Stub};
 use crate::vmdata::GlobalSlot;
 use alloc::vec;
-use hako_abi::module::GlobalType;
+use hako_abi::module::{convention, GlobalType};
 use hako_abi::valtype;
 use hako_abi::vm::{FuncRef, ValRaw};
 
@@ -17,8 +17,10 @@ pub struct Spectest {
     globals: [GlobalSlot; 4],
     /// Canonical type ids of `print`, `print_i32`, ... in [`SPECTEST_FUNCS`] order.
     func_types: [u32; 7],
-    /// The code of every `print*` function and of their array-call trampolines.
+    /// The code of every `print*` function (and of their array-call trampolines) in the C
+    /// convention, and in the tail convention.
     nop: *const u8,
+    nop_tail: *const u8,
 }
 
 const SPECTEST_FUNCS: [(&str, &[u8]); 7] = [
@@ -63,6 +65,7 @@ impl Store {
             globals,
             func_types,
             nop: machine.stub(Stub::SpectestNop),
+            nop_tail: machine.stub(Stub::SpectestNopTail),
         });
         Ok(())
     }
@@ -74,8 +77,12 @@ impl Store {
             .iter()
             .position(|(n, _)| n.as_bytes() == name)
         {
+            let code = match self.convention {
+                Some(convention::TAIL) => st.nop_tail,
+                _ => st.nop,
+            };
             return Some(Extern::Func(StoreFunc(FuncRef {
-                code: st.nop,
+                code,
                 array_call: st.nop,
                 vmctx: core::ptr::null_mut(),
                 type_id: st.func_types[i],

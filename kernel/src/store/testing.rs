@@ -13,9 +13,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 use hako_abi::module::{
-    const_op, extern_kind, segment_mode, ConstOp, DataSegment, ElementSegment, Export, FuncType,
-    FunctionDesc, GlobalDesc, GlobalType, Import, MemoryType, ModuleDescriptor, Slice, TableType,
-    NO_INDEX, NO_MAX,
+    const_op, extern_kind, segment_mode, ConstExpr, ConstOp, DataSegment, ElementSegment, Export,
+    FuncType, FunctionDesc, GlobalDesc, GlobalType, Import, MemoryType, ModuleDescriptor, Slice,
+    TableType, NO_INDEX, NO_MAX,
 };
 use hako_abi::trap::TrapCode;
 use hako_abi::vm::{ValRaw, VmContext, WASM_PAGE_SIZE};
@@ -84,6 +84,8 @@ unsafe impl MapMemory for HostMachine {
 pub const ENOSYS_STUB: usize = 0x1000;
 pub const TRAP_STUB: usize = 0x2000;
 pub const NOP_STUB: usize = 0x3000;
+pub const CALL_C_STUB: usize = 0x5000;
+pub const NOP_TAIL_STUB: usize = 0x6000;
 pub const WASI_FN: usize = 0x4000;
 
 impl Machine for HostMachine {
@@ -95,6 +97,8 @@ impl Machine for HostMachine {
             Stub::Enosys => ENOSYS_STUB,
             Stub::Trap => TRAP_STUB,
             Stub::SpectestNop => NOP_STUB,
+            Stub::SpectestNopTail => NOP_TAIL_STUB,
+            Stub::CallC => CALL_C_STUB,
         }) as *const u8
     }
     fn wasi_function(&self, name: &str) -> Option<*const u8> {
@@ -155,7 +159,9 @@ pub struct ModuleBuilder {
     exports: Vec<Export>,
     data: Vec<DataSegment>,
     elements: Vec<ElementSegment>,
+    table_inits: Vec<ConstExpr>,
     start: Option<u32>,
+    convention: u32,
 }
 
 fn no_table() -> TableType {
@@ -256,6 +262,16 @@ impl ModuleBuilder {
             min,
             max,
         });
+        self.table_inits.push(Slice::EMPTY);
+        self
+    }
+
+    /// A table whose every entry starts as a reference to function `func`.
+    pub fn table_of(&mut self, min: u64, max: u64, func: u32) -> &mut Self {
+        self.table(min, max);
+        if let Some(init) = self.table_inits.last_mut() {
+            *init = const_expr(const_op::REF_FUNC, func as u64);
+        }
         self
     }
 
@@ -307,6 +323,12 @@ impl ModuleBuilder {
         self
     }
 
+    /// The module's calling convention (`hako_abi::module::convention`; C by default).
+    pub fn convention(&mut self, convention: u32) -> &mut Self {
+        self.convention = convention;
+        self
+    }
+
     pub fn start(&mut self, func: u32) -> &mut Self {
         self.start = Some(func);
         self
@@ -326,8 +348,11 @@ impl ModuleBuilder {
             exports: leak(core::mem::take(&mut self.exports)),
             data: leak(core::mem::take(&mut self.data)),
             elements: leak(core::mem::take(&mut self.elements)),
+            table_inits: leak(core::mem::take(&mut self.table_inits)),
             name: Slice::EMPTY,
             prebuilt: core::ptr::null(),
+            convention: self.convention,
+            _pad: 0,
         }));
         // SAFETY: every `Slice` of `desc` was made by `leak` from a leaked vector: valid
         // for the rest of the program and never changed; there is no prebuilt instance.

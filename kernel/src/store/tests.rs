@@ -2,9 +2,13 @@
 //! operations, export lookup and linking, against [`HostMachine`].
 #![allow(unsafe_code)]
 
-use super::testing::{i32_const, HostMachine, ModuleBuilder, ENOSYS_STUB, WASI_FN};
+use super::testing::{
+    i32_const, HostMachine, ModuleBuilder, CALL_C_STUB, ENOSYS_STUB, NOP_STUB, NOP_TAIL_STUB,
+    TRAP_STUB, WASI_FN,
+};
 use super::*;
 use crate::link::ExternType;
+use hako_abi::module::convention;
 use hako_abi::module::extern_kind::{FUNC, GLOBAL, MEMORY, TABLE};
 use hako_abi::valtype::{FUNCREF, I32};
 use hako_abi::vm::ValRaw;
@@ -158,6 +162,25 @@ fn memory_copy_between_two_memories() {
     assert_eq!(&memory_bytes(&mut store, b, 1)[10..13], b"xyz");
     store.memory_copy(b, 0, 1, 20, 10, 3).unwrap();
     assert_eq!(&memory_bytes(&mut store, a, 0)[20..23], b"xyz");
+}
+
+#[test]
+fn a_table_with_an_initial_value_starts_full_of_it_before_the_elements() {
+    let (mut store, mut m) = (Store::new(), HostMachine::default());
+    let mut b = ModuleBuilder::new();
+    let t = b.ty(&[], &[]);
+    b.func(t, nop)
+        .func(t, nop)
+        .table(2, 2)
+        .table_of(4, 4, 1)
+        .elements(1, &[0]);
+    let id = inst(&mut store, &mut m, b.build()).unwrap().0;
+    let funcs = store.instances[id].funcs;
+    let [plain, full] = [0, 1].map(|i| store.instances[id].tables[i]);
+    let f = |i: usize| &funcs[i] as *const FuncRef as *const u8;
+    assert_eq!(store.tables[plain].elems[..], [core::ptr::null(), f(0)]);
+    assert_eq!(store.tables[full].elems[..], [f(1); 4]);
+    assert_eq!(store.tables[full].def.len, 4);
 }
 
 #[test]
@@ -341,6 +364,58 @@ fn program_mode_binds_unknown_functions_to_wasi_or_stubs() {
     assert!(matches!(
         store.instantiate(&mut m, b.build(), &no_imports, false),
         Err(InstError::Error(e)) if e == "unresolved memory import env.memory"
+    ));
+}
+
+#[test]
+fn in_the_tail_convention_kernel_functions_are_behind_the_call_c_stub() {
+    let (mut store, mut m) = (Store::new(), HostMachine::default());
+    let mut b = ModuleBuilder::new();
+    let write = b.ty(&[I32, I32, I32, I32], &[I32]);
+    let none = b.ty(&[], &[]);
+    let wide = b.ty(&[I32, I32, I32, I32, I32, I32], &[I32]);
+    b.convention(convention::TAIL)
+        .import_func("wasi_snapshot_preview1", "fd_write", write)
+        .import_func("env", "missing_i32", write)
+        .import_func("env", "missing", none)
+        .import_func("env", "missing_wide", wide);
+    let id = store
+        .instantiate(&mut m, b.build(), &no_imports, false)
+        .unwrap()
+        .0;
+    let funcs = store.instances[id].funcs;
+    // Kernel functions are C functions, reached through the tail-convention stub with
+    // their function and data (the import's record index for the ENOSYS stub).
+    let c: Vec<(usize, usize)> = store
+        .c_functions
+        .iter()
+        .map(|c| (c.function as usize, c.data as usize))
+        .collect();
+    assert_eq!((c.len(), c[0].0), (2, WASI_FN));
+    assert_eq!(c[1], (ENOSYS_STUB, 0));
+    for f in &funcs[..2] {
+        assert_eq!(f.code as usize, CALL_C_STUB);
+    }
+    assert_eq!(funcs[2].code as usize, TRAP_STUB);
+    assert_eq!(funcs[2].vmctx as usize, 1);
+    // Seven arguments with `vmctx`: one on the stack, which no C stub pops; it traps.
+    assert_eq!(funcs[3].code as usize, TRAP_STUB);
+    assert_eq!(store.imports.len(), 3);
+    // `spectest.print` follows the store's convention; its array call is a bare `ret`.
+    store.init_spectest(&mut m).unwrap();
+    let Some(Extern::Func(print)) = store.spectest_export(b"print") else {
+        panic!("no spectest.print")
+    };
+    assert_eq!(
+        (print.0.code as usize, print.0.array_call as usize),
+        (NOP_TAIL_STUB, NOP_STUB)
+    );
+    // A module in the C convention cannot join the store.
+    let mut b = ModuleBuilder::new();
+    b.table(1, 1);
+    assert!(matches!(
+        store.instantiate(&mut m, b.build(), &no_imports, false),
+        Err(InstError::Error(e)) if e.starts_with("the module is compiled in the C convention")
     ));
 }
 

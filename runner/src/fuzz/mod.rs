@@ -66,7 +66,8 @@ pub fn smith_config() -> wasm_smith::Config {
         relaxed_simd_enabled: false,
         exceptions_enabled: false,
         threads_enabled: false,
-        tail_call_enabled: false,
+        // Tail calls (Wasm 3.0) are compiled: `return_call` and `return_call_indirect`.
+        tail_call_enabled: true,
         gc_enabled: false,
         memory64_enabled: false,
         extended_const_enabled: true,

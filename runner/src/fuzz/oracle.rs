@@ -75,12 +75,13 @@ fn trap_message(err: &wasmtime::Error, wasm: &[u8]) -> Result<&'static str, Reje
     }
 }
 
-/// Whether the innermost Wasm frame of `err` is at a `call_indirect` (opcode 0x11).
+/// Whether the innermost Wasm frame of `err` is at a `call_indirect` or
+/// `return_call_indirect` (opcodes 0x11, 0x13).
 fn trapped_at_call_indirect(err: &wasmtime::Error, wasm: &[u8]) -> bool {
     err.downcast_ref::<wasmtime::WasmBacktrace>()
         .and_then(|trace| trace.frames().first()?.module_offset())
         .and_then(|offset| wasm.get(offset))
-        == Some(&0x11)
+        .is_some_and(|op| matches!(op, 0x11 | 0x13))
 }
 
 /// An argument of type `ty`: mostly the values where code generators go wrong (zero, ±1,

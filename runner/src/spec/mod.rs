@@ -395,9 +395,12 @@ pub fn compile_module(
             return Ok(Arc::new(bytes));
         }
     }
+    // The modules of a script share one store, so one calling convention: the tail-call
+    // convention, which a module with tail calls needs (`Options::tail_convention`).
     let options = Options {
         prefix,
         opt_level,
+        tail_convention: true,
         ..Options::default()
     };
     let compiled = panics::catch(|| hako_compiler::compile(wasm, &options))
