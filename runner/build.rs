@@ -9,8 +9,8 @@
 //! the object cache. It also builds the Linux runtime (`hako-linux` for
 //! `x86_64-unknown-linux-musl`) and copies it, with musl's start files and libraries from
 //! the toolchain, into `HAKO_LINUX_RT_DIR`, with their cache key (`HAKO_LINUX_RT_KEY`).
-//! It also links libstdc++ into `hako` statically when it can, which shortens every start
-//! (see `link_libstdcxx_statically`).
+//! Two link choices shorten every start of `hako`: libstdc++ linked statically when it can
+//! be (see `link_libstdcxx_statically`), and no PIE.
 
 use std::env;
 use std::fs;
@@ -101,6 +101,12 @@ fn main() {
         &hasher.finalize().to_hex()[..32]
     );
     link_libstdcxx_statically(&out_dir);
+    // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
+    // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
+    // and the pages they wrote were copied again when `hako` forked QEMU. Together about
+    // 2 ms of each `hako run` (measured on the `startup` branch, docs/perf/2026-12-07-startup.md). The price: the
+    // executable's own code and data are not randomised (its libraries, heap and stacks are).
+    println!("cargo:rustc-link-arg-bin=hako=-no-pie");
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");
