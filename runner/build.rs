@@ -103,9 +103,9 @@ fn main() {
     link_libstdcxx_statically(&out_dir);
     // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
     // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
-    // and the pages they wrote were copied again when `hako` forked QEMU. Together about
-    // 2 ms of each `hako run` (measured on the `startup` branch, docs/perf/2026-12-07-startup.md). The price: the
-    // executable's own code and data are not randomised (its libraries, heap and stacks are).
+    // and the pages they wrote were copied again when `hako` forked QEMU: about 2 ms of each
+    // `hako run` (docs/perf/2026-12-07-startup.md). The price: the executable's own code and
+    // data are not randomised (its libraries, heap and stacks are).
     println!("cargo:rustc-link-arg-bin=hako=-no-pie");
 
     let lib = build_kernel(&root);
@@ -175,9 +175,6 @@ fn build_linux_runtime(root: &Path) -> PathBuf {
         .join("libhako_linux.a")
 }
 
-/// A `cargo` command for a nested build in `target_dir`, with none of the outer build's
-/// settings (they are for the host).
-fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
 /// Links LLVM's C++ runtime, libstdc++, into `hako` statically when the C compiler has the
 /// archive: resolving the shared library's symbols and relocating it cost every `hako` start
 /// about 1.3 ms of CPU time (measured with `perf stat` on `hako --version`, 2026-12-07).
@@ -206,7 +203,9 @@ fn link_libstdcxx_statically(out_dir: &Path) {
     println!("cargo:rustc-link-search=native={}", dir.display());
 }
 
-fn build_kernel(root: &Path) -> PathBuf {
+/// A `cargo` command for a nested build in `target_dir`, with none of the outer build's
+/// settings (they are for the host).
+fn nested_cargo(root: &Path, target_dir: &Path) -> Command {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).arg("--quiet");
