@@ -125,14 +125,15 @@ impl Containerd {
     /// `ctr run --rm` with hako's runtime: extra `ctr run` options, the image, the container
     /// id and the command.
     pub fn run(&self, options: &[&str], image: &str, id: &str, command: &[&str]) -> Command {
-        let mut args = vec![
-            "run",
-            "--rm",
-            "--snapshotter",
-            SNAPSHOTTER,
-            "--runtime",
-            RUNTIME,
-        ];
+        let mut with_rm = vec!["--rm"];
+        with_rm.extend_from_slice(options);
+        self.run_kept(&with_rm, image, id, command)
+    }
+
+    /// `ctr run` with hako's runtime, without `--rm` (the container stays; `-d` among the
+    /// options detaches).
+    pub fn run_kept(&self, options: &[&str], image: &str, id: &str, command: &[&str]) -> Command {
+        let mut args = vec!["run", "--snapshotter", SNAPSHOTTER, "--runtime", RUNTIME];
         args.extend_from_slice(options);
         args.push(image);
         args.push(id);

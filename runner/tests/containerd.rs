@@ -94,17 +94,7 @@ fn the_root_file_system_is_the_containers() {
         let (image, command) = container_image(&ctd, layout);
         let id = format!("fs-{layout}");
         // Without --rm: the container's snapshot stays, with what the program wrote.
-        let mut args = vec![
-            "run",
-            "--snapshotter",
-            hako_runner::containerd::SNAPSHOTTER,
-            "--runtime",
-            hako_runner::containerd::RUNTIME,
-        ];
-        args.push(&image);
-        args.push(&id);
-        args.extend(&command);
-        let out = ctd.ctr(&args);
+        let out = ctd.run_kept(&[], &image, &id, &command);
         assert!(
             out.status.success(),
             "{}",
@@ -339,18 +329,7 @@ fn a_killed_shim_takes_its_vm_with_it() {
     let (image, command) = container_image(&ctd, "wasm");
     let mut cmd = command.clone();
     cmd.push("sleep");
-    let mut args = vec![
-        "run",
-        "-d",
-        "--snapshotter",
-        hako_runner::containerd::SNAPSHOTTER,
-        "--runtime",
-        hako_runner::containerd::RUNTIME,
-    ];
-    args.push(&image);
-    args.push("orphan");
-    args.extend(&cmd);
-    let out = ctd.ctr(&args);
+    let out = ctd.run_kept(&["-d"], &image, "orphan", &cmd);
     assert!(
         out.status.success(),
         "{}",
@@ -496,20 +475,12 @@ fn the_pods_network_namespace_reaches_the_guest() {
     ));
     let image = format!("docker.io/{name}");
     let ns = format!("network:{}", pod.path());
-    let mut args = vec![
-        "run",
-        "-d",
-        "--snapshotter",
-        hako_runner::containerd::SNAPSHOTTER,
-    ];
-    args.extend([
-        "--runtime",
-        hako_runner::containerd::RUNTIME,
-        "--with-ns",
-        &ns,
-    ]);
-    args.extend([image.as_str(), "web", "/http_hello.wasm", "8080"]);
-    let out = ctd.ctr(&args);
+    let out = ctd.run_kept(
+        &["-d", "--with-ns", &ns],
+        &image,
+        "web",
+        &["/http_hello.wasm", "8080"],
+    );
     assert!(
         out.status.success(),
         "{}",

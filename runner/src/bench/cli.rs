@@ -146,19 +146,23 @@ pub fn discover_large(dir: &Path, filter: Option<&str>) -> Result<Vec<(String, P
     Ok(found)
 }
 
+/// Print a report's table, and write it as JSON to `json` when given.
+fn print_report(table: &str, report: &impl serde::Serialize, json: Option<&Path>) -> Result<i32> {
+    print!("{table}");
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(report)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(0)
+}
+
 pub fn main(args: BenchArgs) -> Result<i32> {
     if args.containerd {
         let hako = std::env::current_exe().context("finding the hako executable")?;
         let scratch = tempfile::tempdir()?;
         let hello = super::cold_start::build_hello(scratch.path())?;
         let report = crate::containerd::bench(&hako, &hello, args.containers.max(1))?;
-        print!("{}", report.table());
-        if let Some(path) = &args.json {
-            let text = serde_json::to_string_pretty(&report)?;
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        return Ok(0);
+        return print_report(&report.table(), &report, args.json.as_deref());
     }
     if args.net {
         let hako = std::env::current_exe().context("finding the hako executable")?;
@@ -168,13 +172,7 @@ pub fn main(args: BenchArgs) -> Result<i32> {
             args.iterations,
             crate::qemu::Accel::detect()?,
         )?;
-        print!("{}", report.table());
-        if let Some(path) = &args.json {
-            let text = serde_json::to_string_pretty(&report)?;
-            std::fs::write(path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        return Ok(0);
+        return print_report(&report.table(), &report, args.json.as_deref());
     }
     let report = measure(&args)?;
     print!("{}", report.table());

@@ -43,6 +43,14 @@ impl Containerd {
         self.0.run(options, image, id, command)
     }
 
+    /// `ctr run` without `--rm`, run to its end.
+    pub fn run_kept(&self, options: &[&str], image: &str, id: &str, command: &[&str]) -> Output {
+        self.0
+            .run_kept(options, image, id, command)
+            .output()
+            .expect("cannot run ctr")
+    }
+
     /// The pids of task `id` (`ctr task ps`).
     pub fn task_pids(&self, id: &str) -> Vec<u32> {
         let out = self.ctr(&["task", "ps", id]);
