@@ -179,14 +179,7 @@ fn kill_stops_the_vm_with_the_signals_status() {
         assert_eq!(out.status.code(), Some(status), "{layout} {signal}");
         assert_eq!(wait_gone(&pids, Duration::from_secs(10)), Vec::<u32>::new());
         // --rm deleted the task: its shim exits.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while ctd.shim_pid(&id).is_some() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the shim of {id} stayed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        ctd.wait_shim_gone(&id);
     }
 }
 
@@ -310,14 +303,7 @@ fn bad_images_fail_to_start_with_a_message_and_leave_nothing() {
             "{id}: {message:?} not in {}",
             out.stderr
         );
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while ctd.shim_pid(&id).is_some() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the shim of {id} stayed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        ctd.wait_shim_gone(&id);
     }
     let tasks = ctd.ctr(&["task", "ls", "-q"]);
     assert_eq!(String::from_utf8_lossy(&tasks.stdout), "");

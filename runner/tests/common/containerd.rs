@@ -81,6 +81,15 @@ impl Containerd {
         }
     }
 
+    /// Wait up to 10 s for the shim of container `id` to exit (after its task was deleted).
+    pub fn wait_shim_gone(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.shim_pid(id).is_some() {
+            assert!(Instant::now() < deadline, "the shim of {id} stayed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The shim process serving container `id`.
     pub fn shim_pid(&self, id: &str) -> Option<u32> {
         processes().into_iter().find_map(|(pid, cmd)| {
