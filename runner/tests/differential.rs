@@ -171,8 +171,10 @@ struct OpDef {
     /// The body, with `{0}`, `{1}`, ... standing for the operands; `None`: the operands,
     /// then the operator `name`.
     body: Option<String>,
-    /// Operand 0 is a linear-memory address ([`address_value`]).
-    address: bool,
+    /// When operand 0 is a linear-memory address: the addresses around which the outcome
+    /// changes (the last valid one, the one that wraps `addr + offset` past 2^64), which
+    /// [`address_value`] favours; empty otherwise.
+    edges: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -193,7 +195,7 @@ fn op(name: String, params: &[Ty], result: Ty, nans: Nans) -> OpDef {
         result,
         nans,
         body: None,
-        address: false,
+        edges: Vec::new(),
     }
 }
 
@@ -405,31 +407,38 @@ fn memory_ops() -> Vec<OpDef> {
         0xffff_ffff_ffff_fff0,
         0xffff_ffff_ffff_ffff,
     ];
-    for (mem, addr) in [("$m0", I32), ("$m1", I64), ("$m2", I64)] {
+    for (mem, addr, size) in [
+        ("$m0", I32, 0x1_0000u64),
+        ("$m1", I64, 0x1_0000),
+        ("$m2", I64, 0x2_0000),
+    ] {
         let offsets = offsets32
             .iter()
             .chain(if addr == I64 { offsets64 } else { &[] });
         for &off in offsets {
-            let mut mem_op = |name: String, params: &[Ty], result: Ty, body: String| {
+            let mut mem_op = |name: String, params: &[Ty], result: Ty, body: String, width: u64| {
+                let last = off.checked_add(width).and_then(|end| size.checked_sub(end));
+                let wrap = off.wrapping_neg() & addr.mask();
                 ops.push(OpDef {
                     body: Some(body),
-                    address: true,
+                    edges: last.into_iter().chain([wrap]).collect(),
                     ..op(name, params, result, Nans::Exact)
                 })
             };
             let at = format!("{mem} offset={off}");
-            for (load, result) in [
-                ("i32.load8_u", I32),
-                ("i32.load16_s", I32),
-                ("i32.load", I32),
-                ("i64.load", I64),
-                ("f64.load", F64),
+            for (load, result, width) in [
+                ("i32.load8_u", I32, 1),
+                ("i32.load16_s", I32, 2),
+                ("i32.load", I32, 4),
+                ("i64.load", I64, 8),
+                ("f64.load", F64, 8),
             ] {
                 mem_op(
                     format!("{load} {at}"),
                     &[addr],
                     result,
                     format!("({load} {at} {{0}})"),
+                    width,
                 );
             }
             mem_op(
@@ -437,12 +446,13 @@ fn memory_ops() -> Vec<OpDef> {
                 &[addr],
                 I64,
                 format!("(i64x2.extract_lane 1 (v128.load {at} {{0}}))"),
+                16,
             );
             // A store, read back, then the old bytes put back: pure.
-            for (store, load, ty) in [
-                ("i64.store", "i64.load", I64),
-                ("i32.store8", "i32.load8_u", I32),
-                ("i32.store16", "i32.load16_u", I32),
+            for (store, load, ty, width) in [
+                ("i64.store", "i64.load", I64, 8),
+                ("i32.store8", "i32.load8_u", I32, 1),
+                ("i32.store16", "i32.load16_u", I32, 2),
             ] {
                 let t = ty.wat();
                 mem_op(
@@ -452,6 +462,7 @@ fn memory_ops() -> Vec<OpDef> {
                     format!(
                         "(local $old {t}) (local.set $old ({load} {at} {{0}})) ({store} {at} {{0}} {{1}}) ({load} {at} {{0}}) ({store} {at} {{0}} (local.get $old))"
                     ),
+                    width,
                 );
             }
         }
@@ -464,7 +475,12 @@ fn memory_ops() -> Vec<OpDef> {
                  (i64.extend_i32_u (i32.load $m0 offset={off} (i32.wrap_i64 {{0}}))) (i64.add) \
                  (i64.load16_u $m2 offset={off} {{0}}) (i64.add)"
             )),
-            address: true,
+            // The last valid address of the 8-byte and of the 4-byte access, and the wrap.
+            edges: [8u64, 4]
+                .iter()
+                .filter_map(|w| 0x1_0000u64.checked_sub(off + w))
+                .chain([off.wrapping_neg()])
+                .collect(),
             ..op(format!("mixed offset={off}"), &[I64], I64, Nans::Exact)
         });
     }
@@ -753,12 +769,15 @@ fn float_value(t: Ty) -> BoxedStrategy<u64> {
     }
 }
 
-/// Addresses: around the ends of the memories' pages (the last valid byte of each access
-/// width, one past), around 2^32 and 2^64, and [`int_value`]'s.
-fn address_value(t: Ty) -> BoxedStrategy<u64> {
+/// Addresses: within 2 of an operator's `edges` (its last valid address, one past it, the
+/// wrap of `addr + offset`), around the ends of the memories' pages, around 2^32 and 2^64,
+/// and [`int_value`]'s.
+fn address_value(t: Ty, edges: &[u64]) -> BoxedStrategy<u64> {
     let mask = t.mask();
+    let edges = edges.to_vec();
     prop_oneof![
-        3 => (0u64..=3, -20i64..=4).prop_map(move |(page, d)| (page << 16).wrapping_add(d as u64) & mask),
+        4 => (prop::sample::select(edges), -2i64..=2).prop_map(move |(e, d)| e.wrapping_add(d as u64) & mask),
+        2 => (0u64..=3, -20i64..=4).prop_map(move |(page, d)| (page << 16).wrapping_add(d as u64) & mask),
         1 => (-20i64..=4).prop_map(move |d| (1u64 << 32).wrapping_add(d as u64) & mask),
         1 => (1u64..=20).prop_map(move |d| d.wrapping_neg() & mask),
         2 => int_value(t),
@@ -780,12 +799,12 @@ fn call_strategy(g: &'static Group) -> impl Strategy<Value = Call> {
         let params = &g.ops[op].params;
         let all = (1u8 << params.len()) - 1;
         let consts = prop_oneof![2 => Just(0u8), 1 => 1..=all].no_shrink();
-        let address = g.ops[op].address;
+        let edges = &g.ops[op].edges;
         let args: Vec<BoxedStrategy<u64>> = params
             .iter()
             .enumerate()
-            .map(|(i, t)| match (i, address) {
-                (0, true) => address_value(*t),
+            .map(|(i, t)| match i {
+                0 if !edges.is_empty() => address_value(*t, edges),
                 _ => value(*t),
             })
             .collect();
@@ -1294,6 +1313,35 @@ fn differential_tail_calls() {
 #[test]
 fn differential_memory() {
     differential("memory");
+}
+
+/// Every operator of the `memory` group at every address within 2 of its edges (the last
+/// valid address, one past, the wrap of `addr + offset`), as parameters: what the random
+/// batches reach only now and then, in one boot.
+#[test]
+fn memory_edges_exhaustively() {
+    let g = group("memory");
+    let mut calls = Vec::new();
+    for (i, def) in g.ops.iter().enumerate() {
+        for &edge in &def.edges {
+            for d in -2i64..=2 {
+                let addr = edge.wrapping_add(d as u64) & def.params[0].mask();
+                let mut args = vec![addr];
+                args.extend(
+                    def.params[1..]
+                        .iter()
+                        .map(|t| 0x0123_4567_89ab_cdef & t.mask()),
+                );
+                calls.push(Call {
+                    group: "memory",
+                    op: i,
+                    consts: 0,
+                    args,
+                });
+            }
+        }
+    }
+    check_calls("memory", &calls);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -110,6 +110,16 @@ fn a_wasm64_c_program_runs() {
     }
 }
 
+/// A 64-bit memory and table grow as far as the runtime allows and answer -1 beyond, and
+/// a load one past the grown memory traps (`fixtures/memory64_grow.wat` exits 1 to 6 on a
+/// wrong answer, 9 when the load did not trap).
+#[test]
+fn memory64_grows_within_limits_and_traps_past_its_end() {
+    let r = linux(&[&path("memory64_grow.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
 /// 10^8 tail calls among functions of three signatures (`fixtures/tail_calls.wat`: 0, 1 and
 /// 5 arguments on the stack) run in constant stack and pass their arguments right (the
 /// program exits with 1 on a wrong sum); as ordinary calls they exhaust the Wasm stack.

@@ -145,6 +145,16 @@ fn a_wasm64_c_program_runs() {
     }
 }
 
+/// A 64-bit memory and table grow as far as the runtime allows and answer -1 beyond, and
+/// a load one past the grown memory traps (`fixtures/memory64_grow.wat` exits 1 to 6 on a
+/// wrong answer, 9 when the load did not trap).
+#[test]
+fn memory64_grows_within_limits_and_traps_past_its_end() {
+    let r = run(&[&path("memory64_grow.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
 /// 10^8 tail calls in constant stack, as on the Linux target (`linux.rs`); about 3 s under
 /// TCG.
 #[test]
