@@ -371,6 +371,30 @@ mod tests {
             check(&mem(1, None, false), &mem(1, None, true)),
             Err(Mismatch::MemoryFlavour)
         );
+        let mem64 = ExternType::Memory {
+            limits: l(1, None),
+            memory64: true,
+            shared: false,
+        };
+        assert_eq!(check(&mem64, &mem64), Ok(()));
+        assert_eq!(
+            check(&mem(1, None, false), &mem64),
+            Err(Mismatch::MemoryFlavour)
+        );
+        let tab64 = ExternType::Table {
+            elem_type: valtype::FUNCREF as u32,
+            table64: true,
+            limits: l(10, None),
+        };
+        assert_eq!(check(&tab64, &tab64), Ok(()));
+        assert_eq!(
+            check(&tab(valtype::FUNCREF, 10, None), &tab64),
+            Err(Mismatch::TableIndexType)
+        );
+        assert_eq!(
+            check(&tab64, &tab(valtype::FUNCREF, 10, None)),
+            Err(Mismatch::TableIndexType)
+        );
         assert_eq!(
             check(
                 &tab(valtype::FUNCREF, 10, None),

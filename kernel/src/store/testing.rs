@@ -316,7 +316,7 @@ impl ModuleBuilder {
             mode: segment_mode::ACTIVE,
             table: 0,
             elem_type: hako_abi::valtype::FUNCREF as u32,
-            table64: 0,
+            _pad: 0,
             offset: i32_const(offset),
             items: leak(items),
         });
