@@ -4,7 +4,11 @@
 //! one function per operator (`(export "i32.div_s") (param i32 i32) (result i32)`, the body
 //! is the operator applied to the parameters); in the `tail_calls` group the parameters
 //! reach the operator through two tail calls of different signatures, with stack arguments
-//! ([`tail_module_text`]). `proptest` generates batches of random
+//! ([`tail_module_text`]); in the `memory` group each operator is a load or a store (put
+//! back afterwards, so that every invocation stays pure) of one width through one of a
+//! 32-bit and two 64-bit memories with a static offset up to 2^64, or one address through
+//! all three ([`memory_ops`]), and its address operand is drawn near the operator's edges
+//! ([`address_value`]). `proptest` generates batches of random
 //! invocations `(operator, operands)`, with operands biased towards the interesting values
 //! (NaNs with random payloads, quiet and signalling, both signs; ±0; ±inf; subnormals;
 //! integer extremes and -1; shift counts up to 200; values on both sides of every
