@@ -65,9 +65,11 @@ pub use merge::merge_objects;
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions, relaxed SIMD, tail calls and typed function references.
+/// constant expressions, relaxed SIMD, tail calls, typed function references and memory64
+/// (64-bit memories and tables).
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::MEMORY64)
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
@@ -81,7 +83,6 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
 const NOT_YET: &[(&str, WasmFeatures)] = &[
-    ("memory64", WasmFeatures::MEMORY64),
     ("exception handling", WasmFeatures::EXCEPTIONS),
     ("GC", WasmFeatures::GC),
 ];

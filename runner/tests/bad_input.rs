@@ -83,11 +83,6 @@ fn valid_wasm3_is_unsupported_and_named() {
             "GC",
         ),
         (
-            "memory64.wasm",
-            "(module (memory i64 1) (func (export \"_start\")))",
-            "memory64",
-        ),
-        (
             "exceptions.wasm",
             "(module (tag $t) (func (export \"_start\") (throw $t)))",
             "exception handling",
