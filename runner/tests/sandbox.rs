@@ -3,6 +3,8 @@
 //! the preopen, 255- and 256-byte names, paths holding a NUL byte or invalid UTF-8
 //! (`fixtures/fs_odd.c`). hako's answers are compared with Wasmtime's (`wasi-common`, the
 //! oracle) for the same directory; where hako is stricter on purpose, the test says so.
+//! Also out-of-bounds memory accesses at the address patterns where bounds arithmetic goes
+//! wrong, in a 32-bit and a 64-bit memory, on both targets (`fixtures/oob_patterns.wat`).
 //! (Paths leading out, symlinks and bad pointers are in `wasi_fs.rs`.)
 
 mod common;
@@ -122,4 +124,76 @@ fn odd_files_and_names_answer_as_in_wasmtime() {
         "stderr: {}",
         r.stderr
     );
+}
+
+/// The out-of-bounds patterns of `fixtures/oob_patterns.wat`: (export, arguments, what
+/// `--invoke` prints, `None` for the out-of-bounds trap). Each memory is one page (65,536
+/// bytes).
+const OOB_CASES: &[(&str, &[&str], Option<&str>)] = &[
+    ("load32", &["65532"], Some("0\n")),
+    ("load32", &["65533"], None),
+    ("load32", &["65536"], None),
+    ("load32", &["-1"], None),
+    ("load32", &["0x80000000"], None),
+    // 4 GiB - 1 and 8 GiB - 2: inside the 32-bit memory's guard reservation.
+    ("load32_far", &["0"], None),
+    ("load32_far", &["-1"], None),
+    ("store32", &["65528"], Some("")),
+    ("store32", &["65529"], None),
+    ("store32", &["-8"], None),
+    ("load64", &["65532"], Some("0\n")),
+    ("load64", &["65533"], None),
+    ("load64", &["4294967295"], None),
+    ("load64", &["4294967296"], None),
+    ("load64", &["4294967300"], None),
+    ("load64", &["-1"], None),
+    ("load64", &["0x7fffffffffffffff"], None),
+    // Address plus offset at 2^64 - 2^16, 2^64 - 1 and 2^64: must not wrap to 0.
+    ("load64_far", &["0"], None),
+    ("load64_far", &["65535"], None),
+    ("load64_far", &["65536"], None),
+    ("store64", &["65528"], Some("")),
+    ("store64", &["65529"], None),
+    ("store64", &["-8"], None),
+    ("v128_64", &["65520"], Some("0\n")),
+    ("v128_64", &["65521"], None),
+    ("copy64", &["0", "65535", "1"], Some("")),
+    ("copy64", &["0", "65535", "2"], None),
+    ("copy64", &["-1", "0", "1"], None),
+    ("copy64", &["0", "1", "-1"], None),
+];
+
+#[test]
+fn out_of_bounds_accesses_trap_at_every_address_pattern() {
+    let wasm = fixture("oob_patterns.wat").display().to_string();
+    let check = |target: &'static str| {
+        let mut wrong = Vec::new();
+        for (export, args, want) in OOB_CASES {
+            let mut argv = vec!["--target", target, "--invoke", export, &wasm, "--"];
+            argv.extend_from_slice(args);
+            let r = run(&argv);
+            let ok = match want {
+                Some(out) => r.status == 0 && r.stdout == *out && r.stderr.is_empty(),
+                None => {
+                    r.status == hako_runner::TRAP_EXIT_STATUS
+                        && r.stdout.is_empty()
+                        && r.stderr == "error: wasm trap: out of bounds memory access\n"
+                }
+            };
+            if !ok {
+                wrong.push(format!(
+                    "{target}: {export} {args:?}: status {}, stdout {:?}, stderr {:?}",
+                    r.status, r.stdout, r.stderr
+                ));
+            }
+        }
+        wrong
+    };
+    let wrong: Vec<String> = std::thread::scope(|s| {
+        let linux = s.spawn(|| check("linux"));
+        let mut wrong = check("unikernel");
+        wrong.extend(linux.join().unwrap());
+        wrong
+    });
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
