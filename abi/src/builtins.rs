@@ -103,6 +103,13 @@ macro_rules! __builtin_table {
             );
             /// `fn(vmctx, elem: u32)`: `elem.drop`.
             ELEM_DROP ElemDrop hako_elem_drop(elem: u32);
+            /// `fn(vmctx, tag: *const u8, len: u32) -> u64`: a new exception of tag `tag`
+            /// (a `TagInstance`) with room for `len` payload values, its address (compiled
+            /// code writes the payload and raises it with `_Unwind_RaiseException`).
+            EXN_ALLOC ExnAlloc hako_exn_alloc(tag: *const u8, len: u32) -> u64;
+            /// `fn(vmctx, exn: *const u8)`: an exception was caught by a catch that keeps no
+            /// `exnref`: free it unless it was captured.
+            EXN_FREE ExnFree hako_exn_free(exn: *const u8);
         }
     };
 }

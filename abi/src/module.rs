@@ -91,6 +91,8 @@ pub struct ModuleDescriptor {
     /// One per defined table: its initialiser (a table type with an initial value, from
     /// typed function references), or empty for `ref.null` (every entry null).
     pub table_inits: Slice<ConstExpr>,
+    /// One per defined tag: its type index.
+    pub tags: Slice<u32>,
     /// The module's name from the `name` section, or empty.
     pub name: Bytes,
     /// The module's instance, laid out by the compiler, or null (see [`Prebuilt`]).
@@ -229,7 +231,7 @@ pub struct Import {
     pub name: Bytes,
     /// An [`extern_kind`].
     pub kind: u32,
-    /// For a function: its type index.
+    /// For a function or a tag: its type index.
     pub type_index: u32,
     /// For a function the compiler linked by symbol (see [`crate::wasi`]): its address.
     /// Compiled code calls such imports directly; the kernel still fills the

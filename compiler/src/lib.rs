@@ -65,24 +65,29 @@ pub use merge::merge_objects;
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions, relaxed SIMD, tail calls and typed function references.
+/// constant expressions, relaxed SIMD, tail calls, typed function references and exception
+/// handling (with the legacy `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::FUNCTION_REFERENCES);
+    .union(WasmFeatures::FUNCTION_REFERENCES)
+    .union(WasmFeatures::EXCEPTIONS)
+    .union(WasmFeatures::LEGACY_EXCEPTIONS);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
-/// [`FEATURES`] is *unsupported*, not invalid.
-pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::THREADS);
+/// [`FEATURES`] is *unsupported*, not invalid. The legacy exception instructions are not
+/// part of the standard, but clang still emits them (`-fwasm-exceptions`), so they validate.
+pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
+    .difference(WasmFeatures::THREADS)
+    .union(WasmFeatures::LEGACY_EXCEPTIONS);
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
 const NOT_YET: &[(&str, WasmFeatures)] = &[
     ("memory64", WasmFeatures::MEMORY64),
-    ("exception handling", WasmFeatures::EXCEPTIONS),
     ("GC", WasmFeatures::GC),
 ];
 
