@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn table_matches_the_constants() {
-        assert_eq!(TABLE.len(), 11);
+        assert_eq!(TABLE.len(), 13);
         for (i, b) in TABLE.iter().enumerate() {
             assert!(b.name.starts_with("hako_"), "{}", b.name);
             assert!(TABLE[..i].iter().all(|o| o.name != b.name), "{}", b.name);
@@ -230,6 +230,10 @@ mod tests {
         extern "C" fn hako_table_copy(_: *mut VmContext, _: u32, _: u32, _: u64, _: u64, _: u64) {}
         extern "C" fn hako_table_init(_: *mut VmContext, _: u32, _: u32, _: u64, _: u64, _: u64) {}
         extern "C" fn hako_elem_drop(_: *mut VmContext, _: u32) {}
+        extern "C" fn hako_exn_alloc(_: *mut VmContext, _: *const u8, _: u32) -> u64 {
+            0
+        }
+        extern "C" fn hako_exn_free(_: *mut VmContext, _: *const u8) {}
         crate::check_builtin_definitions!();
     }
 }

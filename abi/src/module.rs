@@ -362,7 +362,7 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 11 * 16 + 8 + 8);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 12 * 16 + 8 + 8);
         assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
         assert_eq!(size_of::<DataInit>(), 32);
     }
