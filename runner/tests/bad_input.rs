@@ -87,11 +87,6 @@ fn valid_wasm3_is_unsupported_and_named() {
             "(module (memory i64 1) (func (export \"_start\")))",
             "memory64",
         ),
-        (
-            "exceptions.wasm",
-            "(module (tag $t) (func (export \"_start\") (throw $t)))",
-            "exception handling",
-        ),
     ] {
         let wasm = wat::parse_str(wat).unwrap();
         let r = run_bad(&write(name, &wasm));
