@@ -196,7 +196,8 @@ pub mod extern_kind {
 pub struct TableType {
     /// [`crate::valtype::FUNCREF`] or [`crate::valtype::EXTERNREF`].
     pub elem_type: u32,
-    pub _pad: u32,
+    /// 1 for a 64-bit table (`i64` indices, from memory64).
+    pub table64: u32,
     pub min: u64,
     /// [`NO_MAX`] when unbounded.
     pub max: u64,

@@ -135,7 +135,7 @@
 //! | `global_f32` | global | `f32` (immutable) | 666.6 (bits [`SPECTEST_GLOBAL_F32_BITS`]) |
 //! | `global_f64` | global | `f64` (immutable) | 666.6 (bits [`SPECTEST_GLOBAL_F64_BITS`]) |
 //! | `table` | table | `funcref`, min 10, max 20 | all null |
-//! | `table64` | table | `i64` index, `funcref`, min 10, max 20 | all null (when memory64/table64 is supported) |
+//! | `table64` | table | `i64` index, `funcref`, min 10, max 20 | all null |
 //! | `memory` | memory | min 1, max 2 pages | zero |
 //! | `shared_memory` | memory | min 1, max 2 pages, shared | zero (when threads are supported) |
 //!

@@ -210,6 +210,14 @@ pub const WASM_PAGE_SIZE: u64 = 65536;
 /// instead of touching anything else.
 pub const GUARDED_MEMORY_RESERVATION: u64 = 8 << 30;
 
+/// The largest size of any memory, 32- or 64-bit (a runtime's `memory.grow` fails beyond
+/// it): half the reservation, so that the other half is guard. A 64-bit memory's accesses
+/// are checked with one compare, `addr < size`, and rely on this guard for `offset` and the
+/// access's width: `base + addr + offset + bytes` stays inside the reservation whenever
+/// `addr < size` and `offset + bytes <= MAX_MEMORY_BYTES` (larger offsets never fit and
+/// trap outright).
+pub const MAX_MEMORY_BYTES: u64 = GUARDED_MEMORY_RESERVATION / 2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +230,7 @@ mod tests {
         assert_eq!(VMCTX_FUNCS_OFFSET, 32);
         assert_eq!(FUNCREF_TYPE_ID_OFFSET, 24);
         assert_eq!(core::mem::size_of::<TableDef>(), 16);
+        assert_eq!(MAX_MEMORY_BYTES, 1 << 32);
     }
 
     #[test]

@@ -425,7 +425,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
     fn table_type(&self, t: &wasmparser::TableType) -> Result<StructValue<'ctx>> {
         Ok(self.l.table_type.const_named_struct(&[
             self.u32(val_word(ValType::Ref(t.element_type), 0)?),
-            self.u32(0),
+            self.u32(u32::from(t.table64)),
             self.u64(t.initial),
             self.u64(t.maximum.unwrap_or(NO_MAX)),
         ]))

@@ -216,15 +216,51 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         })
     }
 
-    /// The native address of a Wasm access: `base + zext(addr) + offset`. No bounds check:
-    /// the kernel's guard region catches every out-of-bounds 32-bit access.
+    /// Whether memory `mem` has 64-bit indices.
+    fn memory64(&self, mem: u32) -> bool {
+        self.cx
+            .info
+            .memories
+            .get(mem as usize)
+            .is_some_and(|m| m.memory64)
+    }
+
+    /// Whether table `table` has 64-bit indices.
+    fn table64(&self, table: u32) -> bool {
+        self.cx
+            .info
+            .tables
+            .get(table as usize)
+            .is_some_and(|t| t.table64)
+    }
+
+    /// The current size in bytes of memory `mem` (not invariant: `memory.grow` changes it).
+    fn memory_bytes(&mut self, mem: u32) -> Result<IntValue<'ctx>> {
+        let def = self.memory_def(mem)?;
+        let p = self.byte_offset(def, vm::MEMORY_SIZE_OFFSET as u64)?;
+        Ok(self.b.build_load(self.cx.i64, p, "")?.into_int_value())
+    }
+
+    /// The native address of a Wasm access of `bytes` bytes: `base + zext(addr) + offset`.
+    ///
+    /// A 32-bit memory needs no bounds check: the kernel's guard region catches every
+    /// out-of-bounds access. A 64-bit memory gets one unsigned compare, `addr < size`
+    /// (the current size, loaded from the `MemoryDef`), and the guard region does the rest:
+    /// no memory exceeds [`vm::MAX_MEMORY_BYTES`], and the reservation extends that far
+    /// again beyond it, so an access that starts inside the memory with `offset + bytes` up
+    /// to that much faults in the guard when it does not fit. An access whose `offset +
+    /// bytes` exceeds the largest memory never fits and always traps.
     pub fn heap_addr(
         &mut self,
         mem: u32,
         addr: IntValue<'ctx>,
         offset: u64,
+        bytes: u64,
     ) -> Result<PointerValue<'ctx>> {
         let base = self.memory_base(mem)?;
+        if self.memory64(mem) {
+            return self.heap_addr64(mem, base, addr, offset, bytes);
+        }
         let mut idx = self.b.build_int_z_extend(addr, self.cx.i64, "")?;
         if offset != 0 {
             idx = self
@@ -235,6 +271,56 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
     }
 
+    /// [`Self::heap_addr`] for a 64-bit memory: the explicit check, then `base + addr +
+    /// offset`.
+    fn heap_addr64(
+        &mut self,
+        mem: u32,
+        base: PointerValue<'ctx>,
+        addr: IntValue<'ctx>,
+        offset: u64,
+        bytes: u64,
+    ) -> Result<PointerValue<'ctx>> {
+        let fits_guard = offset
+            .checked_add(bytes)
+            .is_some_and(|end| end <= vm::MAX_MEMORY_BYTES);
+        let oob = if fits_guard {
+            let size = self.memory_bytes(mem)?;
+            self.b
+                .build_int_compare(inkwell::IntPredicate::UGE, addr, size, "")?
+        } else {
+            self.cx.llcx.bool_type().const_int(1, false)
+        };
+        self.trap_if(oob, TrapCode::MemoryOutOfBounds)?;
+        // Past the check `addr < MAX_MEMORY_BYTES` and `offset <= MAX_MEMORY_BYTES`: no
+        // wrap (in the always-trapping case this code is unreachable).
+        let idx = match (offset, fits_guard) {
+            (0, _) => addr,
+            (_, true) => {
+                self.b
+                    .build_int_nuw_add(addr, self.cx.i64.const_int(offset, false), "")?
+            }
+            (_, false) => self
+                .b
+                .build_int_add(addr, self.cx.i64.const_int(offset, false), "")?,
+        };
+        // SAFETY: address arithmetic only, see `byte_offset`.
+        Ok(unsafe { self.b.build_gep(self.cx.i8, base, &[idx], "")? })
+    }
+
+    /// How many bytes a load or store of `ty` touches.
+    fn access_bytes(&self, ty: BasicTypeEnum<'ctx>) -> Result<u64> {
+        Ok(match ty {
+            BasicTypeEnum::IntType(t) => u64::from(t.get_bit_width() / 8),
+            BasicTypeEnum::FloatType(t) if t == self.cx.f32 => 4,
+            BasicTypeEnum::FloatType(_) => 8,
+            BasicTypeEnum::VectorType(v) => {
+                u64::from(v.get_size()) * self.access_bytes(v.get_element_type())?
+            }
+            _ => return Err(internal("memory access of a non-scalar type")),
+        })
+    }
+
     pub fn load(
         &mut self,
         mem: u32,
@@ -242,7 +328,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         addr: IntValue<'ctx>,
         ty: BasicTypeEnum<'ctx>,
     ) -> Result<BasicValueEnum<'ctx>> {
-        let p = self.heap_addr(mem, addr, offset)?;
+        let bytes = self.access_bytes(ty)?;
+        let p = self.heap_addr(mem, addr, offset, bytes)?;
         let v = self.b.build_load(ty, p, "")?;
         set_align1(v.as_instruction_value())?;
         // Volatile: a Wasm load traps when out of bounds (the guard region faults), so it is
@@ -265,7 +352,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         addr: IntValue<'ctx>,
         value: BasicValueEnum<'ctx>,
     ) -> Result<()> {
-        let p = self.heap_addr(mem, addr, offset)?;
+        let bytes = self.access_bytes(value.get_type())?;
+        let p = self.heap_addr(mem, addr, offset, bytes)?;
         let st = self.b.build_store(p, value)?;
         set_align1(Some(st))?;
         // Volatile, like loads (see `load`): LLVM keeps volatile accesses in program order, so
@@ -276,21 +364,19 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .map_err(|e| internal(format!("volatile: {e:?}")))
     }
 
-    /// `memory.size` in pages.
+    /// `memory.size` in pages (`i64` for a 64-bit memory).
     pub fn memory_size(&mut self, mem: u32) -> Result<IntValue<'ctx>> {
-        let def = self.memory_def(mem)?;
-        let p = self.byte_offset(def, vm::MEMORY_SIZE_OFFSET as u64)?;
-        let bytes = self.b.build_load(self.cx.i64, p, "")?.into_int_value();
+        let bytes = self.memory_bytes(mem)?;
         let pages = self
             .b
             .build_right_shift(bytes, self.cx.i64.const_int(16, false), false, "")?;
-        Ok(self.b.build_int_truncate(pages, self.cx.i32, "")?)
+        self.index_result(pages, self.memory64(mem))
     }
 
     pub fn memory_grow(&mut self, mem: u32, delta: IntValue<'ctx>) -> Result<IntValue<'ctx>> {
-        let delta = self.b.build_int_z_extend(delta, self.cx.i64, "")?;
-        let r = self.call_builtin(builtins::MEMORY_GROW, &[self.u32(mem), delta.into()])?;
-        self.truncate_result(r)
+        let delta = self.zext64(delta)?;
+        let r = self.call_builtin(builtins::MEMORY_GROW, &[self.u32(mem), delta])?;
+        self.builtin_index_result(r, self.memory64(mem))
     }
 
     pub fn memory_fill(
@@ -842,7 +928,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     pub fn table_size(&mut self, table: u32) -> Result<IntValue<'ctx>> {
         let len = self.table_len(table)?;
-        Ok(self.b.build_int_truncate(len, self.cx.i32, "")?)
+        self.index_result(len, self.table64(table))
     }
 
     pub fn table_grow(
@@ -853,7 +939,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     ) -> Result<IntValue<'ctx>> {
         let delta = self.zext64(delta)?;
         let r = self.call_builtin(builtins::TABLE_GROW, &[self.u32(table), init, delta])?;
-        self.truncate_result(r)
+        self.builtin_index_result(r, self.table64(table))
     }
 
     pub fn table_fill(
@@ -918,12 +1004,23 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .into())
     }
 
-    /// A builtin's `u64` result as the Wasm `i32` (`u64::MAX` becomes `-1`).
-    fn truncate_result(&self, r: Option<BasicValueEnum<'ctx>>) -> Result<IntValue<'ctx>> {
+    /// A size or index computed in `i64`, as the Wasm index type: `i64` when `wide` (a
+    /// 64-bit memory or table), else `i32`.
+    fn index_result(&self, v: IntValue<'ctx>, wide: bool) -> Result<IntValue<'ctx>> {
+        if wide {
+            return Ok(v);
+        }
+        Ok(self.b.build_int_truncate(v, self.cx.i32, "")?)
+    }
+
+    /// A builtin's `u64` result as the Wasm index type (`u64::MAX` becomes `-1`).
+    fn builtin_index_result(
+        &self,
+        r: Option<BasicValueEnum<'ctx>>,
+        wide: bool,
+    ) -> Result<IntValue<'ctx>> {
         let r = r.ok_or_else(|| internal("builtin without result"))?;
-        Ok(self
-            .b
-            .build_int_truncate(r.into_int_value(), self.cx.i32, "")?)
+        self.index_result(r.into_int_value(), wide)
     }
 
     pub fn call_builtin(

@@ -65,10 +65,12 @@ pub use merge::merge_objects;
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions, relaxed SIMD, tail calls, typed function references and exception
-/// handling (with the legacy `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
+/// constant expressions, relaxed SIMD, tail calls, typed function references, memory64
+/// (64-bit memories and tables) and exception handling (with the legacy
+/// `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
+    .union(WasmFeatures::MEMORY64)
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
@@ -86,10 +88,7 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
-const NOT_YET: &[(&str, WasmFeatures)] = &[
-    ("memory64", WasmFeatures::MEMORY64),
-    ("GC", WasmFeatures::GC),
-];
+const NOT_YET: &[(&str, WasmFeatures)] = &[("GC", WasmFeatures::GC)];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
 ///

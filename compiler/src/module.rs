@@ -240,17 +240,11 @@ impl<'a> ModuleInfo<'a> {
             }
         }
         for m in &info.memories {
-            if m.memory64 {
-                return Err(unsupported("memory64", 0));
-            }
             if m.page_size_log2.is_some() {
                 return Err(unsupported("custom page sizes", 0));
             }
         }
         for t in &info.tables {
-            if t.table64 {
-                return Err(unsupported("memory64 (64-bit tables)", 0));
-            }
             if t.shared {
                 return Err(unsupported("shared tables", 0));
             }

@@ -45,6 +45,7 @@ pub enum ExternType {
     },
     Table {
         elem_type: u32,
+        table64: bool,
         limits: Limits,
     },
     Memory {
@@ -70,6 +71,7 @@ impl ExternType {
             extern_kind::FUNC => ExternType::Func { type_id },
             extern_kind::TABLE => ExternType::Table {
                 elem_type: imp.table.elem_type,
+                table64: imp.table.table64 != 0,
                 limits: Limits::new(imp.table.min, imp.table.max),
             },
             extern_kind::MEMORY => ExternType::Memory {
@@ -90,8 +92,13 @@ impl ExternType {
     /// ids `ids`) made canonical ([`valtype::canonical`]); `None` for an index out of range.
     pub fn canonical(self, ids: &[u32]) -> Option<ExternType> {
         Some(match self {
-            ExternType::Table { elem_type, limits } => ExternType::Table {
+            ExternType::Table {
+                elem_type,
+                table64,
+                limits,
+            } => ExternType::Table {
                 elem_type: valtype::canonical(elem_type, ids)?,
+                table64,
                 limits,
             },
             ExternType::Global { val_type, mutable } => ExternType::Global {
@@ -126,6 +133,8 @@ pub enum Mismatch {
     Limits,
     /// Memory index type or sharing.
     MemoryFlavour,
+    /// Table index type.
+    TableIndexType,
     GlobalType,
     Mutability,
 }
@@ -140,6 +149,7 @@ impl core::fmt::Display for Mismatch {
             Mismatch::ElemType => f.write_str("table element type differs"),
             Mismatch::Limits => f.write_str("limits do not match"),
             Mismatch::MemoryFlavour => f.write_str("memory index type or sharing differs"),
+            Mismatch::TableIndexType => f.write_str("table index type differs"),
             Mismatch::GlobalType => f.write_str("global value type differs"),
             Mismatch::Mutability => f.write_str("global mutability differs"),
         }
@@ -156,14 +166,18 @@ pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch>
         (
             Table {
                 elem_type: et,
+                table64: e64,
                 limits: el,
             },
             Table {
                 elem_type: at,
+                table64: a64,
                 limits: al,
             },
         ) => {
-            if et != at {
+            if e64 != a64 {
+                Err(Mismatch::TableIndexType)
+            } else if et != at {
                 Err(Mismatch::ElemType)
             } else if !al.matches(el) {
                 Err(Mismatch::Limits)
@@ -263,7 +277,7 @@ mod tests {
             linked: core::ptr::null(),
             table: TableType {
                 elem_type: valtype::FUNCREF as u32,
-                _pad: 0,
+                table64: 0,
                 min: 10,
                 max: 20,
             },
@@ -290,6 +304,7 @@ mod tests {
             ExternType::expected(&import(extern_kind::TABLE), 0),
             Some(ExternType::Table {
                 elem_type: valtype::FUNCREF as u32,
+                table64: false,
                 limits: l(10, Some(20))
             })
         );
@@ -329,6 +344,7 @@ mod tests {
         };
         let tab = |e: u8, min, max| ExternType::Table {
             elem_type: e as u32,
+            table64: false,
             limits: l(min, max),
         };
         assert_eq!(check(&f(1), &f(1)), Ok(()));
@@ -364,6 +380,30 @@ mod tests {
         assert_eq!(
             check(&mem(1, None, false), &mem(1, None, true)),
             Err(Mismatch::MemoryFlavour)
+        );
+        let mem64 = ExternType::Memory {
+            limits: l(1, None),
+            memory64: true,
+            shared: false,
+        };
+        assert_eq!(check(&mem64, &mem64), Ok(()));
+        assert_eq!(
+            check(&mem(1, None, false), &mem64),
+            Err(Mismatch::MemoryFlavour)
+        );
+        let tab64 = ExternType::Table {
+            elem_type: valtype::FUNCREF as u32,
+            table64: true,
+            limits: l(10, None),
+        };
+        assert_eq!(check(&tab64, &tab64), Ok(()));
+        assert_eq!(
+            check(&tab(valtype::FUNCREF, 10, None), &tab64),
+            Err(Mismatch::TableIndexType)
+        );
+        assert_eq!(
+            check(&tab64, &tab(valtype::FUNCREF, 10, None)),
+            Err(Mismatch::TableIndexType)
         );
         assert_eq!(
             check(

@@ -5,7 +5,7 @@
 //! handler turns into `MemoryOutOfBounds`. Memories are never freed (as in the kernel).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
-use hako_abi::vm::GUARDED_MEMORY_RESERVATION;
+use hako_abi::vm::{GUARDED_MEMORY_RESERVATION, MAX_MEMORY_BYTES};
 use hako_kernel::vmdata::OutOfMemory;
 
 /// How many linear memories a process can have (8 TiB of address space, which costs
@@ -50,7 +50,7 @@ fn reserve() -> Result<usize, OutOfMemory> {
 /// Make bytes `[from, to)` of memory `id` readable and writable (zero-filled: they were
 /// never accessible before), and return the memory's base.
 pub fn map(id: usize, from: u64, to: u64) -> Result<*mut u8, OutOfMemory> {
-    if id >= MAX_MEMORIES || to > GUARDED_MEMORY_RESERVATION / 2 {
+    if id >= MAX_MEMORIES || to > MAX_MEMORY_BYTES {
         return Err(OutOfMemory);
     }
     let base = reserve()? + id * RESERVATION;

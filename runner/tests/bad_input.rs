@@ -82,11 +82,6 @@ fn valid_wasm3_is_unsupported_and_named() {
             "(module (type $s (struct (field i32))) (func (export \"_start\") (drop (struct.new $s (i32.const 1)))))",
             "GC",
         ),
-        (
-            "memory64.wasm",
-            "(module (memory i64 1) (func (export \"_start\")))",
-            "memory64",
-        ),
     ] {
         let wasm = wat::parse_str(wat).unwrap();
         let r = run_bad(&write(name, &wasm));

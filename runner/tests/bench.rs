@@ -1,6 +1,6 @@
 //! `hako bench` (issue 6) on one small program, one iteration: both runtimes run it with the
-//! expected output, compile times are measured, the cold start boots both kernels, and the
-//! report is well formed; with `--target linux`, at several levels, the native baseline on
+//! expected output, compile times are measured, the cold start boots both kernels, the
+//! end-to-end start runs `hako run` and bare QEMU, and the report is well formed; with `--target linux`, at several levels, the native baseline on
 //! small C programs and the Linux start-up. Benchmarks are measurements: nothing here
 //! asserts on times.
 //!
@@ -67,7 +67,22 @@ fn bench_noop_in_both_runtimes() {
     assert_eq!(cold.baseline_times_ms.len(), 1);
     assert!(cold.hello_image_bytes > 0);
 
-    let report = bench::Report::new(&options, vec![run], vec![compile], Ok(Some(cold)));
+    let hako = std::path::Path::new(env!("CARGO_BIN_EXE_hako"));
+    let end_to_end = bench::end_to_end(2, hako, &cache).unwrap();
+    assert_eq!(end_to_end.runs, 2);
+    assert_eq!(end_to_end.hako_times_ms.len(), 2);
+    assert_eq!(end_to_end.bare_times_ms.len(), 2);
+    assert_eq!(end_to_end.hako_command[1], "run");
+    assert!(
+        end_to_end.bare_command.join(" ").contains(
+            "-M microvm -nodefaults -m 64M -serial null -device isa-debug-exit,iobase=0xf4,iosize=4"
+        ),
+        "{:?}",
+        end_to_end.bare_command
+    );
+
+    let mut report = bench::Report::new(&options, vec![run], vec![compile], Ok(Some(cold)));
+    report.end_to_end = Some(end_to_end);
     assert!(report.excluded.is_empty(), "{:?}", report.excluded);
     assert!(report.geomean_ratio.is_some());
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
@@ -77,21 +92,30 @@ fn bench_noop_in_both_runtimes() {
         "compile",
         "compile_summary",
         "cold_start",
+        "end_to_end",
         "accel",
     ] {
         assert!(json.get(key).is_some(), "no `{key}` in {json}");
     }
     assert_eq!(json["runs"][0]["name"], "noop");
+    assert!(json["end_to_end"]["ratio"].is_f64(), "{json}");
     let summary = report.summary();
     for part in [
         "run time: geomean ratio",
         "compile throughput",
         "cold start",
+        "end to end",
     ] {
         assert!(summary.contains(part), "no `{part}` in {summary}");
     }
     let table = report.table();
-    for line in ["noop", "geomean ratio", "Compile throughput", "Cold start"] {
+    for line in [
+        "noop",
+        "geomean ratio",
+        "Compile throughput",
+        "Cold start",
+        "End to end",
+    ] {
         assert!(table.contains(line), "no `{line}` in:\n{table}");
     }
 }
@@ -139,6 +163,7 @@ fn the_cli_prints_a_table() {
             "1",
             "--no-compile",
             "--no-cold-start",
+            "--no-end-to-end",
         ])
         .env("HAKO_BENCHMARKS", bench::suite_root(None))
         .output()
@@ -148,6 +173,32 @@ fn the_cli_prints_a_table() {
         out.stdout.contains("noop") && out.stdout.contains("geomean"),
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn an_end_to_end_failure_is_reported_not_hidden() {
+    // A "hako" that cannot run the do-nothing module: the measurement is an error, which the
+    // report shows in place of the figure.
+    let cache = Cache::at(tmp().join("cache"));
+    let err = bench::end_to_end(1, std::path::Path::new("/bin/false"), &cache).unwrap_err();
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("hako run of the do-nothing module"),
+        "{message}"
+    );
+    let options = Options {
+        iterations: 1,
+        opt_level: hako_compiler::OptLevel::O0,
+        timeout: Duration::from_secs(60),
+        ..Options::default()
+    };
+    let mut report = bench::Report::new(&options, Vec::new(), Vec::new(), Ok(None));
+    report.end_to_end_error = Some(message);
+    assert!(
+        report.table().contains("End to end: not measured:"),
+        "{}",
+        report.table()
     );
 }
 

@@ -4,7 +4,11 @@
 //! one function per operator (`(export "i32.div_s") (param i32 i32) (result i32)`, the body
 //! is the operator applied to the parameters); in the `tail_calls` group the parameters
 //! reach the operator through two tail calls of different signatures, with stack arguments
-//! ([`tail_module_text`]). `proptest` generates batches of random
+//! ([`tail_module_text`]); in the `memory` group each operator is a load or a store (put
+//! back afterwards, so that every invocation stays pure) of one width through one of a
+//! 32-bit and two 64-bit memories with a static offset up to 2^64, or one address through
+//! all three ([`memory_ops`]), and its address operand is drawn near the operator's edges
+//! ([`address_value`]). `proptest` generates batches of random
 //! invocations `(operator, operands)`, with operands biased towards the interesting values
 //! (NaNs with random payloads, quiet and signalling, both signs; ±0; ±inf; subnormals;
 //! integer extremes and -1; shift counts up to 200; values on both sides of every
@@ -168,12 +172,22 @@ struct OpDef {
     params: Vec<Ty>,
     result: Ty,
     nans: Nans,
+    /// The body, with `{0}`, `{1}`, ... standing for the operands; `None`: the operands,
+    /// then the operator `name`.
+    body: Option<String>,
+    /// When operand 0 is a linear-memory address: the addresses around which the outcome
+    /// changes (the last valid one, the one that wraps `addr + offset` past 2^64), which
+    /// [`address_value`] favours; empty otherwise.
+    edges: Vec<u64>,
 }
 
 #[derive(Debug)]
 struct Group {
     name: &'static str,
     ops: Vec<OpDef>,
+    /// What the module declares before its functions (memories and data; the same in the
+    /// per-batch module of immediates).
+    prelude: &'static str,
     /// The module: one export per operator, named as the operator.
     wasm: Vec<u8>,
 }
@@ -184,6 +198,21 @@ fn op(name: String, params: &[Ty], result: Ty, nans: Nans) -> OpDef {
         params: params.to_vec(),
         result,
         nans,
+        body: None,
+        edges: Vec::new(),
+    }
+}
+
+impl OpDef {
+    /// The body applied to these operand expressions.
+    fn apply(&self, operands: &[String]) -> String {
+        match &self.body {
+            None => format!("{} ({})", operands.join(" "), self.name),
+            Some(body) => operands
+                .iter()
+                .enumerate()
+                .fold(body.clone(), |b, (i, o)| b.replace(&format!("{{{i}}}"), o)),
+        }
     }
 }
 
@@ -268,19 +297,19 @@ fn conversion_ops() -> Vec<OpDef> {
     ops
 }
 
-fn module_text(ops: &[OpDef]) -> String {
-    let mut wat = String::from("(module\n");
+fn module_text(ops: &[OpDef], prelude: &str) -> String {
+    let mut wat = format!("(module\n{prelude}");
     for op in ops {
         let params: Vec<&str> = op.params.iter().map(|t| t.wat()).collect();
         let gets: Vec<String> = (0..op.params.len())
             .map(|i| format!("(local.get {i})"))
             .collect();
         wat.push_str(&format!(
-            "  (func (export \"{0}\") (param {1}) (result {2}) {3} ({0}))\n",
+            "  (func (export \"{}\") (param {}) (result {}) {})\n",
             op.name,
             params.join(" "),
             op.result.wat(),
-            gets.join(" ")
+            op.apply(&gets)
         ));
     }
     wat.push(')');
@@ -345,6 +374,123 @@ fn tail_module_text(ops: &[OpDef]) -> String {
     wat
 }
 
+/// The `memory` group's memories: `$m0` 32-bit (1 page), `$m1` 64-bit (1 page), `$m2`
+/// 64-bit (2 pages), with known bytes at both ends of each (so that loads at the last valid
+/// bytes return something to compare). The module is shared by every batch, and its
+/// operators are pure: a store puts the old bytes back.
+const MEMORY_PRELUDE: &str = r#"  (memory $m0 1 2)
+  (memory $m1 i64 1 2)
+  (memory $m2 i64 2 3)
+  (data (memory $m0) (i32.const 0) "\01\02\03\04\05\06\07\08\09\0a\0b\0c\0d\0e\0f\10")
+  (data (memory $m0) (i32.const 65520) "\f1\f2\f3\f4\f5\f6\f7\f8\f9\fa\fb\fc\fd\fe\ff\80")
+  (data (memory $m1) (i64.const 0) "\11\12\13\14\15\16\17\18\19\1a\1b\1c\1d\1e\1f\20")
+  (data (memory $m1) (i64.const 65520) "\e1\e2\e3\e4\e5\e6\e7\e8\e9\ea\eb\ec\ed\ee\ef\90")
+  (data (memory $m2) (i64.const 65528) "\a1\a2\a3\a4\a5\a6\a7\a8\a9\aa\ab\ac\ad\ae\af\b0")
+  (data (memory $m2) (i64.const 131056) "\c1\c2\c3\c4\c5\c6\c7\c8\c9\ca\cb\cc\cd\ce\cf\d0")
+"#;
+
+/// The `memory` group: loads and stores of each width through each memory of
+/// [`MEMORY_PRELUDE`] with static offsets at the edges (0, a page, 2^32 and, for the 64-bit
+/// memories, 2^64), and accesses to two memories in one function.
+fn memory_ops() -> Vec<OpDef> {
+    use Ty::*;
+    let mut ops = Vec::new();
+    let offsets32: &[u64] = &[
+        0,
+        1,
+        0xfff8,
+        0xffff,
+        0x1_0000,
+        0x7fff_ffff,
+        0xffff_fff0,
+        0xffff_ffff,
+    ];
+    let offsets64: &[u64] = &[
+        0x1_0000_0000,
+        0x1_0000_0001,
+        0xffff_ffff_ffff_fff0,
+        0xffff_ffff_ffff_ffff,
+    ];
+    for (mem, addr, size) in [
+        ("$m0", I32, 0x1_0000u64),
+        ("$m1", I64, 0x1_0000),
+        ("$m2", I64, 0x2_0000),
+    ] {
+        let offsets = offsets32
+            .iter()
+            .chain(if addr == I64 { offsets64 } else { &[] });
+        for &off in offsets {
+            let mut mem_op = |name: String, params: &[Ty], result: Ty, body: String, width: u64| {
+                let last = off.checked_add(width).and_then(|end| size.checked_sub(end));
+                let wrap = off.wrapping_neg() & addr.mask();
+                ops.push(OpDef {
+                    body: Some(body),
+                    edges: last.into_iter().chain([wrap]).collect(),
+                    ..op(name, params, result, Nans::Exact)
+                })
+            };
+            let at = format!("{mem} offset={off}");
+            for (load, result, width) in [
+                ("i32.load8_u", I32, 1),
+                ("i32.load16_s", I32, 2),
+                ("i32.load", I32, 4),
+                ("i64.load", I64, 8),
+                ("f64.load", F64, 8),
+            ] {
+                mem_op(
+                    format!("{load} {at}"),
+                    &[addr],
+                    result,
+                    format!("({load} {at} {{0}})"),
+                    width,
+                );
+            }
+            mem_op(
+                format!("v128.load {at}"),
+                &[addr],
+                I64,
+                format!("(i64x2.extract_lane 1 (v128.load {at} {{0}}))"),
+                16,
+            );
+            // A store, read back, then the old bytes put back: pure.
+            for (store, load, ty, width) in [
+                ("i64.store", "i64.load", I64, 8),
+                ("i32.store8", "i32.load8_u", I32, 1),
+                ("i32.store16", "i32.load16_u", I32, 2),
+            ] {
+                let t = ty.wat();
+                mem_op(
+                    format!("{store} {at}"),
+                    &[addr, ty],
+                    ty,
+                    format!(
+                        "(local $old {t}) (local.set $old ({load} {at} {{0}})) ({store} {at} {{0}} {{1}}) ({load} {at} {{0}}) ({store} {at} {{0}} (local.get $old))"
+                    ),
+                    width,
+                );
+            }
+        }
+    }
+    // One address through three memories, index types mixed.
+    for &off in &[0u64, 0xfff0, 0xffff_fff8] {
+        ops.push(OpDef {
+            body: Some(format!(
+                "(i64.load $m1 offset={off} {{0}}) \
+                 (i64.extend_i32_u (i32.load $m0 offset={off} (i32.wrap_i64 {{0}}))) (i64.add) \
+                 (i64.load16_u $m2 offset={off} {{0}}) (i64.add)"
+            )),
+            // The last valid address of the 8-byte and of the 4-byte access, and the wrap.
+            edges: [8u64, 4]
+                .iter()
+                .filter_map(|w| 0x1_0000u64.checked_sub(off + w))
+                .chain([off.wrapping_neg()])
+                .collect(),
+            ..op(format!("mixed offset={off}"), &[I64], I64, Nans::Exact)
+        });
+    }
+    ops
+}
+
 fn group(name: &'static str) -> &'static Group {
     static GROUPS: OnceLock<Mutex<HashMap<&'static str, &'static Group>>> = OnceLock::new();
     let mut groups = GROUPS.get_or_init(Default::default).lock().unwrap();
@@ -356,14 +502,24 @@ fn group(name: &'static str) -> &'static Group {
             "f64" => float_ops(Ty::F64),
             "conversions" => conversion_ops(),
             "tail_calls" => tail_call_ops(),
+            "memory" => memory_ops(),
             _ => panic!("no operator group `{name}`"),
+        };
+        let prelude = match name {
+            "memory" => MEMORY_PRELUDE,
+            _ => "",
         };
         let text = match name {
             "tail_calls" => tail_module_text(&ops),
-            _ => module_text(&ops),
+            _ => module_text(&ops, prelude),
         };
         let wasm = wat::parse_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        Box::leak(Box::new(Group { name, ops, wasm }))
+        Box::leak(Box::new(Group {
+            name,
+            ops,
+            prelude,
+            wasm,
+        }))
     })
 }
 
@@ -617,6 +773,22 @@ fn float_value(t: Ty) -> BoxedStrategy<u64> {
     }
 }
 
+/// Addresses: within 2 of an operator's `edges` (its last valid address, one past it, the
+/// wrap of `addr + offset`), around the ends of the memories' pages, around 2^32 and 2^64,
+/// and [`int_value`]'s.
+fn address_value(t: Ty, edges: &[u64]) -> BoxedStrategy<u64> {
+    let mask = t.mask();
+    let edges = edges.to_vec();
+    prop_oneof![
+        4 => (prop::sample::select(edges), -2i64..=2).prop_map(move |(e, d)| e.wrapping_add(d as u64) & mask),
+        2 => (0u64..=3, -20i64..=4).prop_map(move |(page, d)| (page << 16).wrapping_add(d as u64) & mask),
+        1 => (-20i64..=4).prop_map(move |d| (1u64 << 32).wrapping_add(d as u64) & mask),
+        1 => (1u64..=20).prop_map(move |d| d.wrapping_neg() & mask),
+        2 => int_value(t),
+    ]
+    .boxed()
+}
+
 fn value(t: Ty) -> BoxedStrategy<u64> {
     match t {
         Ty::I32 | Ty::I64 => int_value(t),
@@ -631,7 +803,15 @@ fn call_strategy(g: &'static Group) -> impl Strategy<Value = Call> {
         let params = &g.ops[op].params;
         let all = (1u8 << params.len()) - 1;
         let consts = prop_oneof![2 => Just(0u8), 1 => 1..=all].no_shrink();
-        let args: Vec<BoxedStrategy<u64>> = params.iter().map(|t| value(*t)).collect();
+        let edges = &g.ops[op].edges;
+        let args: Vec<BoxedStrategy<u64>> = params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match i {
+                0 if !edges.is_empty() => address_value(*t, edges),
+                _ => value(*t),
+            })
+            .collect();
         (consts, args).prop_map(move |(consts, args)| Call {
             group: g.name,
             op,
@@ -800,8 +980,8 @@ fn immediate(t: Ty, bits: u64) -> String {
 
 /// A module with one function `k<n>` per call of `calls`: the call's immediates inlined,
 /// its other operands parameters.
-fn immediates_module(calls: &[&Call]) -> Vec<u8> {
-    let mut wat = String::from("(module\n");
+fn immediates_module(prelude: &str, calls: &[&Call]) -> Vec<u8> {
+    let mut wat = format!("(module\n{prelude}");
     for (n, call) in calls.iter().enumerate() {
         let def = call.def();
         let mut params = Vec::new();
@@ -815,11 +995,10 @@ fn immediates_module(calls: &[&Call]) -> Vec<u8> {
             }
         }
         wat.push_str(&format!(
-            "  (func (export \"k{n}\") (param {}) (result {}) {} ({}))\n",
+            "  (func (export \"k{n}\") (param {}) (result {}) {})\n",
             params.join(" "),
             def.result.wat(),
-            operands.join(" "),
-            def.name
+            def.apply(&operands)
         ));
     }
     wat.push(')');
@@ -913,7 +1092,7 @@ impl Harness {
         let mut modules = vec![self.group.wasm.clone(); OPT_LEVELS.len()];
         let mut objects = self.objects.clone();
         if !with_immediates.is_empty() {
-            let wasm = immediates_module(&with_immediates);
+            let wasm = immediates_module(self.group.prelude, &with_immediates);
             for (i, level) in OPT_LEVELS.iter().enumerate() {
                 let index = levels + i as u32;
                 objects.push(spec::compile_module(&wasm, index, *level, None));
@@ -1131,6 +1310,42 @@ fn differential_conversions() {
 #[test]
 fn differential_tail_calls() {
     differential("tail_calls");
+}
+
+/// Loads and stores at the boundaries of 32- and 64-bit memories (last valid byte, one
+/// past, offsets near 2^32 and 2^64), several memories in one function.
+#[test]
+fn differential_memory() {
+    differential("memory");
+}
+
+/// Every operator of the `memory` group at every address within 2 of its edges (the last
+/// valid address, one past, the wrap of `addr + offset`), as parameters: what the random
+/// batches reach only now and then, in one boot.
+#[test]
+fn memory_edges_exhaustively() {
+    let g = group("memory");
+    let mut calls = Vec::new();
+    for (i, def) in g.ops.iter().enumerate() {
+        for &edge in &def.edges {
+            for d in -2i64..=2 {
+                let addr = edge.wrapping_add(d as u64) & def.params[0].mask();
+                let mut args = vec![addr];
+                args.extend(
+                    def.params[1..]
+                        .iter()
+                        .map(|t| 0x0123_4567_89ab_cdef & t.mask()),
+                );
+                calls.push(Call {
+                    group: "memory",
+                    op: i,
+                    consts: 0,
+                    args,
+                });
+            }
+        }
+    }
+    check_calls("memory", &calls);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -143,6 +143,31 @@ fn generated_modules_include_tail_calls() {
     );
 }
 
+/// The bounded run's modules include 64-bit memories and tables (memory64), so the
+/// comparison covers their accesses, growth and bulk operations: more than a tenth of them
+/// have one.
+#[test]
+fn generated_modules_include_memory64() {
+    let has_memory64 = |wasm: &[u8]| {
+        wasmparser::Parser::new(0)
+            .parse_all(wasm)
+            .any(|payload| match payload {
+                Ok(wasmparser::Payload::MemorySection(r)) => {
+                    r.into_iter().any(|m| m.is_ok_and(|m| m.memory64))
+                }
+                Ok(wasmparser::Payload::TableSection(r)) => {
+                    r.into_iter().any(|t| t.is_ok_and(|t| t.ty.table64))
+                }
+                _ => false,
+            })
+    };
+    let with_memory64 = (SEED..SEED + MODULES as u64)
+        .filter(|&seed| fuzz::generate(seed).is_ok_and(|(wasm, _)| has_memory64(&wasm)))
+        .count();
+    eprintln!("{with_memory64} of {MODULES} modules have a 64-bit memory or table");
+    assert!(with_memory64 > MODULES / 10, "{with_memory64} of {MODULES}");
+}
+
 /// Mutated modules (generated ones with a few bytes changed, cut short, or bytes appended)
 /// never crash the compiler: each is compiled or refused with a message. In process, so an
 /// LLVM crash would end the test binary (which fails the test all the same).

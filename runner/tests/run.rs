@@ -123,6 +123,38 @@ fn unbounded_recursion_traps() {
     assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
 }
 
+/// The output of `fixtures/kernel64.c` (the first three lines are what the same file
+/// prints built natively, `clang-19 -O2 -DNATIVE`).
+const KERNEL64_OUTPUT: &str = "sieve 0000000065e6702d\nmatmul 3f7a31da0c044a00\nhash 6284f17b06e2dd13\ngrown 000000000000015a\n";
+
+/// A freestanding C program built for wasm64 (64-bit memory: explicit bounds checks,
+/// `memory.grow` and `memory.size` in `i64`) prints what it prints natively, and so does
+/// its wasm32 build.
+#[test]
+fn a_wasm64_c_program_runs() {
+    for target in ["wasm64", "wasm32"] {
+        let wasm = fixture_freestanding("kernel64.c", target)
+            .display()
+            .to_string();
+        let r = run(&[&wasm]);
+        assert_eq!(
+            (r.status, r.stdout.as_str(), r.stderr.as_str()),
+            (0, KERNEL64_OUTPUT, ""),
+            "{target}"
+        );
+    }
+}
+
+/// A 64-bit memory and table grow as far as the runtime allows and answer -1 beyond, and
+/// a load one past the grown memory traps (`fixtures/memory64_grow.wat` exits 1 to 6 on a
+/// wrong answer, 9 when the load did not trap).
+#[test]
+fn memory64_grows_within_limits_and_traps_past_its_end() {
+    let r = run(&[&path("memory64_grow.wat")]);
+    assert_eq!(r.stderr, "error: wasm trap: out of bounds memory access\n");
+    assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
+}
+
 /// 10^8 tail calls in constant stack, as on the Linux target (`linux.rs`); about 3 s under
 /// TCG.
 #[test]

@@ -130,7 +130,7 @@ mod tests {
             &td,
             l.table_type,
             size_of::<TableType>(),
-            offs!(TableType: elem_type, _pad, min, max),
+            offs!(TableType: elem_type, table64, min, max),
             "TableType",
         );
         check(

@@ -1,8 +1,9 @@
 //! Linear-memory accesses of the scalar operators: which memory an access uses, loads
 //! (extended to the operator's type), stores (truncated), and `drop`. Both kinds of access
 //! are volatile (see `FuncEnv::load`/`store`), so that they trap in program order when out of
-//! bounds. The address arithmetic is `FuncEnv`'s (out-of-bounds accesses fault in the
-//! kernel's guard region); SIMD accesses are in `simd.rs`.
+//! bounds. The address arithmetic and bounds checks are `FuncEnv`'s (`heap_addr`: a 32-bit
+//! memory's out-of-bounds accesses fault in the kernel's guard region, a 64-bit memory's
+//! address is compared with its size first); SIMD accesses are in `simd.rs`.
 
 use inkwell::types::{BasicTypeEnum, IntType};
 use wasmparser::MemArg;
@@ -17,15 +18,6 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
         };
         if memarg.ordering.is_some() {
             return Err(unsupported("threads (ordered memory access)", self.offset));
-        }
-        if self
-            .cx()
-            .info
-            .memories
-            .get(mem as usize)
-            .is_some_and(|m| m.memory64)
-        {
-            return Err(unsupported("memory64", self.offset));
         }
         Ok(mem)
     }

@@ -58,7 +58,7 @@ impl Store {
                     t.min
                 )));
             }
-            let id = self.new_table_from(t.elem_type, init, t.max)?;
+            let id = self.new_table_from(t.elem_type, init, t.max, t.table64 != 0)?;
             tables.push(id);
             pre.link_table(i, &mut self.tables[id].def);
         }

@@ -26,6 +26,7 @@ impl Store {
                 let t = &self.tables[t];
                 ExternType::Table {
                     elem_type: t.elem_type,
+                    table64: t.table64,
                     limits: Limits::new(t.elems.len() as u64, t.declared_max),
                 }
             }

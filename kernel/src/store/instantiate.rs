@@ -171,7 +171,7 @@ impl Store {
         let mut tables = imported.tables;
         for t in desc.tables().as_slice() {
             let elem_type = canonical(t.elem_type, &type_ids)?;
-            tables.push(self.new_table(elem_type, t.min, t.max)?);
+            tables.push(self.new_table(elem_type, t.min, t.max, t.table64 != 0)?);
         }
         let globals = define_globals(desc, imported.globals, funcs)?;
 
@@ -442,8 +442,10 @@ impl Store {
             match seg.mode {
                 segment_mode::ACTIVE => {
                     let off = eval(seg.offset(), &env)?.u64();
-                    // table64 is not in the descriptor yet: offsets are 32-bit.
-                    let off = off as u32 as u64;
+                    let table64 = self
+                        .table_id(id, seg.table)
+                        .is_ok_and(|t| self.tables[t].table64);
+                    let off = if table64 { off } else { off as u32 as u64 };
                     let n = self.instances[id].elems[i].len() as u64;
                     self.table_init(id, seg.table, i as u32, off, 0, n)
                         .map_err(|_| InstError::Trap(TrapCode::ElementSegmentOutOfBounds))?;

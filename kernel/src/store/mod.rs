@@ -35,10 +35,11 @@ use alloc::vec::Vec;
 use core::ptr;
 use hako_abi::module::{GlobalType, ModuleDescriptor, NO_MAX};
 use hako_abi::trap::TrapCode;
-use hako_abi::vm::{FuncRef, TableDef, TagInstance, VmContext, WASM_PAGE_SIZE};
+use hako_abi::vm::{FuncRef, TableDef, TagInstance, VmContext, MAX_MEMORY_BYTES, WASM_PAGE_SIZE};
 
-/// Pages a memory can have inside its reservation (4 GiB).
-const MAX_PAGES: u64 = 65536;
+/// Pages a memory can have inside its reservation (4 GiB, [`MAX_MEMORY_BYTES`]: compiled
+/// code's bounds checks of 64-bit memories rely on it).
+const MAX_PAGES: u64 = MAX_MEMORY_BYTES / WASM_PAGE_SIZE;
 /// Largest table we agree to grow to.
 const MAX_TABLE: u64 = 10_000_000;
 
@@ -70,6 +71,8 @@ pub struct TableObj {
     /// The declared max ([`NO_MAX`] when none), for import matching.
     pub declared_max: u64,
     pub elem_type: u32,
+    /// `i64` indices (memory64's 64-bit tables).
+    pub table64: bool,
 }
 
 impl TableObj {
@@ -249,10 +252,11 @@ impl Store {
         elem_type: u32,
         min: u64,
         declared_max: u64,
+        table64: bool,
     ) -> Result<usize, InstError> {
         let (max, mut elems) = Self::table_parts(min, declared_max)?;
         elems.resize(min as usize, ptr::null());
-        Ok(self.push_table(elems, elem_type, max, declared_max))
+        Ok(self.push_table(elems, elem_type, max, declared_max, table64))
     }
 
     /// A table whose initial entries are `init` (a prebuilt instance's, see [`Self::adopt`]).
@@ -261,10 +265,11 @@ impl Store {
         elem_type: u32,
         init: &[*const u8],
         declared_max: u64,
+        table64: bool,
     ) -> Result<usize, InstError> {
         let (max, mut elems) = Self::table_parts(init.len() as u64, declared_max)?;
         elems.extend_from_slice(init);
-        Ok(self.push_table(elems, elem_type, max, declared_max))
+        Ok(self.push_table(elems, elem_type, max, declared_max, table64))
     }
 
     /// The largest size a table of `min` entries may grow to and an empty vector with room
@@ -295,6 +300,7 @@ impl Store {
         elem_type: u32,
         max: u64,
         declared_max: u64,
+        table64: bool,
     ) -> usize {
         let mut t = Box::new(TableObj {
             def: TableDef {
@@ -305,6 +311,7 @@ impl Store {
             max,
             declared_max,
             elem_type,
+            table64,
         });
         t.sync();
         self.tables.push(t);

@@ -13,6 +13,7 @@ use hako_abi::vm::{FuncRef, ValRaw};
 pub struct Spectest {
     memory: usize,
     table: usize,
+    table64: usize,
     /// `global_i32`, `global_i64`, `global_f32`, `global_f64`.
     globals: [GlobalSlot; 4],
     /// Canonical type ids of `print`, `print_i32`, ... in [`SPECTEST_FUNCS`] order.
@@ -47,7 +48,8 @@ impl Store {
             return Ok(());
         }
         let memory = self.new_memory(machine, 1, 2, false, false)?;
-        let table = self.new_table(valtype::FUNCREF as u32, 10, 20)?;
+        let table = self.new_table(valtype::FUNCREF as u32, 10, 20, false)?;
+        let table64 = self.new_table(valtype::FUNCREF as u32, 10, 20, true)?;
         let mut slots = GlobalSlot::leak(vec![
             ValRaw::from_u32(666),
             ValRaw::from_u64(666),
@@ -62,6 +64,7 @@ impl Store {
         self.spectest = Some(Spectest {
             memory,
             table,
+            table64,
             globals,
             func_types,
             nop: machine.stub(Stub::SpectestNop),
@@ -103,6 +106,7 @@ impl Store {
         }
         match name {
             b"table" => Some(Extern::Table(st.table)),
+            b"table64" => Some(Extern::Table(st.table64)),
             b"memory" => Some(Extern::Memory(st.memory)),
             _ => None,
         }

@@ -167,7 +167,7 @@ pub struct ModuleBuilder {
 fn no_table() -> TableType {
     TableType {
         elem_type: 0,
-        _pad: 0,
+        table64: 0,
         min: 0,
         max: NO_MAX,
     }
@@ -258,7 +258,7 @@ impl ModuleBuilder {
     pub fn table(&mut self, min: u64, max: u64) -> &mut Self {
         self.tables.push(TableType {
             elem_type: hako_abi::valtype::FUNCREF as u32,
-            _pad: 0,
+            table64: 0,
             min,
             max,
         });

@@ -9,9 +9,9 @@ use super::{compile_times, discover, run_program, suite_root, OptLevels, Options
 use crate::cache::Cache;
 use crate::image::Target;
 
-/// Boots of each kernel at least, for the cold start: on a shared 2-core host single boots of
-/// the same image vary by several milliseconds (a tenth of a boot), so a median of five
-/// moves by more than the effect being measured.
+/// Boots of each kernel at least, for the cold start and the end-to-end start: on a shared
+/// 2-core host single boots of the same image vary by several milliseconds (a tenth of a
+/// boot), so a median of five moves by more than the effect being measured.
 const MIN_COLD_START_BOOTS: usize = 20;
 
 #[derive(Args, Debug)]
@@ -21,7 +21,8 @@ pub struct BenchArgs {
     /// Also write the full results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Runs of each program in each runtime (and at least 20 boots for the cold start).
+    /// Runs of each program in each runtime (and at least 20 boots for the cold start and the
+    /// end-to-end start).
     #[arg(long, default_value = "3", value_name = "N")]
     pub iterations: usize,
     /// Optimisation level of hako: 0, 1, 2 or 3, or a list (`2,3`): run times at each, the
@@ -87,6 +88,9 @@ pub struct BenchArgs {
     /// Skip the native baseline (`--target linux`).
     #[arg(long)]
     pub no_native: bool,
+    /// Skip the end-to-end start (`hako run` of a do-nothing module against bare QEMU).
+    #[arg(long)]
+    pub no_end_to_end: bool,
 }
 
 impl Default for BenchArgs {
@@ -112,6 +116,7 @@ impl Default for BenchArgs {
             no_o0: false,
             no_cold_start: false,
             no_native: false,
+            no_end_to_end: false,
         }
     }
 }
@@ -275,8 +280,21 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
     };
 
     let mut report = Report::new(&options, runs, compile, cold);
-    if options.target == Target::Linux {
-        linux_parts(args, &options, &cache, &mut report);
+    match options.target {
+        Target::Linux => linux_parts(args, &options, &cache, &mut report),
+        Target::Unikernel if !args.no_end_to_end => {
+            eprintln!("bench: end to end");
+            let end_to_end = std::env::current_exe()
+                .context("cannot find the hako binary")
+                .and_then(|hako| {
+                    super::end_to_end(options.iterations.max(MIN_COLD_START_BOOTS), &hako, &cache)
+                });
+            match end_to_end {
+                Ok(e) => report.end_to_end = Some(e),
+                Err(e) => report.end_to_end_error = Some(format!("{e:#}")),
+            }
+        }
+        Target::Unikernel => {}
     }
     Ok(report)
 }

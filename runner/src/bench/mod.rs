@@ -1,5 +1,6 @@
 //! `hako bench`: the Sightglass benchmarks in hako and in Wasmtime (run time), compile
-//! throughput against Wasmtime's `Module::new`, and cold start against a do-nothing kernel.
+//! throughput against Wasmtime's `Module::new`, cold start against a do-nothing kernel, and
+//! the end-to-end start of `hako run` against bare QEMU.
 //!
 //! Benchmarks are measurements, not tests: nothing here asserts on times. A program whose
 //! output differs from its `.expected` files, or that fails, in either runtime, is reported as
@@ -13,17 +14,20 @@
 //!
 //! One file per concern: `discover.rs` finds the programs; `run.rs` measures run time in
 //! both runtimes (`wasmtime.rs` is Wasmtime's side), `compile.rs` compile throughput,
-//! `cold_start.rs` the boot against the do-nothing kernel of `pvh.rs`; `report.rs` puts the
-//! three together and renders them; `cli.rs` is `hako bench`.
+//! `cold_start.rs` the boot against the do-nothing kernel of `pvh.rs`, `end_to_end.rs` `hako
+//! run` of a do-nothing module against bare QEMU booting that kernel; `report.rs` puts them
+//! together and renders them; `cli.rs` is `hako bench`.
 //!
 //! With `--target linux` hako's programs are Linux executables run as processes, natively:
-//! the cold start gives way to the start-up of `linux_start.rs`, and `native.rs` adds the
-//! native baseline (C programs compiled by clang both natively and to Wasm).
+//! the cold start and the end-to-end start give way to the start-up of `linux_start.rs`, and
+//! `native.rs` adds the native baseline (C programs compiled by clang both natively and to
+//! Wasm).
 
 pub mod cli;
 mod cold_start;
 mod compile;
 mod discover;
+mod end_to_end;
 mod linux_start;
 mod native;
 mod net;
@@ -35,6 +39,7 @@ pub mod wasmtime;
 pub use cold_start::{build_hello, cold_start, ColdStart};
 pub use compile::{compile_summary, compile_times, CompileReport, CompileSummary};
 pub use discover::{discover, suite_root, Program, SUITE_ENV};
+pub use end_to_end::{bare_qemu_args, end_to_end, EndToEnd, DO_NOTHING_WAT};
 pub use linux_start::{linux_start, LinuxStart};
 pub use native::{native_baseline, sources as native_sources, sources_dir as native_sources_dir};
 pub use native::{NativeReport, NativeRun};

@@ -1,11 +1,12 @@
 //! The whole `hako bench` result ([`Report`], what `--json` writes): the three measurements
 //! put together (geometric mean of the run-time ratios, the programs left out of it and why,
 //! compile throughput in all and per suite), and its renderings, the one-line summary and
-//! the human-readable table. With `--target linux`, the native baseline and the Linux
-//! start-up are set after [`Report::new`] (`native`, `linux_start`).
+//! the human-readable table. The parts only one target has are set after [`Report::new`]:
+//! the end-to-end start of the unikernel (`end_to_end`), and with `--target linux` the
+//! native baseline and the Linux start-up (`native`, `linux_start`).
 
-use super::{compile_summary, geomean, ColdStart, CompileReport, CompileSummary, Options};
-use super::{LinuxStart, NativeReport, RunReport, Side};
+use super::{compile_summary, geomean, ColdStart, CompileReport, CompileSummary, EndToEnd};
+use super::{LinuxStart, NativeReport, Options, RunReport, Side};
 use crate::image::Target;
 use crate::qemu;
 use anyhow::Result;
@@ -42,6 +43,9 @@ pub struct Report {
     pub cold_start: Option<ColdStart>,
     /// Why the cold start could not be measured.
     pub cold_start_error: Option<String>,
+    pub end_to_end: Option<EndToEnd>,
+    /// Why the end-to-end start could not be measured.
+    pub end_to_end_error: Option<String>,
 }
 
 /// The run times at one level.
@@ -153,6 +157,8 @@ impl Report {
             compile,
             cold_start,
             cold_start_error,
+            end_to_end: None,
+            end_to_end_error: None,
         }
     }
 
@@ -206,6 +212,12 @@ impl Report {
             parts.push(format!(
                 "cold start hello/do-nothing kernel: {:.3} ({:.1} ms vs {:.1} ms), hello image {} bytes",
                 c.ratio, c.hello_median_ms, c.baseline_median_ms, c.hello_image_bytes
+            ));
+        }
+        if let Some(e) = &self.end_to_end {
+            parts.push(format!(
+                "end to end hako run/bare QEMU: {:.3} ({:.1} ms vs {:.1} ms)",
+                e.ratio, e.hako_median_ms, e.bare_median_ms
             ));
         }
         parts.join("; ")
@@ -325,6 +337,22 @@ impl Report {
         }
         if let Some(e) = &self.linux_start_error {
             let _ = writeln!(s, "Start-up: not measured: {e}");
+        }
+        if let Some(e) = &self.end_to_end {
+            let _ = writeln!(
+                s,
+                "End to end (`hako run` of a do-nothing module, warm cache, vs bare QEMU booting the do-nothing PVH kernel; spawn to exit, median of {} runs each, {}):",
+                e.runs,
+                self.accel.to_uppercase()
+            );
+            let _ = writeln!(
+                s,
+                "  hako run: {:.1} ms   bare QEMU: {:.1} ms   ratio: {:.3}",
+                e.hako_median_ms, e.bare_median_ms, e.ratio
+            );
+        }
+        if let Some(e) = &self.end_to_end_error {
+            let _ = writeln!(s, "End to end: not measured: {e}");
         }
         s
     }

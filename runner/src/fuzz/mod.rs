@@ -43,6 +43,7 @@ pub fn smith_config() -> wasm_smith::Config {
         max_memories: 2,
         max_tables: 2,
         max_memory32_bytes: 32 * 65536,
+        max_memory64_bytes: 32 * 65536,
         memory_max_size_required: true,
         max_table_elements: 64,
         table_max_size_required: true,
@@ -69,7 +70,8 @@ pub fn smith_config() -> wasm_smith::Config {
         // Tail calls (Wasm 3.0) are compiled: `return_call` and `return_call_indirect`.
         tail_call_enabled: true,
         gc_enabled: false,
-        memory64_enabled: false,
+        // memory64 (Wasm 3.0) is compiled: 64-bit memories and tables.
+        memory64_enabled: true,
         extended_const_enabled: true,
         custom_page_sizes_enabled: false,
         wide_arithmetic_enabled: false,

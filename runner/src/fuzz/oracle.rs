@@ -255,6 +255,7 @@ fn run_here(name: String, wasm: Vec<u8>, rng: &mut impl Rng) -> Result<Case, Rej
             }),
             Extern::Memory(m) => directives.push(Directive::Memory {
                 export: name.clone(),
+                wide: m.ty(&store).is_64(),
                 pages: (m.data_size(&store) / 65536) as u32,
                 hash: memory_hash(m.data(&store)),
             }),
@@ -266,6 +267,7 @@ fn run_here(name: String, wasm: Vec<u8>, rng: &mut impl Rng) -> Result<Case, Rej
                 let funcref = t.ty(&store).element().heap_type().is_func();
                 directives.push(Directive::Table {
                     export: name.clone(),
+                    wide: t.ty(&store).is_64(),
                     funcref,
                     size: size as u32,
                     nulls,

@@ -117,12 +117,16 @@ pub enum Directive {
     /// The hash ([`memory_hash`]) of an exported memory at the end, and its size in pages.
     Memory {
         export: String,
+        /// A 64-bit memory (memory64).
+        wide: bool,
         pages: u32,
         hash: u64,
     },
     /// An exported table at the end: its size and how many entries are null.
     Table {
         export: String,
+        /// A 64-bit table (memory64).
+        wide: bool,
         funcref: bool,
         size: u32,
         nulls: u32,
@@ -153,25 +157,32 @@ pub fn memory_hash(bytes: &[u8]) -> u64 {
 }
 
 /// The helper module's function for one memory: `(func (export "hash") (result i64))`.
-const HASH_FUNC: &str = r#"(func (export "hash") (result i64) (local $i i32) (local $end i32) (local $h i64)
+/// `IDX` is the memory's index type (`i32`, or `i64` for a 64-bit memory, [`indexed`]).
+const HASH_FUNC: &str = r#"(func (export "hash") (result i64) (local $i IDX) (local $end IDX) (local $h i64)
     (local.set $h (i64.const 0xcbf29ce484222325))
-    (local.set $end (i32.mul (memory.size) (i32.const 65536)))
+    (local.set $end (IDX.mul (memory.size) (IDX.const 65536)))
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (br_if $done (IDX.ge_u (local.get $i) (local.get $end)))
       (local.set $h (i64.mul (i64.xor (local.get $h) (i64.load (local.get $i)))
                              (i64.const 0x100000001b3)))
-      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (local.set $i (IDX.add (local.get $i) (IDX.const 8)))
       (br $next)))
     (local.get $h))
-  (func (export "pages") (result i32) (memory.size))"#;
+  (func (export "pages") (result IDX) (memory.size))"#;
+
+/// `text` with `IDX` the index type: `i64` when `wide` (memory64), else `i32`.
+fn indexed(text: &str, wide: bool) -> String {
+    text.replace("IDX", if wide { "i64" } else { "i32" })
+}
 
 /// The helper module's functions for one table: size and null count.
-const TABLE_FUNCS: &str = r#"(func (export "size") (result i32) (table.size))
-  (func (export "nulls") (result i32) (local $i i32) (local $n i32)
+/// `IDX` is the table's index type, as in [`HASH_FUNC`].
+const TABLE_FUNCS: &str = r#"(func (export "size") (result IDX) (table.size))
+  (func (export "nulls") (result i32) (local $i IDX) (local $n i32)
     (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (table.size)))
+      (br_if $done (IDX.ge_u (local.get $i) (table.size)))
       (local.set $n (i32.add (local.get $n) (ref.is_null (table.get (local.get $i)))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (local.set $i (IDX.add (local.get $i) (IDX.const 1)))
       (br $next)))
     (local.get $n))"#;
 
@@ -254,14 +265,17 @@ impl Case {
                         string(export.as_bytes())
                     );
                     match d {
-                        Directive::Memory { pages, hash, .. } => {
+                        Directive::Memory {
+                            wide, pages, hash, ..
+                        } => {
+                            let (idx, funcs) = (indexed("IDX", *wide), indexed(HASH_FUNC, *wide));
                             let _ = writeln!(
                                 out,
-                                "(module ${name} {import} (memory 0))\n  {HASH_FUNC})"
+                                "(module ${name} {import} (memory {idx} 0))\n  {funcs})"
                             );
                             let _ = writeln!(
                                 out,
-                                "(assert_return (invoke ${name} \"pages\") (i32.const {pages}))"
+                                "(assert_return (invoke ${name} \"pages\") ({idx}.const {pages}))"
                             );
                             let _ = writeln!(
                                 out,
@@ -270,19 +284,21 @@ impl Case {
                             );
                         }
                         Directive::Table {
+                            wide,
                             funcref,
                             size,
                             nulls,
                             ..
                         } => {
                             let ty = if *funcref { "funcref" } else { "externref" };
+                            let (idx, funcs) = (indexed("IDX", *wide), indexed(TABLE_FUNCS, *wide));
                             let _ = writeln!(
                                 out,
-                                "(module ${name} {import} (table 0 {ty}))\n  {TABLE_FUNCS})"
+                                "(module ${name} {import} (table {idx} 0 {ty}))\n  {funcs})"
                             );
                             let _ = writeln!(
                                 out,
-                                "(assert_return (invoke ${name} \"size\") (i32.const {size}))"
+                                "(assert_return (invoke ${name} \"size\") ({idx}.const {size}))"
                             );
                             let _ = writeln!(
                                 out,
@@ -340,20 +356,24 @@ mod tests {
             *b = (i * 7 + 3) as u8;
         }
         let expected = memory_hash(&data);
-        // The helper, run by Wasmtime over the same bytes.
-        let text = format!(
-            "(module (memory (export \"m\") 1) (data (i32.const 0) {}) {HASH_FUNC})",
-            string(&data)
-        );
-        let engine = wasmtime::Engine::default();
-        let module = wasmtime::Module::new(&engine, wat::parse_str(&text).unwrap()).unwrap();
-        let mut store = wasmtime::Store::new(&engine, ());
-        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let hash = instance
-            .get_typed_func::<(), i64>(&mut store, "hash")
-            .unwrap()
-            .call(&mut store, ())
-            .unwrap();
-        assert_eq!(hash as u64, expected);
+        // The helper, run by Wasmtime over the same bytes, for a 32- and a 64-bit memory.
+        for wide in [false, true] {
+            let idx = indexed("IDX", wide);
+            let text = format!(
+                "(module (memory (export \"m\") {idx} 1) (data ({idx}.const 0) {}) {})",
+                string(&data),
+                indexed(HASH_FUNC, wide)
+            );
+            let engine = wasmtime::Engine::default();
+            let module = wasmtime::Module::new(&engine, wat::parse_str(&text).unwrap()).unwrap();
+            let mut store = wasmtime::Store::new(&engine, ());
+            let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+            let hash = instance
+                .get_typed_func::<(), i64>(&mut store, "hash")
+                .unwrap()
+                .call(&mut store, ())
+                .unwrap();
+            assert_eq!(hash as u64, expected, "{idx}");
+        }
     }
 }

@@ -225,9 +225,29 @@ impl Planner<'_> {
         self.decide(span, kind, Status::NotRun(why.into()));
     }
 
-    fn not_run_custom(&mut self, span: Span, kind: &'static str, why: &str) {
+    /// `assert_malformed_custom` and `assert_invalid_custom`: a custom annotation or section
+    /// the script calls broken. Text that the `wast` crate refuses to parse is the parser's
+    /// rejection, as the assertion asks. A module it encodes must still be accepted, because
+    /// hako does not interpret these custom sections and the core specification says errors
+    /// in a custom section never invalidate a module (binary format, custom sections): it is
+    /// compiled and instantiated, and must succeed.
+    fn custom(&mut self, span: Span, kind: &'static str, module: &mut QuoteWat<'_>) {
         self.plan.custom_assertions = true;
-        self.not_run(span, kind, why);
+        if matches!(
+            module,
+            QuoteWat::QuoteComponent(..) | QuoteWat::Wat(Wat::Component(_))
+        ) {
+            return self.not_run(span, kind, NO_COMPONENTS);
+        }
+        match module.encode() {
+            Err(_) => self.decide(span, kind, Status::Passed),
+            Ok(wasm) => {
+                self.plan.modules.push(wasm);
+                let m = Ok(self.plan.modules.len() as u32 - 1);
+                // Not the current instance: the reference interpreter does not make it one.
+                let _ = self.instantiate(span, kind, m, Expect::Instantiated);
+            }
+        }
     }
 
     fn push(&mut self, span: Span, kind: &'static str, op: Op, expect: Expect) {
@@ -418,16 +438,12 @@ impl Planner<'_> {
             WastDirective::AssertInvalid {
                 span, mut module, ..
             } => self.reject(span, "assert_invalid", &mut module),
-            WastDirective::AssertInvalidCustom { span, .. } => self.not_run_custom(
-                span,
-                "assert_invalid_custom",
-                "custom-section assertions are not checked",
-            ),
-            WastDirective::AssertMalformedCustom { span, .. } => self.not_run_custom(
-                span,
-                "assert_malformed_custom",
-                "custom-section assertions are not checked",
-            ),
+            WastDirective::AssertInvalidCustom {
+                span, mut module, ..
+            } => self.custom(span, "assert_invalid_custom", &mut module),
+            WastDirective::AssertMalformedCustom {
+                span, mut module, ..
+            } => self.custom(span, "assert_malformed_custom", &mut module),
             WastDirective::Register { span, name, module } => match self.instance(module) {
                 Ok(instance) => self.push(
                     span,
@@ -685,6 +701,24 @@ mod tests {
         assert!(plan.rejections[0].module.is_some());
         assert!(plan.rejections[1].module.is_none());
         assert!(matches!(plan.decided[0].status, Status::Failed { .. }));
+    }
+
+    #[test]
+    fn custom_assertions_pass_when_parsing_fails_else_must_instantiate() {
+        let plan = plan_source(
+            "t.wast",
+            r#"(assert_malformed_custom (module quote "(@custom)") "missing section name")
+(assert_invalid_custom (module (@custom "x" (after func)) (func)) "some custom error")"#,
+        );
+        assert!(plan.custom_assertions);
+        assert_eq!(plan.decided.len(), 1);
+        assert_eq!(plan.decided[0].kind, "assert_malformed_custom");
+        assert_eq!(plan.decided[0].status, Status::Passed);
+        assert_eq!(plan.modules.len(), 1);
+        assert_eq!(plan.commands.len(), 1);
+        assert_eq!(plan.commands[0].kind, "assert_invalid_custom");
+        assert_eq!(plan.commands[0].op, Op::Instantiate { module: 0 });
+        assert_eq!(plan.commands[0].expect, Expect::Instantiated);
     }
 
     #[test]

@@ -22,16 +22,35 @@ pub fn tmp() -> PathBuf {
 /// The path of fixture `name`: `.wat` files are used as they are, `.c` files are compiled
 /// with clang-19 for wasm32-wasi (once per test binary, and again when the source changes).
 pub fn fixture(name: &str) -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
     let src = root().join("fixtures").join(name);
     assert!(src.exists(), "no fixture {}", src.display());
     if src.extension().is_some_and(|e| e == "wat") {
         return src;
     }
+    compile_c(name, "", &["--target=wasm32-wasi", "-O2"])
+}
+
+/// C fixture `name` compiled freestanding (`-nostdlib`, no wasi-libc) for `target`
+/// (`wasm32` or `wasm64`), into `<name>-<target>.wasm`.
+pub fn fixture_freestanding(name: &str, target: &str) -> PathBuf {
+    compile_c(
+        name,
+        &format!("-{target}"),
+        &[&format!("--target={target}"), "-O2", "-nostdlib"],
+    )
+}
+
+/// `fixtures/<name>` compiled with clang-19 and `args` into the test's fixture directory as
+/// `<stem><suffix>.wasm`, unless it is there and newer than the source.
+fn compile_c(name: &str, suffix: &str, args: &[&str]) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let src = root().join("fixtures").join(name);
+    assert!(src.exists(), "no fixture {}", src.display());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tmp().join("fixtures");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = dir.join(Path::new(name).with_extension("wasm").file_name().unwrap());
+    let stem = Path::new(name).file_stem().unwrap().to_string_lossy();
+    let out = dir.join(format!("{stem}{suffix}.wasm"));
     let stale = match (out.metadata(), src.metadata()) {
         (Ok(o), Ok(s)) => o.modified().unwrap() < s.modified().unwrap(),
         _ => true,
@@ -39,7 +58,7 @@ pub fn fixture(name: &str) -> PathBuf {
     if stale {
         let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-19".into());
         let status = Command::new(&clang)
-            .args(["--target=wasm32-wasi", "-O2"])
+            .args(args)
             .arg(&src)
             .arg("-o")
             .arg(&out)
