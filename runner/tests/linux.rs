@@ -300,3 +300,31 @@ fn traps_are_not_exceptions_and_uncaught_exceptions_are_errors() {
     );
     assert_eq!(r.status, run(&[&path("trap_in_try.wat")]).status);
 }
+
+/// Throwing and catching across frames (`fixtures/exceptions_print.wat`: three tags, a
+/// "destructor" that runs while unwinding and rethrows, a handler that rethrows to its
+/// caller, `catch_all` at the top) prints the same in Wasmtime 46 (exceptions enabled), on
+/// the Linux target and in the unikernel. (The legacy instructions, which clang-19's
+/// `-fwasm-exceptions` emits, are tested against the spec's `legacy/` scripts instead:
+/// Wasmtime 46 does not implement them.)
+#[test]
+fn exceptions_across_frames_match_wasmtime() {
+    let wasm = wat::parse_file(fixture("exceptions_print.wat")).unwrap();
+    let module = hako_runner::bench::wasmtime::compile(&wasm).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = hako_runner::bench::wasmtime::run(&module, &["p".to_string()], dir.path());
+    assert_eq!(oracle.status.as_ref().ok(), Some(&0), "{:?}", oracle.status);
+    let expected = String::from_utf8(oracle.stdout).unwrap();
+    assert!(expected.contains("main caught float"), "{expected}");
+    for r in [
+        linux(&[&path("exceptions_print.wat")]),
+        run(&[&path("exceptions_print.wat")]),
+    ] {
+        assert_eq!(
+            (r.status, r.stdout.as_str()),
+            (0, expected.as_str()),
+            "{}",
+            r.stderr
+        );
+    }
+}
