@@ -241,6 +241,9 @@ fn build_kernel(root: &Path) -> PathBuf {
         "--profile",
         "kernel",
     ]);
+    // The `unwinding` crate starts a Wasm exception's unwind in its own frames, which need
+    // unwind tables like compiled code's (the target has none by default).
+    cmd.env("RUSTFLAGS", "-Cforce-unwind-tables=yes");
     let status = cmd.status().expect("running cargo to build the kernel");
     if !status.success() {
         panic!(

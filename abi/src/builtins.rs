@@ -103,6 +103,13 @@ macro_rules! __builtin_table {
             );
             /// `fn(vmctx, elem: u32)`: `elem.drop`.
             ELEM_DROP ElemDrop hako_elem_drop(elem: u32);
+            /// `fn(vmctx, tag: *const u8, len: u32) -> u64`: a new exception of tag `tag`
+            /// (a `TagInstance`) with room for `len` payload values, its address (compiled
+            /// code writes the payload and raises it with `_Unwind_RaiseException`).
+            EXN_ALLOC ExnAlloc hako_exn_alloc(tag: *const u8, len: u32) -> u64;
+            /// `fn(vmctx, exn: *const u8)`: an exception was caught by a catch that keeps no
+            /// `exnref`: free it unless it was captured.
+            EXN_FREE ExnFree hako_exn_free(exn: *const u8);
         }
     };
 }
@@ -186,7 +193,7 @@ mod tests {
 
     #[test]
     fn table_matches_the_constants() {
-        assert_eq!(TABLE.len(), 11);
+        assert_eq!(TABLE.len(), 13);
         for (i, b) in TABLE.iter().enumerate() {
             assert!(b.name.starts_with("hako_"), "{}", b.name);
             assert!(TABLE[..i].iter().all(|o| o.name != b.name), "{}", b.name);
@@ -223,6 +230,10 @@ mod tests {
         extern "C" fn hako_table_copy(_: *mut VmContext, _: u32, _: u32, _: u64, _: u64, _: u64) {}
         extern "C" fn hako_table_init(_: *mut VmContext, _: u32, _: u32, _: u64, _: u64, _: u64) {}
         extern "C" fn hako_elem_drop(_: *mut VmContext, _: u32) {}
+        extern "C" fn hako_exn_alloc(_: *mut VmContext, _: *const u8, _: u32) -> u64 {
+            0
+        }
+        extern "C" fn hako_exn_free(_: *mut VmContext, _: *const u8) {}
         crate::check_builtin_definitions!();
     }
 }

@@ -49,7 +49,7 @@ pub mod wasi;
 
 /// Bumped whenever a layout or protocol in this crate changes incompatibly. The compiler
 /// writes it into every [`module::ModuleDescriptor`]; the kernel refuses other versions.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Value type codes, as in the Wasm binary format. Used in function types and global types
 /// of the descriptor.
@@ -61,6 +61,8 @@ pub mod valtype {
     pub const V128: u8 = 0x7b;
     pub const FUNCREF: u8 = 0x70;
     pub const EXTERNREF: u8 = 0x6f;
+    /// `exnref` (a pointer to a thrown exception, `hako_abi::vm::ExceptionHeader`).
+    pub const EXNREF: u8 = 0x69;
 
     /// The full type of a global or a table's elements (`GlobalType::val_type`,
     /// `TableType::elem_type`), for import matching: the low byte is a code above (for a

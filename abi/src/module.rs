@@ -91,6 +91,8 @@ pub struct ModuleDescriptor {
     /// One per defined table: its initialiser (a table type with an initial value, from
     /// typed function references), or empty for `ref.null` (every entry null).
     pub table_inits: Slice<ConstExpr>,
+    /// One per defined tag: its type index.
+    pub tags: Slice<u32>,
     /// The module's name from the `name` section, or empty.
     pub name: Bytes,
     /// The module's instance, laid out by the compiler, or null (see [`Prebuilt`]).
@@ -230,7 +232,7 @@ pub struct Import {
     pub name: Bytes,
     /// An [`extern_kind`].
     pub kind: u32,
-    /// For a function: its type index.
+    /// For a function or a tag: its type index.
     pub type_index: u32,
     /// For a function the compiler linked by symbol (see [`crate::wasi`]): its address.
     /// Compiled code calls such imports directly; the kernel still fills the
@@ -361,7 +363,7 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 11 * 16 + 8 + 8);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 12 * 16 + 8 + 8);
         assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
         assert_eq!(size_of::<DataInit>(), 32);
     }

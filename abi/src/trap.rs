@@ -32,11 +32,14 @@ pub enum TrapCode {
     DataSegmentOutOfBounds = 13,
     /// `call_ref` or `return_call_ref` of a null reference.
     NullFunctionReference = 14,
+    /// A Wasm exception nothing caught reached the host (an export's caller): the spec's
+    /// `assert_exception`, not a trap, though it ends the program as one does.
+    UncaughtException = 15,
 }
 
 impl TrapCode {
     /// Every code, in numeric order.
-    pub const ALL: [TrapCode; 15] = [
+    pub const ALL: [TrapCode; 16] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -52,6 +55,7 @@ impl TrapCode {
         TrapCode::ElementSegmentOutOfBounds,
         TrapCode::DataSegmentOutOfBounds,
         TrapCode::NullFunctionReference,
+        TrapCode::UncaughtException,
     ];
 
     /// The message the WebAssembly spec testsuite uses for this trap.
@@ -72,6 +76,7 @@ impl TrapCode {
             TrapCode::ElementSegmentOutOfBounds => "out of bounds table access",
             TrapCode::DataSegmentOutOfBounds => "out of bounds memory access",
             TrapCode::NullFunctionReference => "null function reference",
+            TrapCode::UncaughtException => "uncaught exception",
         }
     }
 

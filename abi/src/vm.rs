@@ -117,6 +117,42 @@ pub struct VmContext {
     pub type_ids: *const u32,
     /// Kernel-private data of the instance.
     pub instance: *mut u8,
+    /// All tags in index order (imports first), each a pointer to its [`TagInstance`]:
+    /// a tag's identity is that address, shared by every instance that imports it.
+    pub tags: *const *const TagInstance,
+}
+
+/// A tag instance: what a thrown exception is matched against, by address.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TagInstance {
+    /// The canonical id of the tag's function type.
+    pub type_id: u32,
+    pub _pad: u32,
+}
+
+/// The exception class of Wasm exceptions in the unwinder's header (`"HAKOWASM"`): the
+/// personality routine handles only these.
+pub const EXCEPTION_CLASS: u64 = u64::from_be_bytes(*b"HAKOWASM");
+
+/// The symbol of the personality routine of compiled functions with landing pads.
+pub const PERSONALITY: &str = "hako_personality";
+
+/// A thrown Wasm exception, as `hako_exn_alloc` makes it and compiled code reads it: the
+/// unwinder's `_Unwind_Exception` header first (so the landing pad's pointer is the
+/// object's), then the tag, then the payload as [`ValRaw`] slots.
+#[repr(C, align(16))]
+#[derive(Debug)]
+pub struct ExceptionHeader {
+    /// `_Unwind_Exception`: class, cleanup function, two private words.
+    pub unwind: [u64; 4],
+    /// The tag's identity (its [`TagInstance`]).
+    pub tag: *const TagInstance,
+    /// Nonzero once an `exnref` to it exists (`catch_ref`, `catch_all_ref`, a legacy catch
+    /// with `rethrow`): such an exception is never freed.
+    pub captured: u32,
+    /// Number of payload values.
+    pub len: u32,
 }
 
 /// Whether a function of these parameter types ([`crate::valtype`] codes) receives every
@@ -146,6 +182,12 @@ pub const VMCTX_TABLES_OFFSET: usize = offset_of!(VmContext, tables);
 pub const VMCTX_GLOBALS_OFFSET: usize = offset_of!(VmContext, globals);
 pub const VMCTX_FUNCS_OFFSET: usize = offset_of!(VmContext, funcs);
 pub const VMCTX_TYPE_IDS_OFFSET: usize = offset_of!(VmContext, type_ids);
+pub const VMCTX_TAGS_OFFSET: usize = offset_of!(VmContext, tags);
+
+pub const EXN_TAG_OFFSET: usize = offset_of!(ExceptionHeader, tag);
+pub const EXN_CAPTURED_OFFSET: usize = offset_of!(ExceptionHeader, captured);
+/// Where the payload's [`ValRaw`] slots start.
+pub const EXN_VALUES_OFFSET: usize = core::mem::size_of::<ExceptionHeader>();
 
 pub const FUNCREF_CODE_OFFSET: usize = offset_of!(FuncRef, code);
 pub const FUNCREF_ARRAY_CALL_OFFSET: usize = offset_of!(FuncRef, array_call);

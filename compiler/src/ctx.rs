@@ -172,7 +172,6 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
                     .add_function(&name, self.native_fn_type(ty)?, Some(Linkage::External));
             f.set_call_conventions(self.wasm_cc());
             self.set_part_visibility(f.as_global_value());
-            self.add_nounwind(f);
             Some(f)
         })
     }
@@ -290,7 +289,8 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
     }
 
     /// Attributes of every function whose body we emit:
-    /// - `nounwind`: Wasm code never unwinds (traps leave through the kernel);
+    /// - `uwtable`: Wasm exceptions unwind through every compiled frame (traps leave through
+    ///   the kernel's longjmp, not the unwinder); the tables are data, never executed;
     /// - `no-builtins`: LLVM must never turn a loop into a call to `memcpy`/`memset`, which
     ///   the freestanding image need not define;
     /// - `disable-tail-calls`: every Wasm call that is not a `return_call` keeps its frame.
@@ -298,7 +298,11 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
     ///   such as `f(x + 1) + 1`) and sibling-call optimisation turn unbounded recursion into
     ///   an endless loop, where Wasm requires the call stack to be exhausted (a trap).
     pub fn add_body_attributes(&self, f: FunctionValue<'ctx>) {
-        self.add_nounwind(f);
+        f.add_attribute(
+            AttributeLoc::Function,
+            self.llcx
+                .create_enum_attribute(Attribute::get_named_enum_kind_id("uwtable"), 2),
+        );
         for (key, value) in [("no-builtins", ""), ("disable-tail-calls", "true")] {
             f.add_attribute(
                 AttributeLoc::Function,
@@ -456,6 +460,27 @@ impl<'ctx, 'a> ModuleCtx<'ctx, 'a> {
             f.add_attribute(AttributeLoc::Function, self.enum_attr("cold"));
         }
         Ok(f)
+    }
+
+    /// `_Unwind_RaiseException(exn) -> reason`: the unwinder's entry (libunwind on the
+    /// Linux target, the `unwinding` crate in the kernel). It returns only when no handler
+    /// was found.
+    pub fn raise_exception(&self) -> FunctionValue<'ctx> {
+        const NAME: &str = "_Unwind_RaiseException";
+        self.module.get_function(NAME).unwrap_or_else(|| {
+            let ty = self.i32.fn_type(&[self.ptr.into()], false);
+            self.module.add_function(NAME, ty, Some(Linkage::External))
+        })
+    }
+
+    /// `hako_personality`, the personality routine of every function with a landing pad
+    /// (defined by the runtime, `hako_kernel::exn`).
+    pub fn personality(&self) -> FunctionValue<'ctx> {
+        let name = hako_abi::vm::PERSONALITY;
+        self.module.get_function(name).unwrap_or_else(|| {
+            let ty = self.i32.fn_type(&[], true);
+            self.module.add_function(name, ty, Some(Linkage::External))
+        })
     }
 
     /// The declaration of an overloaded LLVM intrinsic.

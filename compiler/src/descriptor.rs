@@ -205,6 +205,19 @@ pub fn emit<'ctx>(
     }
     let table_inits = e.array(e.l.slice, table_inits, "table_inits");
 
+    let defined_tags: Vec<_> = info.tags[info.num_imported_tags as usize..]
+        .iter()
+        .map(|t| cx.i32.const_int(u64::from(*t), false))
+        .collect();
+    let tags = match defined_tags.is_empty() {
+        true => e.slice_null(),
+        false => {
+            let init = cx.i32.const_array(&defined_tags);
+            let p = e.private_global(init.into(), "tags", 4);
+            e.slice(p, defined_tags.len())
+        }
+    };
+
     let name = e.bytes(info.module_name.unwrap_or("").as_bytes(), "name");
     let prebuilt = match prebuild {
         true => e.prebuilt(trampolines, &data_bytes)?,
@@ -224,6 +237,7 @@ pub fn emit<'ctx>(
         data.into(),
         elements.into(),
         table_inits.into(),
+        tags.into(),
         name.into(),
         prebuilt,
         e.u32(match info.tail_convention {
@@ -494,7 +508,14 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
                 zero_memory,
                 self.global_type(&g)?,
             ),
-            TypeRef::Tag(_) => return Err(unsupported("exception handling", 0)),
+            TypeRef::Tag(t) => (
+                extern_kind::TAG,
+                t.func_type_idx,
+                null,
+                zero_table,
+                zero_memory,
+                zero_global,
+            ),
         };
         Ok(self.l.import.const_named_struct(&[
             module.into(),

@@ -39,6 +39,9 @@ pub struct FuncEnv<'c, 'ctx, 'a> {
     /// Cached invariant loads, keyed by what they are.
     invariants: HashMap<Invariant, PointerValue<'ctx>>,
     trap_blocks: HashMap<u32, BasicBlock<'ctx>>,
+    /// The landing pad of the innermost `try_table`/`try` whose body is being translated:
+    /// calls that may throw become `invoke`s unwinding to it.
+    pub unwind: Option<BasicBlock<'ctx>>,
 }
 
 /// An ordinary call, or a `return_call*` (which leaves the function).
@@ -53,6 +56,13 @@ pub enum CallKind {
 pub enum Called<'ctx> {
     Results(Vec<BasicValueEnum<'ctx>>),
     Returned,
+}
+
+/// What a call calls: a declared function, or code at an address of a given type.
+#[derive(Clone, Copy)]
+enum Callee<'ctx> {
+    Direct(FunctionValue<'ctx>),
+    Indirect(inkwell::types::FunctionType<'ctx>, PointerValue<'ctx>),
 }
 
 /// The calling convention of a callee: the module's (`ModuleCtx::wasm_cc`), or C for a
@@ -98,6 +108,7 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             out: None,
             invariants: HashMap::new(),
             trap_blocks: HashMap::new(),
+            unwind: None,
         })
     }
 
@@ -438,6 +449,132 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
 
     // ---- calls ----
 
+    /// A call that may throw: an `invoke` unwinding to [`Self::unwind`] inside a try body
+    /// (continuing in a new block), else a plain call. A tail call is always a call: it
+    /// leaves the function, so no handler of this frame applies to it.
+    fn emit_call(
+        &mut self,
+        callee: Callee<'ctx>,
+        args: &[BasicMetadataValueEnum<'ctx>],
+        kind: CallKind,
+    ) -> Result<CallSiteValue<'ctx>> {
+        match (self.unwind, kind) {
+            (Some(pad), CallKind::Normal) => {
+                let args: Vec<BasicValueEnum<'ctx>> = args
+                    .iter()
+                    .map(|a| BasicValueEnum::try_from(*a))
+                    .collect::<core::result::Result<_, _>>()
+                    .map_err(|()| internal("call argument is not a value"))?;
+                let cont = self.append_block("invoked");
+                let call = match callee {
+                    Callee::Direct(f) => self.b.build_direct_invoke(f, &args, cont, pad, "")?,
+                    Callee::Indirect(ty, p) => {
+                        self.b.build_indirect_invoke(ty, p, &args, cont, pad, "")?
+                    }
+                };
+                self.b.position_at_end(cont);
+                Ok(call)
+            }
+            _ => Ok(match callee {
+                Callee::Direct(f) => self.b.build_call(f, args, "")?,
+                Callee::Indirect(ty, p) => self.b.build_indirect_call(ty, p, args, "")?,
+            }),
+        }
+    }
+
+    /// Raises exception `exn` (an `ExceptionHeader`, non-null) with the unwinder: an
+    /// `invoke` inside a try body; when the unwinder returns (no handler up to the host),
+    /// the uncaught-exception trap. Leaves the current block terminated.
+    pub fn raise(&mut self, exn: PointerValue<'ctx>) -> Result<()> {
+        let f = self.cx.raise_exception();
+        self.emit_call(Callee::Direct(f), &[exn.into()], CallKind::Normal)?;
+        self.trap(TrapCode::UncaughtException)
+    }
+
+    /// The `TagInstance` address of tag `index`.
+    pub fn tag_ptr(&mut self, index: u32) -> Result<PointerValue<'ctx>> {
+        let tags = self.vmctx_field(vm::VMCTX_TAGS_OFFSET)?;
+        self.load_invariant_ptr(tags, u64::from(index) * 8, Nullness::NonNull)
+    }
+
+    /// A new exception of tag `tag` holding `values` (of Wasm types `types`).
+    pub fn new_exception(
+        &mut self,
+        tag: u32,
+        types: &[wasmparser::ValType],
+        values: &[BasicValueEnum<'ctx>],
+    ) -> Result<PointerValue<'ctx>> {
+        let tag = self.tag_ptr(tag)?;
+        let n = self.u32(types.len() as u32);
+        let addr = self
+            .call_builtin(builtins::EXN_ALLOC, &[tag.into(), n])?
+            .ok_or_else(|| internal("exn_alloc without result"))?;
+        let exn = self
+            .b
+            .build_int_to_ptr(addr.into_int_value(), self.cx.ptr, "exn")?;
+        for (i, v) in values.iter().enumerate() {
+            let p = self.byte_offset(exn, (vm::EXN_VALUES_OFFSET + 16 * i) as u64)?;
+            self.b.build_store(p, *v)?;
+        }
+        Ok(exn)
+    }
+
+    /// The payload of exception `exn`, of Wasm types `types`.
+    pub fn exception_values(
+        &mut self,
+        exn: PointerValue<'ctx>,
+        types: &[wasmparser::ValType],
+    ) -> Result<Vec<BasicValueEnum<'ctx>>> {
+        let mut values = Vec::with_capacity(types.len());
+        for (i, t) in types.iter().enumerate() {
+            let p = self.byte_offset(exn, (vm::EXN_VALUES_OFFSET + 16 * i) as u64)?;
+            values.push(self.b.build_load(self.cx.val_type(*t)?, p, "")?);
+        }
+        Ok(values)
+    }
+
+    /// The tag address of exception `exn`.
+    pub fn exception_tag(&mut self, exn: PointerValue<'ctx>) -> Result<PointerValue<'ctx>> {
+        let p = self.byte_offset(exn, vm::EXN_TAG_OFFSET as u64)?;
+        Ok(self
+            .b
+            .build_load(self.cx.ptr, p, "tag")?
+            .into_pointer_value())
+    }
+
+    /// A catch that keeps an `exnref` (or may `rethrow`): the exception is never freed.
+    pub fn capture_exception(&mut self, exn: PointerValue<'ctx>) -> Result<()> {
+        let p = self.byte_offset(exn, vm::EXN_CAPTURED_OFFSET as u64)?;
+        self.b.build_store(p, self.cx.i32.const_int(1, false))?;
+        Ok(())
+    }
+
+    /// A catch that keeps nothing: the exception is freed (unless captured before).
+    pub fn free_exception(&mut self, exn: PointerValue<'ctx>) -> Result<()> {
+        self.call_builtin(builtins::EXN_FREE, &[exn.into()])?;
+        Ok(())
+    }
+
+    /// The start of a landing pad at the (empty) current block: every Wasm exception lands
+    /// here (`catch ptr null`); returns the exception's address.
+    pub fn landing_pad(&mut self) -> Result<PointerValue<'ctx>> {
+        let ty = self
+            .cx
+            .llcx
+            .struct_type(&[self.cx.ptr.into(), self.cx.i32.into()], false);
+        let lp = self.b.build_landing_pad(
+            ty,
+            self.cx.personality(),
+            &[self.cx.ptr.const_null().into()],
+            false,
+            "lp",
+        )?;
+        Ok(self
+            .b
+            .build_extract_value(lp.into_struct_value(), 0, "exn")?
+            .into_pointer_value())
+    }
+
     /// A call's arguments: the callee's context, the results pointer when there is one
     /// ([`ModuleCtx::results_in_memory`]), then the Wasm arguments.
     fn call_args(
@@ -518,9 +655,11 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     Convention::Wasm => self.results_pointer(&result_types, kind)?,
                     Convention::C => None,
                 };
-                let call = self
-                    .b
-                    .build_call(f, &self.call_args(self.vmctx, out, args), "")?;
+                let args = self.call_args(self.vmctx, out, args);
+                let call = match convention {
+                    Convention::Wasm => self.emit_call(Callee::Direct(f), &args, kind)?,
+                    Convention::C => self.b.build_call(f, &args, "")?,
+                };
                 (call, convention, out)
             }
             None => {
@@ -538,12 +677,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
                     Nullness::MaybeNull,
                 )?;
                 let out = self.results_pointer(&result_types, kind)?;
-                let call = self.b.build_indirect_call(
-                    fn_ty,
-                    code,
-                    &self.call_args(callee_vmctx, out, args),
-                    "",
-                )?;
+                let args = self.call_args(callee_vmctx, out, args);
+                let call = self.emit_call(Callee::Indirect(fn_ty, code), &args, kind)?;
                 (call, Convention::Wasm, out)
             }
         };
@@ -723,12 +858,8 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
             .build_load(self.cx.ptr, vmctx_p, "")?
             .into_pointer_value();
         let out = self.results_pointer(&result_types, kind)?;
-        let call = self.b.build_indirect_call(
-            fn_ty,
-            code,
-            &self.call_args(callee_vmctx, out, args),
-            "",
-        )?;
+        let args = self.call_args(callee_vmctx, out, args);
+        let call = self.emit_call(Callee::Indirect(fn_ty, code), &args, kind)?;
         self.finish_call(call, &result_types, Convention::Wasm, kind, out)
     }
 

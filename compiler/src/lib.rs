@@ -65,27 +65,30 @@ pub use merge::merge_objects;
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions, relaxed SIMD, tail calls, typed function references and memory64
-/// (64-bit memories and tables).
+/// constant expressions, relaxed SIMD, tail calls, typed function references, memory64
+/// (64-bit memories and tables) and exception handling (with the legacy
+/// `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::MEMORY64)
     .union(WasmFeatures::EXTENDED_CONST)
     .union(WasmFeatures::RELAXED_SIMD)
     .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::FUNCTION_REFERENCES);
+    .union(WasmFeatures::FUNCTION_REFERENCES)
+    .union(WasmFeatures::EXCEPTIONS)
+    .union(WasmFeatures::LEGACY_EXCEPTIONS);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
-/// [`FEATURES`] is *unsupported*, not invalid.
-pub const STANDARD: WasmFeatures = WasmFeatures::WASM3.difference(WasmFeatures::THREADS);
+/// [`FEATURES`] is *unsupported*, not invalid. The legacy exception instructions are not
+/// part of the standard, but clang still emits them (`-fwasm-exceptions`), so they validate.
+pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
+    .difference(WasmFeatures::THREADS)
+    .union(WasmFeatures::LEGACY_EXCEPTIONS);
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
-const NOT_YET: &[(&str, WasmFeatures)] = &[
-    ("exception handling", WasmFeatures::EXCEPTIONS),
-    ("GC", WasmFeatures::GC),
-];
+const NOT_YET: &[(&str, WasmFeatures)] = &[("GC", WasmFeatures::GC)];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
 ///

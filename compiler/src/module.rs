@@ -51,6 +51,9 @@ pub struct ModuleInfo<'a> {
     pub num_imported_tables: u32,
     pub num_imported_memories: u32,
     pub num_imported_globals: u32,
+    /// Type index of every tag (imports first).
+    pub tags: Vec<u32>,
+    pub num_imported_tags: u32,
     pub global_inits: Vec<GlobalInit<'a>>,
     /// Per defined table: its initialiser, when its type has one (`None`: `ref.null`).
     pub table_inits: Vec<Option<ConstExpr<'a>>>,
@@ -147,8 +150,9 @@ impl<'a> ModuleInfo<'a> {
                                 info.globals.push(g);
                                 info.num_imported_globals += 1;
                             }
-                            TypeRef::Tag(_) => {
-                                return Err(unsupported("exception handling", offset))
+                            TypeRef::Tag(t) => {
+                                info.tags.push(t.func_type_idx);
+                                info.num_imported_tags += 1;
                             }
                             TypeRef::FuncExact(_) => {
                                 return Err(unsupported("exact function imports", offset))
@@ -206,10 +210,9 @@ impl<'a> ModuleInfo<'a> {
                 }
                 Payload::CodeSectionEntry(body) => info.bodies.push(body),
                 Payload::TagSection(reader) => {
-                    return Err(unsupported(
-                        "exception handling",
-                        reader.range().start as usize,
-                    ))
+                    for t in reader {
+                        info.tags.push(t?.func_type_idx);
+                    }
                 }
                 Payload::CustomSection(reader) => {
                     // Custom sections are not validated; a broken name section only loses
@@ -256,8 +259,12 @@ impl<'a> ModuleInfo<'a> {
 /// nullable or not) is `funcref`'s, every external one `externref`'s. Validation has
 /// checked the static types; the kernel's import checks compare these codes only.
 pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
-    use wasmparser::AbstractHeapType::{Extern, Func, NoExtern, NoFunc};
+    use wasmparser::AbstractHeapType::{Exn, Extern, Func, NoExn, NoExtern, NoFunc};
     match r.heap_type() {
+        HeapType::Abstract {
+            shared: false,
+            ty: Exn | NoExn,
+        } => Ok(valtype::EXNREF),
         HeapType::Abstract {
             shared: false,
             ty: Func | NoFunc,
@@ -276,14 +283,14 @@ pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
 /// code, and for a reference its nullability and heap type (the module's type index for a
 /// concrete one).
 pub fn val_word(t: ValType, offset: usize) -> Result<u32> {
-    use wasmparser::AbstractHeapType::{NoExtern, NoFunc};
+    use wasmparser::AbstractHeapType::{NoExn, NoExtern, NoFunc};
     let code = u32::from(val_code(t)?);
     let ValType::Ref(r) = t else {
         return Ok(code);
     };
     let heap = match r.heap_type() {
         HeapType::Abstract {
-            ty: NoFunc | NoExtern,
+            ty: NoFunc | NoExtern | NoExn,
             ..
         } => valtype::BOTTOM,
         HeapType::Concrete(i) | HeapType::Exact(i) => {

@@ -112,6 +112,14 @@ pub enum FrameKind<'ctx> {
         params: Vec<BasicValueEnum<'ctx>>,
         has_else: bool,
     },
+    /// A legacy `try`: its landing pad received `exn`; `cursor` is the end of the pad's
+    /// dispatch so far (where the next `catch` tests its tag), `None` after `catch_all`;
+    LegacyTry {
+        exn: PointerValue<'ctx>,
+        cursor: Option<BasicBlock<'ctx>>,
+        /// In a `catch` or `catch_all` clause (its body is outside the try's protection).
+        catching: bool,
+    },
 }
 
 /// One entered block, loop, if or function body.
@@ -124,6 +132,8 @@ pub struct ControlFrame<'ctx> {
     pub height: usize,
     /// Whether any edge reaches `next` (otherwise the code after `end` is unreachable).
     pub reached: bool,
+    /// The landing pad that calls inside this frame unwind to (`FuncEnv::unwind` there).
+    pub unwind: Option<BasicBlock<'ctx>>,
 }
 
 impl<'ctx> ControlFrame<'ctx> {

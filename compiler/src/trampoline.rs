@@ -76,8 +76,43 @@ pub fn emit_trampoline<'ctx>(cx: &ModuleCtx<'ctx, '_>, index: u32) -> Result<Fun
         let v = b.build_load(cx.val_type(*p)?, slot(i)?, "")?;
         args.push(v.into());
     }
-    let call = b.build_call(callee, &args, "")?;
+    // An exception nothing in Wasm caught stops here: the unwinder never walks into the
+    // host's frames, and the host sees the uncaught-exception trap.
+    let args: Vec<BasicValueEnum> = args
+        .into_iter()
+        .map(BasicValueEnum::try_from)
+        .collect::<core::result::Result<_, _>>()
+        .map_err(|()| internal("trampoline argument"))?;
+    let done = cx.llcx.append_basic_block(f, "done");
+    let pad = cx.llcx.append_basic_block(f, "uncaught");
+    let call = b.build_direct_invoke(callee, &args, done, pad, "")?;
     call.set_call_convention(cx.wasm_cc());
+    b.position_at_end(pad);
+    let lp_ty = cx.llcx.struct_type(&[cx.ptr.into(), cx.i32.into()], false);
+    let lp = b.build_landing_pad(
+        lp_ty,
+        cx.personality(),
+        &[cx.ptr.const_null().into()],
+        false,
+        "lp",
+    )?;
+    let exn = b.build_extract_value(lp.into_struct_value(), 0, "exn")?;
+    b.build_call(
+        cx.builtin(hako_abi::builtins::EXN_FREE)?,
+        &[vmctx.into(), exn.into()],
+        "",
+    )?;
+    let code = cx.i32.const_int(
+        u64::from(hako_abi::trap::TrapCode::UncaughtException as u32),
+        false,
+    );
+    b.build_call(
+        cx.builtin(hako_abi::builtins::TRAP)?,
+        &[vmctx.into(), code.into()],
+        "",
+    )?;
+    b.build_unreachable()?;
+    b.position_at_end(done);
     let results: Vec<BasicValueEnum> = match call.try_as_basic_value() {
         ValueKind::Instruction(_) if out.is_some() => {
             let (p, st) = out.ok_or_else(|| internal("results buffer"))?;

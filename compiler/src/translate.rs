@@ -27,6 +27,7 @@ use crate::error::{internal, unsupported, Result};
 use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 
 mod control;
+mod exceptions;
 mod memory;
 mod numeric;
 mod simd;
@@ -56,6 +57,8 @@ pub fn translate_function(
         reachable: true,
         unreachable_depth: 0,
         offset: 0,
+        // Without tags a legacy catch can only be `catch_all` of a foreign exception: kept.
+        keeps_caught: cx.info.tags.is_empty() || exceptions::has_rethrow(body)?,
     };
     if cx.results_in_memory(ty.results()) {
         t.env.out = Some(
@@ -75,6 +78,7 @@ pub fn translate_function(
         results,
         height: 0,
         reached: false,
+        unwind: None,
     });
 
     let mut reader = body.get_operators_reader()?;
@@ -100,6 +104,8 @@ struct FuncTranslator<'c, 'ctx, 'a> {
     unreachable_depth: u32,
     /// Offset of the operator being translated, for error messages.
     offset: usize,
+    /// Legacy catches keep the exception they caught (a `rethrow` may raise it again).
+    keeps_caught: bool,
 }
 
 type BResult<T> = core::result::Result<T, BuilderError>;
@@ -265,6 +271,14 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
             }
             Else => self.else_()?,
             End => self.end()?,
+            TryTable { try_table } => self.try_table(try_table)?,
+            Throw { tag_index } => self.throw(tag_index)?,
+            ThrowRef => self.throw_ref()?,
+            Try { blockty } => self.legacy_try(blockty)?,
+            Catch { tag_index } => self.legacy_catch(Some(tag_index))?,
+            CatchAll => self.legacy_catch(None)?,
+            Delegate { relative_depth } => self.delegate(relative_depth)?,
+            Rethrow { relative_depth } => self.rethrow(relative_depth)?,
             Br { relative_depth } => {
                 self.br(relative_depth)?;
                 self.reachable = false;

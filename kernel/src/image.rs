@@ -126,6 +126,7 @@ slices! {
         data: DataSegment,
         elements: ElementSegment,
         table_inits: ConstExpr,
+        tags: u32,
         name: u8,
     }
     FuncType { params: u8, results: u8 }
@@ -243,6 +244,7 @@ mod tests {
             funcs: core::ptr::null(),
             type_ids: core::ptr::null(),
             instance: core::ptr::null_mut(),
+            tags: core::ptr::null(),
         }));
         let global: *mut ValRaw = Box::leak(Box::new(ValRaw::from_u32(9)));
         let pre: &'static Prebuilt = Box::leak(Box::new(Prebuilt {
@@ -286,6 +288,7 @@ mod tests {
             data: Slice::EMPTY,
             elements: Slice::EMPTY,
             table_inits: Slice::EMPTY,
+            tags: Slice::EMPTY,
             name: leak(b"m".to_vec()),
             prebuilt: core::ptr::null(),
             convention: hako_abi::module::convention::C,

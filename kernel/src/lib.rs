@@ -78,6 +78,10 @@
 #![deny(unsafe_code)]
 
 extern crate alloc;
+// The unwinder of Wasm exceptions in the unikernel (`_Unwind_RaiseException` and the
+// context functions `exn` uses); the Linux target links LLVM's libunwind instead.
+#[cfg(target_os = "none")]
+extern crate unwinding;
 
 #[allow(unsafe_code)]
 pub mod jump;
@@ -98,6 +102,9 @@ pub mod wasi;
 pub mod image;
 #[allow(unsafe_code)]
 pub mod vmdata;
+// Exception objects and the personality routine of compiled code.
+#[allow(unsafe_code)]
+pub mod exn;
 
 pub mod runtime;
 pub mod store;

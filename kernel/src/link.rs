@@ -57,11 +57,15 @@ pub enum ExternType {
         val_type: u32,
         mutable: bool,
     },
+    /// A tag: the canonical id of its function type, which must be equal.
+    Tag {
+        type_id: u32,
+    },
 }
 
 impl ExternType {
     /// What `imp` expects; `type_id` is the canonical id of its type index (functions only).
-    /// `None` for kinds the kernel does not link (tags).
+    /// `None` for kinds the kernel does not know.
     pub fn expected(imp: &Import, type_id: u32) -> Option<ExternType> {
         Some(match imp.kind {
             extern_kind::FUNC => ExternType::Func { type_id },
@@ -79,6 +83,7 @@ impl ExternType {
                 val_type: imp.global.val_type,
                 mutable: imp.global.mutable != 0,
             },
+            extern_kind::TAG => ExternType::Tag { type_id },
             _ => return None,
         })
     }
@@ -110,6 +115,7 @@ impl ExternType {
             ExternType::Table { .. } => "table",
             ExternType::Memory { .. } => "memory",
             ExternType::Global { .. } => "global",
+            ExternType::Tag { .. } => "tag",
         }
     }
 }
@@ -154,7 +160,7 @@ impl core::fmt::Display for Mismatch {
 pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch> {
     use ExternType::*;
     match (expected, actual) {
-        (Func { type_id: e }, Func { type_id: a }) => {
+        (Func { type_id: e }, Func { type_id: a }) | (Tag { type_id: e }, Tag { type_id: a }) => {
             (e == a).then_some(()).ok_or(Mismatch::FuncType)
         }
         (
@@ -317,7 +323,11 @@ mod tests {
                 mutable: true
             })
         );
-        assert_eq!(ExternType::expected(&import(extern_kind::TAG), 0), None);
+        assert_eq!(
+            ExternType::expected(&import(extern_kind::TAG), 3),
+            Some(ExternType::Tag { type_id: 3 })
+        );
+        assert_eq!(ExternType::expected(&import(9), 0), None);
     }
 
     #[test]

@@ -206,6 +206,9 @@ fn write_outcome(machine: &mut dyn Machine, id: u32, outcome: &Outcome) {
     let _ = match outcome {
         Outcome::Values(v) => abi::write_ok(&mut out, id, v.iter().copied()),
         Outcome::Instantiated => abi::write_instantiated(&mut out, id),
+        Outcome::Trap(hako_abi::trap::TrapCode::UncaughtException) => {
+            abi::write_exception(&mut out, id)
+        }
         Outcome::Trap(t) => abi::write_trap(&mut out, id, *t),
         Outcome::Unlinkable(m) => abi::write_unlinkable(&mut out, id, m),
         Outcome::Error(m) => abi::write_error(&mut out, id, m),

@@ -247,6 +247,35 @@ macro_rules! define_entry_points {
             <$p>::with_store(|s| s.elem_drop(i, elem));
         }
 
+        #[no_mangle]
+        extern "C" fn hako_exn_alloc(
+            _vmctx: *mut $crate::__abi::vm::VmContext,
+            tag: *const u8,
+            len: u32,
+        ) -> u64 {
+            $crate::exn::alloc(tag, len) as u64
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_exn_free(_vmctx: *mut $crate::__abi::vm::VmContext, exn: *const u8) {
+            // SAFETY: compiled code passes an exception it caught, which nothing freed (a
+            // catch frees it once; a captured one is never freed).
+            unsafe { $crate::exn::free(exn as *mut $crate::__abi::vm::ExceptionHeader) }
+        }
+
+        /// The personality routine of compiled code (see `hako_kernel::exn`).
+        #[no_mangle]
+        unsafe extern "C" fn hako_personality(
+            version: i32,
+            actions: i32,
+            class: u64,
+            exn: *mut core::ffi::c_void,
+            ctx: *mut core::ffi::c_void,
+        ) -> i32 {
+            // SAFETY: only the unwinder calls this, for frames of compiled code.
+            unsafe { $crate::exn::personality(version, actions, class, exn, ctx) }
+        }
+
         // ----- stubs ---------------------------------------------------------------------
 
         /// For an unresolved import returning one `i32`: `ENOSYS`, recorded on the first

@@ -23,7 +23,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("hardware", &["hw"]),
-    ("data shared with compiled code", &["image", "vmdata"]),
+    (
+        "data shared with compiled code",
+        &["image", "vmdata", "exn"],
+    ),
     ("store and runtime", &["store", "runtime"]),
     ("entry points every platform shares", &["shims"]),
     ("entry", &["entry"]),

@@ -281,6 +281,7 @@ pub fn link(objects: &[&Path], kernel: &Path, script: &Path, out: &Path) -> Resu
             "-static",
             "-nostdlib",
             "--no-undefined",
+            "--eh-frame-hdr",
             "-o",
         ])
         .arg(out)
@@ -332,6 +333,8 @@ fn link_linux_cached(
             "-static",
             "--gc-sections",
             "--strip-debug",
+            // The unwinder (libunwind) finds compiled code's FDEs through PT_GNU_EH_FRAME.
+            "--eh-frame-hdr",
             "-z",
             "noexecstack",
             "-o",

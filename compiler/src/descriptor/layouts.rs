@@ -61,9 +61,9 @@ impl<'ctx> Layouts<'ctx> {
             export: st(&[s, i32, i32]),
             data_segment: st(&[i32, i32, s, s]),
             element_segment: st(&[i32, i32, i32, i32, s, s]),
-            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s, s, ptr, i32, i32]),
+            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s, s, s, ptr, i32, i32]),
             func_ref: st(&[ptr, ptr, ptr, i32, i32]),
-            vm_context: st(&[ptr, ptr, ptr, ptr, ptr, ptr, ptr]),
+            vm_context: st(&[ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]),
             prebuilt: st(&[ptr, s, s, s, s, s, s, s]),
             data_init: st(&[i32, i32, i64, s]),
         }
@@ -200,7 +200,7 @@ mod tests {
             &td,
             l.module_descriptor,
             size_of::<ModuleDescriptor>(),
-            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, table_inits, name, prebuilt, convention, _pad),
+            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, table_inits, tags, name, prebuilt, convention, _pad),
             "ModuleDescriptor",
         );
         check(
@@ -214,7 +214,7 @@ mod tests {
             &td,
             l.vm_context,
             size_of::<VmContext>(),
-            offs!(VmContext: memory0, memories, tables, globals, funcs, type_ids, instance),
+            offs!(VmContext: memory0, memories, tables, globals, funcs, type_ids, instance, tags),
             "VmContext",
         );
         check(

@@ -92,7 +92,7 @@ pub(super) struct Plan {
 pub(super) fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>> {
     let linked = info.imports.len() == info.func_imports.len()
         && info.func_imports.iter().all(|f| f.wasi_symbol.is_some());
-    if !linked || info.table_inits.iter().any(Option::is_some) {
+    if !linked || info.table_inits.iter().any(Option::is_some) || !info.tags.is_empty() {
         return Ok(None);
     }
     // The ids the kernel's type registry gives when this is the first module.

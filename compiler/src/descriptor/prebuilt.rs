@@ -170,6 +170,7 @@ impl<'ctx> Emitter<'_, 'ctx, '_> {
             funcs_ptr.into(),
             type_ids_ptr.into(),
             null.into(),
+            null.into(),
         ]));
         let root = prebuilt.const_named_struct(&[
             vmctx_ptr.into(),

@@ -58,6 +58,19 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
         }
     }
 
+    /// Branches to the frame at `depth`, passing `values` to its phis.
+    pub(super) fn br_values(&mut self, depth: u32, values: &[BasicValueEnum<'ctx>]) -> Result<()> {
+        let from = self.env.current_block()?;
+        let frame = self.control.frame(depth)?;
+        if !frame.is_loop() {
+            frame.reached = true;
+        }
+        let (target, phis) = frame.br_target();
+        Self::add_incoming(phis, values, from);
+        self.env.b.build_unconditional_branch(target)?;
+        Ok(())
+    }
+
     /// Branches to the frame at `depth`, passing the top of the stack to its phis.
     pub(super) fn br(&mut self, depth: u32) -> Result<()> {
         let from = self.env.current_block()?;
@@ -162,6 +175,7 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
             results,
             height,
             reached: false,
+            unwind: self.env.unwind,
         });
         Ok(())
     }
@@ -199,7 +213,13 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
     }
 
     pub(super) fn end(&mut self) -> Result<()> {
+        if let FrameKind::LegacyTry { .. } = self.control.top()?.kind {
+            self.end_legacy_try()?;
+        }
         let mut frame = self.control.pop()?;
+        if self.control.depth() > 0 {
+            self.env.unwind = self.control.top()?.unwind;
+        }
         if self.reachable {
             let from = self.env.current_block()?;
             Self::add_incoming(
@@ -246,12 +266,21 @@ impl<'ctx> FuncTranslator<'_, 'ctx, '_> {
 
     pub(super) fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<()> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.unreachable_depth += 1
-            }
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. }
+            | Operator::Try { .. } => self.unreachable_depth += 1,
             Operator::Else if self.unreachable_depth == 0 => self.else_()?,
+            Operator::Catch { tag_index } if self.unreachable_depth == 0 => {
+                self.legacy_catch(Some(*tag_index))?
+            }
+            Operator::CatchAll if self.unreachable_depth == 0 => self.legacy_catch(None)?,
+            Operator::Delegate { relative_depth } if self.unreachable_depth == 0 => {
+                self.delegate(*relative_depth)?
+            }
             Operator::End if self.unreachable_depth == 0 => self.end()?,
-            Operator::End => self.unreachable_depth -= 1,
+            Operator::End | Operator::Delegate { .. } => self.unreachable_depth -= 1,
             _ => {}
         }
         Ok(())

@@ -398,6 +398,7 @@ impl Instance {
                 funcs: ptr::null(),
                 type_ids: ptr::null(),
                 instance: ptr::null_mut(),
+                tags: ptr::null(),
             });
             let vp: *mut VmContext = &mut *vmctx;
             for i in imports {

@@ -82,6 +82,7 @@ impl Store {
             memories,
             tables,
             globals: pre.globals(),
+            tags: Vec::new(),
             type_ids: pre.type_ids().as_slice(),
             imported_global_types: Vec::new(),
             data: Vec::new(),

@@ -42,6 +42,7 @@ impl Store {
                 val_type: t.val_type,
                 mutable: t.mutable != 0,
             },
+            Extern::Tag(_, type_id) => ExternType::Tag { type_id },
         }
     }
 
@@ -129,6 +130,10 @@ impl Store {
                     }
                 };
                 Extern::Global(*inst.globals.get(i)?, ty)
+            }
+            extern_kind::TAG => {
+                let (t, type_id) = *inst.tags.get(i)?;
+                Extern::Tag(t, type_id)
             }
             _ => return None,
         })

@@ -21,7 +21,7 @@ use hako_abi::module::{
 };
 use hako_abi::trap::TrapCode;
 use hako_abi::valtype;
-use hako_abi::vm::{FuncRef, MemoryDef, TableDef, ValRaw, VmContext};
+use hako_abi::vm::{FuncRef, MemoryDef, TableDef, TagInstance, ValRaw, VmContext};
 
 /// Resolves an import `(module, name)` for [`Store::instantiate`].
 pub type Resolver<'a> = dyn Fn(&Store, &[u8], &[u8]) -> Option<Extern> + 'a;
@@ -80,6 +80,7 @@ struct Imported {
     tables: Vec<usize>,
     globals: Vec<GlobalSlot>,
     global_types: Vec<GlobalType>,
+    tags: Vec<(*const TagInstance, u32)>,
 }
 
 impl Store {
@@ -140,6 +141,7 @@ impl Store {
             funcs: ptr::null(),
             type_ids: ptr::null(),
             instance: id as *mut u8,
+            tags: ptr::null(),
         });
         let vmctx_ptr: *mut VmContext = &mut *vmctx;
 
@@ -192,6 +194,15 @@ impl Store {
         vmctx.tables = table_ptrs.as_ptr();
         vmctx.globals = globals.as_ptr() as *const *mut ValRaw;
         vmctx.funcs = funcs.as_ptr();
+        let mut tags = imported.tags;
+        for &t in desc.tags().as_slice() {
+            let type_id = type_id(&type_ids, t)?;
+            let tag: *const TagInstance = Box::leak(Box::new(TagInstance { type_id, _pad: 0 }));
+            tags.push((tag, type_id));
+        }
+        let tag_ptrs: &'static [*const TagInstance] =
+            Vec::leak(tags.iter().map(|(t, _)| *t).collect());
+        vmctx.tags = tag_ptrs.as_ptr();
         let type_ids: &'static [u32] = Vec::leak(type_ids);
         vmctx.type_ids = type_ids.as_ptr();
 
@@ -232,6 +243,7 @@ impl Store {
             memories,
             tables,
             globals,
+            tags,
             type_ids,
             imported_global_types: imported.global_types,
             data,
@@ -254,7 +266,7 @@ impl Store {
         let mut imported = Imported::default();
         for imp in desc.imports().iter() {
             let (module, name) = (imp.module().as_slice(), imp.name().as_slice());
-            let tid = if imp.kind == extern_kind::FUNC {
+            let tid = if imp.kind == extern_kind::FUNC || imp.kind == extern_kind::TAG {
                 type_id(type_ids, imp.type_index)?
             } else {
                 0
@@ -296,6 +308,7 @@ impl Store {
                     imported.globals.push(p);
                     imported.global_types.push(t);
                 }
+                Some(Extern::Tag(t, type_id)) => imported.tags.push((t, type_id)),
                 None if strict => {
                     return Err(InstError::Unlinkable(format!(
                         "unknown import {}.{}",

@@ -35,7 +35,7 @@ use alloc::vec::Vec;
 use core::ptr;
 use hako_abi::module::{GlobalType, ModuleDescriptor, NO_MAX};
 use hako_abi::trap::TrapCode;
-use hako_abi::vm::{FuncRef, TableDef, VmContext, MAX_MEMORY_BYTES, WASM_PAGE_SIZE};
+use hako_abi::vm::{FuncRef, TableDef, TagInstance, VmContext, MAX_MEMORY_BYTES, WASM_PAGE_SIZE};
 
 /// Pages a memory can have inside its reservation (4 GiB, [`MAX_MEMORY_BYTES`]: compiled
 /// code's bounds checks of 64-bit memories rely on it).
@@ -91,6 +91,8 @@ pub enum Extern {
     Memory(usize),
     Table(usize),
     Global(GlobalSlot, GlobalType),
+    /// A tag instance (its address is its identity) and its canonical type id.
+    Tag(*const TagInstance, u32),
 }
 
 /// A function of the store: compiled code with its instance's context, or a kernel function.
@@ -120,6 +122,8 @@ pub struct Instance {
     pub memories: Vec<usize>,
     pub tables: Vec<usize>,
     globals: &'static [GlobalSlot],
+    /// Every tag (imports first), with its canonical type id.
+    tags: Vec<(*const TagInstance, u32)>,
     /// The canonical id of each type of `desc` (for a prebuilt instance, the compiler's).
     type_ids: &'static [u32],
     /// The types of the imported globals (the descriptor has those of the defined ones).

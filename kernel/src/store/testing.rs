@@ -349,6 +349,7 @@ impl ModuleBuilder {
             data: leak(core::mem::take(&mut self.data)),
             elements: leak(core::mem::take(&mut self.elements)),
             table_inits: leak(core::mem::take(&mut self.table_inits)),
+            tags: Slice::EMPTY,
             name: Slice::EMPTY,
             prebuilt: core::ptr::null(),
             convention: self.convention,

@@ -16,10 +16,16 @@ use wasi_common::{I32Exit, WasiCtx};
 use wasmtime::error::Context;
 use wasmtime::{Caller, Engine, Linker, Module, Result, Store};
 
-/// The shared engine: `Engine::default()`, Cranelift with Wasmtime's default settings.
+/// The shared engine: Cranelift with Wasmtime's default settings, plus exception handling
+/// (off by default in Wasmtime 46; it changes nothing for modules without it), so that
+/// programs that throw are measured too.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(Engine::default)
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.wasm_exceptions(true);
+        Engine::new(&config).unwrap_or_default()
+    })
 }
 
 /// One Wasmtime run of a benchmark.

@@ -26,6 +26,7 @@ pub mod booter;
 pub mod cli;
 pub mod compare;
 pub mod expectations;
+pub mod legacy;
 pub mod plan;
 pub mod suite;
 pub mod tier;

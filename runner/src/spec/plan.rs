@@ -151,6 +151,9 @@ pub fn plan_source(name: &str, text: &str) -> FilePlan {
         decided: Vec::new(),
         custom_assertions: false,
     };
+    // The legacy exception scripts' folded `try`, which `wast` no longer parses.
+    let unfolded = super::legacy::unfold(text);
+    let text = unfolded.as_deref().unwrap_or(text);
     let lines = Lines::new(text);
     // names.wast exports names with bidirectional-override characters on purpose.
     let mut lexer = Lexer::new(text);

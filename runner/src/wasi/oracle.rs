@@ -52,6 +52,7 @@ pub fn engine() -> Result<&'static Engine> {
         .get_or_init(|| {
             let mut config = Config::new();
             config.epoch_interruption(true);
+            config.wasm_exceptions(true);
             let engine = Engine::new(&config).context("cannot create the Wasmtime engine")?;
             let ticking = engine.clone();
             std::thread::Builder::new()
