@@ -3,7 +3,8 @@
 //! the preopen, 255- and 256-byte names, paths holding a NUL byte or invalid UTF-8
 //! (`fixtures/fs_odd.c`). hako's answers are compared with Wasmtime's (`wasi-common`, the
 //! oracle) for the same directory; where hako is stricter on purpose, the test says so.
-//! Also out-of-bounds memory accesses at the address patterns where bounds arithmetic goes
+//! Also a symlink the host swaps while the guest resolves paths through it
+//! (`fixtures/fs_race.c`), and out-of-bounds memory accesses at the address patterns where bounds arithmetic goes
 //! wrong, in a 32-bit and a 64-bit memory, on both targets (`fixtures/oob_patterns.wat`).
 //! (Paths leading out, symlinks and bad pointers are in `wasi_fs.rs`.)
 
@@ -196,4 +197,70 @@ fn out_of_bounds_accesses_trap_at_every_address_pattern() {
         wrong
     });
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A symlink swapped while the guest resolves paths through it (`fixtures/fs_race.c`): a
+/// host thread turns `swing` between `sub` and `../outside`, and `leaf` between
+/// `sub/secret` and `../outside/secret`, as fast as it can (an atomic rename each time)
+/// while the guest opens `swing/secret` and `leaf` over and over. The guest must never
+/// read the file outside its preopen; it must both succeed (inside) and be refused
+/// (leading out), or the race was not run. Both targets.
+#[test]
+fn a_symlink_swapped_during_resolution_never_leads_out() {
+    let wasm = fixture("fs_race.c").display().to_string();
+    let check = |target: &'static str, tries: &'static str| {
+        let base = tmp().join(format!("sandbox-race-{target}"));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(base.join("outside")).unwrap();
+        std::fs::write(root.join("sub/secret"), "inside").unwrap();
+        std::fs::write(base.join("outside/secret"), "OUTSIDE").unwrap();
+        let links = [
+            ("swing", ["sub", "../outside"]),
+            ("leaf", ["sub/secret", "../outside/secret"]),
+        ];
+        let swap = |name: &str, target: &str| {
+            let tmp = root.join(format!(".{name}.tmp"));
+            let _ = std::fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).unwrap();
+            std::fs::rename(&tmp, root.join(name)).unwrap();
+        };
+        for (name, targets) in &links {
+            swap(name, targets[0]);
+        }
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 0usize;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    for (name, targets) in &links {
+                        swap(name, targets[i % 2]);
+                    }
+                    i += 1;
+                }
+            });
+            let dir = format!("{}::/d", root.display());
+            let r = run(&["--target", target, "--dir", &dir, &wasm, "--", tries]);
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(r.status, 0, "{target}: {}", r.stderr);
+            let counts: Vec<u64> = r
+                .stdout
+                .split_whitespace()
+                .skip(1)
+                .step_by(2)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            let [inside, outside, refused, other] = counts[..] else {
+                panic!("{target}: unexpected output {:?}", r.stdout);
+            };
+            eprintln!("{target}: {}", r.stdout.trim());
+            assert_eq!((outside, other), (0, 0), "{target}: {}", r.stdout);
+            assert!(inside > 0 && refused > 0, "{target}: no race: {}", r.stdout);
+        });
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| check("linux", "20000"));
+        check("unikernel", "1000");
+    });
 }
