@@ -112,34 +112,52 @@ fn generated_modules_behave_as_in_wasmtime_on(target: Target) {
     );
 }
 
+/// Whether a function body of `wasm` has an operator that `pred` accepts.
+fn has_operator(wasm: &[u8], pred: impl Fn(&wasmparser::Operator) -> bool) -> bool {
+    wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            return false;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            return false;
+        };
+        std::iter::from_fn(|| (!ops.eof()).then(|| ops.read()))
+            .any(|op| op.is_ok_and(|op| pred(&op)))
+    })
+}
+
+/// How many of the bounded run's modules have an operator that `pred` accepts.
+fn modules_with(pred: impl Fn(&wasmparser::Operator) -> bool) -> usize {
+    (SEED..SEED + MODULES as u64)
+        .filter(|&seed| fuzz::generate(seed).is_ok_and(|(wasm, _)| has_operator(&wasm, &pred)))
+        .count()
+}
+
 /// The bounded run's modules include tail calls, so the comparison covers them: more than a
 /// tenth of them have a `return_call` or `return_call_indirect`.
 #[test]
 fn generated_modules_include_tail_calls() {
-    let has_tail_call = |wasm: &[u8]| {
-        wasmparser::Parser::new(0).parse_all(wasm).any(|payload| {
-            let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
-                return false;
-            };
-            let Ok(mut ops) = body.get_operators_reader() else {
-                return false;
-            };
-            std::iter::from_fn(|| (!ops.eof()).then(|| ops.read())).any(|op| {
-                matches!(
-                    op,
-                    Ok(wasmparser::Operator::ReturnCall { .. }
-                        | wasmparser::Operator::ReturnCallIndirect { .. })
-                )
-            })
-        })
-    };
-    let with_tail_calls = (SEED..SEED + MODULES as u64)
-        .filter(|&seed| fuzz::generate(seed).is_ok_and(|(wasm, _)| has_tail_call(&wasm)))
-        .count();
+    use wasmparser::Operator::{ReturnCall, ReturnCallIndirect};
+    let with_tail_calls =
+        modules_with(|op| matches!(op, ReturnCall { .. } | ReturnCallIndirect { .. }));
     eprintln!("{with_tail_calls} of {MODULES} modules have tail calls");
     assert!(
         with_tail_calls > MODULES / 10,
         "{with_tail_calls} of {MODULES}"
+    );
+}
+
+/// The bounded run's modules include exception handling, so the comparison covers it: more
+/// than a tenth of them throw and more than a tenth catch with `try_table`.
+#[test]
+fn generated_modules_include_exceptions() {
+    use wasmparser::Operator::{Throw, ThrowRef, TryTable};
+    let throwing = modules_with(|op| matches!(op, Throw { .. } | ThrowRef));
+    let catching = modules_with(|op| matches!(op, TryTable { .. }));
+    eprintln!("of {MODULES} modules {throwing} throw and {catching} use try_table");
+    assert!(
+        throwing > MODULES / 10 && catching > MODULES / 10,
+        "{throwing} and {catching} of {MODULES}"
     );
 }
 

@@ -65,7 +65,8 @@ pub fn smith_config() -> wasm_smith::Config {
         // Relaxed SIMD is compiled, but each engine makes its own allowed choice: its
         // results need not match Wasmtime's (the spec files check the allowed sets).
         relaxed_simd_enabled: false,
-        exceptions_enabled: false,
+        // Exception handling (Wasm 3.0) is compiled: tags, `throw`, `throw_ref`, `try_table`.
+        exceptions_enabled: true,
         threads_enabled: false,
         // Tail calls (Wasm 3.0) are compiled: `return_call` and `return_call_indirect`.
         tail_call_enabled: true,

@@ -50,6 +50,8 @@ fn engine() -> &'static Engine {
         // As deep as hako's 8 MiB Wasm stack, so that recursion the termination fuel allows
         // fits on both sides (the thread running the oracle has the native stack for it).
         config.max_wasm_stack(8 << 20);
+        // Exception handling is compiled by hako, so it is generated and compared.
+        config.wasm_exceptions(true);
         Engine::new(&config).expect("a Wasmtime engine with fuel")
     })
 }
@@ -224,6 +226,11 @@ fn run_here(name: String, wasm: Vec<u8>, rng: &mut impl Rng) -> Result<Case, Rej
         .map_err(|e| Rejected(format!("{e:#}")))?;
     let instance = match Instance::new(&mut store, &module, &[]) {
         Ok(i) => i,
+        Err(e) if e.downcast_ref::<wasmtime::ThrownException>().is_some() => {
+            return Err(Rejected(
+                "an exception escapes the start function (no script form)".into(),
+            ));
+        }
         Err(e) => {
             let message = trap_message(&e, &wasm)?;
             return Ok(Case {
@@ -264,11 +271,20 @@ fn run_here(name: String, wasm: Vec<u8>, rng: &mut impl Rng) -> Result<Case, Rej
                 let nulls = (0..size)
                     .filter(|&i| t.get(&mut store, i).is_none_or(|r| r.is_null()))
                     .count() as u32;
-                let funcref = t.ty(&store).element().heap_type().is_func();
+                let heap = t.ty(&store).element().heap_type().clone();
+                let element = if heap.is_func() {
+                    "funcref"
+                } else if heap.is_exn() {
+                    "exnref"
+                } else if heap.is_extern() {
+                    "externref"
+                } else {
+                    return Err(Rejected(format!("a table of {heap} hako cannot check")));
+                };
                 directives.push(Directive::Table {
                     export: name.clone(),
                     wide: t.ty(&store).is_64(),
-                    funcref,
+                    element,
                     size: size as u32,
                     nulls,
                 });
@@ -307,6 +323,12 @@ fn invoke(
         .collect();
     let outcome = match func.call(&mut *store, &args, &mut results) {
         Ok(()) => Outcome::Return(results.iter().map(value).collect::<Result<_, _>>()?),
+        // An uncaught exception: `assert_exception`. The store keeps it as pending until
+        // taken; the next call starts without it.
+        Err(e) if e.downcast_ref::<wasmtime::ThrownException>().is_some() => {
+            let _ = store.take_pending_exception();
+            Outcome::Exception
+        }
         Err(e) => Outcome::Trap(trap_message(&e, wasm)?),
     };
     Ok(Some(Directive::Invoke {

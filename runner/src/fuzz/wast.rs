@@ -102,6 +102,8 @@ pub enum Outcome {
     Return(Vec<Value>),
     /// Trap with the spec's message.
     Trap(&'static str),
+    /// End with an uncaught exception.
+    Exception,
 }
 
 /// One directive of a case.
@@ -127,7 +129,9 @@ pub enum Directive {
         export: String,
         /// A 64-bit table (memory64).
         wide: bool,
-        funcref: bool,
+        /// Its element type as the text format writes it: `funcref`, `externref` or
+        /// `exnref`.
+        element: &'static str,
         size: u32,
         nulls: u32,
     },
@@ -237,6 +241,9 @@ impl Case {
                                 string(message.as_bytes())
                             );
                         }
+                        Outcome::Exception => {
+                            let _ = writeln!(out, "(assert_exception {invoke})");
+                        }
                     }
                 }
                 Directive::Global { export, value } => {
@@ -285,12 +292,11 @@ impl Case {
                         }
                         Directive::Table {
                             wide,
-                            funcref,
+                            element: ty,
                             size,
                             nulls,
                             ..
                         } => {
-                            let ty = if *funcref { "funcref" } else { "externref" };
                             let (idx, funcs) = (indexed("IDX", *wide), indexed(TABLE_FUNCS, *wide));
                             let _ = writeln!(
                                 out,
