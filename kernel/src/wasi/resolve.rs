@@ -62,6 +62,12 @@ fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
         .collect()
 }
 
+/// The length from which a path is `NAMETOOLONG`: Linux's `PATH_MAX`, which counts the
+/// terminating NUL. Wasmtime hands a guest's path to the host's system calls whole, so that
+/// is where its paths end, even where resolving them one component at a time, as here,
+/// would succeed.
+pub const PATH_MAX: usize = 4096;
+
 /// Resolve `path` from the directory `start`. Intermediate symbolic links are always
 /// followed; the last one only when `follow` (or when the path ends with a slash).
 pub fn resolve(
@@ -78,6 +84,9 @@ pub fn resolve(
     }
     if path.contains(&0) {
         return Err(errno::INVAL);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(errno::NAMETOOLONG);
     }
     let mut queue = split(path);
     let mut trailing = path.ends_with(b"/");

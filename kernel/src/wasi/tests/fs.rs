@@ -533,3 +533,23 @@ fn positioned_io_append_advice_and_polling_files() {
     let fd2 = t.open("file", 0, rights::FD_READ, 0, false).unwrap();
     assert_eq!(t.read(fd2, 10).unwrap(), b"hELLo!");
 }
+
+#[test]
+fn paths_of_path_max_bytes_or_more_are_too_long_as_on_the_host() {
+    let mut fs = MemFs::new();
+    fs.put("file", Node::File(vec![]));
+    let path = |len: usize| {
+        let mut p = "./".repeat((len - 4) / 2).into_bytes();
+        p.extend_from_slice(b"file");
+        p
+    };
+    let shortest_refused = path(resolve::PATH_MAX);
+    assert_eq!(shortest_refused.len(), resolve::PATH_MAX);
+    assert_eq!(
+        resolve::resolve(&mut fs, 0, &shortest_refused, true).err(),
+        Some(errno::NAMETOOLONG)
+    );
+    let longest_taken = path(resolve::PATH_MAX - 2);
+    let r = resolve::resolve(&mut fs, 0, &longest_taken, true).unwrap();
+    assert_eq!(r.name.as_deref(), Some(&b"file"[..]));
+}
