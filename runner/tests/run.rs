@@ -123,10 +123,6 @@ fn unbounded_recursion_traps() {
     assert_eq!(r.status, hako_runner::TRAP_EXIT_STATUS);
 }
 
-/// The output of `fixtures/kernel64.c` (the first three lines are what the same file
-/// prints built natively, `clang-19 -O2 -DNATIVE`).
-const KERNEL64_OUTPUT: &str = "sieve 0000000065e6702d\nmatmul 3f7a31da0c044a00\nhash 6284f17b06e2dd13\ngrown 000000000000015a\n";
-
 /// A freestanding C program built for wasm64 (64-bit memory: explicit bounds checks,
 /// `memory.grow` and `memory.size` in `i64`) prints what it prints natively, and so does
 /// its wasm32 build.

@@ -136,3 +136,7 @@ pub fn large_program(n: usize) -> PathBuf {
     std::fs::write(&path, s).unwrap();
     path
 }
+
+/// The output of `fixtures/kernel64.c` (the first three lines are what the same file
+/// prints built natively, `clang-19 -O2 -DNATIVE`).
+pub const KERNEL64_OUTPUT: &str = "sieve 0000000065e6702d\nmatmul 3f7a31da0c044a00\nhash 6284f17b06e2dd13\ngrown 000000000000015a\n";
