@@ -325,6 +325,12 @@ fn run(args: RunArgs) -> Result<i32> {
     }
     if let Some(problem) = run.outcome.describe() {
         eprintln!("error: {problem}");
+        if args.target == Target::Unikernel && problem.contains("out of memory") {
+            eprintln!(
+                "hint: the VM has {} MiB of RAM; `--memory MIB` gives it more",
+                config.memory_mib
+            );
+        }
     }
     if args.invoke.is_some() && run.outcome == qemu::Outcome::Exited(0) {
         let results = run

@@ -396,3 +396,18 @@ fn exceptions_are_caught_in_the_unikernel() {
     let r = run(&[&path("trap_in_try.wat")]);
     assert!(r.stderr.contains("wasm trap: unreachable"), "{}", r.stderr);
 }
+
+/// A module whose memory does not fit in the VM's RAM: the kernel's message says how much
+/// it needs, and `hako` says how much the VM has and how to give it more.
+#[test]
+fn a_memory_larger_than_the_vm_says_how_to_fit_it() {
+    let wasm = tmp().join("memory-too-large.wat");
+    std::fs::write(&wasm, r#"(module (memory 16384) (func (export "_start")))"#).unwrap();
+    let r = run(&["--memory", "64", &wasm.display().to_string()]);
+    assert_eq!(r.status, hako_runner::CRASH_EXIT_STATUS, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: the kernel could not start the program: out of memory for a memory of 16384 \
+         pages (1024 MiB)\nhint: the VM has 64 MiB of RAM; `--memory MIB` gives it more\n"
+    );
+}

@@ -235,7 +235,10 @@ impl Store {
             )));
         }
         let memory = LinearMemory::new(machine, id, min_pages).map_err(|_| {
-            InstError::Error(format!("out of memory for a memory of {min_pages} pages"))
+            InstError::Error(format!(
+                "out of memory for a memory of {min_pages} pages ({} MiB)",
+                min_pages / 16
+            ))
         })?;
         self.memories.push(Box::new(MemoryObj {
             memory,
