@@ -264,6 +264,11 @@ macro_rules! define_entry_points {
         }
 
         /// The personality routine of compiled code (see `hako_kernel::exn`).
+        ///
+        /// # Safety
+        ///
+        /// Called by the unwinder only, with its own context and the exception it raises,
+        /// for frames of compiled code (whose LSDA the compiler emitted).
         #[no_mangle]
         unsafe extern "C" fn hako_personality(
             version: i32,
@@ -272,7 +277,7 @@ macro_rules! define_entry_points {
             exn: *mut core::ffi::c_void,
             ctx: *mut core::ffi::c_void,
         ) -> i32 {
-            // SAFETY: only the unwinder calls this, for frames of compiled code.
+            // SAFETY: the contract above is `exn::personality`'s.
             unsafe { $crate::exn::personality(version, actions, class, exn, ctx) }
         }
 
