@@ -14,7 +14,9 @@ fixtures: fixtures/hello.wasm fixtures/echo.wasm fixtures/exit7.wasm fixtures/tr
 
 demo: setup
 	@$(MAKE) --no-print-directory fixtures/hello.wasm
-	$(CARGO) run -q -p hako-runner --bin hako -- run fixtures/hello.wasm
+	@# Both executables: `hako` hands compiling to `hako-llvm` beside it.
+	$(CARGO) build -q -p hako-runner
+	$${CARGO_TARGET_DIR:-target}/debug/hako run fixtures/hello.wasm
 
 test: setup
 	$(CARGO) test --workspace

@@ -48,7 +48,7 @@ fn main() {
     let root = manifest_dir.parent().unwrap().to_path_buf();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
-    for dir in ["kernel", "abi", "compiler", "linux"] {
+    for dir in ["kernel", "abi", "compiler", "compiler-api", "linux"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!(
@@ -61,7 +61,7 @@ fn main() {
     );
 
     let mut hasher = blake3::Hasher::new();
-    for dir in ["abi", "compiler"] {
+    for dir in ["abi", "compiler", "compiler-api"] {
         hash_tree(&root.join(dir), &mut hasher);
     }
     // The compiler's own version, for builds from a published crate without sources.
@@ -107,6 +107,7 @@ fn main() {
     // `hako run` (docs/perf/2026-12-07-startup.md). The price: the executable's own code and
     // data are not randomised (its libraries, heap and stacks are).
     println!("cargo:rustc-link-arg-bin=hako=-no-pie");
+    println!("cargo:rustc-link-arg-bin=hako-llvm=-no-pie");
 
     let lib = build_kernel(&root);
     let embedded = out_dir.join("libhako_kernel.a");

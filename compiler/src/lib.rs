@@ -42,10 +42,8 @@ mod stack;
 mod trampoline;
 mod translate;
 
-use core::fmt;
-use core::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use inkwell::context::Context;
@@ -54,209 +52,31 @@ use inkwell::targets::{
     CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
 };
 use inkwell::OptimizationLevel;
-use wasmparser::{Validator, WasmFeatures};
 
 use ctx::Partition;
-pub use error::CompileError;
 use error::{internal, Result};
+pub use hako_compiler_api::{
+    one_line, validate, validate_with_features, CompileError, OptLevel, Options, Progress,
+    ProgressFn, FEATURES, HUGE_FUNCTION_BYTES, LARGE_MODULE_BYTES, MAX_PART_BYTES, MIN_PART_BYTES,
+    NOT_YET, STANDARD,
+};
 pub use merge::merge_objects;
 
 /// The LLVM target triple of compiled objects: freestanding x86_64 ELF.
 pub const TARGET_TRIPLE: &str = "x86_64-unknown-none-elf";
 
-/// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
-/// constant expressions, relaxed SIMD, tail calls, typed function references, memory64
-/// (64-bit memories and tables) and exception handling (with the legacy
-/// `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
-pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
-    .union(WasmFeatures::MULTI_MEMORY)
-    .union(WasmFeatures::MEMORY64)
-    .union(WasmFeatures::EXTENDED_CONST)
-    .union(WasmFeatures::RELAXED_SIMD)
-    .union(WasmFeatures::TAIL_CALL)
-    .union(WasmFeatures::FUNCTION_REFERENCES)
-    .union(WasmFeatures::EXCEPTIONS)
-    .union(WasmFeatures::LEGACY_EXCEPTIONS);
-
-/// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
-/// without threads, which 3.0 does not include). A module valid here that needs more than
-/// [`FEATURES`] is *unsupported*, not invalid. The legacy exception instructions are not
-/// part of the standard, but clang still emits them (`-fwasm-exceptions`), so they validate.
-pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
-    .difference(WasmFeatures::THREADS)
-    .union(WasmFeatures::LEGACY_EXCEPTIONS);
-
-/// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
-/// validate.
-const NOT_YET: &[(&str, WasmFeatures)] = &[("GC", WasmFeatures::GC)];
-
-/// Optimisation level: how much LLVM work buys how much run-time speed.
-///
-/// Wasm from an optimising compiler (clang, rustc) has already been inlined, unrolled and
-/// vectorised; what its translation mostly needs is Wasm locals in registers and the
-/// address arithmetic of linear-memory accesses folded. The default level does that with a
-/// short function pipeline and LLVM's fast instruction selector (FastISel) with the greedy
-/// register allocator: about 4x the compile speed of LLVM's own `-O2` for run times within a
-/// few percent of it on the Sightglass programs (see CONTRIBUTING.md, "Optimisation levels").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OptLevel {
-    /// No IR optimisation, FastISel and the fast register allocator: quickest compile, for
-    /// tests and development.
-    O0,
-    /// Locals promoted to registers (`sroa`), `early-cse` and `simplifycfg`, then FastISel
-    /// and the greedy register allocator.
-    O1,
-    /// The default: [`OptLevel::O1`] plus `instcombine`.
-    #[default]
-    O2,
-    /// LLVM's full `default<O3>` pipeline (inlining, loop and vector optimisations) and
-    /// SelectionDAG code generation at its highest level: slowest compile, for long-running
-    /// programs.
-    O3,
+/// [`compile`], then the parts of a large module merged into one object
+/// ([`Compiled::into_object`]): what the runner caches and links.
+pub fn compile_object(wasm: &[u8], options: &Options) -> Result<Vec<u8>, CompileError> {
+    compile(wasm, options)?.into_object()
 }
 
-impl OptLevel {
-    /// The IR pass pipeline, if any. At `-O0` none runs: LLVM's `default<O0>` only inlines
-    /// `alwaysinline` functions (there are none) and walks every function to find that out.
-    fn pipeline(self) -> Option<&'static str> {
-        match self {
-            OptLevel::O0 => None,
-            OptLevel::O1 => Some("function(sroa,early-cse,simplifycfg)"),
-            OptLevel::O2 => {
-                Some("function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)")
-            }
-            OptLevel::O3 => Some("default<O3>"),
-        }
-    }
-
-    fn codegen(self) -> OptimizationLevel {
-        match self {
-            OptLevel::O0 => OptimizationLevel::None,
-            OptLevel::O1 | OptLevel::O2 => OptimizationLevel::Default,
-            OptLevel::O3 => OptimizationLevel::Aggressive,
-        }
-    }
-
-    /// Whether code generation uses FastISel on the optimised IR: LLVM selects it for every
-    /// function marked `optnone` (which no IR pass sees after the pipeline has run), and
-    /// skips the machine-level optimisations for them, but still allocates registers with
-    /// the greedy allocator of the optimising code generator.
-    fn fast_isel(self) -> bool {
-        matches!(self, OptLevel::O1 | OptLevel::O2)
-    }
-
-    /// Whether, in a module of more than [`LARGE_MODULE_BYTES`] of code, the functions of more
-    /// than [`Options::huge_function_bytes`] are compiled, after the IR pipeline, by the quick
-    /// code generator of `-O0` (FastISel and the fast register allocator, no machine passes).
-    /// The greedy allocator's time grows faster than the size of a function: in the large
-    /// programs measured (docs/perf/2026-12-07-large-modules.md), the functions above 2 KiB
-    /// held 38 to 57 % of the code and most of the code generator's time. Smaller modules
-    /// (every benchmark and WASI testsuite program) keep the greedy allocator for all their
-    /// functions: their compile is short, and their hot loops are often one large function.
-    pub fn quick_huge_functions(self) -> bool {
-        matches!(self, OptLevel::O1 | OptLevel::O2)
-    }
-}
-
-impl FromStr for OptLevel {
-    type Err = String;
-    fn from_str(s: &str) -> core::result::Result<Self, String> {
-        match s {
-            "0" => Ok(OptLevel::O0),
-            "1" => Ok(OptLevel::O1),
-            "2" => Ok(OptLevel::O2),
-            "3" => Ok(OptLevel::O3),
-            _ => Err(format!(
-                "invalid optimisation level `{s}` (expected 0, 1, 2 or 3)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for OptLevel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = match self {
-            OptLevel::O0 => 0,
-            OptLevel::O1 => 1,
-            OptLevel::O2 => 2,
-            OptLevel::O3 => 3,
-        };
-        write!(f, "{n}")
-    }
-}
-
-/// How to compile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// Prefix of every symbol the object defines; the descriptor is `<prefix>_module`.
-    pub prefix: String,
-    pub opt_level: OptLevel,
-    /// The LLVM CPU to generate code for.
-    pub cpu: String,
-    /// Also return the optimised LLVM IR as text (for debugging).
-    pub emit_ir: bool,
-    /// How many threads may compile one large module in parallel (0: one per core).
-    pub threads: usize,
-    /// Also lay out the module's instance ahead of time when it can be (see
-    /// [`hako_abi::module::Prebuilt`]): for the program of an image, which the kernel
-    /// instantiates once.
-    pub prebuild: bool,
-    /// Called as the compile progresses (see [`ProgressFn`]).
-    pub progress: Option<ProgressFn>,
-    /// The most function-body code (bytes of Wasm) in one part of a large module (0:
-    /// [`MAX_PART_BYTES`]). Any value gives the same program; it changes how the work is
-    /// spread over the threads.
-    pub part_bytes: usize,
-    /// Above this much code (bytes of Wasm) a function is huge (see
-    /// [`OptLevel::quick_huge_functions`]; 0: [`HUGE_FUNCTION_BYTES`], `usize::MAX`: none is).
-    pub huge_bytes: usize,
-    /// Compile every function in the tail calling convention even when the module has no
-    /// tail call. Every instance of a store must share one convention (the kernel refuses to
-    /// mix them): modules compiled to run together with one that has tail calls (the modules
-    /// of a spec script) need it. Without it only a module with `return_call*` uses it.
-    pub tail_convention: bool,
-}
-
-impl Options {
-    /// [`Options::threads`], with 0 resolved to the number of cores.
-    pub fn thread_count(&self) -> usize {
-        match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
-    }
-
-    /// [`Options::huge_bytes`], with 0 resolved to [`HUGE_FUNCTION_BYTES`].
-    pub fn huge_function_bytes(&self) -> usize {
-        match self.huge_bytes {
-            0 => HUGE_FUNCTION_BYTES,
-            n => n,
-        }
-    }
-
-    /// [`Options::part_bytes`], with 0 resolved to [`MAX_PART_BYTES`].
-    pub fn max_part_bytes(&self) -> usize {
-        match self.part_bytes {
-            0 => MAX_PART_BYTES,
-            n => n,
-        }
-    }
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            prefix: hako_abi::module::MAIN_PREFIX.to_string(),
-            opt_level: OptLevel::default(),
-            cpu: "x86-64-v2".to_string(),
-            emit_ir: false,
-            threads: 0,
-            prebuild: false,
-            progress: None,
-            part_bytes: 0,
-            huge_bytes: 0,
-            tail_convention: false,
-        }
+/// LLVM's code generation level for an optimisation level.
+fn codegen_level(level: OptLevel) -> OptimizationLevel {
+    match level {
+        OptLevel::O0 => OptimizationLevel::None,
+        OptLevel::O1 | OptLevel::O2 => OptimizationLevel::Default,
+        OptLevel::O3 => OptimizationLevel::Aggressive,
     }
 }
 
@@ -282,61 +102,6 @@ impl Compiled {
         merge_objects(self.objects)
     }
 }
-
-/// Validates `wasm` against the Wasm 3.0 standard ([`STANDARD`]): a module that is not valid
-/// there is [`CompileError::Invalid`]; a valid one that needs a feature beyond [`FEATURES`]
-/// is [`CompileError::Unsupported`], naming the feature (the first one the module needs,
-/// found by validating again with each feature of [`NOT_YET`] added: the feature that lets
-/// validation get past the first error's offset).
-pub fn validate(wasm: &[u8]) -> Result<(), CompileError> {
-    let Err(first) = Validator::new_with_features(FEATURES).validate_all(wasm) else {
-        return Ok(());
-    };
-    Validator::new_with_features(STANDARD).validate_all(wasm)?;
-    let offset = first.offset();
-    let past = |features: WasmFeatures| match Validator::new_with_features(FEATURES.union(features))
-        .validate_all(wasm)
-    {
-        Ok(_) => true,
-        Err(e) => e.offset() > offset,
-    };
-    let feature = NOT_YET
-        .iter()
-        .find(|(_, f)| past(*f))
-        .map_or("a Wasm 3.0 feature", |(name, _)| name);
-    Err(CompileError::Unsupported {
-        feature: feature.to_string(),
-        detail: error::one_line(first.message()),
-        offset: offset as usize,
-    })
-}
-
-/// Validates a module against another feature set than [`FEATURES`]: a subset rejects what
-/// an older standard or a proposal written against one rejects (the spec testsuite checks
-/// each proposal's scripts against the features of that proposal's base).
-pub fn validate_with_features(wasm: &[u8], features: WasmFeatures) -> Result<(), CompileError> {
-    Validator::new_with_features(features).validate_all(wasm)?;
-    Ok(())
-}
-
-/// Below this much function-body code (bytes of Wasm) a module is compiled as one part:
-/// splitting costs a thread, a target machine and the declarations of every function per
-/// part, and calls between parts cannot be inlined.
-pub const MIN_PART_BYTES: usize = 16 * 1024;
-
-/// How much function-body code (bytes of Wasm) a part of a large module holds at most,
-/// unless one function alone is larger. Parts are compiled from a queue by
-/// [`Options::threads`] threads, largest first, so that one long part does not leave the
-/// other threads idle at the end.
-pub const MAX_PART_BYTES: usize = 256 * 1024;
-
-/// Functions with more code than this (bytes of Wasm) are huge: see
-/// [`OptLevel::quick_huge_functions`].
-pub const HUGE_FUNCTION_BYTES: usize = 2048;
-
-/// Modules with more function-body code than this (bytes of Wasm) are large: see
-/// [`OptLevel::quick_huge_functions`].
-pub const LARGE_MODULE_BYTES: usize = 4 << 20;
 
 /// Where the time of one [`compile`] went, for measuring: the CPU time of each phase (of the
 /// thread that ran it: on a busy host, wall-clock time also counts other processes), and
@@ -381,50 +146,6 @@ pub struct PartTimings {
     /// Code generation to an object.
     pub codegen: Duration,
 }
-
-/// How far a [`compile`] has got, for [`Options::progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Parts compiled, of `parts`.
-    pub parts_done: usize,
-    pub parts: usize,
-    /// Functions in the parts compiled, of `functions` (the defined functions).
-    pub functions_done: usize,
-    pub functions: usize,
-    /// Function-body code in the parts compiled (bytes of Wasm), of `code_bytes`.
-    pub code_bytes_done: usize,
-    pub code_bytes: usize,
-}
-
-/// A function [`compile`] calls once before the first part and after each part is compiled
-/// (from the compiling threads, one call at a time, with counts that only grow).
-#[derive(Clone)]
-pub struct ProgressFn(pub Arc<dyn Fn(Progress) + Send + Sync>);
-
-impl ProgressFn {
-    pub fn new(f: impl Fn(Progress) + Send + Sync + 'static) -> ProgressFn {
-        ProgressFn(Arc::new(f))
-    }
-}
-
-impl fmt::Debug for ProgressFn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ProgressFn")
-    }
-}
-
-impl PartialEq for ProgressFn {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for ProgressFn {}
-
-// `Options` stays unwind-safe (callers catch a compiler panic as one input's failure): a
-// progress function interrupted by a panic can at worst leave what it displays out of date.
-impl std::panic::UnwindSafe for ProgressFn {}
-impl std::panic::RefUnwindSafe for ProgressFn {}
 
 /// Compiles a Wasm module to native code: one object, or several for a large module (see
 /// [`Compiled::objects`]).
@@ -480,7 +201,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
     type PartResult = Result<(Vec<u8>, Option<String>, PartTimings)>;
     let parts: Vec<PartResult> = if split {
         // Initialise the target before the threads race to do it.
-        target_machine(options, options.opt_level.codegen())?;
+        target_machine(options, codegen_level(options.opt_level))?;
         // Largest parts first, so that the last parts to finish are short ones.
         let mut order: Vec<usize> = (0..ranges.len()).collect();
         order.sort_by_key(|&p| std::cmp::Reverse(sizes[p]));
@@ -578,10 +299,10 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, CompileError>
         }
     }
     if let Some(e) = first_error {
-        return Err(e);
+        return Err(e.into());
     }
     if objects.len() != ranges.len() {
-        return Err(internal("a part was not compiled"));
+        return Err(internal("a part was not compiled").into());
     }
     Ok(Compiled {
         objects,
@@ -597,8 +318,8 @@ fn thread_cpu_time() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-fn is_not_compiled(e: &CompileError) -> bool {
-    matches!(e, CompileError::Internal(m) if m == "a part was not compiled")
+fn is_not_compiled(e: &error::Error) -> bool {
+    matches!(&e.0, CompileError::Internal(m) if m == "a part was not compiled")
 }
 
 /// The function-body code of the defined functions `functions`, in bytes of Wasm.
@@ -719,7 +440,7 @@ fn compile_part(
     let codegen = if defined.quick {
         OptimizationLevel::None
     } else {
-        options.opt_level.codegen()
+        codegen_level(options.opt_level)
     };
     let machine = target_machine(options, codegen)?;
     let llcx = Context::create();

@@ -19,14 +19,14 @@ use object::{
     SectionIndex, SectionKind, SymbolFlags, SymbolIndex, SymbolKind,
 };
 
-use crate::error::{internal, Result};
+use crate::error::{internal, CompileError, Result};
 
 /// LLVM's symbol-address-significance table (`.llvm_addrsig`).
 const SHT_LLVM_ADDRSIG: u32 = 0x6fff_4c03;
 
 /// One relocatable object made of `parts` (see the module docs). A single part is
 /// returned as it is.
-pub fn merge_objects(mut parts: Vec<Vec<u8>>) -> Result<Vec<u8>> {
+pub fn merge_objects(mut parts: Vec<Vec<u8>>) -> Result<Vec<u8>, CompileError> {
     if parts.len() == 1 {
         return Ok(parts.pop().unwrap_or_default());
     }
@@ -38,7 +38,7 @@ pub fn merge_objects(mut parts: Vec<Vec<u8>>) -> Result<Vec<u8>> {
             .add(&file)
             .map_err(|e| internal(format!("merging part {p} of the compiled module: {e}")))?;
     }
-    merger.finish()
+    merger.finish().map_err(CompileError::from)
 }
 
 struct Merger {

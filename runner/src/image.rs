@@ -13,7 +13,7 @@ use crate::manifest;
 use crate::tools;
 use anyhow::{bail, Context, Result};
 use hako_abi::script::image_kind;
-use hako_compiler::{OptLevel, Options};
+use hako_compiler_api::{OptLevel, Options};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -166,7 +166,7 @@ fn object_key(module: &Module, options: &BuildOptions) -> String {
 }
 
 /// Whether `module`'s object (with `options`, by this compiler) is in the cache. Then the
-/// module is valid: [`hako_compiler::compile`] validates before anything else, and only what
+/// module is valid: the compiler validates before anything else, and only what
 /// it compiled is stored under a key that covers the module's every byte. So a command needs
 /// to validate only a module this is false for.
 pub fn is_compiled(module: &Module, options: &BuildOptions, cache: &Cache) -> bool {
@@ -185,6 +185,7 @@ pub fn compile_object(
     if let Some(path) = cache.get(&key, "o") {
         return Ok((key, path));
     }
+    crate::backend::ready()?;
     let start = Instant::now();
     let mut compiler_options = options.compiler_options();
     let progress = options
@@ -192,8 +193,7 @@ pub fn compile_object(
         .then(|| crate::progress::CompileProgress::start(&module.path))
         .flatten();
     compiler_options.progress = progress.as_ref().map(|p| p.callback());
-    let object = hako_compiler::compile(&module.wasm, &compiler_options)
-        .and_then(hako_compiler::Compiled::into_object);
+    let object = crate::backend::compile(&module.wasm, &compiler_options);
     drop(progress);
     let object = object.with_context(|| format!("cannot compile {}", module.path))?;
     report.compile_time = Some(start.elapsed());
@@ -385,6 +385,7 @@ mod tests {
 
     #[test]
     fn a_module_counts_as_compiled_once_its_object_is_cached() {
+        crate::backend::install_for_tests();
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::at(dir.path());
         let module = Module {

@@ -32,9 +32,9 @@ pub fn read(path: &Path) -> Result<Module> {
 /// or, for valid Wasm 3.0 that hako does not compile yet, `app.wasm uses GC (...), which
 /// hako does not compile yet`.
 pub fn validate(module: &Module) -> Result<()> {
-    match hako_compiler::validate(&module.wasm) {
+    match hako_compiler_api::validate(&module.wasm) {
         Ok(()) => Ok(()),
-        Err(e @ hako_compiler::CompileError::Unsupported { .. }) => {
+        Err(e @ hako_compiler_api::CompileError::Unsupported { .. }) => {
             anyhow::bail!("{} {e}", module.path)
         }
         Err(e) => Err(e).with_context(|| format!("{} is not a valid module", module.path)),

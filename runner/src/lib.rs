@@ -27,8 +27,10 @@
 //! The contract with the kernel (ports, records, exit codes, command-line keys) is
 //! `hako_abi::boot`.
 
+pub mod backend;
 pub mod bench;
 pub mod cache;
+pub mod cli;
 pub mod containerd;
 pub mod expectations;
 pub mod fuzz;

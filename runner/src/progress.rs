@@ -4,10 +4,10 @@
 //! ends so that the program's own output starts on a clean line.
 //!
 //! The bar advances by Wasm code compiled (the compiler reports each part as it finishes,
-//! see [`hako_compiler::Progress`]) and says how many parts and functions are done and how
+//! see [`hako_compiler_api::Progress`]) and says how many parts and functions are done and how
 //! long indicatif estimates the rest will take.
 
-use hako_compiler::{Progress, ProgressFn};
+use hako_compiler_api::{Progress, ProgressFn};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +60,7 @@ impl CompileProgress {
         Some(CompileProgress { bar, done, timer })
     }
 
-    /// The compiler's side: [`hako_compiler::Options::progress`].
+    /// The compiler's side: [`hako_compiler_api::Options::progress`].
     pub fn callback(&self) -> ProgressFn {
         let bar = self.bar.clone();
         ProgressFn::new(move |p| update(&bar, p))

@@ -41,6 +41,7 @@ fn linux(levels: &[OptLevel]) -> Options {
 
 #[test]
 fn bench_noop_in_both_runtimes() {
+    common::install_compiler();
     let program = &noop();
     let options = Options {
         iterations: 1,
@@ -122,6 +123,7 @@ fn bench_noop_in_both_runtimes() {
 
 #[test]
 fn a_failing_program_is_reported_not_hidden() {
+    common::install_compiler();
     // A "benchmark" whose output differs from its expected stdout, in both runtimes.
     let dir = tempfile::tempdir().unwrap();
     let prog = dir.path().join("wrong");
@@ -204,6 +206,7 @@ fn an_end_to_end_failure_is_reported_not_hidden() {
 
 #[test]
 fn linux_target_at_two_levels() {
+    common::install_compiler();
     let options = linux(&[OptLevel::O2, OptLevel::O3]);
     let run = bench::run_program(&noop(), &options, &Cache::at(tmp().join("cache")));
     assert!(run.hako.output_ok, "hako -O2: {:?}", run.hako.error);
@@ -304,6 +307,7 @@ fn each_level_has_its_own_geometric_mean() {
 
 #[test]
 fn native_baseline_checks_outputs_against_the_native_build() {
+    common::install_compiler();
     let dir = tempfile::tempdir().unwrap();
     // A small CPU-bound program, and one whose output differs in Wasm (32-bit pointers).
     let sum = dir.path().join("sum.c");
@@ -387,6 +391,7 @@ fn the_native_programs_are_found() {
 
 #[test]
 fn linux_start_up() {
+    common::install_compiler();
     let start = bench::linux_start(
         1,
         OptLevel::O2,

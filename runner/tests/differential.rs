@@ -1057,6 +1057,7 @@ impl Harness {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .expect("a temporary cache directory");
         let cache = Cache::at(cache_dir.path());
+        hako_runner::backend::install(hako_compiler::compile_object);
         let objects = OPT_LEVELS
             .iter()
             .enumerate()

@@ -24,6 +24,7 @@ fn saved_mismatches_stay_fixed() {
 }
 
 fn saved_mismatches_stay_fixed_on(target: Target) {
+    hako_runner::backend::install(hako_compiler::compile_object);
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(cache_dir.path());
     let booter = TargetBooter::new(cache.clone(), target);
@@ -71,6 +72,7 @@ fn generated_modules_behave_as_in_wasmtime() {
 }
 
 fn generated_modules_behave_as_in_wasmtime_on(target: Target) {
+    hako_runner::backend::install(hako_compiler::compile_object);
     let cache_dir = tempfile::tempdir().unwrap();
     let cache = Cache::at(cache_dir.path());
     let booter = TargetBooter::new(cache.clone(), target);

@@ -411,3 +411,68 @@ fn a_memory_larger_than_the_vm_says_how_to_fit_it() {
          pages (1024 MiB)\nhint: the VM has 64 MiB of RAM; `--memory MIB` gives it more\n"
     );
 }
+
+/// `hako` links no LLVM: it runs what the cache holds itself and hands a command that
+/// compiles to `hako-llvm` beside it (`hako_runner::backend`), from the start, stdin included.
+#[test]
+fn the_launcher_compiles_through_hako_llvm_and_runs_cached_images_itself() {
+    use object::{Object, ObjectSymbol};
+    let has_symbol = |exe: &str, name: &str| {
+        let bytes = std::fs::read(exe).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        let found = file.symbols().any(|s| s.name() == Ok(name));
+        found
+    };
+    assert!(has_symbol(
+        env!("CARGO_BIN_EXE_hako-llvm"),
+        "LLVMContextCreate"
+    ));
+    assert!(!has_symbol(env!("CARGO_BIN_EXE_hako"), "LLVMContextCreate"));
+
+    let cache = tempfile::tempdir_in(tmp()).unwrap();
+    let wasm = path("stdin_cat.c");
+    let hako = |llvm: Option<&str>, stdin: &str| {
+        use std::io::Write;
+        let mut cmd = hako();
+        cmd.env("HAKO_CACHE_DIR", cache.path());
+        if let Some(llvm) = llvm {
+            cmd.env("HAKO_LLVM", llvm);
+        }
+        let mut child = cmd
+            .args(["run", &wasm])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        ran(child.wait_with_output().unwrap())
+    };
+    // Nothing cached and no compiler: a clear error naming what is missing.
+    let r = hako(Some("/nonexistent/hako-llvm"), "");
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("hako-llvm"), "{}", r.stderr);
+    assert!(r.stderr.contains("/nonexistent/hako-llvm"), "{}", r.stderr);
+    assert_eq!(r.stdout, "");
+    // Compiled by hako-llvm, which gets the stdin the program reads.
+    let r = hako(None, "first\n");
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "first\n"),
+        "{}",
+        r.stderr
+    );
+    // From the cache: no compiler needed.
+    let r = hako(Some("/nonexistent/hako-llvm"), "second\n");
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (0, "second\n"),
+        "{}",
+        r.stderr
+    );
+}

@@ -14,6 +14,7 @@ use hako_runner::spec::{self, suite, RunOptions};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
+    hako_runner::backend::install(hako_compiler::compile_object);
     // Images and objects of the test run go into the build tree, not the user's cache.
     if std::env::var_os("HAKO_CACHE_DIR").is_none() {
         std::env::set_var(

@@ -100,7 +100,7 @@ impl Default for BenchArgs {
             filter: None,
             json: None,
             iterations: 3,
-            opt_level: OptLevels(vec![hako_compiler::OptLevel::O2]),
+            opt_level: OptLevels(vec![hako_compiler_api::OptLevel::O2]),
             target: Target::Unikernel,
             suite: None,
             wasi_suite: None,
@@ -163,14 +163,14 @@ fn print_report(table: &str, report: &impl serde::Serialize, json: Option<&Path>
 
 pub fn main(args: BenchArgs) -> Result<i32> {
     if args.containerd {
-        let hako = std::env::current_exe().context("finding the hako executable")?;
+        let hako = crate::backend::launcher_executable()?;
         let scratch = tempfile::tempdir()?;
         let hello = super::cold_start::build_hello(scratch.path())?;
         let report = crate::containerd::bench(&hako, &hello, args.containers.max(1))?;
         return print_report(&report.table(), &report, args.json.as_deref());
     }
     if args.net {
-        let hako = std::env::current_exe().context("finding the hako executable")?;
+        let hako = crate::backend::launcher_executable()?;
         let report = super::net::measure(
             &hako,
             args.net_seconds.max(1),
@@ -284,11 +284,9 @@ pub fn measure(args: &BenchArgs) -> Result<Report> {
         Target::Linux => linux_parts(args, &options, &cache, &mut report),
         Target::Unikernel if !args.no_end_to_end => {
             eprintln!("bench: end to end");
-            let end_to_end = std::env::current_exe()
-                .context("cannot find the hako binary")
-                .and_then(|hako| {
-                    super::end_to_end(options.iterations.max(MIN_COLD_START_BOOTS), &hako, &cache)
-                });
+            let end_to_end = crate::backend::launcher_executable().and_then(|hako| {
+                super::end_to_end(options.iterations.max(MIN_COLD_START_BOOTS), &hako, &cache)
+            });
             match end_to_end {
                 Ok(e) => report.end_to_end = Some(e),
                 Err(e) => report.end_to_end_error = Some(format!("{e:#}")),
@@ -316,16 +314,14 @@ fn linux_parts(args: &BenchArgs, options: &Options, cache: &Cache, report: &mut 
     }
     if !args.no_cold_start {
         eprintln!("bench: start-up on Linux");
-        let start = std::env::current_exe()
-            .context("cannot find the hako binary")
-            .and_then(|hako| {
-                super::linux_start(
-                    options.iterations.max(MIN_COLD_START_BOOTS),
-                    options.opt_level,
-                    &hako,
-                    cache,
-                )
-            });
+        let start = crate::backend::launcher_executable().and_then(|hako| {
+            super::linux_start(
+                options.iterations.max(MIN_COLD_START_BOOTS),
+                options.opt_level,
+                &hako,
+                cache,
+            )
+        });
         match start {
             Ok(l) => report.linux_start = Some(l),
             Err(e) => report.linux_start_error = Some(format!("{e:#}")),

@@ -8,7 +8,7 @@ use crate::image::{self, BuildOptions, BuildReport};
 use crate::input;
 use crate::qemu::{self, BootConfig, Sink};
 use anyhow::{bail, Context, Result};
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! Wasmtime's `Module::new`, per program, and the throughput in MB/s over all programs.
 
 use super::{ms, wasmtime};
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -39,18 +39,15 @@ pub fn compile_times(
 ) -> CompileReport {
     let mut errors = Vec::new();
     let mut ours = |level: OptLevel| {
-        let options = hako_compiler::Options {
+        let options = hako_compiler_api::Options {
             opt_level: level,
             // As `hako run` and `hako build` compile programs.
             prebuild: true,
-            ..hako_compiler::Options::default()
+            ..hako_compiler_api::Options::default()
         };
         // Compiling includes merging the parts of a large module into one object.
         let (start, cpu) = (Instant::now(), process_cpu_time());
-        match hako_compiler::compile(wasm, &options)
-            .map_err(anyhow::Error::from)
-            .and_then(|c| c.into_object().map_err(anyhow::Error::from))
-        {
+        match crate::backend::compile(wasm, &options).map_err(anyhow::Error::from) {
             Ok(_) => (
                 Some(ms(start.elapsed())),
                 Some(ms(process_cpu_time() - cpu)),

@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn the_do_nothing_module_is_a_command() {
         let wasm = wat::parse_str(DO_NOTHING_WAT).unwrap();
-        hako_compiler::validate(&wasm).unwrap();
+        hako_compiler_api::validate(&wasm).unwrap();
         assert!(crate::invoke::exported_functions(&wasm)
             .unwrap()
             .contains_key(crate::invoke::START));

@@ -17,7 +17,7 @@ use crate::cache::Cache;
 use crate::image::{self, BuildOptions, BuildReport, Target};
 use crate::input;
 use anyhow::{bail, Context, Result};
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use serde::Serialize;
 use std::path::Path;
 use std::process::{Command, Stdio};

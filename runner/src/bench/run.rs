@@ -10,7 +10,7 @@ use crate::image::{self, BuildOptions, BuildReport, Target};
 use crate::input;
 use crate::qemu::{BootConfig, Preopen, Sink};
 use anyhow::{bail, Context, Result};
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use serde::Serialize;
 use std::time::Duration;
 

@@ -21,7 +21,7 @@ pub mod wast;
 
 use crate::spec::plan;
 use crate::spec::{self, Booter, RunOptions, Status};
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -317,7 +317,7 @@ mod tests {
         let (a, _) = generate(7).unwrap();
         let (b, _) = generate(7).unwrap();
         assert_eq!(a, b);
-        hako_compiler::validate(&a).unwrap();
+        hako_compiler_api::validate(&a).unwrap();
         let (c, _) = generate(8).unwrap();
         assert_ne!(a, c);
     }

@@ -47,7 +47,7 @@ pub struct ReportArgs {
     pub wasi_filter: Option<String>,
     /// Optimisation level of the spec modules (as `hako spec`).
     #[arg(long, default_value = "0", value_name = "N")]
-    pub spec_opt_level: hako_compiler::OptLevel,
+    pub spec_opt_level: hako_compiler_api::OptLevel,
     /// The targets the suites run on, side by side: `unikernel`, `linux`, or both.
     #[arg(
         long,
@@ -58,7 +58,7 @@ pub struct ReportArgs {
     pub target: Vec<Target>,
     /// Optimisation level of the WASI programs (as `hako wasi`).
     #[arg(long, default_value = "2", value_name = "N")]
-    pub wasi_opt_level: hako_compiler::OptLevel,
+    pub wasi_opt_level: hako_compiler_api::OptLevel,
     /// Time limit of each WASI run, on either side, in seconds.
     #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = crate::limits::timeout)]
     pub timeout: std::time::Duration,

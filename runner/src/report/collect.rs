@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use hako_compiler::OptLevel;
+use hako_compiler_api::OptLevel;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 

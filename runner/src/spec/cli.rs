@@ -32,7 +32,7 @@ pub struct SpecArgs {
     pub compile: bool,
     /// Optimisation level of the modules: 0, 1, 2 or 3.
     #[arg(short = 'O', long = "opt-level", default_value = "0", value_name = "N")]
-    pub opt_level: hako_compiler::OptLevel,
+    pub opt_level: hako_compiler_api::OptLevel,
     /// Where the scripts run: in the unikernel, or as Linux processes.
     #[arg(long, value_enum, default_value_t = crate::image::Target::Unikernel)]
     pub target: crate::image::Target,

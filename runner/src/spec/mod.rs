@@ -8,7 +8,7 @@
 //! 1. [`plan`]: parse with the `wast` crate, encode every module, resolve instances, turn
 //!    each directive into one check; compute the file's [`tier`];
 //! 2. no-boot checks: every `assert_invalid` / `assert_malformed` module must be refused by
-//!    the compiler (`hako_compiler::validate`, then `compile` at `-O0` should validation
+//!    the compiler (`hako_compiler_api::validate`, then `compile` at `-O0` should validation
 //!    wrongly accept it); the `wast` crate's own refusal of malformed text counts as a
 //!    refusal; a panic is a failure with the panic's message;
 //! 3. compile the module table once, in parallel ([`compile_modules`]), when something will
@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hako_abi::script::{self as abi_script, parse_result_line, Command, ScriptWriter};
-use hako_compiler::{OptLevel, Options};
+use hako_compiler_api::{OptLevel, Options};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -47,7 +47,7 @@ use suite::SuiteFile;
 use tier::Tier;
 
 /// The feature named in a check's outcome when the compiler refused a module as valid but
-/// not compiled yet ([`hako_compiler::CompileError::Unsupported`]: `... uses FEATURE (at
+/// not compiled yet ([`hako_compiler_api::CompileError::Unsupported`]: `... uses FEATURE (at
 /// offset ...), which hako does not compile yet`).
 fn unsupported_feature(actual: &str) -> Option<&str> {
     if !actual.contains("which hako does not compile yet") {
@@ -322,9 +322,9 @@ pub fn check_rejected(module: Option<&[u8]>, base: Option<wasmparser::WasmFeatur
             opt_level: OptLevel::O0,
             ..Options::default()
         };
-        hako_compiler::validate(wasm).is_ok()
-            && base.is_none_or(|f| hako_compiler::validate_with_features(wasm, f).is_ok())
-            && hako_compiler::compile(wasm, &options).is_ok()
+        hako_compiler_api::validate(wasm).is_ok()
+            && base.is_none_or(|f| hako_compiler_api::validate_with_features(wasm, f).is_ok())
+            && crate::backend::compile(wasm, &options).is_ok()
     });
     let actual = match accepted {
         Ok(false) => return Status::Passed,
@@ -341,9 +341,7 @@ pub fn check_rejected(module: Option<&[u8]>, base: Option<wasmparser::WasmFeatur
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModuleError {
     /// The compiler refused the module.
-    Refused(hako_compiler::CompileError),
-    /// The compiler could not merge the parts of a large module into one object.
-    Merge(hako_compiler::CompileError),
+    Refused(hako_compiler_api::CompileError),
     /// The compiler panicked.
     Panicked(panics::Panic),
 }
@@ -352,7 +350,6 @@ impl std::fmt::Display for ModuleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ModuleError::Refused(e) => write!(f, "the compiler refused the module: {e}"),
-            ModuleError::Merge(e) => write!(f, "the compiler cannot merge its parts: {e}"),
             ModuleError::Panicked(p) => write!(f, "the compiler panicked: {p}"),
         }
     }
@@ -404,10 +401,9 @@ pub fn compile_module(
         tail_convention: true,
         ..Options::default()
     };
-    let compiled = panics::catch(|| hako_compiler::compile(wasm, &options))
+    let object = panics::catch(|| crate::backend::compile(wasm, &options))
         .map_err(ModuleError::Panicked)?
         .map_err(ModuleError::Refused)?;
-    let object = compiled.into_object().map_err(ModuleError::Merge)?;
     if let Some(c) = cache {
         let _ = c.put(&key, "o", &object);
     }
@@ -808,6 +804,7 @@ mod tests {
 
     #[test]
     fn rejections_are_checked() {
+        crate::backend::install_for_tests();
         assert_eq!(check_rejected(None, None), Status::Passed);
         assert_eq!(
             check_rejected(Some(b"\0asm\x02\0\0\0"), None),

@@ -29,7 +29,7 @@ pub struct WasiArgs {
     pub suite: Option<PathBuf>,
     /// Optimisation level of the programs: 0, 1, 2 or 3.
     #[arg(short = 'O', long = "opt-level", default_value = "2", value_name = "N")]
-    pub opt_level: hako_compiler::OptLevel,
+    pub opt_level: hako_compiler_api::OptLevel,
     /// Time limit of each run, on either side, in seconds.
     #[arg(long, default_value = "120", value_name = "SECONDS", value_parser = crate::limits::timeout)]
     pub timeout: std::time::Duration,

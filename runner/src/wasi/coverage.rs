@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn probes_are_valid_modules() {
         let wasm = wat::parse_str(probe_wat(&main_probe_functions())).unwrap();
-        hako_compiler::validate(&wasm).unwrap();
+        hako_compiler_api::validate(&wasm).unwrap();
         assert_eq!(super::super::wasi_imports(&wasm).len(), 44);
         let wasm = wat::parse_str(probe_wat(&["proc_raise", "proc_exit"])).unwrap();
         assert_eq!(

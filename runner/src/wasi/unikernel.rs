@@ -13,7 +13,7 @@ use super::compare::Ending;
 /// How to build and boot.
 #[derive(Debug, Clone)]
 pub struct HakoOptions {
-    pub opt_level: hako_compiler::OptLevel,
+    pub opt_level: hako_compiler_api::OptLevel,
     /// In the unikernel, or as a Linux executable.
     pub target: crate::image::Target,
     pub cache: Cache,

@@ -8,6 +8,11 @@ use std::sync::Mutex;
 pub mod containerd;
 pub mod net;
 
+/// Compile in this test process, as `hako-llvm` does (the library links no compiler).
+pub fn install_compiler() {
+    hako_runner::backend::install(hako_compiler::compile_object);
+}
+
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
