@@ -4,9 +4,9 @@
 //!
 //! 1. [`input`]: read the module (binary, or text when the file ends in `.wat`) and validate it,
 //!    so bad input stops here with one clear line and QEMU never starts;
-//! 2. [`image`]: compile it with `hako-compiler` into a relocatable object and link that with
-//!    the kernel (embedded in this binary at build time) by `ld.lld` into a bootable ELF; both
-//!    steps are cached by content hash in [`cache`];
+//! 2. [`image`]: compile it with `hako-compiler` (through [`backend`]) into a relocatable
+//!    object and link that with the kernel (embedded in this binary at build time) by
+//!    `ld.lld` into a bootable ELF; both steps are cached by content hash in [`cache`];
 //! 3. [`qemu`]: boot the image on QEMU `microvm` (KVM when `/dev/kvm` is usable, TCG
 //!    otherwise), with the program's arguments and environment on the kernel command line,
 //!    stream the guest's stdout (COM1) and stderr (COM2) to ours, read the harness channel
@@ -20,6 +20,10 @@
 //! (`hako report`). What these commands share: [`workspace`] (where the suites are),
 //! [`expectations`] (known-failure lists) and [`panics`] (a compiler panic as one input's
 //! failure).
+//!
+//! [`cli`] is the command line of the two executables built from this crate, `hako` and
+//! `hako-llvm`; [`backend`] decides where a compile happens: `hako` links no LLVM and hands
+//! any command that compiles to `hako-llvm`.
 //!
 //! Errors are [`anyhow::Error`] with context; where the kind of failure decides what happens
 //! next the type says so (`spec::plan::Unplanned`, `spec::ModuleError`).
