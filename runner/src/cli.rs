@@ -65,6 +65,18 @@ struct CompileOpts {
     jobs: usize,
 }
 
+impl CompileOpts {
+    /// How `run`, `build` and `compile` build for `target`: with progress shown.
+    fn build_options(&self, target: Target) -> BuildOptions {
+        BuildOptions {
+            opt_level: self.opt_level,
+            target,
+            jobs: self.jobs,
+            progress: true,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 struct RunArgs {
     /// The module: a `.wasm` binary or a `.wat` text file.
@@ -224,12 +236,7 @@ fn run(args: RunArgs) -> Result<i32> {
     let net = network(&args)?;
     let module = input::read(&args.module)?;
     let cache = Cache::default_location();
-    let options = BuildOptions {
-        opt_level: args.compile.opt_level,
-        target: args.target,
-        jobs: args.compile.jobs,
-        progress: true,
-    };
+    let options = args.compile.build_options(args.target);
     validate_uncompiled(&module, &options, &cache)?;
     // Before compiling: a bad --accel, a reactor without `--invoke`, or a bad `--invoke`.
     let accel = match args.accel.as_deref() {
@@ -484,12 +491,7 @@ fn validate_uncompiled(
 fn build(args: BuildArgs) -> Result<()> {
     let module = input::read(&args.module)?;
     let cache = Cache::default_location();
-    let options = BuildOptions {
-        opt_level: args.compile.opt_level,
-        target: args.target,
-        jobs: args.compile.jobs,
-        progress: true,
-    };
+    let options = args.compile.build_options(args.target);
     validate_uncompiled(&module, &options, &cache)?;
     // The image boots `_start`; a reactor's image is only useful with `hako.invoke=` on the
     // kernel command line, which `hako run --invoke` writes.
@@ -523,12 +525,7 @@ fn image_tar(args: ImageArgs) -> Result<()> {
 fn compile(args: CompileArgs) -> Result<()> {
     let module = input::read(&args.module)?;
     let cache = Cache::default_location();
-    let options = BuildOptions {
-        opt_level: args.compile.opt_level,
-        jobs: args.compile.jobs,
-        progress: true,
-        ..BuildOptions::default()
-    };
+    let options = args.compile.build_options(Target::default());
     validate_uncompiled(&module, &options, &cache)?;
     let (_, object) =
         image::compile_object(&module, &options, &cache, &mut BuildReport::default())?;
