@@ -76,7 +76,8 @@ pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::FUNCTION_REFERENCES)
     .union(WasmFeatures::EXCEPTIONS)
-    .union(WasmFeatures::LEGACY_EXCEPTIONS);
+    .union(WasmFeatures::LEGACY_EXCEPTIONS)
+    .union(WasmFeatures::GC);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
@@ -88,7 +89,7 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
-const NOT_YET: &[(&str, WasmFeatures)] = &[("GC", WasmFeatures::GC)];
+const NOT_YET: &[(&str, WasmFeatures)] = &[];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
 ///
