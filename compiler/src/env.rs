@@ -847,10 +847,26 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
     /// Traps with `BadSignature` unless the `FuncRef` at `funcref` has type `type_index`'s
     /// canonical id or a declared subtype of it.
     fn check_signature(&mut self, type_index: u32, funcref: PointerValue<'ctx>) -> Result<()> {
-        let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
-        let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
-        let ok = self.type_matches(actual.into_int_value(), type_index)?;
-        let mismatch = self.b.build_not(ok, "")?;
+        let mismatch = match self.is_final(type_index) {
+            // A final type (every type without GC's `sub`): one compare, as before GC.
+            true => {
+                let expected = self.canonical_type_id(type_index)?;
+                let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
+                let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
+                self.b.build_int_compare(
+                    inkwell::IntPredicate::NE,
+                    expected,
+                    actual.into_int_value(),
+                    "",
+                )?
+            }
+            false => {
+                let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
+                let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
+                let ok = self.type_matches(actual.into_int_value(), type_index)?;
+                self.b.build_not(ok, "")?
+            }
+        };
         self.trap_if(mismatch, TrapCode::BadSignature)
     }
 
