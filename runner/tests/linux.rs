@@ -351,3 +351,22 @@ fn gc_stress_matches_wasmtime() {
         );
     }
 }
+
+/// A program that keeps everything it allocates (`fixtures/gc_exhaust.wat`) ends with the
+/// GC heap's trap on both targets, after collections found nothing to free: never a
+/// crash or a kernel panic.
+#[test]
+fn a_full_gc_heap_is_a_trap() {
+    for r in [
+        linux(&[&path("gc_exhaust.wat")]),
+        run(&[&path("gc_exhaust.wat")]),
+    ] {
+        assert_eq!(r.status, 134, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("wasm trap: out of memory: GC heap exhausted"),
+            "{}",
+            r.stderr
+        );
+    }
+}
