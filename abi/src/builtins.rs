@@ -110,6 +110,31 @@ macro_rules! __builtin_table {
             /// `fn(vmctx, exn: *const u8)`: an exception was caught by a catch that keeps no
             /// `exnref`: free it unless it was captured.
             EXN_FREE ExnFree hako_exn_free(exn: *const u8);
+            /// `fn(vmctx, type_id: u32, bytes: u64, len: u32) -> u64`: a new zeroed GC object
+            /// of `bytes` bytes (header included) of canonical type `type_id` (an array's
+            /// length `len`), its address; traps when the heap cannot hold it.
+            GC_ALLOC GcAlloc hako_gc_alloc(type_id: u32, bytes: u64, len: u32) -> u64;
+            /// `fn(vmctx, actual: u32, expected: u32) -> u32`: 1 when canonical type `actual`
+            /// is `expected` or a declared subtype of it.
+            GC_IS_SUBTYPE GcIsSubtype hako_gc_is_subtype(actual: u32, expected: u32) -> u32;
+            /// `fn(vmctx, type_id: u32, data: u32, src: u64, len: u64) -> u64`: `array.new_data`.
+            ARRAY_NEW_DATA ArrayNewData hako_array_new_data(
+                type_id: u32, data: u32, src: u64, len: u64
+            ) -> u64;
+            /// `fn(vmctx, type_id: u32, elem: u32, src: u64, len: u64) -> u64`: `array.new_elem`.
+            ARRAY_NEW_ELEM ArrayNewElem hako_array_new_elem(
+                type_id: u32, elem: u32, src: u64, len: u64
+            ) -> u64;
+            /// `fn(vmctx, array: *const u8, data: u32, dst: u64, src: u64, len: u64)`:
+            /// `array.init_data` on a non-null array.
+            ARRAY_INIT_DATA ArrayInitData hako_array_init_data(
+                array: *const u8, data: u32, dst: u64, src: u64, len: u64
+            );
+            /// `fn(vmctx, array: *const u8, elem: u32, dst: u64, src: u64, len: u64)`:
+            /// `array.init_elem` on a non-null array.
+            ARRAY_INIT_ELEM ArrayInitElem hako_array_init_elem(
+                array: *const u8, elem: u32, dst: u64, src: u64, len: u64
+            );
         }
     };
 }
@@ -193,7 +218,7 @@ mod tests {
 
     #[test]
     fn table_matches_the_constants() {
-        assert_eq!(TABLE.len(), 13);
+        assert_eq!(TABLE.len(), 19);
         for (i, b) in TABLE.iter().enumerate() {
             assert!(b.name.starts_with("hako_"), "{}", b.name);
             assert!(TABLE[..i].iter().all(|o| o.name != b.name), "{}", b.name);
@@ -234,6 +259,48 @@ mod tests {
             0
         }
         extern "C" fn hako_exn_free(_: *mut VmContext, _: *const u8) {}
+        extern "C" fn hako_gc_alloc(_: *mut VmContext, _: u32, _: u64, _: u32) -> u64 {
+            0
+        }
+        extern "C" fn hako_gc_is_subtype(_: *mut VmContext, _: u32, _: u32) -> u32 {
+            0
+        }
+        extern "C" fn hako_array_new_data(
+            _: *mut VmContext,
+            _: u32,
+            _: u32,
+            _: u64,
+            _: u64,
+        ) -> u64 {
+            0
+        }
+        extern "C" fn hako_array_new_elem(
+            _: *mut VmContext,
+            _: u32,
+            _: u32,
+            _: u64,
+            _: u64,
+        ) -> u64 {
+            0
+        }
+        extern "C" fn hako_array_init_data(
+            _: *mut VmContext,
+            _: *const u8,
+            _: u32,
+            _: u64,
+            _: u64,
+            _: u64,
+        ) {
+        }
+        extern "C" fn hako_array_init_elem(
+            _: *mut VmContext,
+            _: *const u8,
+            _: u32,
+            _: u64,
+            _: u64,
+            _: u64,
+        ) {
+        }
         crate::check_builtin_definitions!();
     }
 }

@@ -102,6 +102,9 @@ pub struct ModuleDescriptor {
     /// it is.
     pub convention: u32,
     pub _pad: u32,
+    /// The module's type definitions with rec groups, subtyping and GC types
+    /// ([`crate::gc::def`]), from which the kernel computes canonical type ids.
+    pub type_defs: Slice<u32>,
 }
 
 /// Calling conventions of compiled functions ([`ModuleDescriptor::convention`]).
@@ -346,6 +349,18 @@ pub mod const_op {
     pub const I64_ADD: u32 = 11;
     pub const I64_SUB: u32 = 12;
     pub const I64_MUL: u32 = 13;
+    /// GC constant instructions: `imm[0]` = the type index; `STRUCT_NEW` pops `imm[1]`
+    /// field values, `ARRAY_NEW_FIXED` `imm[1]` elements, `ARRAY_NEW` a value and a
+    /// length, `ARRAY_NEW_DEFAULT` a length.
+    pub const STRUCT_NEW: u32 = 14;
+    pub const STRUCT_NEW_DEFAULT: u32 = 15;
+    pub const ARRAY_NEW: u32 = 16;
+    pub const ARRAY_NEW_DEFAULT: u32 = 17;
+    pub const ARRAY_NEW_FIXED: u32 = 18;
+    /// `ref.i31` (see [`crate::gc`]).
+    pub const REF_I31: u32 = 19;
+    /// `any.convert_extern` and `extern.convert_any`: identities in hako's representation.
+    pub const CONVERT: u32 = 20;
 }
 
 #[cfg(test)]
@@ -363,7 +378,7 @@ mod tests {
         assert_eq!(size_of::<Import>(), 48 + 24 + 24 + 8);
         assert_eq!(size_of::<FunctionDesc>(), 24);
         assert_eq!(size_of::<Export>(), 24);
-        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 12 * 16 + 8 + 8);
+        assert_eq!(size_of::<ModuleDescriptor>(), 8 + 13 * 16 + 8 + 8);
         assert_eq!(size_of::<Prebuilt>(), 8 + 7 * 16);
         assert_eq!(size_of::<DataInit>(), 32);
     }

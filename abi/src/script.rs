@@ -61,8 +61,9 @@
 //!   `FUNCREF`, `EXTERNREF`); `bits` is a [`crate::vm::ValRaw`] exactly as the array-call
 //!   trampoline takes it, so the kernel copies it into the argument slot verbatim.
 //!   References: `0` is null; a non-null `externref` argument is the spec's `ref.extern N`
-//!   encoded as `N + 1` (see [`extern_ref_bits`]); the kernel passes these bits through as
-//!   the opaque pointer and never dereferences them.
+//!   (and an `anyref` one its `ref.host N`) encoded as `(N << 3) | 2` (see
+//!   [`extern_ref_bits`]); the kernel passes these bits through as the opaque pointer and
+//!   never dereferences them.
 //! - `Invoke` calls the export through its array-call trampoline with the arguments and
 //!   reports the results. Arguments whose count or types do not match the export's type
 //!   are an `error` (the runner only emits well-typed invokes).
@@ -92,10 +93,12 @@
 //! ```
 //!
 //! `<id>` is decimal. A `<value>` is `<type>:<hex>` with type `i32`, `i64`, `f32`, `f64`,
-//! `v128`, `funcref` or `externref` and the raw bits in lowercase hex, zero-padded to the
-//! type's width (8, 16, 8, 16, 32, 16, 16 digits); a `v128` is printed as one 128-bit
-//! number (lane 0 in the lowest bits). References are printed as their raw pointer bits (`0`
-//! is null; an `externref` created by the script prints `N + 1` again). Messages run to the
+//! `v128`, `funcref`, `externref`, `exnref`, or for a value of the `any` hierarchy the kind
+//! the kernel found (`i31ref`, `structref`, `arrayref`, else `anyref`), and the raw bits in
+//! lowercase hex, zero-padded to the type's width (8, 16, 8, 16, 32 digits, 16 for
+//! references); a `v128` is printed as one 128-bit number (lane 0 in the lowest bits).
+//! References are printed as their raw pointer bits (`0` is null; a host reference created
+//! by the script prints the same bits again). Messages run to the
 //! end of the line and must not contain a newline (the writers replace them by spaces).
 //! Other records of [`crate::boot::record`] may be interleaved (e.g. `enosys`); the runner
 //! ignores every line that does not start with `r ` or is not `done`, except `panic`.
@@ -224,8 +227,10 @@ pub mod op {
 }
 
 /// The raw bits of the spec's `ref.extern N` as script arguments and results carry them.
+/// They are GC's host references ([`crate::gc::host_ref_bits`]), so that
+/// `any.convert_extern` keeps them apart from `i31` and GC objects.
 pub const fn extern_ref_bits(n: u32) -> u128 {
-    n as u128 + 1
+    crate::gc::host_ref_bits(n) as u128
 }
 
 /// One argument of an [`Command::Invoke`].
@@ -582,6 +587,12 @@ pub const fn type_name(valtype: u8) -> Option<(&'static str, usize)> {
         valtype::V128 => ("v128", 32),
         valtype::FUNCREF => ("funcref", 16),
         valtype::EXTERNREF => ("externref", 16),
+        valtype::ANYREF => ("anyref", 16),
+        valtype::EQREF => ("eqref", 16),
+        valtype::I31REF => ("i31ref", 16),
+        valtype::STRUCTREF => ("structref", 16),
+        valtype::ARRAYREF => ("arrayref", 16),
+        valtype::EXNREF => ("exnref", 16),
         _ => return None,
     })
 }
@@ -596,6 +607,12 @@ pub fn type_from_name(name: &str) -> Option<u8> {
         valtype::V128,
         valtype::FUNCREF,
         valtype::EXTERNREF,
+        valtype::ANYREF,
+        valtype::EQREF,
+        valtype::I31REF,
+        valtype::STRUCTREF,
+        valtype::ARRAYREF,
+        valtype::EXNREF,
     ]
     .into_iter()
     .find(|&t| type_name(t).is_some_and(|(n, _)| n == name))

@@ -35,11 +35,25 @@ pub enum TrapCode {
     /// A Wasm exception nothing caught reached the host (an export's caller): the spec's
     /// `assert_exception`, not a trap, though it ends the program as one does.
     UncaughtException = 15,
+    /// `struct.get`/`struct.set` of a null reference.
+    NullStructure = 16,
+    /// An `array.*` instruction on a null reference.
+    NullArray = 17,
+    /// `i31.get_s`/`i31.get_u` of a null reference.
+    NullI31 = 18,
+    /// `ref.cast` of a value not of the type.
+    CastFailure = 19,
+    /// An array access or bulk operation beyond its length.
+    ArrayOutOfBounds = 20,
+    /// An array larger than the runtime allocates (`gc::MAX_ARRAY_BYTES`).
+    AllocationTooLarge = 21,
+    /// The GC heap is full after a collection.
+    GcHeapExhausted = 22,
 }
 
 impl TrapCode {
     /// Every code, in numeric order.
-    pub const ALL: [TrapCode; 16] = [
+    pub const ALL: [TrapCode; 23] = [
         TrapCode::Unreachable,
         TrapCode::IntegerDivideByZero,
         TrapCode::IntegerOverflow,
@@ -56,6 +70,13 @@ impl TrapCode {
         TrapCode::DataSegmentOutOfBounds,
         TrapCode::NullFunctionReference,
         TrapCode::UncaughtException,
+        TrapCode::NullStructure,
+        TrapCode::NullArray,
+        TrapCode::NullI31,
+        TrapCode::CastFailure,
+        TrapCode::ArrayOutOfBounds,
+        TrapCode::AllocationTooLarge,
+        TrapCode::GcHeapExhausted,
     ];
 
     /// The message the WebAssembly spec testsuite uses for this trap.
@@ -77,6 +98,13 @@ impl TrapCode {
             TrapCode::DataSegmentOutOfBounds => "out of bounds memory access",
             TrapCode::NullFunctionReference => "null function reference",
             TrapCode::UncaughtException => "uncaught exception",
+            TrapCode::NullStructure => "null structure reference",
+            TrapCode::NullArray => "null array reference",
+            TrapCode::NullI31 => "null i31 reference",
+            TrapCode::CastFailure => "cast failure",
+            TrapCode::ArrayOutOfBounds => "out of bounds array access",
+            TrapCode::AllocationTooLarge => "allocation too large",
+            TrapCode::GcHeapExhausted => "out of memory: GC heap exhausted",
         }
     }
 

@@ -22,8 +22,8 @@ use wasmparser::{Validator, WasmFeatures};
 
 /// The WebAssembly features hako compiles: the Wasm 2.0 set, multiple memories, extended
 /// constant expressions, relaxed SIMD, tail calls, typed function references, memory64
-/// (64-bit memories and tables) and exception handling (with the legacy
-/// `try`/`catch`/`delegate`/`rethrow` that toolchains still emit).
+/// (64-bit memories and tables), exception handling (with the legacy
+/// `try`/`catch`/`delegate`/`rethrow` that toolchains still emit) and garbage collection.
 pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::MULTI_MEMORY)
     .union(WasmFeatures::MEMORY64)
@@ -32,7 +32,8 @@ pub const FEATURES: WasmFeatures = WasmFeatures::WASM2
     .union(WasmFeatures::TAIL_CALL)
     .union(WasmFeatures::FUNCTION_REFERENCES)
     .union(WasmFeatures::EXCEPTIONS)
-    .union(WasmFeatures::LEGACY_EXCEPTIONS);
+    .union(WasmFeatures::LEGACY_EXCEPTIONS)
+    .union(WasmFeatures::GC);
 
 /// The WebAssembly standard a module is validated against: Wasm 3.0 (wasmparser's set
 /// without threads, which 3.0 does not include). A module valid here that needs more than
@@ -44,7 +45,7 @@ pub const STANDARD: WasmFeatures = WasmFeatures::WASM3
 
 /// The Wasm 3.0 features hako does not compile yet, by name, each with what it needs to
 /// validate.
-pub const NOT_YET: &[(&str, WasmFeatures)] = &[("GC", WasmFeatures::GC)];
+pub const NOT_YET: &[(&str, WasmFeatures)] = &[];
 
 /// Optimisation level: how much LLVM work buys how much run-time speed.
 ///

@@ -47,8 +47,8 @@ pub fn emit<'ctx>(
 
     let mut types = Vec::new();
     for t in &info.types {
-        let params = e.bytes(&codes_or_v128(t.params())?, "params");
-        let results = e.bytes(&codes_or_v128(t.results())?, "results");
+        let params = e.bytes(&codes_or_v128(t.params(), &info.gc_types)?, "params");
+        let results = e.bytes(&codes_or_v128(t.results(), &info.gc_types)?, "results");
         types.push(
             e.l.func_type
                 .const_named_struct(&[params.into(), results.into()]),
@@ -181,7 +181,10 @@ pub fn emit<'ctx>(
                 for expr in exprs.clone() {
                     items.push(e.const_expr(&expr?)?);
                 }
-                (ref_code(*rt, el.range.start as usize)?, items)
+                (
+                    ref_code(*rt, &info.gc_types, el.range.start as usize)?,
+                    items,
+                )
             }
         };
         let items = e.array(e.l.slice, items, "elem_items");
@@ -218,6 +221,21 @@ pub fn emit<'ctx>(
         }
     };
 
+    let words = type_defs(info)?;
+    let type_defs = match words.is_empty() {
+        true => e.slice_null(),
+        false => {
+            let init = cx.i32.const_array(
+                &words
+                    .iter()
+                    .map(|w| cx.i32.const_int(u64::from(*w), false))
+                    .collect::<Vec<_>>(),
+            );
+            let p = e.private_global(init.into(), "type_defs", 4);
+            e.slice(p, words.len())
+        }
+    };
+
     let name = e.bytes(info.module_name.unwrap_or("").as_bytes(), "name");
     let prebuilt = match prebuild {
         true => e.prebuilt(trampolines, &data_bytes)?,
@@ -245,6 +263,7 @@ pub fn emit<'ctx>(
             false => hako_abi::module::convention::C,
         }),
         e.u32(0),
+        type_defs.into(),
     ]);
     let symbol = hako_abi::module::descriptor_symbol(cx.prefix).to_string();
     let g = cx.module.add_global(e.l.module_descriptor, None, &symbol);
@@ -253,6 +272,51 @@ pub fn emit<'ctx>(
     g.set_linkage(Linkage::External);
     g.set_alignment(8);
     Ok(())
+}
+
+/// The module's type definitions as [`hako_abi::gc::def`] words.
+pub(crate) fn type_defs(info: &crate::module::ModuleInfo<'_>) -> Result<Vec<u32>> {
+    use hako_abi::gc::def;
+    use wasmparser::CompositeInnerType;
+    let gc = &info.gc_types;
+    let mut w = Vec::new();
+    for &(start, len) in &info.rec_groups {
+        w.push(len);
+        for sub in &info.sub_types[start as usize..(start + len) as usize] {
+            let supertype = sub
+                .supertype_idxs
+                .first()
+                .and_then(|i| i.as_module_index())
+                .unwrap_or(def::NO_SUPER);
+            let fin = if sub.is_final { def::FINAL } else { 0 };
+            match &sub.composite_type.inner {
+                CompositeInnerType::Func(f) => {
+                    w.extend([
+                        def::FUNC | fin,
+                        supertype,
+                        f.params().len() as u32,
+                        f.results().len() as u32,
+                    ]);
+                    for t in f.params().iter().chain(f.results()) {
+                        w.push(val_word(*t, gc, 0)?);
+                    }
+                }
+                inner => {
+                    let kind = match inner {
+                        CompositeInnerType::Struct(_) => def::STRUCT,
+                        _ => def::ARRAY,
+                    };
+                    let fields = crate::module::fields(sub);
+                    w.extend([kind | fin, supertype, fields.len() as u32, 0]);
+                    for f in fields {
+                        w.push(crate::module::storage_word(f.element_type, gc)?);
+                        w.push(u32::from(f.mutable));
+                    }
+                }
+            }
+        }
+    }
+    Ok(w)
 }
 
 fn make_op(op: u32, imm0: u64, imm1: u64) -> ConstOp {
@@ -264,7 +328,7 @@ fn make_op(op: u32, imm0: u64, imm1: u64) -> ConstOp {
 }
 
 /// A constant expression as the descriptor's `ConstOp` program (the `end` left out).
-fn const_ops(expr: &ConstExpr<'_>) -> Result<Vec<ConstOp>> {
+fn const_ops(expr: &ConstExpr<'_>, info: &crate::module::ModuleInfo<'_>) -> Result<Vec<ConstOp>> {
     let mut reader = expr.get_operators_reader();
     let mut ops = Vec::new();
     while !reader.eof() {
@@ -304,6 +368,36 @@ fn const_ops(expr: &ConstExpr<'_>) -> Result<Vec<ConstOp>> {
             Operator::I64Add => make_op(const_op::I64_ADD, 0, 0),
             Operator::I64Sub => make_op(const_op::I64_SUB, 0, 0),
             Operator::I64Mul => make_op(const_op::I64_MUL, 0, 0),
+            Operator::StructNew { struct_type_index } => {
+                let n = info
+                    .sub_types
+                    .get(struct_type_index as usize)
+                    .map_or(0, |s| crate::module::fields(s).len());
+                make_op(const_op::STRUCT_NEW, u64::from(struct_type_index), n as u64)
+            }
+            Operator::StructNewDefault { struct_type_index } => make_op(
+                const_op::STRUCT_NEW_DEFAULT,
+                u64::from(struct_type_index),
+                0,
+            ),
+            Operator::ArrayNew { array_type_index } => {
+                make_op(const_op::ARRAY_NEW, u64::from(array_type_index), 0)
+            }
+            Operator::ArrayNewDefault { array_type_index } => {
+                make_op(const_op::ARRAY_NEW_DEFAULT, u64::from(array_type_index), 0)
+            }
+            Operator::ArrayNewFixed {
+                array_type_index,
+                array_size,
+            } => make_op(
+                const_op::ARRAY_NEW_FIXED,
+                u64::from(array_type_index),
+                u64::from(array_size),
+            ),
+            Operator::RefI31 => make_op(const_op::REF_I31, 0, 0),
+            Operator::AnyConvertExtern | Operator::ExternConvertAny => {
+                make_op(const_op::CONVERT, 0, 0)
+            }
             Operator::End => continue,
             other => {
                 return Err(unsupported(
@@ -318,8 +412,8 @@ fn const_ops(expr: &ConstExpr<'_>) -> Result<Vec<ConstOp>> {
 }
 
 /// Type codes for the descriptor; unlike code generation, `v128` is just a code here.
-fn codes_or_v128(types: &[wasmparser::ValType]) -> Result<Vec<u8>> {
-    types.iter().map(|t| val_code(*t)).collect()
+fn codes_or_v128(types: &[wasmparser::ValType], gc_types: &[bool]) -> Result<Vec<u8>> {
+    types.iter().map(|t| val_code(*t, gc_types)).collect()
 }
 
 impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
@@ -418,13 +512,17 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
 
     /// A constant expression as a `ConstOp` program.
     fn const_expr(&mut self, expr: &ConstExpr<'_>) -> Result<StructValue<'ctx>> {
-        let ops = const_ops(expr)?;
+        let ops = const_ops(expr, self.cx.info)?;
         Ok(self.ops(&ops, "const_expr"))
     }
 
     fn table_type(&self, t: &wasmparser::TableType) -> Result<StructValue<'ctx>> {
         Ok(self.l.table_type.const_named_struct(&[
-            self.u32(val_word(ValType::Ref(t.element_type), 0)?),
+            self.u32(val_word(
+                ValType::Ref(t.element_type),
+                &self.cx.info.gc_types,
+                0,
+            )?),
             self.u32(u32::from(t.table64)),
             self.u64(t.initial),
             self.u64(t.maximum.unwrap_or(NO_MAX)),
@@ -442,7 +540,7 @@ impl<'c, 'ctx, 'a> Emitter<'c, 'ctx, 'a> {
 
     fn global_type(&self, g: &wasmparser::GlobalType) -> Result<StructValue<'ctx>> {
         Ok(self.l.global_type.const_named_struct(&[
-            self.u32(val_word(g.content_type, 0)?),
+            self.u32(val_word(g.content_type, &self.cx.info.gc_types, 0)?),
             self.u32(u32::from(g.mutable)),
         ]))
     }

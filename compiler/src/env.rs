@@ -789,21 +789,84 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         self.call_funcref(type_index, funcref, args, kind)
     }
 
-    /// Traps with `BadSignature` unless the `FuncRef` at `funcref` has type `type_index`'s
-    /// canonical id.
-    fn check_signature(&mut self, type_index: u32, funcref: PointerValue<'ctx>) -> Result<()> {
+    /// The canonical type id of type index `type_index` (invariant).
+    pub fn canonical_type_id(&mut self, type_index: u32) -> Result<IntValue<'ctx>> {
         let type_ids = self.vmctx_field(vm::VMCTX_TYPE_IDS_OFFSET)?;
-        let expected_p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
-        let expected = self.b.build_load(self.cx.i32, expected_p, "")?;
-        self.mark_invariant(expected)?;
-        let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
-        let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
-        let mismatch = self.b.build_int_compare(
-            inkwell::IntPredicate::NE,
-            expected.into_int_value(),
-            actual.into_int_value(),
-            "",
-        )?;
+        let p = self.byte_offset(type_ids, u64::from(type_index) * 4)?;
+        let v = self.b.build_load(self.cx.i32, p, "")?;
+        self.mark_invariant(v)?;
+        Ok(v.into_int_value())
+    }
+
+    /// Whether type index `type_index` is final (no type can declare it as supertype).
+    pub fn is_final(&self, type_index: u32) -> bool {
+        self.cx
+            .info
+            .sub_types
+            .get(type_index as usize)
+            .is_none_or(|s| s.is_final)
+    }
+
+    /// An `i1`: whether canonical type id `actual` is type index `type_index` or a declared
+    /// subtype of it. Equal ids answer at once; a non-final type asks the runtime otherwise.
+    pub fn type_matches(
+        &mut self,
+        actual: IntValue<'ctx>,
+        type_index: u32,
+    ) -> Result<IntValue<'ctx>> {
+        let expected = self.canonical_type_id(type_index)?;
+        let eq = self
+            .b
+            .build_int_compare(inkwell::IntPredicate::EQ, expected, actual, "")?;
+        if self.is_final(type_index) {
+            return Ok(eq);
+        }
+        let from = self.current_block()?;
+        let slow = self.append_block("subtype");
+        let done = self.append_block("subtyped");
+        self.b.build_conditional_branch(eq, done, slow)?;
+        self.b.position_at_end(slow);
+        let r = self
+            .call_builtin(builtins::GC_IS_SUBTYPE, &[actual.into(), expected.into()])?
+            .ok_or_else(|| internal("is_subtype without result"))?
+            .into_int_value();
+        let sub =
+            self.b
+                .build_int_compare(inkwell::IntPredicate::NE, r, self.cx.i32.const_zero(), "")?;
+        let slow_end = self.current_block()?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
+        let phi = self.b.build_phi(self.cx.llcx.bool_type(), "")?;
+        phi.add_incoming(&[
+            (&self.cx.llcx.bool_type().const_int(1, false), from),
+            (&sub, slow_end),
+        ]);
+        Ok(phi.as_basic_value().into_int_value())
+    }
+
+    /// Traps with `BadSignature` unless the `FuncRef` at `funcref` has type `type_index`'s
+    /// canonical id or a declared subtype of it.
+    fn check_signature(&mut self, type_index: u32, funcref: PointerValue<'ctx>) -> Result<()> {
+        let mismatch = match self.is_final(type_index) {
+            // A final type (every type without GC's `sub`): one compare, as before GC.
+            true => {
+                let expected = self.canonical_type_id(type_index)?;
+                let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
+                let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
+                self.b.build_int_compare(
+                    inkwell::IntPredicate::NE,
+                    expected,
+                    actual.into_int_value(),
+                    "",
+                )?
+            }
+            false => {
+                let actual_p = self.byte_offset(funcref, vm::FUNCREF_TYPE_ID_OFFSET as u64)?;
+                let actual = self.b.build_load(self.cx.i32, actual_p, "")?;
+                let ok = self.type_matches(actual.into_int_value(), type_index)?;
+                self.b.build_not(ok, "")?
+            }
+        };
         self.trap_if(mismatch, TrapCode::BadSignature)
     }
 

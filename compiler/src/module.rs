@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use hako_abi::valtype;
 use wasmparser::{
-    CompositeInnerType, ConstExpr, Data, Element, Export, FuncType, FunctionBody, GlobalType,
-    HeapType, KnownCustom, MemoryType, Name, Operator, Parser, Payload, RefType, TableType,
-    TypeRef, ValType,
+    CompositeInnerType, ConstExpr, Data, Element, Export, FieldType, FuncType, FunctionBody,
+    GlobalType, HeapType, KnownCustom, MemoryType, Name, Operator, Parser, Payload, RefType,
+    StorageType, SubType, TableType, TypeRef, ValType,
 };
 
 use crate::error::{unsupported, Result};
@@ -39,7 +39,14 @@ pub struct GlobalInit<'a> {
 /// The module, parsed.
 #[derive(Default)]
 pub struct ModuleInfo<'a> {
+    /// The function type of each type index (an empty one for a struct or array type).
     pub types: Vec<FuncType>,
+    /// Every type definition, as declared (supertypes, finality, struct and array types).
+    pub sub_types: Vec<SubType>,
+    /// The rec groups: (first type index, number of types).
+    pub rec_groups: Vec<(u32, u32)>,
+    /// Per type index: whether it is a struct or array type.
+    pub gc_types: Vec<bool>,
     pub imports: Vec<ImportInfo<'a>>,
     /// Type index of every function (imports first).
     pub func_types: Vec<u32>,
@@ -107,14 +114,32 @@ impl<'a> ModuleInfo<'a> {
                 Payload::TypeSection(reader) => {
                     let offset = reader.range().start as usize;
                     for group in reader {
+                        let start = info.types.len() as u32;
                         for sub in group?.into_types() {
-                            match sub.composite_type.inner {
-                                CompositeInnerType::Func(f) if !sub.composite_type.shared => {
-                                    info.types.push(f)
-                                }
-                                _ => return Err(unsupported("gc types", offset)),
+                            if sub.composite_type.shared
+                                || sub.composite_type.descriptor_idx.is_some()
+                                || sub.composite_type.describes_idx.is_some()
+                            {
+                                return Err(unsupported("shared or descriptor types", offset));
                             }
+                            match &sub.composite_type.inner {
+                                CompositeInnerType::Func(f) => info.types.push(f.clone()),
+                                CompositeInnerType::Struct(_) | CompositeInnerType::Array(_) => {
+                                    info.types.push(FuncType::new([], []))
+                                }
+                                CompositeInnerType::Cont(_) => {
+                                    return Err(unsupported("stack switching", offset))
+                                }
+                            }
+                            info.sub_types.push(sub);
                         }
+                        info.rec_groups
+                            .push((start, info.types.len() as u32 - start));
+                        info.gc_types = info
+                            .sub_types
+                            .iter()
+                            .map(|s| !matches!(s.composite_type.inner, CompositeInnerType::Func(_)))
+                            .collect();
                     }
                 }
                 Payload::ImportSection(reader) => {
@@ -126,8 +151,8 @@ impl<'a> ModuleInfo<'a> {
                                 info.func_types.push(t);
                                 let ty = info.types.get(t as usize);
                                 let wasi_symbol = ty.and_then(|ty| {
-                                    let params = codes(ty.params()).ok()?;
-                                    let results = codes(ty.results()).ok()?;
+                                    let params = codes(ty.params(), &[]).ok()?;
+                                    let results = codes(ty.results(), &[]).ok()?;
                                     hako_abi::wasi::lookup(
                                         import.module,
                                         import.name,
@@ -248,18 +273,17 @@ impl<'a> ModuleInfo<'a> {
             if t.shared {
                 return Err(unsupported("shared tables", 0));
             }
-            ref_code(t.element_type, 0)?;
+            ref_code(t.element_type, &info.gc_types, 0)?;
         }
         Ok(info)
     }
 }
 
-/// The [`hako_abi::valtype`] code of a reference type, for the types this compiler knows:
-/// every function reference type (`funcref`, `(ref null? $t)` of a function type, `nofunc`,
-/// nullable or not) is `funcref`'s, every external one `externref`'s. Validation has
-/// checked the static types; the kernel's import checks compare these codes only.
-pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
-    use wasmparser::AbstractHeapType::{Exn, Extern, Func, NoExn, NoExtern, NoFunc};
+/// The [`hako_abi::valtype`] code of a reference type: its hierarchy's top (`funcref`,
+/// `externref`, `anyref` or `exnref`). Validation has checked the static types; the
+/// kernel's import checks compare full type words ([`val_word`]).
+pub fn ref_code(r: RefType, gc_types: &[bool], offset: usize) -> Result<u8> {
+    use wasmparser::AbstractHeapType::*;
     match r.heap_type() {
         HeapType::Abstract {
             shared: false,
@@ -268,31 +292,48 @@ pub fn ref_code(r: RefType, offset: usize) -> Result<u8> {
         HeapType::Abstract {
             shared: false,
             ty: Func | NoFunc,
-        }
-        | HeapType::Concrete(_)
-        | HeapType::Exact(_) => Ok(valtype::FUNCREF),
+        } => Ok(valtype::FUNCREF),
         HeapType::Abstract {
             shared: false,
             ty: Extern | NoExtern,
         } => Ok(valtype::EXTERNREF),
-        _ => Err(unsupported("GC reference types", offset)),
+        HeapType::Abstract {
+            shared: false,
+            ty: Any | Eq | I31 | Struct | Array | None,
+        } => Ok(valtype::ANYREF),
+        HeapType::Concrete(_) | HeapType::Exact(_) => Ok(concrete_code(r, gc_types)),
+        _ => Err(unsupported("this reference type", offset)),
+    }
+}
+
+/// The hierarchy of a concrete reference type: `anyref` for a struct or array type
+/// (`gc_types[i]`), `funcref` for a function type.
+fn concrete_code(r: RefType, gc_types: &[bool]) -> u8 {
+    let index = r.type_index().and_then(|i| i.as_module_index());
+    match index.is_some_and(|i| gc_types.get(i as usize).copied().unwrap_or(false)) {
+        true => valtype::ANYREF,
+        false => valtype::FUNCREF,
     }
 }
 
 /// The full type of a global or of a table's elements ([`hako_abi::valtype::matches`]): the
 /// code, and for a reference its nullability and heap type (the module's type index for a
 /// concrete one).
-pub fn val_word(t: ValType, offset: usize) -> Result<u32> {
-    use wasmparser::AbstractHeapType::{NoExn, NoExtern, NoFunc};
-    let code = u32::from(val_code(t)?);
+pub fn val_word(t: ValType, gc_types: &[bool], offset: usize) -> Result<u32> {
+    use wasmparser::AbstractHeapType::{Array, Eq, NoExn, NoExtern, NoFunc, None, Struct, I31};
+    let code = u32::from(val_code(t, gc_types)?);
     let ValType::Ref(r) = t else {
         return Ok(code);
     };
     let heap = match r.heap_type() {
         HeapType::Abstract {
-            ty: NoFunc | NoExtern | NoExn,
+            ty: NoFunc | NoExtern | NoExn | None,
             ..
         } => valtype::BOTTOM,
+        HeapType::Abstract { ty: Eq, .. } => valtype::heap::EQ << valtype::TYPE_SHIFT,
+        HeapType::Abstract { ty: I31, .. } => valtype::heap::I31 << valtype::TYPE_SHIFT,
+        HeapType::Abstract { ty: Struct, .. } => valtype::heap::STRUCT << valtype::TYPE_SHIFT,
+        HeapType::Abstract { ty: Array, .. } => valtype::heap::ARRAY << valtype::TYPE_SHIFT,
         HeapType::Concrete(i) | HeapType::Exact(i) => {
             let index = i
                 .as_module_index()
@@ -309,19 +350,42 @@ pub fn val_word(t: ValType, offset: usize) -> Result<u32> {
     Ok(code | heap | null)
 }
 
+/// The type word of a struct field or array element ([`val_word`], or `I8`/`I16`).
+pub fn storage_word(t: StorageType, gc_types: &[bool]) -> Result<u32> {
+    match t {
+        StorageType::I8 => Ok(u32::from(valtype::I8)),
+        StorageType::I16 => Ok(u32::from(valtype::I16)),
+        StorageType::Val(v) => val_word(v, gc_types, 0),
+    }
+}
+
+/// The code of a storage type ([`val_code`], or `I8`/`I16`).
+pub fn storage_code(t: StorageType, gc_types: &[bool]) -> Result<u8> {
+    Ok(storage_word(t, gc_types)? as u8)
+}
+
+/// The fields of struct or array type `sub` (an array's one element type).
+pub fn fields(sub: &SubType) -> Vec<FieldType> {
+    match &sub.composite_type.inner {
+        CompositeInnerType::Struct(s) => s.fields.to_vec(),
+        CompositeInnerType::Array(a) => vec![a.0],
+        _ => Vec::new(),
+    }
+}
+
 /// The [`hako_abi::valtype`] code of a value type.
-pub fn val_code(t: ValType) -> Result<u8> {
+pub fn val_code(t: ValType, gc_types: &[bool]) -> Result<u8> {
     Ok(match t {
         ValType::I32 => valtype::I32,
         ValType::I64 => valtype::I64,
         ValType::F32 => valtype::F32,
         ValType::F64 => valtype::F64,
         ValType::V128 => valtype::V128,
-        ValType::Ref(r) => ref_code(r, 0)?,
+        ValType::Ref(r) => ref_code(r, gc_types, 0)?,
     })
 }
 
 /// The codes of a list of value types.
-pub fn codes(types: &[ValType]) -> Result<Vec<u8>> {
-    types.iter().map(|t| val_code(*t)).collect()
+pub fn codes(types: &[ValType], gc_types: &[bool]) -> Result<Vec<u8>> {
+    types.iter().map(|t| val_code(*t, gc_types)).collect()
 }

@@ -28,6 +28,7 @@ use crate::stack::{ControlFrame, ControlStack, FrameKind, ValueStack};
 
 mod control;
 mod exceptions;
+mod gc;
 mod memory;
 mod numeric;
 mod simd;
@@ -553,6 +554,87 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                 self.br_if_i1(relative_depth, non_null)?;
                 self.stack.pop()?;
             }
+            // -- GC --
+            RefI31 => self.ref_i31()?,
+            I31GetS => self.i31_get(true)?,
+            I31GetU => self.i31_get(false)?,
+            RefEq => self.ref_eq()?,
+            AnyConvertExtern | ExternConvertAny => {}
+            StructNew { struct_type_index } => self.struct_new(struct_type_index, false)?,
+            StructNewDefault { struct_type_index } => self.struct_new(struct_type_index, true)?,
+            StructGet {
+                struct_type_index,
+                field_index,
+            } => self.struct_get(struct_type_index, field_index, gc::Extend::None)?,
+            StructGetS {
+                struct_type_index,
+                field_index,
+            } => self.struct_get(struct_type_index, field_index, gc::Extend::Signed)?,
+            StructGetU {
+                struct_type_index,
+                field_index,
+            } => self.struct_get(struct_type_index, field_index, gc::Extend::Unsigned)?,
+            StructSet {
+                struct_type_index,
+                field_index,
+            } => self.struct_set(struct_type_index, field_index)?,
+            ArrayNew { array_type_index } => self.array_new(array_type_index, false)?,
+            ArrayNewDefault { array_type_index } => self.array_new(array_type_index, true)?,
+            ArrayNewFixed {
+                array_type_index,
+                array_size,
+            } => self.array_new_fixed(array_type_index, array_size)?,
+            ArrayNewData {
+                array_type_index,
+                array_data_index,
+            } => self.array_new_segment(
+                builtins::ARRAY_NEW_DATA,
+                array_type_index,
+                array_data_index,
+            )?,
+            ArrayNewElem {
+                array_type_index,
+                array_elem_index,
+            } => self.array_new_segment(
+                builtins::ARRAY_NEW_ELEM,
+                array_type_index,
+                array_elem_index,
+            )?,
+            ArrayGet { array_type_index } => self.array_get(array_type_index, gc::Extend::None)?,
+            ArrayGetS { array_type_index } => {
+                self.array_get(array_type_index, gc::Extend::Signed)?
+            }
+            ArrayGetU { array_type_index } => {
+                self.array_get(array_type_index, gc::Extend::Unsigned)?
+            }
+            ArraySet { array_type_index } => self.array_set(array_type_index)?,
+            ArrayLen => self.array_len()?,
+            ArrayFill { array_type_index } => self.array_fill(array_type_index)?,
+            ArrayCopy {
+                array_type_index_dst,
+                ..
+            } => self.array_copy(array_type_index_dst)?,
+            ArrayInitData {
+                array_data_index, ..
+            } => self.array_init_segment(builtins::ARRAY_INIT_DATA, array_data_index)?,
+            ArrayInitElem {
+                array_elem_index, ..
+            } => self.array_init_segment(builtins::ARRAY_INIT_ELEM, array_elem_index)?,
+            RefTestNonNull { hty } => self.ref_test(non_null(hty))?,
+            RefTestNullable { hty } => self.ref_test(nullable(hty))?,
+            RefCastNonNull { hty } => self.ref_cast(non_null(hty))?,
+            RefCastNullable { hty } => self.ref_cast(nullable(hty))?,
+            BrOnCast {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.br_on_cast(relative_depth, to_ref_type, true)?,
+            BrOnCastFail {
+                relative_depth,
+                to_ref_type,
+                ..
+            } => self.br_on_cast(relative_depth, to_ref_type, false)?,
+
             TableGet { table } => {
                 let i = self.stack.pop_int()?;
                 let v = self.env.table_get(table, i)?;
@@ -886,6 +968,16 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         }
         Ok(())
     }
+}
+
+/// The non-null reference type to heap type `h`.
+fn non_null(h: wasmparser::HeapType) -> wasmparser::RefType {
+    wasmparser::RefType::new(false, h).unwrap_or(wasmparser::RefType::ANYREF)
+}
+
+/// The nullable reference type to heap type `h`.
+fn nullable(h: wasmparser::HeapType) -> wasmparser::RefType {
+    wasmparser::RefType::new(true, h).unwrap_or(wasmparser::RefType::ANYREF)
 }
 
 /// Whether a call operator is a tail call (`return_call*`).

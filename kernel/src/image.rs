@@ -128,6 +128,7 @@ slices! {
         table_inits: ConstExpr,
         tags: u32,
         name: u8,
+        type_defs: u32,
     }
     FuncType { params: u8, results: u8 }
     Import { module: u8, name: u8 }
@@ -293,6 +294,7 @@ mod tests {
             prebuilt: core::ptr::null(),
             convention: hako_abi::module::convention::C,
             _pad: 0,
+            type_defs: Slice::EMPTY,
         }));
         let m: &'static ImageManifest = Box::leak(Box::new(ImageManifest {
             magic: 0,

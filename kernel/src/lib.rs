@@ -90,6 +90,7 @@ pub mod layout;
 pub mod bulk;
 pub mod clock;
 pub mod cmdline;
+pub mod gc;
 pub mod guest;
 pub mod link;
 pub mod net;

@@ -156,11 +156,20 @@ impl core::fmt::Display for Mismatch {
     }
 }
 
-/// Check that an entity of type `actual` may satisfy an import expecting `expected`.
-pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch> {
+/// Check that an entity of type `actual` may satisfy an import expecting `expected`;
+/// `types` knows the declared subtyping of canonical types.
+pub fn check(
+    expected: &ExternType,
+    actual: &ExternType,
+    types: &impl valtype::Types,
+) -> Result<(), Mismatch> {
     use ExternType::*;
     match (expected, actual) {
-        (Func { type_id: e }, Func { type_id: a }) | (Tag { type_id: e }, Tag { type_id: a }) => {
+        (Func { type_id: e }, Func { type_id: a }) => types
+            .is_subtype(*a, *e)
+            .then_some(())
+            .ok_or(Mismatch::FuncType),
+        (Tag { type_id: e }, Tag { type_id: a }) => {
             (e == a).then_some(()).ok_or(Mismatch::FuncType)
         }
         (
@@ -175,9 +184,13 @@ pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch>
                 limits: al,
             },
         ) => {
+            // A table's element type must be the same both ways (it is written through the
+            // import too).
+            let same =
+                valtype::matches_with(*at, *et, types) && valtype::matches_with(*et, *at, types);
             if e64 != a64 {
                 Err(Mismatch::TableIndexType)
-            } else if et != at {
+            } else if !same {
                 Err(Mismatch::ElemType)
             } else if !al.matches(el) {
                 Err(Mismatch::Limits)
@@ -217,9 +230,10 @@ pub fn check(expected: &ExternType, actual: &ExternType) -> Result<(), Mismatch>
         ) => {
             // A constant global's type may be a subtype of the expected one; a mutable
             // global's must be the same (it is written through the import too).
+            let sub = valtype::matches_with(*av, *ev, types);
             let matches = match em {
-                true => ev == av,
-                false => valtype::matches(*av, *ev),
+                true => sub && valtype::matches_with(*ev, *av, types),
+                false => sub,
             };
             if em != am {
                 Err(Mismatch::Mutability)
@@ -241,6 +255,10 @@ mod tests {
     use super::*;
     use hako_abi::module::{GlobalType, MemoryType, TableType};
     use hako_abi::valtype;
+
+    fn check_plain(e: &ExternType, a: &ExternType) -> Result<(), Mismatch> {
+        check(e, a, &valtype::NoSubtypes)
+    }
 
     fn l(min: u64, max: Option<u64>) -> Limits {
         Limits { min, max }
@@ -347,38 +365,41 @@ mod tests {
             table64: false,
             limits: l(min, max),
         };
-        assert_eq!(check(&f(1), &f(1)), Ok(()));
-        assert_eq!(check(&f(1), &f(2)), Err(Mismatch::FuncType));
+        assert_eq!(check_plain(&f(1), &f(1)), Ok(()));
+        assert_eq!(check_plain(&f(1), &f(2)), Err(Mismatch::FuncType));
         assert!(matches!(
-            check(&f(1), &g(valtype::I32, false)),
+            check_plain(&f(1), &g(valtype::I32, false)),
             Err(Mismatch::Kind {
                 expected: "function",
                 actual: "global"
             })
         ));
         assert_eq!(
-            check(&g(valtype::I32, false), &g(valtype::I32, false)),
+            check_plain(&g(valtype::I32, false), &g(valtype::I32, false)),
             Ok(())
         );
         assert_eq!(
-            check(&g(valtype::I32, false), &g(valtype::I64, false)),
+            check_plain(&g(valtype::I32, false), &g(valtype::I64, false)),
             Err(Mismatch::GlobalType)
         );
         assert_eq!(
-            check(&g(valtype::I32, true), &g(valtype::I32, false)),
+            check_plain(&g(valtype::I32, true), &g(valtype::I32, false)),
             Err(Mismatch::Mutability)
         );
         assert_eq!(
-            check(&g(valtype::I32, false), &g(valtype::I32, true)),
+            check_plain(&g(valtype::I32, false), &g(valtype::I32, true)),
             Err(Mismatch::Mutability)
         );
-        assert_eq!(check(&mem(1, None, false), &mem(1, Some(2), false)), Ok(()));
         assert_eq!(
-            check(&mem(1, Some(1), false), &mem(1, Some(2), false)),
+            check_plain(&mem(1, None, false), &mem(1, Some(2), false)),
+            Ok(())
+        );
+        assert_eq!(
+            check_plain(&mem(1, Some(1), false), &mem(1, Some(2), false)),
             Err(Mismatch::Limits)
         );
         assert_eq!(
-            check(&mem(1, None, false), &mem(1, None, true)),
+            check_plain(&mem(1, None, false), &mem(1, None, true)),
             Err(Mismatch::MemoryFlavour)
         );
         let mem64 = ExternType::Memory {
@@ -386,9 +407,9 @@ mod tests {
             memory64: true,
             shared: false,
         };
-        assert_eq!(check(&mem64, &mem64), Ok(()));
+        assert_eq!(check_plain(&mem64, &mem64), Ok(()));
         assert_eq!(
-            check(&mem(1, None, false), &mem64),
+            check_plain(&mem(1, None, false), &mem64),
             Err(Mismatch::MemoryFlavour)
         );
         let tab64 = ExternType::Table {
@@ -396,38 +417,38 @@ mod tests {
             table64: true,
             limits: l(10, None),
         };
-        assert_eq!(check(&tab64, &tab64), Ok(()));
+        assert_eq!(check_plain(&tab64, &tab64), Ok(()));
         assert_eq!(
-            check(&tab(valtype::FUNCREF, 10, None), &tab64),
+            check_plain(&tab(valtype::FUNCREF, 10, None), &tab64),
             Err(Mismatch::TableIndexType)
         );
         assert_eq!(
-            check(&tab64, &tab(valtype::FUNCREF, 10, None)),
+            check_plain(&tab64, &tab(valtype::FUNCREF, 10, None)),
             Err(Mismatch::TableIndexType)
         );
         assert_eq!(
-            check(
+            check_plain(
                 &tab(valtype::FUNCREF, 10, None),
                 &tab(valtype::FUNCREF, 10, Some(20))
             ),
             Ok(())
         );
         assert_eq!(
-            check(
+            check_plain(
                 &tab(valtype::EXTERNREF, 10, None),
                 &tab(valtype::FUNCREF, 10, Some(20))
             ),
             Err(Mismatch::ElemType)
         );
         assert_eq!(
-            check(
+            check_plain(
                 &tab(valtype::FUNCREF, 11, None),
                 &tab(valtype::FUNCREF, 10, Some(20))
             ),
             Err(Mismatch::Limits)
         );
         assert!(matches!(
-            check(&mem(0, None, false), &tab(valtype::FUNCREF, 0, None)),
+            check_plain(&mem(0, None, false), &tab(valtype::FUNCREF, 0, None)),
             Err(Mismatch::Kind { .. })
         ));
     }

@@ -226,6 +226,20 @@ fn resolve(store: &Store, names: &Names, module: &[u8], name: &[u8]) -> Option<E
     }
 }
 
+/// Result values with each `anyref` named by its kind (`i31ref`, `structref`, `arrayref`),
+/// which the script's patterns (`ref.i31`, `ref.struct`, ...) compare.
+fn kinds(store: &impl StoreCell, values: Vec<(u8, u128)>) -> Vec<(u8, u128)> {
+    values
+        .into_iter()
+        .map(|(t, bits)| match t {
+            hako_abi::valtype::ANYREF if bits != 0 => {
+                (store.with(|s| s.any_kind(bits as u64)), bits)
+            }
+            _ => (t, bits),
+        })
+        .collect()
+}
+
 fn no_instance(instance: u32) -> Outcome {
     Outcome::Error(format!("no instance {instance} (its instantiation failed)"))
 }
@@ -295,7 +309,9 @@ pub fn execute(
                 *slot = ValRaw::from_u128(a.bits);
             }
             match machine.enter(f.callable, &mut values) {
-                Ok(()) => Outcome::Values(script::results(f.results, &values).collect()),
+                Ok(()) => {
+                    Outcome::Values(kinds(store, script::results(f.results, &values).collect()))
+                }
                 Err(t) => Outcome::Trap(t),
             }
         }
@@ -304,7 +320,7 @@ pub fn execute(
                 return no_instance(instance);
             };
             match store.with(|s| s.export_global(i, name)) {
-                Some((t, v)) => Outcome::Values(vec![(t, script::value_bits(t, &v))]),
+                Some((t, v)) => Outcome::Values(kinds(store, vec![(t, script::value_bits(t, &v))])),
                 None => Outcome::Error(format!("no global export `{}`", script::show(name))),
             }
         }

@@ -48,6 +48,10 @@ pub unsafe trait Platform {
     /// Every frame between the caller and the innermost entry into Wasm (compiled code and
     /// entry points) owns nothing that needs dropping and holds no borrow of platform state.
     unsafe fn raise(code: u32) -> !;
+    /// Calls `f` with every word of the running Wasm frames (from the caller's stack
+    /// pointer to the top of the Wasm stack) and of the callee-saved registers: the
+    /// conservative roots of a collection. Nothing when not on the Wasm stack.
+    fn scan_stack(f: &mut dyn FnMut(u64));
 }
 
 /// Memory 0 of the calling instance, for WASI.
@@ -261,6 +265,104 @@ macro_rules! define_entry_points {
             // SAFETY: compiled code passes an exception it caught, which nothing freed (a
             // catch frees it once; a captured one is never freed).
             unsafe { $crate::exn::free(exn as *mut $crate::__abi::vm::ExceptionHeader) }
+        }
+
+        /// The value of a builtin that returns an address or traps.
+        fn __value(r: Result<u64, $crate::__abi::trap::TrapCode>) -> u64 {
+            match r {
+                Ok(v) => v,
+                Err(t) => {
+                    __check(Err(t));
+                    0
+                }
+            }
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_gc_alloc(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            type_id: u32,
+            bytes: u64,
+            len: u32,
+        ) -> u64 {
+            use $crate::shims::Platform;
+            let _ = __instance(vmctx);
+            __value(<$p>::with_store(|s| {
+                s.gc_alloc(type_id, bytes, len, &mut |f| <$p>::scan_stack(f))
+            }))
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_gc_is_subtype(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            actual: u32,
+            expected: u32,
+        ) -> u32 {
+            use $crate::shims::Platform;
+            let _ = __instance(vmctx);
+            u32::from(<$p>::with_store(|s| s.gc_is_subtype(actual, expected)))
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_array_new_data(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            type_id: u32,
+            data: u32,
+            src: u64,
+            len: u64,
+        ) -> u64 {
+            use $crate::shims::Platform;
+            let i = __instance(vmctx);
+            __value(<$p>::with_store(|s| {
+                s.array_new_data(i, type_id, data, src, len, &mut |f| <$p>::scan_stack(f))
+            }))
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_array_new_elem(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            type_id: u32,
+            elem: u32,
+            src: u64,
+            len: u64,
+        ) -> u64 {
+            use $crate::shims::Platform;
+            let i = __instance(vmctx);
+            __value(<$p>::with_store(|s| {
+                s.array_new_elem(i, type_id, elem, src, len, &mut |f| <$p>::scan_stack(f))
+            }))
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_array_init_data(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            array: *const u8,
+            data: u32,
+            dst: u64,
+            src: u64,
+            len: u64,
+        ) {
+            use $crate::shims::Platform;
+            let i = __instance(vmctx);
+            __check(<$p>::with_store(|s| {
+                s.array_init_data(i, array as u64, data, dst, src, len)
+            }));
+        }
+
+        #[no_mangle]
+        extern "C" fn hako_array_init_elem(
+            vmctx: *mut $crate::__abi::vm::VmContext,
+            array: *const u8,
+            elem: u32,
+            dst: u64,
+            src: u64,
+            len: u64,
+        ) {
+            use $crate::shims::Platform;
+            let i = __instance(vmctx);
+            __check(<$p>::with_store(|s| {
+                s.array_init_elem(i, array as u64, elem, dst, src, len)
+            }));
         }
 
         /// The personality routine of compiled code (see `hako_kernel::exn`).

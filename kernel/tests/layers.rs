@@ -19,7 +19,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "safe target-independent logic",
         &[
-            "bulk", "clock", "cmdline", "guest", "link", "net", "p9", "script", "types", "wasi",
+            "bulk", "clock", "cmdline", "gc", "guest", "link", "net", "p9", "script", "types",
+            "wasi",
         ],
     ),
     ("hardware", &["hw"]),

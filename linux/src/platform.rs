@@ -128,6 +128,9 @@ unsafe impl Platform for LinuxPlatform {
         // SAFETY: the caller's contract is `raise`'s.
         unsafe { crate::wasm::raise(code) }
     }
+    fn scan_stack(f: &mut dyn FnMut(u64)) {
+        crate::wasm::scan_stack(f)
+    }
 }
 
 hako_kernel::define_entry_points!(LinuxPlatform);

@@ -61,7 +61,9 @@ impl<'ctx> Layouts<'ctx> {
             export: st(&[s, i32, i32]),
             data_segment: st(&[i32, i32, s, s]),
             element_segment: st(&[i32, i32, i32, i32, s, s]),
-            module_descriptor: st(&[i32, i32, s, s, s, s, s, s, s, s, s, s, s, s, ptr, i32, i32]),
+            module_descriptor: st(&[
+                i32, i32, s, s, s, s, s, s, s, s, s, s, s, s, ptr, i32, i32, s,
+            ]),
             func_ref: st(&[ptr, ptr, ptr, i32, i32]),
             vm_context: st(&[ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr]),
             prebuilt: st(&[ptr, s, s, s, s, s, s, s]),
@@ -200,7 +202,7 @@ mod tests {
             &td,
             l.module_descriptor,
             size_of::<ModuleDescriptor>(),
-            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, table_inits, tags, name, prebuilt, convention, _pad),
+            offs!(ModuleDescriptor: abi_version, start, types, imports, functions, tables, memories, globals, exports, data, elements, table_inits, tags, name, prebuilt, convention, _pad, type_defs),
             "ModuleDescriptor",
         );
         check(

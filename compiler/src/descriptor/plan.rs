@@ -44,8 +44,12 @@ impl ConstEnv for PlanEnv<'_> {
 
 /// Evaluates a constant expression as the kernel would (the same evaluator), `None` when it
 /// refers to something the compiler does not know.
-fn eval_const(expr: &ConstExpr<'_>, globals: &[ValRaw]) -> Result<Option<ValRaw>> {
-    Ok(constexpr::eval(&const_ops(expr)?, &PlanEnv(globals)).ok())
+fn eval_const(
+    expr: &ConstExpr<'_>,
+    info: &crate::module::ModuleInfo<'_>,
+    globals: &[ValRaw],
+) -> Result<Option<ValRaw>> {
+    Ok(constexpr::eval(&const_ops(expr, info)?, &mut PlanEnv(globals)).ok())
 }
 
 /// A reference value of [`PlanEnv`].
@@ -95,11 +99,30 @@ pub(super) fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>>
     if !linked || info.table_inits.iter().any(Option::is_some) || !info.tags.is_empty() {
         return Ok(None);
     }
+    // Only plain function types (each its own final rec group, every value type a plain
+    // code) get ids computed here; GC types need the kernel's registry.
+    let plain = |t: &wasmparser::ValType| {
+        crate::module::val_word(*t, &info.gc_types, 0)
+            .is_ok_and(|w| codes_or_v128(&[*t], &info.gc_types).is_ok_and(|c| w == u32::from(c[0])))
+    };
+    let gc_free = info.rec_groups.iter().all(|g| g.1 == 1)
+        && info.sub_types.iter().all(|s| {
+            s.is_final
+                && s.supertype_idxs.is_empty()
+                && matches!(&s.composite_type.inner, wasmparser::CompositeInnerType::Func(f)
+                    if f.params().iter().chain(f.results()).all(plain))
+        });
+    if !gc_free || info.globals.iter().any(|g| !plain(&g.content_type)) {
+        return Ok(None);
+    }
     // The ids the kernel's type registry gives when this is the first module.
     let mut canonical: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut type_ids = Vec::with_capacity(info.types.len());
     for t in &info.types {
-        let key = (codes_or_v128(t.params())?, codes_or_v128(t.results())?);
+        let key = (
+            codes_or_v128(t.params(), &info.gc_types)?,
+            codes_or_v128(t.results(), &info.gc_types)?,
+        );
         let id = match canonical.iter().position(|k| *k == key) {
             Some(id) => id,
             None => {
@@ -111,7 +134,7 @@ pub(super) fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>>
     }
     let mut values = Vec::with_capacity(info.global_inits.len());
     for g in &info.global_inits {
-        let Some(v) = eval_const(&g.init, &values)? else {
+        let Some(v) = eval_const(&g.init, info, &values)? else {
             return Ok(None);
         };
         values.push(v);
@@ -147,15 +170,17 @@ pub(super) fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>>
             }
             ElementItems::Expressions(_, exprs) => {
                 for e in exprs.clone() {
-                    let Some(v) = eval_const(&e?, &values)? else {
+                    let Some(v) = eval_const(&e?, info, &values)? else {
                         return Ok(None);
                     };
                     items.push(reference(v));
                 }
             }
         }
-        let (Some(t), Some(start)) = (info.tables.get(table), eval_const(offset_expr, &values)?)
-        else {
+        let (Some(t), Some(start)) = (
+            info.tables.get(table),
+            eval_const(offset_expr, info, &values)?,
+        ) else {
             return Ok(None);
         };
         let start = offset(start, t.table64);
@@ -177,7 +202,7 @@ pub(super) fn plan(info: &crate::module::ModuleInfo<'_>) -> Result<Option<Plan>>
         let Some(m) = info.memories.get(*memory_index as usize) else {
             return Ok(None);
         };
-        let Some(start) = eval_const(offset_expr, &values)? else {
+        let Some(start) = eval_const(offset_expr, info, &values)? else {
             return Ok(None);
         };
         let start = offset(start, m.memory64);

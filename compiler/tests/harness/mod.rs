@@ -349,7 +349,11 @@ impl ConstEnv for HarnessEnv<'_> {
 unsafe fn eval(expr: &ConstExpr, env: &HarnessEnv<'_>) -> ValRaw {
     // SAFETY: guaranteed by the caller.
     let ops = unsafe { expr.as_slice() };
-    constexpr::eval(ops, env).unwrap_or_else(|e| panic!("constant expression: {e:?}"))
+    let mut env = HarnessEnv {
+        globals: env.globals,
+        funcs: env.funcs,
+    };
+    constexpr::eval(ops, &mut env).unwrap_or_else(|e| panic!("constant expression: {e:?}"))
 }
 
 impl Instance {

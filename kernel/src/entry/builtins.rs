@@ -40,6 +40,9 @@ unsafe impl Platform for KernelPlatform {
         // SAFETY: the caller's contract is `raise`'s.
         unsafe { raise(code) }
     }
+    fn scan_stack(f: &mut dyn FnMut(u64)) {
+        crate::hw::wasm::scan_stack(f)
+    }
 }
 
 crate::define_entry_points!(KernelPlatform);

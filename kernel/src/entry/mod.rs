@@ -118,6 +118,9 @@ extern "C" fn hako_kernel_start(start_info: u32) -> ! {
     };
     CMDLINE.with(|c| *c = info.cmdline);
     hw::mm::init(info.memmap, hw::boot::kernel_end());
+    // GC objects get half the kernel heap; the other half stays for the kernel's own
+    // allocations, so that a full GC heap is a trap, never a failed allocation.
+    STORE.with(|s| s.gc.limit = hw::mm::heap_size() / 2);
     hw::cpu::init();
     hw::time::init();
     let (manifest, kind) = manifest();

@@ -45,6 +45,11 @@ static FRAMES: KernelCell<Frames> = KernelCell::new(Frames {
 /// Heap bytes handed to the allocator.
 static HEAP_INFO: KernelCell<(u64, u64)> = KernelCell::new((0, 0));
 
+/// The size of the kernel heap (set by [`init`]).
+pub fn heap_size() -> u64 {
+    HEAP_INFO.with(|h| h.1)
+}
+
 /// At most this much of the rest of the image's last 2 MiB goes to the first frames.
 const MAX_WARM_FRAMES: u64 = 512 << 10;
 
@@ -86,7 +91,8 @@ pub fn init(memmap: &[MemMapEntry], kernel_end: u64) {
             super::panic::fatal(format_args!("no usable RAM in the memory map"));
         };
         let (s, e) = f.regions[big];
-        let size = (total / 8).clamp(4 << 20, 64 << 20).min((e - s) / 2) & !(PAGE - 1);
+        // A quarter of RAM (GC programs keep their objects here, `crate::gc`).
+        let size = (total / 4).clamp(4 << 20, 1 << 30).min((e - s) / 2) & !(PAGE - 1);
         f.regions[big].0 = s + size;
         (s, size)
     });

@@ -26,14 +26,27 @@ use hako_abi::vm::{FuncRef, MemoryDef, TableDef, TagInstance, ValRaw, VmContext}
 /// Resolves an import `(module, name)` for [`Store::instantiate`].
 pub type Resolver<'a> = dyn Fn(&Store, &[u8], &[u8]) -> Option<Extern> + 'a;
 
-/// What constant expressions may read: the globals before `readable`, and the functions.
+/// What constant expressions may read: the globals before `readable`, and the functions;
+/// and where they allocate GC objects (the store, with the instance's canonical type ids),
+/// when they may.
 struct Env<'a> {
     globals: &'a [GlobalSlot],
     readable: usize,
     funcs: &'a [FuncRef],
+    heap: Option<(&'a mut Store, &'a [u32])>,
 }
 
 impl ConstEnv for Env<'_> {
+    fn alloc(
+        &mut self,
+        type_index: u32,
+        what: constexpr::Alloc<'_>,
+    ) -> Result<Option<u64>, TrapCode> {
+        match &mut self.heap {
+            Some((store, ids)) => store.const_alloc(ids, type_index, what).map(Some),
+            None => Ok(None),
+        }
+    }
     fn global(&self, index: u32) -> Option<ValRaw> {
         let i = index as usize;
         (i < self.readable).then(|| self.globals[i].read())
@@ -45,9 +58,11 @@ impl ConstEnv for Env<'_> {
     }
 }
 
-fn eval(e: Items<ConstOp>, env: &Env) -> Result<ValRaw, InstError> {
-    constexpr::eval(e.as_slice(), env)
-        .map_err(|e| InstError::Error(format!("bad constant expression: {e:?}")))
+fn eval(e: Items<ConstOp>, env: &mut Env) -> Result<ValRaw, InstError> {
+    constexpr::eval(e.as_slice(), env).map_err(|e| match e {
+        constexpr::ConstError::Trap(t) => InstError::Trap(t),
+        e => InstError::Error(format!("bad constant expression: {e:?}")),
+    })
 }
 
 /// The start function of an instance of `desc` with functions `funcs`: its array-call
@@ -125,14 +140,18 @@ impl Store {
             }
         }
         let id = self.instances.len();
-        let type_ids: Vec<u32> = desc
+        let sigs: Vec<_> = desc
             .types()
             .iter()
-            .map(|t| {
-                self.types
-                    .intern(t.params().as_slice(), t.results().as_slice())
-            })
+            .map(|t| (t.params().as_slice(), t.results().as_slice()))
             .collect();
+        let type_ids = self
+            .types
+            .intern_module(desc.type_defs().as_slice(), &sigs)
+            .map_err(|_| InstError::Error("malformed type definitions".into()))?;
+        if type_ids.len() != sigs.len() {
+            return Err(InstError::Error("malformed type definitions".into()));
+        }
         let mut vmctx = Box::new(VmContext {
             memory0: ptr::null_mut(),
             memories: ptr::null(),
@@ -173,7 +192,7 @@ impl Store {
             let elem_type = canonical(t.elem_type, &type_ids)?;
             tables.push(self.new_table(elem_type, t.min, t.max, t.table64 != 0)?);
         }
-        let globals = define_globals(desc, imported.globals, funcs)?;
+        let globals = self.define_globals(desc, imported.globals, funcs, &type_ids)?;
 
         // The instance context's arrays; compiled code holds on to them for the instance's
         // (the kernel's) lifetime.
@@ -206,22 +225,21 @@ impl Store {
         let type_ids: &'static [u32] = Vec::leak(type_ids);
         vmctx.type_ids = type_ids.as_ptr();
 
-        let env = Env {
+        let mut env = Env {
             globals,
             readable: globals.len(),
             funcs,
+            heap: Some((self, type_ids)),
         };
         // Tables whose type has an initial value: every entry is it.
         let defined_tables = &tables[tables.len() - desc.tables().as_slice().len()..];
+        let mut fills = Vec::new();
         for (&t, init) in defined_tables.iter().zip(desc.table_inits().iter()) {
             let init = init.items();
             if init.as_slice().is_empty() {
                 continue;
             }
-            let value = eval(init, &env)?.u64() as usize as *const u8;
-            let table = &mut self.tables[t];
-            table.elems.fill(value);
-            table.sync();
+            fills.push((t, eval(init, &mut env)?.u64() as usize as *const u8));
         }
         let elems = desc
             .elements()
@@ -229,10 +247,15 @@ impl Store {
             .map(|seg| {
                 seg.items()
                     .iter()
-                    .map(|e| eval(e.items(), &env).map(|v| v.u64() as usize as *const u8))
+                    .map(|e| eval(e.items(), &mut env).map(|v| v.u64() as usize as *const u8))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for (t, value) in fills {
+            let table = &mut self.tables[t];
+            table.elems.fill(value);
+            table.sync();
+        }
         let data = desc.data().iter().map(|d| d.bytes().as_slice()).collect();
         let start = start_function(&desc, funcs)?;
         self.instances.push(Box::new(Instance {
@@ -287,7 +310,7 @@ impl Store {
             }
             let found = resolve(self, module, name);
             if let Some(e) = &found {
-                if let Err(m) = link::check(&expected, &self.extern_type(e)) {
+                if let Err(m) = link::check(&expected, &self.extern_type(e), &self.types) {
                     let msg = format!(
                         "incompatible import type for {}.{}: {m}",
                         utf8(module),
@@ -433,15 +456,16 @@ impl Store {
     fn apply_active_segments(&mut self, id: usize) -> Result<(), InstError> {
         let inst = &self.instances[id];
         let (desc, globals, funcs) = (inst.desc, inst.globals, inst.funcs);
-        let env = Env {
+        let mut env = Env {
             globals,
             readable: globals.len(),
             funcs,
+            heap: None,
         };
         for (i, seg) in desc.elements().iter().enumerate() {
             match seg.mode {
                 segment_mode::ACTIVE => {
-                    let off = eval(seg.offset(), &env)?.u64();
+                    let off = eval(seg.offset(), &mut env)?.u64();
                     let table64 = self
                         .table_id(id, seg.table)
                         .is_ok_and(|t| self.tables[t].table64);
@@ -457,7 +481,7 @@ impl Store {
         }
         for (i, seg) in desc.data().iter().enumerate() {
             if seg.mode == segment_mode::ACTIVE {
-                let off = eval(seg.offset(), &env)?.u64();
+                let off = eval(seg.offset(), &mut env)?.u64();
                 let mem64 = self
                     .memory_id(id, seg.memory)
                     .is_ok_and(|m| self.memories[m].memory64);
@@ -498,25 +522,31 @@ fn func_ref(code: *const u8, vmctx: *mut VmContext, type_id: u32) -> FuncRef {
     }
 }
 
-/// All globals of a new instance of `desc`, imported ones first: the defined ones get
-/// fresh slots, initialised in order (an initialiser may read the imported and, with
-/// extended-const, earlier globals).
-fn define_globals(
-    desc: Trusted<ModuleDescriptor>,
-    imported: Vec<GlobalSlot>,
-    funcs: &[FuncRef],
-) -> Result<&'static [GlobalSlot], InstError> {
-    let defined = desc.globals();
-    let num_imported = imported.len();
-    let mut globals = imported;
-    globals.extend(GlobalSlot::leak(vec![ValRaw::default(); defined.len()]));
-    for (i, g) in defined.iter().enumerate() {
-        let env = Env {
-            globals: &globals,
-            readable: num_imported + i,
-            funcs,
-        };
-        globals[num_imported + i].write(eval(g.init(), &env)?);
+impl Store {
+    /// All globals of a new instance of `desc`, imported ones first: the defined ones get
+    /// fresh slots, initialised in order (an initialiser may read the imported and, with
+    /// extended-const, earlier globals, and allocate GC objects).
+    fn define_globals(
+        &mut self,
+        desc: Trusted<ModuleDescriptor>,
+        imported: Vec<GlobalSlot>,
+        funcs: &[FuncRef],
+        type_ids: &[u32],
+    ) -> Result<&'static [GlobalSlot], InstError> {
+        let defined = desc.globals();
+        let num_imported = imported.len();
+        let mut globals = imported;
+        globals.extend(GlobalSlot::leak(vec![ValRaw::default(); defined.len()]));
+        for (i, g) in defined.iter().enumerate() {
+            let mut env = Env {
+                globals: &globals,
+                readable: num_imported + i,
+                funcs,
+                heap: Some((self, type_ids)),
+            };
+            let v = eval(g.init(), &mut env)?;
+            globals[num_imported + i].write(v);
+        }
+        Ok(Vec::leak(globals))
     }
-    Ok(Vec::leak(globals))
 }

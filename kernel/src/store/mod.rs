@@ -12,6 +12,7 @@
 
 mod adopt;
 mod exports;
+mod gc;
 mod instantiate;
 pub mod machine;
 mod spectest;
@@ -148,6 +149,8 @@ pub struct ImportRecord {
 #[derive(Debug)]
 pub struct Store {
     pub types: TypeRegistry,
+    /// The GC heap of every instance.
+    pub gc: crate::gc::Heap,
     pub instances: Vec<Box<Instance>>,
     pub memories: Vec<Box<MemoryObj>>,
     pub tables: Vec<Box<TableObj>>,
@@ -201,6 +204,7 @@ impl Store {
     pub const fn new() -> Store {
         Store {
             types: TypeRegistry::new(),
+            gc: crate::gc::Heap::new(),
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),

@@ -336,6 +336,20 @@ impl ModuleBuilder {
 
     /// The descriptor, leaked like the image's static data.
     pub fn build(&mut self) -> Trusted<ModuleDescriptor> {
+        // Each function type its own final rec group, as the compiler encodes plain ones.
+        let mut defs = Vec::new();
+        for t in &self.types {
+            // SAFETY: the builder's types were made by `leak` (see below).
+            let (p, r) = unsafe { (t.params.as_slice(), t.results.as_slice()) };
+            defs.extend([
+                1,
+                hako_abi::gc::def::FUNC | hako_abi::gc::def::FINAL,
+                hako_abi::gc::def::NO_SUPER,
+                p.len() as u32,
+                r.len() as u32,
+            ]);
+            defs.extend(p.iter().chain(r).map(|c| u32::from(*c)));
+        }
         let desc: &'static ModuleDescriptor = Box::leak(Box::new(ModuleDescriptor {
             abi_version: hako_abi::ABI_VERSION,
             start: self.start.unwrap_or(NO_INDEX),
@@ -354,6 +368,7 @@ impl ModuleBuilder {
             prebuilt: core::ptr::null(),
             convention: self.convention,
             _pad: 0,
+            type_defs: leak(defs),
         }));
         // SAFETY: every `Slice` of `desc` was made by `leak` from a leaked vector: valid
         // for the rest of the program and never changed; there is no prebuilt instance.

@@ -17,13 +17,16 @@ use wasmtime::error::Context;
 use wasmtime::{Caller, Engine, Linker, Module, Result, Store};
 
 /// The shared engine: Cranelift with Wasmtime's default settings, plus exception handling
-/// (off by default in Wasmtime 46; it changes nothing for modules without it), so that
-/// programs that throw are measured too.
+/// and GC (off by default in Wasmtime 46; they change nothing for modules without them),
+/// so that programs that throw or allocate GC objects are measured too.
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = wasmtime::Config::new();
         config.wasm_exceptions(true);
+        // GC too (Wasmtime's default collector), for the GC programs (`splay`).
+        config.wasm_gc(true);
+        config.wasm_function_references(true);
         Engine::new(&config).unwrap_or_default()
     })
 }

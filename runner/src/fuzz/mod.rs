@@ -70,6 +70,11 @@ pub fn smith_config() -> wasm_smith::Config {
         threads_enabled: false,
         // Tail calls (Wasm 3.0) are compiled: `return_call` and `return_call_indirect`.
         tail_call_enabled: true,
+        // GC is compiled and the oracle runs it (Wasmtime with GC, its null-reference traps
+        // named by instruction, `anyref` results), but wasm-smith's GC modules mostly have
+        // tables of GC types, which the final-state helpers cannot check yet: with GC on,
+        // 85 of 200 seeds were skipped (the 115 compared matched, 2026-12-08). Off until
+        // the helpers check such tables.
         gc_enabled: false,
         // memory64 (Wasm 3.0) is compiled: 64-bit memories and tables.
         memory64_enabled: true,

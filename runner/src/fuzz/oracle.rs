@@ -35,6 +35,9 @@ pub fn trap_code(trap: Trap) -> Option<TrapCode> {
         Trap::BadSignature => TrapCode::BadSignature,
         Trap::StackOverflow => TrapCode::StackOverflow,
         Trap::NullReference => TrapCode::NullReference,
+        Trap::ArrayOutOfBounds => TrapCode::ArrayOutOfBounds,
+        Trap::AllocationTooLarge => TrapCode::AllocationTooLarge,
+        Trap::CastFailure => TrapCode::CastFailure,
         _ => return None,
     })
 }
@@ -52,6 +55,9 @@ fn engine() -> &'static Engine {
         config.max_wasm_stack(8 << 20);
         // Exception handling is compiled by hako, so it is generated and compared.
         config.wasm_exceptions(true);
+        // And GC.
+        config.wasm_gc(true);
+        config.wasm_function_references(true);
         Engine::new(&config).expect("a Wasmtime engine with fuel")
     })
 }
@@ -66,6 +72,9 @@ fn trap_message(err: &wasmtime::Error, wasm: &[u8]) -> Result<&'static str, Reje
         Some(Trap::TableOutOfBounds) if trapped_at_call_indirect(err, wasm) => {
             Ok(TrapCode::UndefinedElement.message())
         }
+        // Wasmtime says "null reference" for every GC access of a null reference, the spec
+        // names the structure, array or i31.
+        Some(Trap::NullReference) => Ok(null_message(err, wasm)),
         Some(Trap::OutOfFuel) => Err(Rejected("ran out of Wasmtime's fuel".into())),
         Some(Trap::StackOverflow) => Err(Rejected(
             "overflowed Wasmtime's stack (the depth differs between runtimes)".into(),
@@ -74,6 +83,22 @@ fn trap_message(err: &wasmtime::Error, wasm: &[u8]) -> Result<&'static str, Reje
             .map(|c| c.message())
             .ok_or_else(|| Rejected(format!("Wasmtime trap with no hako equivalent: {trap}"))),
         None => Err(Rejected(format!("Wasmtime failed: {err:#}"))),
+    }
+}
+
+/// The spec's message for a null reference where `err` trapped: by the GC instruction
+/// (prefix 0xfb: `struct.get*`/`struct.set` 2 to 5, `array.get*` to `array.init_elem`
+/// 11 to 19, `i31.get_*` 29 and 30), else "null reference".
+fn null_message(err: &wasmtime::Error, wasm: &[u8]) -> &'static str {
+    let op = err
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .and_then(|trace| trace.frames().first()?.module_offset())
+        .and_then(|offset| wasm.get(offset..offset + 2));
+    match op {
+        Some([0xfb, 2..=5]) => TrapCode::NullStructure.message(),
+        Some([0xfb, 11..=19]) => TrapCode::NullArray.message(),
+        Some([0xfb, 29 | 30]) => TrapCode::NullI31.message(),
+        _ => TrapCode::NullReference.message(),
     }
 }
 
@@ -188,6 +213,8 @@ fn value(v: &Val) -> Result<Value, Rejected> {
         Val::FuncRef(Some(_)) => Value::NonNull("func"),
         Val::ExternRef(None) => Value::Null("extern"),
         Val::ExternRef(Some(_)) => Value::NonNull("extern"),
+        Val::AnyRef(None) => Value::Null("any"),
+        Val::AnyRef(Some(_)) => Value::NonNull("any"),
         other => return Err(Rejected(format!("a result hako cannot compare: {other:?}"))),
     })
 }

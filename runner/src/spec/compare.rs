@@ -44,6 +44,15 @@ pub enum ValuePattern {
     RefExtern(Option<u32>),
     /// Any non-null funcref.
     RefFunc,
+    /// `ref.host N`: a host reference as an `anyref`.
+    RefHost(u32),
+    /// Any non-null reference of the `any` hierarchy (`ref.any`), of `eq` (`ref.eq`: `i31`,
+    /// struct or array), a struct, an array, an `i31`.
+    RefAny,
+    RefEq,
+    RefStruct,
+    RefArray,
+    RefI31,
     /// Any of these (the `either` of the relaxed-SIMD and threads tests).
     Either(Vec<ValuePattern>),
 }
@@ -123,6 +132,12 @@ fn show_pattern(p: &ValuePattern) -> String {
         ValuePattern::RefExtern(Some(n)) => format!("ref.extern {n}"),
         ValuePattern::RefExtern(None) => "ref.extern".into(),
         ValuePattern::RefFunc => "ref.func".into(),
+        ValuePattern::RefHost(n) => format!("ref.host {n}"),
+        ValuePattern::RefAny => "ref.any".into(),
+        ValuePattern::RefEq => "ref.eq".into(),
+        ValuePattern::RefStruct => "ref.struct".into(),
+        ValuePattern::RefArray => "ref.array".into(),
+        ValuePattern::RefI31 => "ref.i31".into(),
         ValuePattern::Either(ps) => format!(
             "either({})",
             ps.iter().map(show_pattern).collect::<Vec<_>>().join(" | ")
@@ -210,12 +225,28 @@ pub fn value_matches(p: &ValuePattern, t: u8, bits: u128) -> bool {
         }
         P::RefExtern(None) => t == valtype::EXTERNREF && bits != 0,
         P::RefFunc => t == valtype::FUNCREF && bits != 0,
+        P::RefHost(n) => t == valtype::ANYREF && bits == hako_abi::script::extern_ref_bits(*n),
+        P::RefAny => is_any(t) && bits != 0,
+        P::RefEq => {
+            matches!(t, valtype::I31REF | valtype::STRUCTREF | valtype::ARRAYREF) && bits != 0
+        }
+        P::RefStruct => t == valtype::STRUCTREF && bits != 0,
+        P::RefArray => t == valtype::ARRAYREF && bits != 0,
+        P::RefI31 => t == valtype::I31REF && bits != 0,
         P::Either(ps) => ps.iter().any(|p| value_matches(p, t, bits)),
     }
 }
 
 fn is_ref(t: u8) -> bool {
-    t == valtype::FUNCREF || t == valtype::EXTERNREF
+    t == valtype::FUNCREF || t == valtype::EXTERNREF || t == valtype::EXNREF || is_any(t)
+}
+
+/// The `any` hierarchy, as result lines name its values' kinds.
+fn is_any(t: u8) -> bool {
+    matches!(
+        t,
+        valtype::ANYREF | valtype::EQREF | valtype::I31REF | valtype::STRUCTREF | valtype::ARRAYREF
+    )
 }
 
 /// Compare a reported outcome with the expectation: passed, or failed with the actual

@@ -548,6 +548,20 @@ fn ref_type(heap: &HeapType<'_>) -> Result<u8, Unplanned> {
             shared: false,
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
         } => Ok(valtype::EXTERNREF),
+        HeapType::Abstract {
+            shared: false,
+            ty:
+                AbstractHeapType::Any
+                | AbstractHeapType::Eq
+                | AbstractHeapType::I31
+                | AbstractHeapType::Struct
+                | AbstractHeapType::Array
+                | AbstractHeapType::None,
+        } => Ok(valtype::ANYREF),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+        } => Ok(valtype::EXNREF),
         other => Err(Unplanned::Unsupported(format!(
             "reference arguments of type {other:?} are not supported"
         ))),
@@ -566,11 +580,7 @@ fn arg(a: &WastArg<'_>) -> Result<Arg, Unplanned> {
         WastArgCore::V128(v) => (valtype::V128, u128::from_le_bytes(v.to_le_bytes())),
         WastArgCore::RefNull(heap) => (ref_type(heap)?, 0),
         WastArgCore::RefExtern(n) => (valtype::EXTERNREF, extern_ref_bits(*n)),
-        WastArgCore::RefHost(_) => {
-            return Err(Unplanned::Unsupported(
-                "ref.host arguments are not supported".into(),
-            ))
-        }
+        WastArgCore::RefHost(n) => (valtype::ANYREF, extern_ref_bits(*n)),
     };
     Ok(Arg { valtype, bits })
 }
@@ -619,6 +629,12 @@ fn ret_core(r: &WastRetCore<'_>) -> Result<ValuePattern, Unplanned> {
         WastRetCore::RefNull(_) => ValuePattern::RefNull,
         WastRetCore::RefExtern(n) => ValuePattern::RefExtern(*n),
         WastRetCore::RefFunc(_) => ValuePattern::RefFunc,
+        WastRetCore::RefHost(n) => ValuePattern::RefHost(*n),
+        WastRetCore::RefAny => ValuePattern::RefAny,
+        WastRetCore::RefEq => ValuePattern::RefEq,
+        WastRetCore::RefStruct => ValuePattern::RefStruct,
+        WastRetCore::RefArray => ValuePattern::RefArray,
+        WastRetCore::RefI31 => ValuePattern::RefI31,
         WastRetCore::Either(cases) => {
             ValuePattern::Either(cases.iter().map(ret_core).collect::<Result<_, _>>()?)
         }
