@@ -6,7 +6,8 @@
 # `tc`: the shim connects a container's network namespace to its guest), containerd 1.7.7 or
 # later (the shim's end-to-end tests and `hako bench --containerd`), and Rust's
 # x86_64-unknown-none (the kernel), x86_64-unknown-linux-musl (the Linux target's runtime)
-# and wasm32-wasip1 (the Rust guest programs of fixtures/net/) targets.
+# and wasm32-wasip1 (the Rust guest programs of fixtures/net/) targets, and Node.js with npm
+# (MoonBit's compiler, for the Wasm GC test programs) when `node` or `npm` is missing.
 #
 # Options:
 #   --browser   also install Debian's `chromium`, for the headless check of the conformance
@@ -16,6 +17,10 @@ set -euo pipefail
 
 packages=(llvm-19-dev libpolly-19-dev clang-19 lld-19 qemu-system-x86 wasi-libc
           libclang-rt-19-dev-wasm32 libzstd-dev zlib1g-dev curl wrk protobuf-compiler iproute2)
+# Node.js and npm run MoonBit's compiler (runner/tests/moonbit.rs, scripts/build-moonbit-wasmgc.sh),
+# whatever package provides them.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 for arg in "$@"; do
     case "$arg" in
         --browser) packages+=(chromium) ;;
