@@ -364,10 +364,11 @@ mod tests {
         assert!(value_matches(&null, valtype::EXTERNREF, 0));
         assert!(!value_matches(&null, valtype::EXTERNREF, 1));
         assert!(!value_matches(&null, valtype::I32, 0));
+        let host = |n| hako_abi::script::extern_ref_bits(n);
         assert!(value_matches(
             &ValuePattern::RefExtern(Some(0)),
             valtype::EXTERNREF,
-            1
+            host(0)
         ));
         assert!(!value_matches(
             &ValuePattern::RefExtern(Some(0)),
@@ -377,8 +378,50 @@ mod tests {
         assert!(!value_matches(
             &ValuePattern::RefExtern(Some(1)),
             valtype::EXTERNREF,
-            1
+            host(0)
         ));
+        // The `any` hierarchy: the kernel names each value's kind.
+        assert!(value_matches(
+            &ValuePattern::RefHost(3),
+            valtype::ANYREF,
+            host(3)
+        ));
+        assert!(!value_matches(
+            &ValuePattern::RefHost(3),
+            valtype::EXTERNREF,
+            host(3)
+        ));
+        assert!(value_matches(
+            &ValuePattern::RefStruct,
+            valtype::STRUCTREF,
+            0x1000
+        ));
+        assert!(!value_matches(
+            &ValuePattern::RefStruct,
+            valtype::ARRAYREF,
+            0x1000
+        ));
+        assert!(value_matches(
+            &ValuePattern::RefArray,
+            valtype::ARRAYREF,
+            0x1000
+        ));
+        assert!(value_matches(&ValuePattern::RefI31, valtype::I31REF, 0xb));
+        for t in [valtype::I31REF, valtype::STRUCTREF, valtype::ARRAYREF] {
+            assert!(value_matches(&ValuePattern::RefEq, t, 0x1000));
+            assert!(value_matches(&ValuePattern::RefAny, t, 0x1000));
+        }
+        assert!(!value_matches(
+            &ValuePattern::RefEq,
+            valtype::ANYREF,
+            host(1)
+        ));
+        assert!(value_matches(
+            &ValuePattern::RefAny,
+            valtype::ANYREF,
+            host(1)
+        ));
+        assert!(value_matches(&null, valtype::ANYREF, 0));
         assert!(value_matches(
             &ValuePattern::RefExtern(None),
             valtype::EXTERNREF,

@@ -562,6 +562,9 @@ fn ref_type(heap: &HeapType<'_>) -> Result<u8, Unplanned> {
             shared: false,
             ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
         } => Ok(valtype::EXNREF),
+        HeapType::Concrete(_) | HeapType::Exact(_) => Err(Unplanned::Unsupported(
+            "null arguments of a concrete type are not supported".into(),
+        )),
         other => Err(Unplanned::Unsupported(format!(
             "reference arguments of type {other:?} are not supported"
         ))),
@@ -758,7 +761,7 @@ mod tests {
         let plan = plan_source(
             "t.wast",
             r#"(module $M (func (export "f") (param externref)))
-(assert_return (invoke $M "f" (ref.host 1)))
+(assert_return (invoke $M "f" (ref.null 0)))
 (assert_return (invoke $Gone "f" (ref.null extern)))
 (module definition $D binary "\00asm\01\00\00\00")
 (module instance $I $Nope)
@@ -773,7 +776,10 @@ mod tests {
         assert_eq!(
             decided,
             [
-                (2, Status::NotRun("ref.host arguments are not supported")),
+                (
+                    2,
+                    Status::NotRun("null arguments of a concrete type are not supported")
+                ),
                 (
                     3,
                     Status::Failed {
