@@ -56,19 +56,40 @@ pub fn alloc(tag: *const u8, len: u32) -> *mut ExceptionHeader {
     p
 }
 
-/// Frees exception `exn` unless an `exnref` may still name it.
+/// Frees exception `exn` unless an `exnref` may still name it; whether it was freed.
 ///
 /// # Safety
 ///
 /// `exn` is null or an exception [`alloc`] made and nothing freed yet.
-pub unsafe fn free(exn: *mut ExceptionHeader) {
+pub unsafe fn free(exn: *mut ExceptionHeader) -> bool {
     if exn.is_null() {
-        return;
+        return false;
     }
     // SAFETY: see the function's contract.
     unsafe {
         if (*exn).captured == 0 {
             dealloc(exn.cast(), layout((*exn).len));
+            return true;
+        }
+    }
+    false
+}
+
+/// Calls `f` with every word of exception `exn`'s payload: a GC reference it carries is one
+/// of them, so a collection keeps what a live exception refers to (conservatively, as the
+/// Wasm stack's words: the payload's types are not looked up).
+///
+/// # Safety
+///
+/// `exn` is an exception [`alloc`] made and not freed.
+pub unsafe fn payload_words(exn: *const ExceptionHeader, f: &mut dyn FnMut(u64)) {
+    // SAFETY: see the function's contract: the header is readable, and `len` slots of 16
+    // bytes follow it (`layout`).
+    unsafe {
+        let len = (*exn).len as usize;
+        let values = exn.cast::<u8>().add(EXN_VALUES_OFFSET).cast::<u64>();
+        for i in 0..2 * len {
+            f(values.add(i).read());
         }
     }
 }

@@ -257,14 +257,46 @@ macro_rules! define_entry_points {
             tag: *const u8,
             len: u32,
         ) -> u64 {
-            $crate::exn::alloc(tag, len) as u64
+            use $crate::shims::Platform;
+            let exn = $crate::exn::alloc(tag, len) as u64;
+            <$p>::with_store(|s| s.exceptions.insert(exn));
+            exn
         }
 
         #[no_mangle]
         extern "C" fn hako_exn_free(_vmctx: *mut $crate::__abi::vm::VmContext, exn: *const u8) {
+            use $crate::shims::Platform;
             // SAFETY: compiled code passes an exception it caught, which nothing freed (a
             // catch frees it once; a captured one is never freed).
-            unsafe { $crate::exn::free(exn as *mut $crate::__abi::vm::ExceptionHeader) }
+            if unsafe { $crate::exn::free(exn as *mut $crate::__abi::vm::ExceptionHeader) } {
+                <$p>::with_store(|s| s.exceptions.remove(&(exn as u64)));
+            }
+        }
+
+        /// Runs `op` on the store with the conservative roots of a collection: the words of
+        /// the running Wasm frames and registers, and those of the payloads of the
+        /// exceptions not freed (an `exnref`, wherever it is kept, keeps what it carries).
+        fn __with_roots<T>(
+            op: impl FnOnce(&mut $crate::store::Store, &mut dyn FnMut(&mut dyn FnMut(u64))) -> T,
+        ) -> T {
+            use $crate::shims::Platform;
+            <$p>::with_store(|s| {
+                let live = core::mem::take(&mut s.exceptions);
+                let r = op(s, &mut |f| {
+                    <$p>::scan_stack(f);
+                    for &exn in &live {
+                        // SAFETY: `live` holds the exceptions allocated and not freed.
+                        unsafe {
+                            $crate::exn::payload_words(
+                                exn as *const $crate::__abi::vm::ExceptionHeader,
+                                f,
+                            )
+                        }
+                    }
+                });
+                s.exceptions = live;
+                r
+            })
         }
 
         /// The value of a builtin that returns an address or traps.
@@ -285,10 +317,9 @@ macro_rules! define_entry_points {
             bytes: u64,
             len: u32,
         ) -> u64 {
-            use $crate::shims::Platform;
             let _ = __instance(vmctx);
-            __value(<$p>::with_store(|s| {
-                s.gc_alloc(type_id, bytes, len, &mut |f| <$p>::scan_stack(f))
+            __value(__with_roots(|s, roots| {
+                s.gc_alloc(type_id, bytes, len, roots)
             }))
         }
 
@@ -311,10 +342,9 @@ macro_rules! define_entry_points {
             src: u64,
             len: u64,
         ) -> u64 {
-            use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __value(<$p>::with_store(|s| {
-                s.array_new_data(i, type_id, data, src, len, &mut |f| <$p>::scan_stack(f))
+            __value(__with_roots(|s, roots| {
+                s.array_new_data(i, type_id, data, src, len, roots)
             }))
         }
 
@@ -326,10 +356,9 @@ macro_rules! define_entry_points {
             src: u64,
             len: u64,
         ) -> u64 {
-            use $crate::shims::Platform;
             let i = __instance(vmctx);
-            __value(<$p>::with_store(|s| {
-                s.array_new_elem(i, type_id, elem, src, len, &mut |f| <$p>::scan_stack(f))
+            __value(__with_roots(|s, roots| {
+                s.array_new_elem(i, type_id, elem, src, len, roots)
             }))
         }
 

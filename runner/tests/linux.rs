@@ -370,3 +370,28 @@ fn a_full_gc_heap_is_a_trap() {
         );
     }
 }
+
+/// A GC object referenced only from the payload of a captured exception (an `exnref` in a
+/// global) survives collections on both targets, as in Wasmtime: the kernel's roots include
+/// the payloads of the exceptions not freed (`fixtures/gc_exnref_root.wat`; without them
+/// the box was reused and printed 57005).
+#[test]
+fn an_exnref_keeps_its_payload_alive() {
+    let wasm = wat::parse_file(fixture("gc_exnref_root.wat")).unwrap();
+    let module = hako_runner::bench::wasmtime::compile(&wasm).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let oracle = hako_runner::bench::wasmtime::run(&module, &["p".to_string()], dir.path());
+    assert_eq!(oracle.status.as_ref().ok(), Some(&0), "{:?}", oracle.status);
+    assert_eq!(String::from_utf8(oracle.stdout).unwrap(), "12345\n");
+    for r in [
+        linux(&[&path("gc_exnref_root.wat")]),
+        run(&[&path("gc_exnref_root.wat")]),
+    ] {
+        assert_eq!(
+            (r.status, r.stdout.as_str()),
+            (0, "12345\n"),
+            "{}",
+            r.stderr
+        );
+    }
+}

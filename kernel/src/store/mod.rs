@@ -151,6 +151,9 @@ pub struct Store {
     pub types: TypeRegistry,
     /// The GC heap of every instance.
     pub gc: crate::gc::Heap,
+    /// The exceptions allocated and not freed (`hako_exn_alloc`, `hako_exn_free`): their
+    /// payloads are roots of a collection.
+    pub exceptions: alloc::collections::BTreeSet<u64>,
     pub instances: Vec<Box<Instance>>,
     pub memories: Vec<Box<MemoryObj>>,
     pub tables: Vec<Box<TableObj>>,
@@ -205,6 +208,7 @@ impl Store {
         Store {
             types: TypeRegistry::new(),
             gc: crate::gc::Heap::new(),
+            exceptions: alloc::collections::BTreeSet::new(),
             instances: Vec::new(),
             memories: Vec::new(),
             tables: Vec::new(),
