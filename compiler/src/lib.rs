@@ -887,14 +887,26 @@ const KNOWN_CPUS: &[&str] = &[
     "znver5",
 ];
 
-/// LLVM's process-wide code generator options that Wasm's semantics need.
+/// LLVM's process-wide code generator options: what Wasm's semantics need, and what its code
+/// runs faster with.
 ///
 /// `-x86-cmov-converter-force-mem-operand=false`: the x86 CMOV converter turns every CMOV with
 /// a memory operand into a branch and moves the load into it, so a load that must happen
 /// whatever the condition (a Wasm load traps when out of bounds, and is volatile for that
 /// reason) only happens on one side. A CMOV with a memory operand always reads it. Found by
 /// `hako fuzz`; `runner/fuzz-regressions/dead-loads.wast` holds the case.
-const LLVM_OPTIONS: &[&str] = &["hako", "-x86-cmov-converter-force-mem-operand=false"];
+///
+/// `-lsr-drop-solution`: loop strength reduction (at `-O3`; the FastISel levels skip it) keeps
+/// its rewrite only when its own cost model rates it better than the loop as it was. A Wasm
+/// address is `base + zext(i32 expression)`, and LSR, unable to share one induction variable
+/// between `zext`ed sums, gave a loop of 16 accesses 16 induction variables, most of them
+/// spilled: libsodium's AEGIS ran 1.3x and `shootout-matrix` 1.26x faster with the option
+/// (docs/perf/2026-12-07-codegen.md).
+const LLVM_OPTIONS: &[&str] = &[
+    "hako",
+    "-x86-cmov-converter-force-mem-operand=false",
+    "-lsr-drop-solution",
+];
 
 fn target_machine(options: &Options, level: OptimizationLevel) -> Result<TargetMachine> {
     static INIT: Once = Once::new();
