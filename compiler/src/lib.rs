@@ -900,8 +900,8 @@ const KNOWN_CPUS: &[&str] = &[
 /// its rewrite only when its own cost model rates it better than the loop as it was. A Wasm
 /// address is `base + zext(i32 expression)`, and LSR, unable to share one induction variable
 /// between `zext`ed sums, gave a loop of 16 accesses 16 induction variables, most of them
-/// spilled: libsodium's AEGIS ran 1.3x and `shootout-matrix` 1.26x faster with the option
-/// (docs/perf/2026-12-07-codegen.md).
+/// spilled: libsodium's AEGIS ran about 1.3x faster with the option
+/// (docs/perf/2026-12-08-codegen.md).
 const LLVM_OPTIONS: &[&str] = &[
     "hako",
     "-x86-cmov-converter-force-mem-operand=false",
