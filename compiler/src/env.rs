@@ -16,7 +16,7 @@ use hako_abi::trap::TrapCode;
 use hako_abi::{builtins, vm};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
-use inkwell::types::BasicTypeEnum;
+use inkwell::types::{BasicTypeEnum, IntType};
 
 use inkwell::values::{
     BasicMetadataValueEnum, BasicValue, BasicValueEnum, CallSiteValue, FunctionValue,
@@ -25,6 +25,10 @@ use inkwell::values::{
 
 use crate::ctx::ModuleCtx;
 use crate::error::{internal, Result};
+
+/// The longest `memory.copy` or `memory.fill` done inline as loads and stores (see
+/// `FuncEnv::memory_copy`).
+const INLINE_BULK: u64 = 64;
 
 pub struct FuncEnv<'c, 'ctx, 'a> {
     pub cx: &'c ModuleCtx<'ctx, 'a>,
@@ -379,6 +383,12 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         self.builtin_index_result(r, self.memory64(mem))
     }
 
+    /// `memory.fill` of a 32-bit memory: inline as stores when `[dst, dst + len)` is inside
+    /// the memory and at most [`INLINE_BULK`] bytes long, else through the builtin (which
+    /// traps, or fills). The builtin's own work (finding the instance and the memory,
+    /// checking the range again) cost more than the filling in programs that clear many
+    /// small blocks (`hashset`). The stores are volatile, like every linear-memory access
+    /// (see [`Self::load`]).
     pub fn memory_fill(
         &mut self,
         mem: u32,
@@ -386,12 +396,223 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         val: IntValue<'ctx>,
         len: IntValue<'ctx>,
     ) -> Result<()> {
+        if self.memory64(mem) {
+            let (dst, len) = (self.zext64(dst)?, self.zext64(len)?);
+            self.call_builtin(
+                builtins::MEMORY_FILL,
+                &[self.u32(mem), dst, val.into(), len],
+            )?;
+            return Ok(());
+        }
+        let ok = self.in_bounds(mem, dst, len)?;
+        let (fast, slow, done) = self.fast_or_builtin(ok)?;
+        self.b.position_at_end(fast);
+        let p = self.heap_addr(mem, dst, 0, 0)?;
+        let byte = self.b.build_int_truncate(val, self.cx.i8, "")?;
+        let n = self.zext64(len)?.into_int_value();
+        let byte64 = self.b.build_int_z_extend(byte, self.cx.i64, "")?;
+        let splat = self.b.build_int_mul(
+            byte64,
+            self.cx.i64.const_int(0x0101_0101_0101_0101, false),
+            "",
+        )?;
+        self.by_size(n, done, slow, |env, width, offsets| {
+            let v = env.splat_of_width(splat, width)?;
+            for at in offsets {
+                let q = env.b.build_gep_i8(p, at)?;
+                env.volatile_store(q, v)?;
+            }
+            Ok(())
+        })?;
+        self.b.position_at_end(slow);
         let (dst, len) = (self.zext64(dst)?, self.zext64(len)?);
         self.call_builtin(
             builtins::MEMORY_FILL,
             &[self.u32(mem), dst, val.into(), len],
         )?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
         Ok(())
+    }
+
+    /// `memory.copy` between 32-bit memories: inline when both ranges are inside their
+    /// memories and at most [`INLINE_BULK`] bytes long, as loads of the whole range and then
+    /// stores (right for any overlap); else through the builtin, which traps or copies.
+    /// 64-bit memories always take the builtin.
+    pub fn memory_copy(
+        &mut self,
+        dst_mem: u32,
+        src_mem: u32,
+        [d, s, n]: [IntValue<'ctx>; 3],
+    ) -> Result<()> {
+        if self.memory64(dst_mem) || self.memory64(src_mem) {
+            return self.bulk(builtins::MEMORY_COPY, dst_mem, src_mem, [d, s, n]);
+        }
+        let dst_ok = self.in_bounds(dst_mem, d, n)?;
+        let src_ok = self.in_bounds(src_mem, s, n)?;
+        let ok = self.b.build_and(dst_ok, src_ok, "")?;
+        let (fast, slow, done) = self.fast_or_builtin(ok)?;
+        self.b.position_at_end(fast);
+        let dp = self.heap_addr(dst_mem, d, 0, 0)?;
+        let sp = self.heap_addr(src_mem, s, 0, 0)?;
+        let len = self.zext64(n)?.into_int_value();
+        self.by_size(len, done, slow, |env, width, offsets| {
+            // Every load before any store: right for any overlap.
+            let ty = env.type_of_width(width)?;
+            let mut values = Vec::with_capacity(offsets.len());
+            for at in &offsets {
+                let q = env.b.build_gep_i8(sp, *at)?;
+                values.push(env.volatile_load(ty, q)?);
+            }
+            for (at, v) in offsets.iter().zip(values) {
+                let q = env.b.build_gep_i8(dp, *at)?;
+                env.volatile_store(q, v)?;
+            }
+            Ok(())
+        })?;
+        self.b.position_at_end(slow);
+        self.bulk(builtins::MEMORY_COPY, dst_mem, src_mem, [d, s, n])?;
+        self.b.build_unconditional_branch(done)?;
+        self.b.position_at_end(done);
+        Ok(())
+    }
+
+    /// Emits a bulk operation of `n` bytes (at most the memory's size) by size class: nothing
+    /// for 0, `small(width, offsets)` for up to [`INLINE_BULK`] bytes (accesses of `width`
+    /// bytes at `offsets`, overlapping, that cover `[0, n)`), each then branching to `done`;
+    /// a branch to `big` beyond.
+    fn by_size(
+        &mut self,
+        n: IntValue<'ctx>,
+        done: BasicBlock<'ctx>,
+        big: BasicBlock<'ctx>,
+        mut small: impl FnMut(&mut Self, u32, Vec<IntValue<'ctx>>) -> Result<()>,
+    ) -> Result<()> {
+        use inkwell::IntPredicate::{UGE, UGT};
+        let i64t = self.cx.i64;
+        let c = |v: u64| i64t.const_int(v, false);
+        // (lowest size, width, accesses at `k * width` from the start, from the end)
+        const CLASSES: [(u64, u32, u64); 6] = [
+            (33, 16, 2),
+            (16, 16, 1),
+            (8, 8, 1),
+            (4, 4, 1),
+            (2, 2, 1),
+            (1, 1, 1),
+        ];
+        let large = self.b.build_int_compare(UGT, n, c(INLINE_BULK), "")?;
+        let mut next = self.append_block("bulk.small");
+        self.b.build_conditional_branch(large, big, next)?;
+        for (lowest, width, each) in CLASSES {
+            self.b.position_at_end(next);
+            let here = self.append_block("bulk.class");
+            next = self.append_block("bulk.small");
+            let fits = self.b.build_int_compare(UGE, n, c(lowest), "")?;
+            self.b.build_conditional_branch(fits, here, next)?;
+            self.b.position_at_end(here);
+            let mut offsets = Vec::new();
+            for k in 0..each {
+                offsets.push(c(k * u64::from(width)));
+                let back = self.b.build_int_sub(n, c((k + 1) * u64::from(width)), "")?;
+                offsets.push(back);
+            }
+            small(self, width, offsets)?;
+            self.b.build_unconditional_branch(done)?;
+        }
+        // Nothing to do for 0 bytes.
+        self.b.position_at_end(next);
+        self.b.build_unconditional_branch(done)?;
+        Ok(())
+    }
+
+    /// The type of an inline bulk access of `width` bytes.
+    fn type_of_width(&self, width: u32) -> Result<BasicTypeEnum<'ctx>> {
+        Ok(match width {
+            16 => self.cx.v128.into(),
+            w => self.int_of_width(w).into(),
+        })
+    }
+
+    /// The integer type of `width` (1, 2, 4 or 8) bytes.
+    fn int_of_width(&self, width: u32) -> IntType<'ctx> {
+        match width {
+            1 => self.cx.i8,
+            2 => self.cx.llcx.i16_type(),
+            4 => self.cx.i32,
+            _ => self.cx.i64,
+        }
+    }
+
+    /// `splat` (a byte repeated in an `i64`) as a value of `width` bytes.
+    fn splat_of_width(&self, splat: IntValue<'ctx>, width: u32) -> Result<BasicValueEnum<'ctx>> {
+        Ok(match width {
+            16 => {
+                let v = self.cx.v128.get_undef();
+                let v = self
+                    .b
+                    .build_insert_element(v, splat, self.cx.i32.const_zero(), "")?;
+                let one = self.cx.i32.const_int(1, false);
+                self.b.build_insert_element(v, splat, one, "")?.into()
+            }
+            8 => splat.into(),
+            w => self
+                .b
+                .build_int_truncate(splat, self.int_of_width(w), "")?
+                .into(),
+        })
+    }
+
+    fn volatile_load(
+        &self,
+        ty: BasicTypeEnum<'ctx>,
+        p: PointerValue<'ctx>,
+    ) -> Result<BasicValueEnum<'ctx>> {
+        let v = self.b.build_load(ty, p, "")?;
+        let inst = v
+            .as_instruction_value()
+            .ok_or_else(|| internal("a load is not an instruction"))?;
+        set_align1(Some(inst))?;
+        inst.set_volatile(true)
+            .map_err(|e| internal(format!("volatile: {e:?}")))?;
+        Ok(v)
+    }
+
+    fn volatile_store(&self, p: PointerValue<'ctx>, v: BasicValueEnum<'ctx>) -> Result<()> {
+        let st = self.b.build_store(p, v)?;
+        set_align1(Some(st))?;
+        st.set_volatile(true)
+            .map_err(|e| internal(format!("volatile: {e:?}")))
+    }
+
+    /// Whether bytes `[start, start + len)` (`i32`s, zero-extended) lie inside memory `mem`.
+    fn in_bounds(
+        &mut self,
+        mem: u32,
+        start: IntValue<'ctx>,
+        len: IntValue<'ctx>,
+    ) -> Result<IntValue<'ctx>> {
+        let def = self.memory_def(mem)?;
+        let p = self.byte_offset(def, vm::MEMORY_SIZE_OFFSET as u64)?;
+        let size = self.b.build_load(self.cx.i64, p, "")?.into_int_value();
+        let start = self.zext64(start)?.into_int_value();
+        let len = self.zext64(len)?.into_int_value();
+        let end = self.b.build_int_nuw_add(start, len, "")?;
+        Ok(self
+            .b
+            .build_int_compare(inkwell::IntPredicate::ULE, end, size, "")?)
+    }
+
+    /// Branches on `ok` to a new block for the inline operation or to one for the builtin
+    /// call; both are to end with a branch to the third block returned.
+    fn fast_or_builtin(
+        &mut self,
+        ok: IntValue<'ctx>,
+    ) -> Result<(BasicBlock<'ctx>, BasicBlock<'ctx>, BasicBlock<'ctx>)> {
+        let fast = self.append_block("bulk");
+        let slow = self.append_block("bulk.builtin");
+        let done = self.append_block("bulk.done");
+        self.b.build_conditional_branch(ok, fast, slow)?;
+        Ok((fast, slow, done))
     }
 
     /// `memory.copy`, `memory.init`, `table.copy` and `table.init` all take two indices and
@@ -1115,6 +1336,27 @@ impl<'c, 'ctx, 'a> FuncEnv<'c, 'ctx, 'a> {
         self.b.position_at_end(self.entry);
         self.b.build_unconditional_branch(body)?;
         Ok(())
+    }
+}
+
+/// `p + offset` as an `i8` GEP, for the builder.
+trait GepI8<'ctx> {
+    fn build_gep_i8(
+        &self,
+        p: PointerValue<'ctx>,
+        offset: IntValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>>;
+}
+
+impl<'ctx> GepI8<'ctx> for Builder<'ctx> {
+    fn build_gep_i8(
+        &self,
+        p: PointerValue<'ctx>,
+        offset: IntValue<'ctx>,
+    ) -> Result<PointerValue<'ctx>> {
+        let i8t = p.get_type().get_context().i8_type();
+        // SAFETY: address arithmetic only, see `FuncEnv::byte_offset`.
+        Ok(unsafe { self.build_gep(i8t, p, &[offset], "")? })
     }
 }
 

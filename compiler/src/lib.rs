@@ -547,7 +547,8 @@ fn select_fast(llcx: &Context, module: &inkwell::module::Module<'_>) {
 /// does for `-march=x86-64-v2` (`tune-cpu` `generic`); a named CPU tunes for itself. LLVM's
 /// `x86-64-v2` tuning (its own, without the attribute) rotates with `shld r, r, imm`, which
 /// is microcoded on AMD Zen and slower than `rol` on Intel: hash and cipher loops (ChaCha,
-/// Salsa, BLAKE2, SipHash) ran up to 4x slower with it (docs/perf/2026-12-07-codegen.md).
+/// Salsa, BLAKE2, SipHash) ran up to 4x slower with it (the rise of the 2026-12-07 geomeans
+/// in docs/perf/2026-12-08-codegen.md).
 fn set_tuning(llcx: &Context, module: &inkwell::module::Module<'_>, cpu: &str) {
     use inkwell::attributes::AttributeLoc;
     if !cpu.starts_with("x86-64") {
@@ -608,14 +609,26 @@ const KNOWN_CPUS: &[&str] = &[
     "znver5",
 ];
 
-/// LLVM's process-wide code generator options that Wasm's semantics need.
+/// LLVM's process-wide code generator options: what Wasm's semantics need, and what its code
+/// runs faster with.
 ///
 /// `-x86-cmov-converter-force-mem-operand=false`: the x86 CMOV converter turns every CMOV with
 /// a memory operand into a branch and moves the load into it, so a load that must happen
 /// whatever the condition (a Wasm load traps when out of bounds, and is volatile for that
 /// reason) only happens on one side. A CMOV with a memory operand always reads it. Found by
 /// `hako fuzz`; `runner/fuzz-regressions/dead-loads.wast` holds the case.
-const LLVM_OPTIONS: &[&str] = &["hako", "-x86-cmov-converter-force-mem-operand=false"];
+///
+/// `-lsr-drop-solution`: loop strength reduction (at `-O3`; the FastISel levels skip it) keeps
+/// its rewrite only when its own cost model rates it better than the loop as it was. A Wasm
+/// address is `base + zext(i32 expression)`, and LSR, unable to share one induction variable
+/// between `zext`ed sums, gave a loop of 16 accesses 16 induction variables, most of them
+/// spilled: libsodium's AEGIS ran about 1.3x faster with the option
+/// (docs/perf/2026-12-08-codegen.md).
+const LLVM_OPTIONS: &[&str] = &[
+    "hako",
+    "-x86-cmov-converter-force-mem-operand=false",
+    "-lsr-drop-solution",
+];
 
 fn target_machine(options: &Options, level: OptimizationLevel) -> Result<TargetMachine> {
     static INIT: Once = Once::new();

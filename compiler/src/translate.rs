@@ -411,8 +411,7 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
                     self.stack.pop_int()?,
                     self.stack.pop_int()?,
                 );
-                self.env
-                    .bulk(builtins::MEMORY_COPY, dst_mem, src_mem, [d, s, n])?;
+                self.env.memory_copy(dst_mem, src_mem, [d, s, n])?;
             }
             MemoryInit { data_index, mem } => {
                 let (n, s, d) = (

@@ -294,6 +294,79 @@ fn memory_semantics() {
     }
 }
 
+/// `memory.copy` and `memory.fill` on bytes `[0, 512)` initialised to `i * 7 + 1`, returning
+/// an FNV-1a hash of them: for every size class of the inline code (see `FuncEnv::by_size`)
+/// and the builtin beyond it.
+const BULK: &str = r#"(module
+  (memory 1)
+  (func $init (local i32)
+    (loop (i32.store8 (local.get 0) (i32.add (i32.mul (local.get 0) (i32.const 7)) (i32.const 1)))
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if 0 (i32.lt_u (local.get 0) (i32.const 512)))))
+  (func $hash (result i64) (local i32 i64)
+    (local.set 1 (i64.const 0xcbf29ce484222325))
+    (loop (local.set 1 (i64.mul (i64.xor (local.get 1) (i64.load8_u (local.get 0)))
+        (i64.const 0x100000001b3)))
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br_if 0 (i32.lt_u (local.get 0) (i32.const 512))))
+    (local.get 1))
+  (func (export "copy") (param i32 i32 i32) (result i64)
+    (call $init) (memory.copy (local.get 0) (local.get 1) (local.get 2)) (call $hash))
+  (func (export "fill") (param i32 i32 i32) (result i64)
+    (call $init) (memory.fill (local.get 0) (local.get 1) (local.get 2)) (call $hash))
+)"#;
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[test]
+fn bulk_memory_of_every_size_and_overlap() {
+    let init: Vec<u8> = (0..512u32).map(|i| (i * 7 + 1) as u8).collect();
+    let sizes = [
+        0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 200,
+    ];
+    let wasm = wat::parse_str(BULK).unwrap();
+    for opt_level in [OptLevel::O0, OptLevel::O2, OptLevel::O3] {
+        let options = Options {
+            opt_level,
+            ..Options::default()
+        };
+        let mut i = Instance::with_options(&wasm, &options);
+        for n in sizes {
+            for (d, s) in [
+                (0, 0),
+                (10, 3),
+                (3, 10),
+                (100, 300),
+                (300, 100),
+                (1, 0),
+                (0, 1),
+            ] {
+                let mut m = init.clone();
+                m.copy_within(s..s + n, d);
+                let got = i.call1("copy", &[v32(d as i32), v32(s as i32), v32(n as i32)]);
+                assert_eq!(got, Ok(fnv(&m)), "copy d {d} s {s} n {n}");
+            }
+            let mut m = init.clone();
+            m[5..5 + n].fill(0xa7);
+            let got = i.call1("fill", &[v32(5), v32(0x1a7), v32(n as i32)]);
+            assert_eq!(got, Ok(fnv(&m)), "fill n {n}");
+        }
+        assert_eq!(
+            i.call1("copy", &[v32(65530), v32(0), v32(7)]),
+            trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert_eq!(
+            i.call1("fill", &[v32(65536), v32(0), v32(1)]),
+            trap(TrapCode::MemoryOutOfBounds)
+        );
+        assert!(i.call1("fill", &[v32(65536), v32(0), v32(0)]).is_ok());
+    }
+}
+
 const CALLS: &str = r#"(module
   (type $ii (func (param i32) (result i32)))
   (type $v (func))

@@ -630,17 +630,17 @@ impl<'c, 'ctx, 'a> FuncTranslator<'c, 'ctx, 'a> {
         self.push_v128(r)
     }
 
-    /// `i32x4.dot_i16x8_s`: the sums of adjacent signed products (`pmaddwd`).
+    /// `i32x4.dot_i16x8_s`: the sums of adjacent signed products, exactly `pmaddwd`
+    /// (`llvm.x86.sse2.pmadd.wd`). The same in generic IR (extend, multiply, add the even and
+    /// odd lanes) only becomes `pmaddwd` when instruction selection recognises it, which
+    /// fails once the optimiser has shared an extended operand between several dot products
+    /// (intgemm's kernels at -O3 got eight-lane multiplies and shuffles instead).
     pub(super) fn v_dot(&mut self) -> Result<()> {
         let y = self.pop_lanes(I16x8)?;
         let x = self.pop_lanes(I16x8)?;
-        let wide = self.int_lanes_type(32, 8)?;
-        let x = self.extend(x, wide, Signed)?;
-        let y = self.extend(y, wide, Signed)?;
-        let p = self.b().build_int_mul(x, y, "")?;
-        let even = self.every_other(p, 0)?;
-        let odd = self.every_other(p, 1)?;
-        let r = self.b().build_int_add(even, odd, "")?;
+        let r = self
+            .call_intrinsic("llvm.x86.sse2.pmadd.wd", &[], &[x.into(), y.into()])?
+            .into_vector_value();
         self.push_v128(r)
     }
 
