@@ -9,8 +9,8 @@
 //! the object cache. It also builds the Linux runtime (`hako-linux` for
 //! `x86_64-unknown-linux-musl`) and copies it, with musl's start files and libraries from
 //! the toolchain, into `HAKO_LINUX_RT_DIR`, with their cache key (`HAKO_LINUX_RT_KEY`).
-//! Two link choices shorten every start of `hako`: libstdc++ linked statically when it can
-//! be (see `link_libstdcxx_statically`), and no PIE.
+//! Two link choices shorten every start of `hako` and `hako-llvm`: libstdc++ linked
+//! statically when it can be (see `link_libstdcxx_statically`), and no PIE.
 
 use std::env;
 use std::fs;
@@ -101,10 +101,11 @@ fn main() {
         &hasher.finalize().to_hex()[..32]
     );
     link_libstdcxx_statically(&out_dir);
-    // `hako` is a position-dependent executable: as a PIE, the dynamic loader applied about
-    // 140,000 relative relocations (LLVM's and Wasmtime's tables of pointers) at every start,
-    // and the pages they wrote were copied again when `hako` forked QEMU: about 2 ms of each
-    // `hako run` (docs/perf/2026-12-07-startup.md). The price: the executable's own code and
+    // `hako` and `hako-llvm` are position-dependent executables: as a PIE, the dynamic
+    // loader applied about 140,000 relative relocations (LLVM's and Wasmtime's tables of
+    // pointers) at every start of the one `hako` there was, and the pages they wrote were
+    // copied again when it forked QEMU: about 2 ms of each `hako run`
+    // (docs/perf/2026-12-07-startup.md). The price: the executable's own code and
     // data are not randomised (its libraries, heap and stacks are).
     println!("cargo:rustc-link-arg-bin=hako=-no-pie");
     println!("cargo:rustc-link-arg-bin=hako-llvm=-no-pie");
@@ -176,9 +177,9 @@ fn build_linux_runtime(root: &Path) -> PathBuf {
         .join("libhako_linux.a")
 }
 
-/// Links LLVM's C++ runtime, libstdc++, into `hako` statically when the C compiler has the
-/// archive: resolving the shared library's symbols and relocating it cost every `hako` start
-/// about 1.3 ms of CPU time (measured with `perf stat` on `hako --version`, 2026-12-07).
+/// Links LLVM's C++ runtime, libstdc++, into `hako-llvm` statically when the C compiler has
+/// the archive (`hako` has no C++): resolving the shared library's symbols and relocating it
+/// cost every start about 1.3 ms of CPU time (measured with `perf stat` on `hako --version`, 2026-12-07).
 /// llvm-sys links `-lstdc++`; a directory searched before the compiler's own, holding only
 /// the archive, makes that the archive. Without one the shared library stays.
 fn link_libstdcxx_statically(out_dir: &Path) {
