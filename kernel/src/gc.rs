@@ -399,7 +399,7 @@ pub fn read_bytes(words: &[u64], offset: usize, out: &mut [u8]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hako_abi::valtype::{ANYREF, CONCRETE, I32, TYPE_SHIFT};
+    use hako_abi::valtype::{ANYREF, CONCRETE, I32};
 
     #[test]
     fn chunks_free_lists_and_large_objects() {
