@@ -108,3 +108,47 @@ pub unsafe fn longjmp(jb: *mut JmpBuf, code: u64) -> ! {
 pub fn longjmp_address() -> usize {
     hako_wasm_longjmp as *const () as usize
 }
+
+/// Calls `f` with the callee-saved registers and, when the caller runs on the Wasm stack
+/// `stack` (`[lo, top)`), every word from the stack pointer to `top`: the conservative roots
+/// of a collection (compiled code keeps references in registers and frames the collector
+/// has no map of). Each platform's `scan_stack` passes its Wasm stack.
+///
+/// # Safety
+///
+/// `stack`, when given, is mapped and readable for as long as this runs.
+#[inline(never)]
+pub unsafe fn scan_registers_and_stack(stack: Option<(u64, u64)>, f: &mut dyn FnMut(u64)) {
+    let (rbx, rbp, r12, r13, r14, r15, rsp): (u64, u64, u64, u64, u64, u64, u64);
+    // SAFETY: copies registers into registers; no memory access, no flags changed.
+    unsafe {
+        core::arch::asm!(
+            "mov {0}, rbx",
+            "mov {1}, rbp",
+            "mov {2}, r12",
+            "mov {3}, r13",
+            "mov {4}, r14",
+            "mov {5}, r15",
+            "mov {6}, rsp",
+            out(reg) rbx, out(reg) rbp, out(reg) r12, out(reg) r13, out(reg) r14,
+            out(reg) r15, out(reg) rsp,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+    for r in [rbx, rbp, r12, r13, r14, r15] {
+        f(r);
+    }
+    let Some((lo, top)) = stack else {
+        return;
+    };
+    if !(lo..top).contains(&rsp) {
+        return;
+    }
+    let mut p = rsp & !7;
+    while p < top {
+        // SAFETY: `[lo, top)` is mapped and readable (the contract) and `p` is 8-aligned
+        // inside it; the words above `rsp` belong to live frames, read only.
+        f(unsafe { core::ptr::read_volatile(p as *const u64) });
+        p += 8;
+    }
+}

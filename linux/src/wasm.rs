@@ -242,44 +242,16 @@ pub fn install(code: core::ops::Range<usize>) {
     }
 }
 
-/// Calls `f` with the callee-saved registers and every word of the Wasm stack from the
-/// caller's stack pointer to its top: the conservative roots of a collection (compiled code
-/// keeps references in registers and frames the collector has no map of). Nothing when not
-/// running on the Wasm stack.
-#[inline(never)]
+/// The conservative roots of a collection: the callee-saved registers and the Wasm stack
+/// from the caller's stack pointer up, when the caller runs on it
+/// (`hako_kernel::jump::scan_registers_and_stack`).
 pub fn scan_stack(f: &mut dyn FnMut(u64)) {
-    let (rbx, rbp, r12, r13, r14, r15, rsp): (u64, u64, u64, u64, u64, u64, usize);
-    // SAFETY: copies registers into registers; no memory access, no flags changed.
-    unsafe {
-        core::arch::asm!(
-            "mov {0}, rbx",
-            "mov {1}, rbp",
-            "mov {2}, r12",
-            "mov {3}, r13",
-            "mov {4}, r14",
-            "mov {5}, r15",
-            "mov {6}, rsp",
-            out(reg) rbx, out(reg) rbp, out(reg) r12, out(reg) r13, out(reg) r14,
-            out(reg) r15, out(reg) rsp,
-            options(nomem, nostack, preserves_flags)
-        )
-    };
-    for r in [rbx, rbp, r12, r13, r14, r15] {
-        f(r);
-    }
     let region = STACK_REGION.load(Ordering::Acquire);
-    if region == 0 {
-        return;
-    }
-    let (lo, top) = (region + STACK_GUARD, region + STACK_GUARD + STACK_SIZE);
-    if !(lo..top).contains(&rsp) {
-        return;
-    }
-    let mut p = rsp & !7;
-    while p < top {
-        // SAFETY: `[lo, top)` is the mapped read-write Wasm stack and `p` is 8-aligned
-        // inside it; the words above `rsp` belong to live frames, read only.
-        f(unsafe { core::ptr::read_volatile(p as *const u64) });
-        p += 8;
-    }
+    let stack = (region != 0).then(|| {
+        let lo = (region + STACK_GUARD) as u64;
+        (lo, lo + STACK_SIZE as u64)
+    });
+    // SAFETY: `[lo, lo + STACK_SIZE)` is the read-write part of the Wasm stack region,
+    // mapped once `STACK_REGION` is set and never unmapped.
+    unsafe { hako_kernel::jump::scan_registers_and_stack(stack, f) }
 }
