@@ -71,13 +71,11 @@ pub fn ready() -> Result<()> {
 /// Compile `wasm` with the installed compiler (after [`ready`]; in the launcher without one,
 /// this hands the command over to `hako-llvm` and does not return unless that fails).
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Vec<u8>, CompileError> {
-    if let Some(compiler) = COMPILER.get() {
-        return compiler(wasm, options);
+    ready().map_err(|why| CompileError::Internal(format!("{why:#}")))?;
+    match COMPILER.get() {
+        Some(compiler) => compiler(wasm, options),
+        None => Err(CompileError::Internal("no compiler is installed".into())),
     }
-    let Err(why) = ready() else {
-        unreachable!("ready() succeeds only with a compiler installed")
-    };
-    Err(CompileError::Internal(format!("{why:#}")))
 }
 
 /// The executable users run, `hako`, which the benchmarks of `hako run` start.
